@@ -1,0 +1,13 @@
+//! Kizuna's pure domain model: the MISP entities (events, attributes, objects, tags,
+//! organisations, users, roles, sharing groups, sightings), the complete MISP attribute
+//! type and category table, and MISP-compatible validation and normalisation of values.
+//!
+//! No IO and no async here; everything is unit-tested in place.
+
+pub mod attribute_types;
+pub mod entities;
+pub mod enums;
+pub mod normalize;
+
+pub use entities::*;
+pub use enums::*;
