@@ -8,6 +8,7 @@ pub mod attribute_types;
 pub mod entities;
 pub mod enums;
 pub mod normalize;
+pub mod refang;
 
 pub use entities::*;
 pub use enums::*;
