@@ -1,0 +1,612 @@
+//! Events: whole-event writes in one transaction, full loads, the index, publishing.
+
+use sqlx::AssertSqlSafe;
+use crate::rows::{
+    ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, EVENT_COLUMNS, EventRow, OBJECT_COLUMNS,
+    ObjectRow, REFERENCE_COLUMNS, ReferenceRow, TAG_COLUMNS, format_date,
+};
+use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use kizuna_model::{AttachedTag, Attribute, Distribution, Event, MispObject, ObjectReference};
+use std::collections::{HashMap, HashSet};
+
+/// What a load may return.
+#[derive(Clone, Debug, Default)]
+pub struct LoadOptions {
+    /// Also return soft-deleted attributes and objects.
+    pub include_deleted: bool,
+    /// The organisation looking, for MISP's item-level distribution rules; None = site
+    /// admin (sees everything).
+    pub viewer_org: Option<i64>,
+}
+
+/// Filters of the event index. Empty fields do not filter.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    /// Restrict to events this organisation may see (MISP §2.2); None = everything.
+    pub visible_to_org: Option<i64>,
+    pub ids: Vec<i64>,
+    pub uuids: Vec<String>,
+    /// Substring of `info`, case-insensitive.
+    pub info_contains: Option<String>,
+    pub published: Option<bool>,
+    pub timestamp_from: Option<i64>,
+    pub timestamp_to: Option<i64>,
+    pub orgc_ids: Vec<i64>,
+    /// Column to sort on (an events column name); default id.
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub limit: Option<i64>,
+    /// 1-based page, used with `limit`.
+    pub page: Option<i64>,
+}
+
+/// Everything one event edit writes, applied in one transaction.
+#[derive(Clone, Debug)]
+pub struct EventChanges {
+    /// The event's scalar fields as they must be stored (its `id` names the row).
+    pub event: Event,
+    pub new_attributes: Vec<Attribute>,
+    pub updated_attributes: Vec<Attribute>,
+    pub new_objects: Vec<MispObject>,
+    /// Scalar fields of existing objects.
+    pub updated_objects: Vec<MispObject>,
+    pub new_references: Vec<ObjectReference>,
+    pub add_event_tags: Vec<AttachedTag>,
+    /// Whether tags unknown by name may be created (the user's perm_tag_editor).
+    pub may_create_tags: bool,
+}
+
+/// The event columns that may be used to sort the index.
+const SORTABLE: &[&str] = &[
+    "id",
+    "date",
+    "info",
+    "timestamp",
+    "publish_timestamp",
+    "threat_level_id",
+    "analysis",
+    "distribution",
+    "attribute_count",
+    "org_id",
+    "orgc_id",
+    "uuid",
+];
+
+impl Tx {
+    pub(crate) async fn insert_event_row(&mut self, event: &Event) -> Result<i64> {
+        let (id,): (i64,) = with_tx!(self, conn => {
+            sqlx::query_as(
+                "INSERT INTO events (uuid, info, date, threat_level_id, analysis, distribution, \
+                 sharing_group_id, published, publish_timestamp, timestamp, sighting_timestamp, \
+                 org_id, orgc_id, user_id, attribute_count, locked, proposal_email_lock, \
+                 disable_correlation, extends_uuid, protected) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 0, $15, $16, \
+                 $17, $18, $19) RETURNING id",
+            )
+            .bind(&event.uuid)
+            .bind(&event.info)
+            .bind(format_date(event.date))
+            .bind(event.threat_level.as_i64())
+            .bind(event.analysis.as_i64())
+            .bind(event.distribution.as_i64())
+            .bind(event.sharing_group_id)
+            .bind(event.published)
+            .bind(event.publish_timestamp)
+            .bind(event.timestamp)
+            .bind(event.sighting_timestamp)
+            .bind(event.org_id)
+            .bind(event.orgc_id)
+            .bind(event.user_id)
+            .bind(event.locked)
+            .bind(event.proposal_email_lock)
+            .bind(event.disable_correlation)
+            .bind(&event.extends_uuid)
+            .bind(event.protected)
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, format!("An event with uuid {} already exists.", event.uuid)))?
+        });
+        Ok(id)
+    }
+
+    pub(crate) async fn update_event_row(&mut self, event: &Event) -> Result<()> {
+        let affected = with_tx!(self, conn => {
+            sqlx::query(
+                "UPDATE events SET info = $1, date = $2, threat_level_id = $3, analysis = $4, \
+                 distribution = $5, sharing_group_id = $6, published = $7, publish_timestamp = $8, \
+                 timestamp = $9, sighting_timestamp = $10, org_id = $11, orgc_id = $12, \
+                 locked = $13, proposal_email_lock = $14, disable_correlation = $15, \
+                 extends_uuid = $16, protected = $17 WHERE id = $18",
+            )
+            .bind(&event.info)
+            .bind(format_date(event.date))
+            .bind(event.threat_level.as_i64())
+            .bind(event.analysis.as_i64())
+            .bind(event.distribution.as_i64())
+            .bind(event.sharing_group_id)
+            .bind(event.published)
+            .bind(event.publish_timestamp)
+            .bind(event.timestamp)
+            .bind(event.sighting_timestamp)
+            .bind(event.org_id)
+            .bind(event.orgc_id)
+            .bind(event.locked)
+            .bind(event.proposal_email_lock)
+            .bind(event.disable_correlation)
+            .bind(&event.extends_uuid)
+            .bind(event.protected)
+            .bind(event.id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Any change to an event's content unpublishes it and moves its timestamp (MISP).
+    pub(crate) async fn touch_event(&mut self, event_id: i64, now: i64) -> Result<()> {
+        with_tx!(self, conn => {
+            sqlx::query("UPDATE events SET timestamp = $1, published = FALSE WHERE id = $2")
+                .bind(now)
+                .bind(event_id)
+                .execute(&mut *conn)
+                .await?;
+        });
+        Ok(())
+    }
+
+    /// Recounts the event's non-deleted attributes into `attribute_count`.
+    pub(crate) async fn refresh_attribute_count(&mut self, event_id: i64) -> Result<()> {
+        with_tx!(self, conn => {
+            sqlx::query(
+                "UPDATE events SET attribute_count = (SELECT COUNT(*) FROM attributes \
+                 WHERE attributes.event_id = $1 AND attributes.deleted = FALSE) WHERE id = $1",
+            )
+            .bind(event_id)
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    /// Points every reference of the event at the local id and kind of what it names.
+    pub(crate) async fn resolve_references(&mut self, event_id: i64) -> Result<()> {
+        with_tx!(self, conn => {
+            sqlx::query(
+                "UPDATE object_references SET \
+                 referenced_type = CASE WHEN EXISTS (SELECT 1 FROM objects \
+                   WHERE objects.uuid = object_references.referenced_uuid) THEN 1 ELSE 0 END, \
+                 referenced_id = COALESCE( \
+                   (SELECT objects.id FROM objects WHERE objects.uuid = object_references.referenced_uuid), \
+                   (SELECT attributes.id FROM attributes WHERE attributes.uuid = object_references.referenced_uuid), \
+                   0) \
+                 WHERE event_id = $1",
+            )
+            .bind(event_id)
+            .execute(&mut *conn)
+            .await?;
+        });
+        Ok(())
+    }
+
+    async fn apply_changes(&mut self, event_id: i64, changes: &EventChanges) -> Result<()> {
+        let may_create = changes.may_create_tags;
+        self.insert_attributes(event_id, 0, &changes.new_attributes, may_create)
+            .await?;
+        for attribute in &changes.updated_attributes {
+            self.update_attribute_row(attribute).await?;
+            self.attach_attribute_tags(event_id, attribute.id, &attribute.tags, may_create)
+                .await?;
+        }
+        for object in &changes.new_objects {
+            self.insert_object(event_id, object, may_create).await?;
+        }
+        for object in &changes.updated_objects {
+            self.update_object_row(object).await?;
+        }
+        for reference in &changes.new_references {
+            self.insert_reference(event_id, reference).await?;
+        }
+        self.attach_event_tags(event_id, &changes.add_event_tags, may_create)
+            .await?;
+        self.resolve_references(event_id).await?;
+        self.refresh_attribute_count(event_id).await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Stores a new event with its attributes, objects, references and tags, all or nothing.
+    /// Returns the new event id.
+    pub async fn insert_event(&self, event: &Event, may_create_tags: bool) -> Result<i64> {
+        let mut tx = self.begin().await?;
+        let event_id = tx.insert_event_row(event).await?;
+        let changes = EventChanges {
+            event: event.clone(),
+            new_attributes: event.attributes.clone(),
+            updated_attributes: Vec::new(),
+            new_objects: event.objects.clone(),
+            updated_objects: Vec::new(),
+            new_references: Vec::new(),
+            add_event_tags: event.tags.clone(),
+            may_create_tags,
+        };
+        tx.apply_changes(event_id, &changes).await?;
+        tx.commit().await?;
+        Ok(event_id)
+    }
+
+    /// Writes an event edit, all or nothing.
+    pub async fn apply_event_changes(&self, changes: &EventChanges) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.update_event_row(&changes.event).await?;
+        tx.apply_changes(changes.event.id, changes).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Writes the event's scalar fields.
+    pub async fn update_event(&self, event: &Event) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.update_event_row(event).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// The event's own row with `Org`/`Orgc` and event tags, without attributes or objects.
+    pub async fn event_meta(&self, key: &Key) -> Result<Event> {
+        let row: Option<EventRow> = match key {
+            Key::Id(id) => {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE id = $1");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(*id).fetch_optional(pool).await?)
+            }
+            Key::Uuid(uuid) => {
+                let sql = format!("SELECT {EVENT_COLUMNS} FROM events WHERE uuid = $1");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(uuid).fetch_optional(pool).await?)
+            }
+        };
+        let mut event = row.ok_or(StoreError::NotFound)?.into_event()?;
+        self.decorate_events(std::slice::from_mut(&mut event))
+            .await?;
+        Ok(event)
+    }
+
+    /// The whole event: attributes (with tags), objects (with their attributes and
+    /// references), event tags, `Org` and `Orgc`.
+    pub async fn event(&self, key: &Key, options: &LoadOptions) -> Result<Event> {
+        let mut event = self.event_meta(key).await?;
+        let event_id = event.id;
+        let deleted_clause = if options.include_deleted {
+            ""
+        } else {
+            " AND deleted = FALSE"
+        };
+        let attribute_sql = format!(
+            "SELECT {ATTRIBUTE_COLUMNS} FROM attributes WHERE event_id = $1{deleted_clause} ORDER BY id"
+        );
+        let attribute_rows: Vec<AttributeRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(attribute_sql.as_str())).bind(event_id).fetch_all(pool).await?
+        });
+        let tag_sql = format!(
+            "SELECT attribute_tags.attribute_id AS owner_id, attribute_tags.local, \
+             attribute_tags.relationship_type, {TAG_COLUMNS} FROM attribute_tags \
+             JOIN tags ON tags.id = attribute_tags.tag_id \
+             WHERE attribute_tags.event_id = $1 ORDER BY attribute_tags.id"
+        );
+        let tag_rows: Vec<AttachedTagRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(tag_sql.as_str())).bind(event_id).fetch_all(pool).await?
+        });
+        let object_sql = format!(
+            "SELECT {OBJECT_COLUMNS} FROM objects WHERE event_id = $1{deleted_clause} ORDER BY id"
+        );
+        let object_rows: Vec<ObjectRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(object_sql.as_str())).bind(event_id).fetch_all(pool).await?
+        });
+        let reference_sql = format!(
+            "SELECT {REFERENCE_COLUMNS} FROM object_references WHERE event_id = $1{deleted_clause} ORDER BY id"
+        );
+        let reference_rows: Vec<ReferenceRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(reference_sql.as_str())).bind(event_id).fetch_all(pool).await?
+        });
+
+        let authorised = match options.viewer_org {
+            Some(org) if org != event.org_id => {
+                Some(self.authorised_sharing_groups(org).await?)
+            }
+            _ => None,
+        };
+        let visible = |distribution: Distribution, sharing_group_id: i64| match &authorised {
+            None => true,
+            Some(groups) => match distribution {
+                Distribution::OrganisationOnly => false,
+                Distribution::SharingGroup => groups.contains(&sharing_group_id),
+                _ => true,
+            },
+        };
+
+        let mut tags_by_attribute: HashMap<i64, Vec<AttachedTag>> = HashMap::new();
+        for row in tag_rows {
+            tags_by_attribute
+                .entry(row.owner_id)
+                .or_default()
+                .push(row.into_attached());
+        }
+        let mut objects = Vec::with_capacity(object_rows.len());
+        let mut object_index = HashMap::new();
+        for row in object_rows {
+            let object = row.into_object()?;
+            if visible(object.distribution, object.sharing_group_id) {
+                object_index.insert(object.id, objects.len());
+                objects.push(object);
+            }
+        }
+        for row in reference_rows {
+            if let Some(&index) = object_index.get(&row.object_id) {
+                objects[index].references.push(row.into());
+            }
+        }
+        for row in attribute_rows {
+            let mut attribute = row.into_attribute()?;
+            if !visible(attribute.distribution, attribute.sharing_group_id) {
+                continue;
+            }
+            attribute.tags = tags_by_attribute.remove(&attribute.id).unwrap_or_default();
+            if attribute.object_id == 0 {
+                event.attributes.push(attribute);
+            } else if let Some(&index) = object_index.get(&attribute.object_id) {
+                objects[index].attributes.push(attribute);
+            }
+        }
+        event.objects = objects;
+        Ok(event)
+    }
+
+    /// Adds `Org`, `Orgc` and event tags to events loaded from their rows.
+    async fn decorate_events(&self, events: &mut [Event]) -> Result<()> {
+        let org_ids: HashSet<i64> = events
+            .iter()
+            .flat_map(|event| [event.org_id, event.orgc_id])
+            .collect();
+        let org_ids: Vec<i64> = org_ids.into_iter().collect();
+        let orgs: HashMap<i64, kizuna_model::Organisation> = self
+            .orgs_by_ids(&org_ids)
+            .await?
+            .into_iter()
+            .map(|org| (org.id, org))
+            .collect();
+        let event_ids: Vec<i64> = events.iter().map(|event| event.id).collect();
+        let mut tags: HashMap<i64, Vec<AttachedTag>> = HashMap::new();
+        for (event_id, tag) in self.event_tags_for(&event_ids).await? {
+            tags.entry(event_id).or_default().push(tag);
+        }
+        for event in events {
+            event.org = orgs.get(&event.org_id).cloned();
+            event.orgc = orgs.get(&event.orgc_id).cloned();
+            event.tags = tags.remove(&event.id).unwrap_or_default();
+        }
+        Ok(())
+    }
+
+    /// Sharing groups whose content `org_id` may see: those listing the organisation and
+    /// those open to every organisation of this instance (MISP's authorizedSGs).
+    pub async fn authorised_sharing_groups(&self, org_id: i64) -> Result<HashSet<i64>> {
+        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as(
+                "SELECT sharing_group_id FROM sharing_group_orgs WHERE org_id = $1 \
+                 UNION SELECT sharing_group_id FROM sharing_group_servers \
+                 WHERE server_id = 0 AND all_orgs = TRUE",
+            )
+            .bind(org_id)
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows.into_iter().map(|(id,)| id).collect())
+    }
+
+    /// Event metadata (with `Org`, `Orgc`, tags) matching `filter`, plus the total number of
+    /// matches before paging.
+    pub async fn list_events(&self, filter: &EventFilter) -> Result<(Vec<Event>, i64)> {
+        enum Bind {
+            Int(i64),
+            Text(String),
+        }
+        let mut conditions: Vec<String> = Vec::new();
+        let mut binds: Vec<Bind> = Vec::new();
+        let next = |binds: &mut Vec<Bind>, value: Bind| {
+            binds.push(value);
+            format!("${}", binds.len())
+        };
+        if let Some(org) = filter.visible_to_org {
+            let groups: Vec<i64> = self.authorised_sharing_groups(org).await?.into_iter().collect();
+            let org_param = next(&mut binds, Bind::Int(org));
+            let mut clause =
+                format!("(events.org_id = {org_param} OR events.distribution IN (1, 2, 3)");
+            if !groups.is_empty() {
+                let params: Vec<String> = groups
+                    .iter()
+                    .map(|id| next(&mut binds, Bind::Int(*id)))
+                    .collect();
+                clause.push_str(&format!(
+                    " OR (events.distribution = 4 AND events.sharing_group_id IN ({}))",
+                    params.join(", ")
+                ));
+            }
+            clause.push(')');
+            conditions.push(clause);
+        }
+        if !filter.ids.is_empty() || !filter.uuids.is_empty() {
+            let mut alternatives = Vec::new();
+            if !filter.ids.is_empty() {
+                let params: Vec<String> = filter
+                    .ids
+                    .iter()
+                    .map(|id| next(&mut binds, Bind::Int(*id)))
+                    .collect();
+                alternatives.push(format!("events.id IN ({})", params.join(", ")));
+            }
+            if !filter.uuids.is_empty() {
+                let params: Vec<String> = filter
+                    .uuids
+                    .iter()
+                    .map(|uuid| next(&mut binds, Bind::Text(uuid.clone())))
+                    .collect();
+                alternatives.push(format!("events.uuid IN ({})", params.join(", ")));
+            }
+            conditions.push(format!("({})", alternatives.join(" OR ")));
+        }
+        if let Some(info) = &filter.info_contains {
+            let param = next(&mut binds, Bind::Text(format!("%{}%", info.to_lowercase())));
+            conditions.push(format!("lower(events.info) LIKE {param}"));
+        }
+        if let Some(published) = filter.published {
+            conditions.push(format!(
+                "events.published = {}",
+                if published { "TRUE" } else { "FALSE" }
+            ));
+        }
+        if let Some(from) = filter.timestamp_from {
+            let param = next(&mut binds, Bind::Int(from));
+            conditions.push(format!("events.timestamp >= {param}"));
+        }
+        if let Some(to) = filter.timestamp_to {
+            let param = next(&mut binds, Bind::Int(to));
+            conditions.push(format!("events.timestamp <= {param}"));
+        }
+        if !filter.orgc_ids.is_empty() {
+            let params: Vec<String> = filter
+                .orgc_ids
+                .iter()
+                .map(|id| next(&mut binds, Bind::Int(*id)))
+                .collect();
+            conditions.push(format!("events.orgc_id IN ({})", params.join(", ")));
+        }
+        let where_clause = if conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", conditions.join(" AND "))
+        };
+        let sort = filter
+            .sort
+            .as_deref()
+            .filter(|column| SORTABLE.contains(column))
+            .unwrap_or("id");
+        let direction = if filter.descending { "DESC" } else { "ASC" };
+        let mut paging = String::new();
+        if let Some(limit) = filter.limit.filter(|limit| *limit > 0) {
+            let page = filter.page.unwrap_or(1).max(1);
+            paging = format!(" LIMIT {limit} OFFSET {}", (page - 1) * limit);
+        }
+        let sql = format!(
+            "SELECT {EVENT_COLUMNS} FROM events{where_clause} ORDER BY events.{sort} {direction}, events.id {direction}{paging}"
+        );
+        let count_sql = format!("SELECT COUNT(*) FROM events{where_clause}");
+        let (rows, total): (Vec<EventRow>, i64) = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+            let mut count_query = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(count_sql.as_str()));
+            for bind in &binds {
+                match bind {
+                    Bind::Int(value) => {
+                        query = query.bind(*value);
+                        count_query = count_query.bind(*value);
+                    }
+                    Bind::Text(value) => {
+                        query = query.bind(value.clone());
+                        count_query = count_query.bind(value.clone());
+                    }
+                }
+            }
+            let rows = query.fetch_all(pool).await?;
+            let (total,) = count_query.fetch_one(pool).await?;
+            (rows, total)
+        });
+        let mut events = rows
+            .into_iter()
+            .map(EventRow::into_event)
+            .collect::<Result<Vec<_>>>()?;
+        self.decorate_events(&mut events).await?;
+        Ok((events, total))
+    }
+
+    /// Publishes (`published`, `publish_timestamp = now`) or unpublishes an event.
+    pub async fn set_published(&self, event_id: i64, published: bool, now: i64) -> Result<()> {
+        let affected = with_pool!(self, pool => {
+            if published {
+                sqlx::query("UPDATE events SET published = TRUE, publish_timestamp = $1 WHERE id = $2")
+                    .bind(now)
+                    .bind(event_id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            } else {
+                sqlx::query("UPDATE events SET published = FALSE WHERE id = $1")
+                    .bind(event_id)
+                    .execute(pool)
+                    .await?
+                    .rows_affected()
+            }
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Deletes an event and everything in it. With `blocklist`, its uuid is remembered so
+    /// that sync and feeds do not bring it back (MISP's default).
+    pub async fn delete_event(&self, event: &Event, blocklist: bool, now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let affected = with_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM sightings WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM attribute_tags WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM event_tags WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM object_references WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM attributes WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM objects WHERE event_id = $1").bind(event.id).execute(&mut *conn).await?;
+            sqlx::query("DELETE FROM events WHERE id = $1").bind(event.id).execute(&mut *conn).await?.rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if blocklist {
+            let orgc_name = event.orgc.as_ref().map(|org| org.name.clone()).unwrap_or_default();
+            with_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "INSERT INTO event_blocklists (event_uuid, created, event_info, comment, event_orgc) \
+                     VALUES ($1, $2, $3, '', $4) ON CONFLICT (event_uuid) DO NOTHING",
+                )
+                .bind(&event.uuid)
+                .bind(now)
+                .bind(&event.info)
+                .bind(orgc_name)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    pub async fn is_event_blocklisted(&self, uuid: &str) -> Result<bool> {
+        let found: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM event_blocklists WHERE event_uuid = $1")
+                .bind(uuid)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.is_some())
+    }
+
+    /// The id of the event with this uuid, if any.
+    pub async fn event_id_by_uuid(&self, uuid: &str) -> Result<Option<i64>> {
+        let found: Option<(i64,)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT id FROM events WHERE uuid = $1")
+                .bind(uuid)
+                .fetch_optional(pool)
+                .await?
+        });
+        Ok(found.map(|(id,)| id))
+    }
+}

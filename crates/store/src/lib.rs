@@ -1,0 +1,275 @@
+//! Kizuna's storage: the only crate that knows SQL.
+//!
+//! [`Store`] is a cheap-to-clone handle over either an embedded SQLite database (the default)
+//! or PostgreSQL, chosen by the URL scheme. The SQL is written once with `$n` placeholders and
+//! run on whichever pool is in use through the [`with_pool!`] macro, which compiles the body
+//! once per backend (vaultwarden's `db_run!` idea applied to query text); where the dialects
+//! really differ, the text is chosen per backend in one place.
+//!
+//! Writes that belong together (an event with its attributes, objects and tags) run in one
+//! transaction: all or nothing.
+
+mod attributes;
+mod events;
+mod objects;
+mod orgs;
+mod rows;
+mod settings;
+mod tags;
+mod users;
+
+pub use attributes::AttributePage;
+pub use events::{EventChanges, EventFilter, LoadOptions};
+pub use tags::TagUsage;
+pub use users::Principal;
+
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use std::path::Path;
+use std::str::FromStr;
+use std::time::Duration;
+
+/// How callers name an event, attribute or object: MISP accepts the local id or the UUID
+/// wherever either could appear.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Key {
+    Id(i64),
+    Uuid(String),
+}
+
+impl Key {
+    /// Digits → id; a UUID (any case) → uuid; anything else → None.
+    pub fn parse(text: &str) -> Option<Key> {
+        if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) {
+            return text.parse().ok().map(Key::Id);
+        }
+        uuid::Uuid::parse_str(text)
+            .ok()
+            .map(|u| Key::Uuid(u.hyphenated().to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text says which.
+    #[error("{0}")]
+    Conflict(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("unsupported database URL {0:?}: use sqlite://PATH or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("database error: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("database migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// Which database engine a store talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    Postgres,
+}
+
+#[derive(Clone, Debug)]
+enum Backend {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The database handle. Clone it freely: it is a pool.
+#[derive(Clone, Debug)]
+pub struct Store {
+    backend: Backend,
+}
+
+/// Runs `$body` with `$pool` bound to the concrete pool of `$store`, compiled once per backend.
+macro_rules! with_pool {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite($pool) => $body,
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_pool;
+
+/// An open transaction on either backend. Primitive writes are methods on it (each written
+/// once through [`with_tx!`]); compound writes are plain async code calling them, so an
+/// event with everything in it commits or rolls back as one.
+pub(crate) enum Tx {
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+}
+
+/// Runs `$body` with `$conn` bound to the transaction's concrete connection.
+macro_rules! with_tx {
+    ($tx:expr, $conn:ident => $body:expr) => {
+        match $tx {
+            $crate::Tx::Sqlite(transaction) => {
+                let $conn = &mut **transaction;
+                $body
+            }
+            $crate::Tx::Postgres(transaction) => {
+                let $conn = &mut **transaction;
+                $body
+            }
+        }
+    };
+}
+pub(crate) use with_tx;
+
+impl Tx {
+    pub(crate) async fn commit(self) -> Result<()> {
+        match self {
+            Tx::Sqlite(transaction) => transaction.commit().await?,
+            Tx::Postgres(transaction) => transaction.commit().await?,
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database named by `url` and brings its schema up to date.
+    /// `sqlite://path/to/kizuna.db` or `postgres://user@host:port/db`.
+    pub async fn connect(url: &str) -> Result<Store> {
+        let store = if url.starts_with("sqlite:") {
+            let options = SqliteConnectOptions::from_str(url)?
+                .create_if_missing(true)
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(10))
+                .foreign_keys(true);
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(options)
+                .await?;
+            Store {
+                backend: Backend::Sqlite(pool),
+            }
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            let options = PgConnectOptions::from_str(url)?;
+            let pool = PgPoolOptions::new()
+                .max_connections(16)
+                .acquire_timeout(Duration::from_secs(10))
+                .connect_with(options)
+                .await?;
+            Store {
+                backend: Backend::Postgres(pool),
+            }
+        } else {
+            return Err(StoreError::UnsupportedUrl(redact_url(url)));
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// The SQLite URL for `<dir>/kizuna.db`.
+    pub fn sqlite_url_for_dir(dir: &Path) -> String {
+        format!("sqlite://{}", dir.join("kizuna.db").display())
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    async fn migrate(&self) -> Result<()> {
+        match &self.backend {
+            Backend::Sqlite(pool) => sqlx::migrate!("migrations/sqlite").run(pool).await?,
+            Backend::Postgres(pool) => sqlx::migrate!("migrations/postgres").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    pub(crate) async fn begin(&self) -> Result<Tx> {
+        Ok(match &self.backend {
+            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
+        })
+    }
+
+    pub async fn close(&self) {
+        with_pool!(self, pool => pool.close().await)
+    }
+}
+
+/// A database URL with any password replaced, safe for messages and logs.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let credentials = &url[scheme_end + 3..at];
+            match credentials.find(':') {
+                Some(colon) => format!(
+                    "{}{}:***{}",
+                    &url[..scheme_end + 3],
+                    &credentials[..colon],
+                    &url[at..]
+                ),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Maps a unique-constraint violation to [`StoreError::Conflict`] with `message`.
+pub(crate) fn conflict_on_unique(error: sqlx::Error, message: impl Into<String>) -> StoreError {
+    if let sqlx::Error::Database(db_error) = &error
+        && db_error.is_unique_violation()
+    {
+        return StoreError::Conflict(message.into());
+    }
+    StoreError::Db(error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_accept_ids_and_uuids_only() {
+        assert_eq!(Key::parse("42"), Some(Key::Id(42)));
+        assert_eq!(
+            Key::parse("5F0C7A1E-0000-4000-8000-000000000001"),
+            Some(Key::Uuid("5f0c7a1e-0000-4000-8000-000000000001".into()))
+        );
+        assert_eq!(Key::parse("abc"), None);
+        assert_eq!(Key::parse(""), None);
+    }
+
+    #[test]
+    fn passwords_are_redacted_from_urls() {
+        assert_eq!(
+            redact_url("postgres://kizuna:secret@127.0.0.1:5432/db"),
+            "postgres://kizuna:***@127.0.0.1:5432/db"
+        );
+        assert_eq!(
+            redact_url("postgres://kizuna@127.0.0.1/db"),
+            "postgres://kizuna@127.0.0.1/db"
+        );
+    }
+
+    #[test]
+    fn migration_folders_have_the_same_versions() {
+        let list = |dir: &str| {
+            let mut names: Vec<String> =
+                std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(dir))
+                    .unwrap()
+                    .map(|entry| entry.unwrap().file_name().to_string_lossy().into_owned())
+                    .collect();
+            names.sort();
+            names
+        };
+        assert_eq!(list("migrations/sqlite"), list("migrations/postgres"));
+    }
+}
