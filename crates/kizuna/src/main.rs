@@ -1,0 +1,150 @@
+//! `kizuna`: the server and CLI in one binary.
+
+mod cli;
+mod config;
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use cli::{Cli, Command, ConfigCommand, InitArgs, ServeArgs};
+use config::{DEFAULT_LISTEN, DatabaseConfig, FileConfig};
+use kizuna_server::{AppState, ServerSettings, bootstrap, now};
+use kizuna_store::Store;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("kizuna: cannot start the async runtime: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("kizuna: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Init(args) => init(args).await,
+        Command::Config {
+            command: ConfigCommand::Example,
+        } => {
+            print!("{}", config::EXAMPLE);
+            Ok(())
+        }
+    }
+}
+
+fn init_logging(file: &FileConfig) {
+    let filter = std::env::var("KIZUNA_LOG")
+        .ok()
+        .or_else(|| file.log.clone())
+        .unwrap_or_else(|| "info".to_string());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::new(filter))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+async fn open_store(database: &DatabaseConfig) -> Result<Store> {
+    Store::connect(&database.database_url).await.with_context(|| {
+        format!(
+            "cannot open the database {}",
+            kizuna_store::redact_url(&database.database_url)
+        )
+    })
+}
+
+async fn init(args: InitArgs) -> Result<()> {
+    let file = FileConfig::load(args.database.config.as_deref())?;
+    let database = DatabaseConfig::resolve(&args.database, &file)?;
+    if args.org.trim().is_empty() {
+        bail!("--org must not be empty");
+    }
+    if !args.email.contains('@') {
+        bail!("--email must be an e-mail address, got {:?}", args.email);
+    }
+    let store = open_store(&database).await?;
+    if store.count_users().await? > 0 {
+        bail!(
+            "the database {} already has users; `kizuna init` only initialises an empty database",
+            kizuna_store::redact_url(&database.database_url)
+        );
+    }
+    let key = bootstrap::create_first_admin(&store, args.org.trim(), args.email.trim(), now())
+        .await
+        .context("cannot create the first organisation and user")?;
+    store.close().await;
+    println!("{key}");
+    Ok(())
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let file = FileConfig::load(args.database.config.as_deref())?;
+    init_logging(&file);
+    let database = DatabaseConfig::resolve(&args.database, &file)?;
+    let listen = args
+        .listen
+        .clone()
+        .or_else(|| file.listen.clone())
+        .unwrap_or_else(|| DEFAULT_LISTEN.to_string());
+    let address: std::net::SocketAddr = listen
+        .parse()
+        .with_context(|| format!("--listen must be ADDRESS:PORT, got {listen:?}"))?;
+    let base_url = args
+        .base_url
+        .clone()
+        .or_else(|| file.base_url.clone())
+        .unwrap_or_else(|| format!("http://{address}"));
+    let store = open_store(&database).await?;
+    if store.count_users().await? == 0 {
+        let key = bootstrap::create_first_admin(&store, "ORGNAME", "admin@admin.test", now())
+            .await
+            .context("cannot create the first organisation and user")?;
+        println!("Kizuna: new database, created organisation ORGNAME and site admin admin@admin.test.");
+        println!("API key (shown once, keep it safe): {key}");
+        println!("Try: curl -H 'Authorization: {key}' -H 'Accept: application/json' {base_url}/servers/getVersion");
+    }
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .with_context(|| format!("cannot listen on {address} (is the port already in use?)"))?;
+    tracing::info!(
+        "Kizuna listening on http://{address} (database {})",
+        kizuna_store::redact_url(&database.database_url)
+    );
+    let state = AppState::new(store.clone(), ServerSettings { base_url });
+    kizuna_server::serve(listener, state, shutdown_signal())
+        .await
+        .context("the server stopped with an error")?;
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}

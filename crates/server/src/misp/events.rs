@@ -1,0 +1,730 @@
+//! MISP `EventsController`: add, view, edit, delete, index, publish, unpublish and the legacy
+//! tagging actions.
+
+use super::{Call, describe_endpoint, head_response, is_write, json_response, unknown_action};
+use crate::error::{ApiError, ApiResult};
+use axum::http::HeaderValue;
+use axum::response::Response;
+use kizuna_formats::misp::FieldErrors;
+use kizuna_formats::misp::build::{
+    edit_attribute, edit_event_fields, new_attribute, new_event, new_object,
+    new_object_reference,
+};
+use kizuna_formats::misp::input::{EventInput, OrgInput, lenient_i64, parse_event};
+use kizuna_formats::misp::output::{render_event, render_event_index_entry};
+use kizuna_model::{AttachedTag, Distribution, Event, Organisation};
+use kizuna_store::{EventChanges, EventFilter, Key, LoadOptions, StoreError};
+use serde_json::{Value, json};
+use std::collections::{HashMap, HashSet};
+
+pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
+    match call.path.action.as_str() {
+        "add" => add(call).await,
+        "view" => view(call).await,
+        "edit" => edit(call).await,
+        "delete" => delete(call).await,
+        "index" => index(call).await,
+        "publish" | "alert" => publish(call, true).await,
+        "unpublish" => publish(call, false).await,
+        "addtag" => add_tag(call).await,
+        "removetag" => remove_tag(call).await,
+        _ => Err(unknown_action(call)),
+    }
+}
+
+fn body_or_error(call: &Call, name: &str) -> ApiResult<Value> {
+    call.body
+        .clone()
+        .ok_or_else(|| ApiError::save_failed(name, &FieldErrors::single("Event", "No event in the request body.")))
+}
+
+/// `{"Event": …}`, without attributes and objects when `metadata:1` was asked for.
+fn event_body(event: &Event, metadata: bool) -> Value {
+    let mut rendered = render_event(event);
+    if metadata && let Some(object) = rendered.as_object_mut() {
+        for key in ["Attribute", "Object", "ShadowAttribute", "EventReport"] {
+            object.remove(key);
+        }
+    }
+    json!({ "Event": rendered })
+}
+
+/// Resolves a client-given creator organisation: sync users may keep the original creator
+/// (captured by uuid, then name, created as a non-local org when unknown); everyone else
+/// creates events as their own organisation (MISP).
+async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
+    let own = call.principal.user.org_id;
+    let Some(orgc) = orgc else { return Ok(own) };
+    if !call.principal.role.permissions.perm_sync {
+        return Ok(own);
+    }
+    if let Some(uuid) = &orgc.uuid {
+        match call.store().org(&Key::Uuid(uuid.clone())).await {
+            Ok(org) => return Ok(org.id),
+            Err(StoreError::NotFound) => {}
+            Err(other) => return Err(other.into()),
+        }
+    }
+    if let Some(name) = orgc.name.as_deref().filter(|name| !name.trim().is_empty()) {
+        if let Some(org) = call.store().org_by_name(name).await? {
+            return Ok(org.id);
+        }
+        let created = call
+            .store()
+            .create_org(&Organisation {
+                uuid: orgc
+                    .uuid
+                    .clone()
+                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+                name: name.trim().to_string(),
+                local: false,
+                created_by: call.principal.user.id,
+                date_created: call.now,
+                date_modified: call.now,
+                ..Organisation::default()
+            })
+            .await?;
+        return Ok(created.id);
+    }
+    if let Some(id) = orgc.id
+        && call.store().org(&Key::Id(id)).await.is_ok()
+    {
+        return Ok(id);
+    }
+    Ok(own)
+}
+
+/// Checks that a sharing-group distribution names a group the caller may use.
+async fn check_sharing_group(
+    call: &Call,
+    distribution: Distribution,
+    sharing_group_id: i64,
+    field: &str,
+    errors: &mut FieldErrors,
+) -> ApiResult<()> {
+    if distribution != Distribution::SharingGroup {
+        return Ok(());
+    }
+    let allowed = call.is_site_admin()
+        || call
+            .store()
+            .authorised_sharing_groups(call.principal.user.org_id)
+            .await?
+            .contains(&sharing_group_id);
+    if !allowed {
+        errors.add(
+            field,
+            format!("Sharing group {sharing_group_id} does not exist or is not available to you."),
+        );
+    }
+    Ok(())
+}
+
+/// `extends_uuid` may be given as a local event id; MISP stores the uuid.
+async fn resolve_extends(call: &Call, event: &mut Event) -> ApiResult<()> {
+    if !event.extends_uuid.is_empty() && event.extends_uuid.bytes().all(|b| b.is_ascii_digit()) {
+        let id: i64 = event.extends_uuid.parse().unwrap_or(0);
+        event.extends_uuid = match call.store().event_meta(&Key::Id(id)).await {
+            Ok(extended) => extended.uuid,
+            Err(StoreError::NotFound) => String::new(),
+            Err(other) => return Err(other.into()),
+        };
+    }
+    Ok(())
+}
+
+async fn add(call: &Call) -> ApiResult<Response> {
+    const NAME: &str = "Could not add Event";
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(
+            call,
+            "Event add",
+            &["info"],
+            &["threat_level_id", "analysis", "distribution", "sharing_group_id", "uuid", "published", "date", "Attribute", "Object", "Tag", "Orgc"],
+        ));
+    }
+    call.require(call.principal.role.permissions.perm_add)?;
+    let body = body_or_error(call, NAME)?;
+    let input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    if let Some(uuid) = &input.uuid {
+        if let Some(existing) = call.store().event_id_by_uuid(uuid).await? {
+            return Err(ApiError::AlreadyExists {
+                message: "Event already exists, if you would like to edit it, use the url in the location header.".into(),
+                location: format!("/events/view/{existing}"),
+            });
+        }
+        if call.store().is_event_blocklisted(uuid).await? {
+            return Err(ApiError::Forbidden(format!(
+                "Event blocked by event blocklist: {uuid} was deleted on this instance."
+            )));
+        }
+    }
+    let mut event = new_event(
+        &input,
+        &call.build_context(),
+        call.principal.user.org_id,
+        call.principal.user.id,
+    )
+    .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    event.orgc_id = resolve_orgc(call, input.orgc.as_ref()).await?;
+    event.locked = call.principal.role.permissions.perm_sync && event.orgc_id != event.org_id;
+    let mut errors = FieldErrors::new();
+    check_sharing_group(call, event.distribution, event.sharing_group_id, "sharing_group_id", &mut errors).await?;
+    for (index, attribute) in event.attributes.iter().enumerate() {
+        check_sharing_group(call, attribute.distribution, attribute.sharing_group_id, &format!("Attribute.{index}.sharing_group_id"), &mut errors).await?;
+    }
+    if !errors.is_empty() {
+        return Err(ApiError::save_failed(NAME, &errors));
+    }
+    resolve_extends(call, &mut event).await?;
+    if event.published {
+        if call.principal.role.permissions.perm_publish {
+            event.publish_timestamp = call.now;
+        } else {
+            event.published = false;
+        }
+    }
+    let may_create_tags = call.principal.role.permissions.perm_tag_editor;
+    let id = call.store().insert_event(&event, may_create_tags).await?;
+    let stored = call
+        .store()
+        .event(&Key::Id(id), &LoadOptions::default())
+        .await?;
+    Ok(json_response(event_body(&stored, call.flag("metadata"))))
+}
+
+/// Whether the request asks for soft-deleted content too (`deleted[]:1`, `deleted:1` or a
+/// `deleted` key in the body that contains 1).
+fn wants_deleted(call: &Call) -> bool {
+    let truthy = |text: &str| matches!(text, "1" | "true" | "only");
+    if call.path.named_all("deleted").into_iter().any(truthy) {
+        return true;
+    }
+    match call.body.as_ref().and_then(|body| body.get("deleted")) {
+        Some(Value::Array(values)) => values.iter().any(|value| {
+            lenient_i64(value) == Some(1) || value.as_bool() == Some(true)
+        }),
+        Some(value) => lenient_i64(value) == Some(1) || value.as_bool() == Some(true),
+        None => false,
+    }
+}
+
+async fn view(call: &Call) -> ApiResult<Response> {
+    let key = call.key_arg(0, "event")?;
+    let meta = call.visible_event_meta_by_key(&key).await;
+    if call.is_head() {
+        return Ok(head_response(meta.is_ok()));
+    }
+    let meta = meta?;
+    let options = LoadOptions {
+        include_deleted: wants_deleted(call),
+        viewer_org: call.viewer_org(),
+    };
+    let event = call.store().event(&Key::Id(meta.id), &options).await?;
+    Ok(json_response(event_body(&event, false)))
+}
+
+/// MISP's edit (misp-reference §3.5): the incoming event must be newer; attributes and
+/// objects are matched by uuid and updated only when newer, unknown ones are added, nothing
+/// absent is deleted, tags are added but never removed.
+async fn edit(call: &Call) -> ApiResult<Response> {
+    const NAME: &str = "Could not edit Event";
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Event edit", &[], &["info", "threat_level_id", "analysis", "distribution", "sharing_group_id", "published", "date", "Attribute", "Object", "Tag"]));
+    }
+    let key = call.key_arg(0, "event")?;
+    let meta = call.visible_event_meta_by_key(&key).await?;
+    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&meta))?;
+    let body = body_or_error(call, NAME)?;
+    let input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    if let Some(timestamp) = input.timestamp
+        && timestamp <= meta.timestamp
+    {
+        return Err(ApiError::save_refused(
+            NAME,
+            "Event could not be saved: Event in the request not newer than the local copy.",
+        ));
+    }
+    let context = call.build_context();
+    let existing = call
+        .store()
+        .event(&Key::Id(meta.id), &LoadOptions { include_deleted: true, viewer_org: None })
+        .await?;
+    let changes = plan_edit(call, &existing, &input, &context).await?;
+    call.store().apply_event_changes(&changes).await?;
+    let stored = call
+        .store()
+        .event(&Key::Id(meta.id), &LoadOptions { include_deleted: false, viewer_org: call.viewer_org() })
+        .await?;
+    Ok(json_response(event_body(&stored, call.flag("metadata"))))
+}
+
+async fn plan_edit(
+    call: &Call,
+    existing: &Event,
+    input: &EventInput,
+    context: &kizuna_formats::misp::build::BuildContext,
+) -> ApiResult<EventChanges> {
+    const NAME: &str = "Could not edit Event";
+    let fail = |errors: FieldErrors| ApiError::save_failed(NAME, &errors);
+    let mut event = existing.clone();
+    event.attributes.clear();
+    event.objects.clear();
+    event.tags.clear();
+    edit_event_fields(&mut event, input, context).map_err(fail)?;
+    resolve_extends(call, &mut event).await?;
+    event.timestamp = input.timestamp.unwrap_or(call.now);
+    event.published = input.published.unwrap_or(false) && call.principal.role.permissions.perm_publish;
+    if event.published {
+        event.publish_timestamp = call.now;
+    }
+    let mut errors = FieldErrors::new();
+    check_sharing_group(call, event.distribution, event.sharing_group_id, "sharing_group_id", &mut errors).await?;
+
+    let mut attributes_by_uuid: HashMap<&str, &kizuna_model::Attribute> = existing
+        .attributes
+        .iter()
+        .map(|attribute| (attribute.uuid.as_str(), attribute))
+        .collect();
+    for object in &existing.objects {
+        for attribute in &object.attributes {
+            attributes_by_uuid.insert(attribute.uuid.as_str(), attribute);
+        }
+    }
+    let objects_by_uuid: HashMap<&str, &kizuna_model::MispObject> = existing
+        .objects
+        .iter()
+        .map(|object| (object.uuid.as_str(), object))
+        .collect();
+
+    let mut changes = EventChanges {
+        event,
+        new_attributes: Vec::new(),
+        updated_attributes: Vec::new(),
+        new_objects: Vec::new(),
+        updated_objects: Vec::new(),
+        new_references: Vec::new(),
+        add_event_tags: Vec::new(),
+        may_create_tags: call.principal.role.permissions.perm_tag_editor,
+    };
+    let mut seen_new: HashSet<(String, String, String, String)> = HashSet::new();
+
+    let mut upsert_attribute = |input: &kizuna_formats::misp::input::AttributeInput,
+                                object_id: i64,
+                                field: String,
+                                changes: &mut EventChanges,
+                                errors: &mut FieldErrors| {
+        let known = input
+            .uuid
+            .as_deref()
+            .and_then(|uuid| attributes_by_uuid.get(uuid).copied());
+        match known {
+            Some(stored) => {
+                if input.timestamp.is_some_and(|timestamp| timestamp <= stored.timestamp) {
+                    return;
+                }
+                let mut updated = stored.clone();
+                updated.tags.clear();
+                match edit_attribute(&mut updated, input, context) {
+                    Ok(_) => {
+                        updated.tags = input_tags(input);
+                        changes.updated_attributes.push(updated);
+                    }
+                    Err(problems) => merge_errors(errors, &field, problems),
+                }
+            }
+            None => match new_attribute(input, context) {
+                Ok(mut attribute) => {
+                    attribute.object_id = object_id;
+                    let identity = (
+                        attribute.attr_type.clone(),
+                        attribute.category.clone(),
+                        attribute.value1.clone(),
+                        attribute.value2.clone(),
+                    );
+                    if object_id == 0 && !attribute.deleted && !seen_new.insert(identity) {
+                        return;
+                    }
+                    changes.new_attributes.push(attribute);
+                }
+                Err(problems) => merge_errors(errors, &field, problems),
+            },
+        }
+    };
+
+    for (index, attribute) in input.attributes.iter().enumerate() {
+        upsert_attribute(attribute, 0, format!("Attribute.{index}"), &mut changes, &mut errors);
+    }
+    for (index, object_input) in input.objects.iter().enumerate() {
+        let known = object_input
+            .uuid
+            .as_deref()
+            .and_then(|uuid| objects_by_uuid.get(uuid).copied());
+        match known {
+            None => match new_object(object_input, context) {
+                Ok(object) => changes.new_objects.push(object),
+                Err(problems) => merge_errors(&mut errors, &format!("Object.{index}"), problems),
+            },
+            Some(stored) => {
+                let newer = object_input
+                    .timestamp
+                    .is_none_or(|timestamp| timestamp > stored.timestamp);
+                if newer {
+                    let mut updated = stored.clone();
+                    updated.attributes.clear();
+                    updated.references.clear();
+                    if let Some(comment) = &object_input.comment {
+                        updated.comment = comment.clone();
+                    }
+                    if let Some(deleted) = object_input.deleted {
+                        updated.deleted = deleted;
+                    }
+                    if let Some(distribution) = object_input.distribution.and_then(Distribution::from_i64) {
+                        updated.distribution = distribution;
+                    }
+                    if let Some(first_seen) = object_input.first_seen {
+                        updated.first_seen = first_seen;
+                    }
+                    if let Some(last_seen) = object_input.last_seen {
+                        updated.last_seen = last_seen;
+                    }
+                    updated.timestamp = object_input.timestamp.unwrap_or(call.now);
+                    changes.updated_objects.push(updated);
+                }
+                for (attribute_index, attribute) in object_input.attributes.iter().enumerate() {
+                    upsert_attribute(
+                        attribute,
+                        stored.id,
+                        format!("Object.{index}.Attribute.{attribute_index}"),
+                        &mut changes,
+                        &mut errors,
+                    );
+                }
+                let known_references: HashSet<&str> =
+                    stored.references.iter().map(|reference| reference.uuid.as_str()).collect();
+                for (reference_index, reference) in object_input.references.iter().enumerate() {
+                    if reference
+                        .uuid
+                        .as_deref()
+                        .is_some_and(|uuid| known_references.contains(uuid))
+                    {
+                        continue;
+                    }
+                    match new_object_reference(reference, &stored.uuid, context) {
+                        Ok(mut built) => {
+                            built.object_id = stored.id;
+                            changes.new_references.push(built);
+                        }
+                        Err(problems) => merge_errors(
+                            &mut errors,
+                            &format!("Object.{index}.ObjectReference.{reference_index}"),
+                            problems,
+                        ),
+                    }
+                }
+            }
+        }
+    }
+    changes.add_event_tags = input
+        .tags
+        .iter()
+        .filter_map(|tag| {
+            let name = tag.name.as_deref()?.trim();
+            (!name.is_empty()).then(|| AttachedTag {
+                tag: kizuna_model::Tag {
+                    name: name.to_string(),
+                    colour: tag.colour.clone().unwrap_or_default(),
+                    exportable: tag.exportable.unwrap_or(true),
+                    ..kizuna_model::Tag::default()
+                },
+                local: tag.local.unwrap_or(false),
+                relationship_type: tag.relationship_type.clone().flatten(),
+            })
+        })
+        .collect();
+    for tag in &mut changes.add_event_tags {
+        if tag.tag.colour.is_empty() {
+            tag.tag.colour = super::tags::default_colour(&tag.tag.name);
+        }
+    }
+    if !errors.is_empty() {
+        return Err(fail(errors));
+    }
+    Ok(changes)
+}
+
+/// The tags an attribute input carries, as unresolved attachments.
+fn input_tags(input: &kizuna_formats::misp::input::AttributeInput) -> Vec<AttachedTag> {
+    input
+        .tags
+        .iter()
+        .filter_map(|tag| {
+            let name = tag.name.as_deref()?.trim();
+            (!name.is_empty()).then(|| AttachedTag {
+                tag: kizuna_model::Tag {
+                    name: name.to_string(),
+                    colour: tag
+                        .colour
+                        .clone()
+                        .unwrap_or_else(|| super::tags::default_colour(name)),
+                    exportable: tag.exportable.unwrap_or(true),
+                    ..kizuna_model::Tag::default()
+                },
+                local: tag.local.unwrap_or(false),
+                relationship_type: tag.relationship_type.clone().flatten(),
+            })
+        })
+        .collect()
+}
+
+fn merge_errors(into: &mut FieldErrors, prefix: &str, problems: FieldErrors) {
+    for (field, messages) in problems.0 {
+        for message in messages {
+            into.add(&format!("{prefix}.{field}"), message);
+        }
+    }
+}
+
+async fn delete(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, true)? {
+        return Ok(describe_endpoint(call, "Event delete", &[], &["id"]));
+    }
+    let mut keys = Vec::new();
+    match call.path.arg(0) {
+        Some(_) => keys.push(call.key_arg(0, "event")?),
+        None => {
+            let ids = call.body.as_ref().and_then(|body| body.get("id"));
+            match ids {
+                Some(Value::Array(values)) => {
+                    for value in values {
+                        let text = value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())).unwrap_or_default();
+                        keys.push(Key::parse(&text).ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?);
+                    }
+                }
+                Some(value) => {
+                    let text = value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())).unwrap_or_default();
+                    keys.push(Key::parse(&text).ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?);
+                }
+                None => return Err(ApiError::NotFound("Invalid event.".into())),
+            }
+        }
+    }
+    let mut deleted = Vec::new();
+    for key in &keys {
+        let event = call.visible_event_meta_by_key(key).await?;
+        call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+        call.store().delete_event(&event, true, call.now).await?;
+        deleted.push(event.id);
+    }
+    let message = if deleted.len() == 1 { "Event deleted." } else { "Events deleted." };
+    Ok(call.success(message, deleted.first().copied().filter(|_| deleted.len() == 1)))
+}
+
+/// A filter value from the body (`key` or `searchkey`) or a named parameter.
+fn filter_value(call: &Call, key: &str) -> Option<Value> {
+    let search_key = format!("search{key}");
+    if let Some(body) = call.body.as_ref() {
+        for name in [key, search_key.as_str()] {
+            if let Some(value) = body.get(name)
+                && !value.is_null()
+            {
+                return Some(value.clone());
+            }
+        }
+    }
+    for name in [key, search_key.as_str()] {
+        if let Some(value) = call.path.named(name) {
+            return Some(Value::String(value.to_string()));
+        }
+    }
+    None
+}
+
+fn value_texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(values) => values.iter().flat_map(value_texts).collect(),
+        Value::String(text) => text
+            .split("||")
+            .filter(|part| !part.is_empty())
+            .map(str::to_string)
+            .collect(),
+        Value::Number(number) => vec![number.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+async fn index(call: &Call) -> ApiResult<Response> {
+    let mut filter = EventFilter {
+        visible_to_org: call.viewer_org(),
+        ..EventFilter::default()
+    };
+    if let Some(info) = filter_value(call, "eventinfo") {
+        filter.info_contains = value_texts(&info).into_iter().next().map(|text| text.trim_matches('%').to_string());
+    }
+    if let Some(published) = filter_value(call, "published") {
+        filter.published = match lenient_i64(&published) {
+            Some(0) => Some(false),
+            Some(1) => Some(true),
+            _ => published.as_bool(),
+        };
+    }
+    if let Some(ids) = filter_value(call, "eventid") {
+        for text in value_texts(&ids) {
+            match Key::parse(&text) {
+                Some(Key::Id(id)) => filter.ids.push(id),
+                Some(Key::Uuid(uuid)) => filter.uuids.push(uuid),
+                None => {}
+            }
+        }
+        if filter.ids.is_empty() && filter.uuids.is_empty() {
+            filter.ids.push(-1);
+        }
+    }
+    if let Some(timestamp) = filter_value(call, "timestamp") {
+        match timestamp {
+            Value::Array(bounds) => {
+                filter.timestamp_from = bounds.first().and_then(|bound| resolve_time(bound, call.now));
+                filter.timestamp_to = bounds.get(1).and_then(|bound| resolve_time(bound, call.now));
+            }
+            single => filter.timestamp_from = resolve_time(&single, call.now),
+        }
+    }
+    if let Some(org) = filter_value(call, "org") {
+        for text in value_texts(&org) {
+            let found = match Key::parse(&text) {
+                Some(key) => call.store().org(&key).await.ok(),
+                None => call.store().org_by_name(&text).await?,
+            };
+            filter.orgc_ids.push(found.map(|org| org.id).unwrap_or(-1));
+        }
+    }
+    filter.limit = filter_value(call, "limit").as_ref().and_then(lenient_i64);
+    filter.page = filter_value(call, "page").as_ref().and_then(lenient_i64);
+    filter.sort = filter_value(call, "sort").and_then(|sort| sort.as_str().map(str::to_string));
+    filter.descending = filter_value(call, "direction")
+        .and_then(|direction| direction.as_str().map(|text| text.eq_ignore_ascii_case("desc")))
+        .unwrap_or(false);
+    let minimal = filter_value(call, "minimal")
+        .map(|value| lenient_i64(&value) == Some(1) || value.as_bool() == Some(true))
+        .unwrap_or(false);
+    let (events, _total) = call.store().list_events(&filter).await?;
+    let rows: Vec<Value> = events
+        .iter()
+        .map(|event| {
+            if minimal {
+                json!({
+                    "id": event.id.to_string(),
+                    "timestamp": event.timestamp.to_string(),
+                    "sighting_timestamp": event.sighting_timestamp.to_string(),
+                    "published": event.published,
+                    "uuid": event.uuid,
+                    "orgc_uuid": event.orgc.as_ref().map(|org| org.uuid.clone()).unwrap_or_default(),
+                })
+            } else {
+                render_event_index_entry(event)
+            }
+        })
+        .collect();
+    let count = rows.len();
+    let mut response = json_response(Value::Array(rows));
+    response.headers_mut().insert(
+        "x-result-count",
+        HeaderValue::from_str(&count.to_string()).expect("digits are a valid header"),
+    );
+    Ok(response)
+}
+
+/// MISP time filters: epoch seconds, or `<n>d|h|m|s` before now.
+fn resolve_time(value: &Value, now: i64) -> Option<i64> {
+    if let Some(seconds) = lenient_i64(value) {
+        return Some(seconds);
+    }
+    let text = value.as_str()?.trim();
+    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
+    let amount: i64 = number.parse().ok()?;
+    let scale = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return None,
+    };
+    Some(now - amount * scale)
+}
+
+async fn publish(call: &Call, published: bool) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, if published { "Event publish" } else { "Event unpublish" }, &[], &[]));
+    }
+    let event = call.visible_event_meta(0).await?;
+    let permissions = &call.principal.role.permissions;
+    if published {
+        call.require(
+            permissions.perm_site_admin
+                || (permissions.perm_publish && event.orgc_id == call.principal.user.org_id),
+        )?;
+    } else {
+        call.require(permissions.perm_modify && call.can_modify_event(&event))?;
+    }
+    call.store().set_published(event.id, published, call.now).await?;
+    let message = if published { "Event published." } else { "Event unpublished." };
+    Ok(call.success(message, Some(event.id)))
+}
+
+/// The tag named by `text`: a numeric id or a name.
+async fn tag_by_reference(call: &Call, text: &str) -> ApiResult<kizuna_model::Tag> {
+    if let Ok(id) = text.parse::<i64>() {
+        return call
+            .store()
+            .tag(id)
+            .await
+            .map_err(|_| ApiError::NotFound("Invalid tag.".into()));
+    }
+    call.store()
+        .tag_by_name(text)
+        .await?
+        .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))
+}
+
+async fn add_tag(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Event addTag", &[], &[]));
+    }
+    let event = call.visible_event_meta(0).await?;
+    let reference = call
+        .path
+        .arg(1)
+        .map(str::to_string)
+        .or_else(|| {
+            call.body
+                .as_ref()
+                .and_then(|body| body.get("tag").or_else(|| body.get("tag_id")))
+                .and_then(|value| value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())))
+        })
+        .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
+    let tag = tag_by_reference(call, &reference).await?;
+    let local = call.flag("local");
+    super::tags::check_may_attach(call, &event, &tag, local).await?;
+    let attached = AttachedTag {
+        tag,
+        local,
+        relationship_type: None,
+    };
+    call.store().attach_event_tag(event.id, &attached, call.now).await?;
+    Ok(call.success("Tag added.", Some(event.id)))
+}
+
+async fn remove_tag(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Event removeTag", &[], &[]));
+    }
+    let event = call.visible_event_meta(0).await?;
+    let reference = call
+        .path
+        .arg(1)
+        .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
+    let tag = tag_by_reference(call, reference).await?;
+    super::tags::check_may_attach(call, &event, &tag, false).await?;
+    call.store().detach_event_tag(event.id, tag.id, call.now).await?;
+    Ok(call.success("Tag removed.", Some(event.id)))
+}

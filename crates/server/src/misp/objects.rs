@@ -1,0 +1,105 @@
+//! MISP `ObjectsController`: add (with template name and uuid), view, delete.
+
+use super::{Call, describe_endpoint, head_response, is_write, json_response, unknown_action};
+use crate::error::{ApiError, ApiResult};
+use axum::response::Response;
+use kizuna_formats::misp::FieldErrors;
+use kizuna_formats::misp::build::new_object;
+use kizuna_formats::misp::input::{lenient_i64, parse_object};
+use kizuna_formats::misp::output::render_object;
+use kizuna_model::{Distribution, Event, MispObject};
+use kizuna_store::{Key, StoreError};
+use serde_json::json;
+
+pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
+    match call.path.action.as_str() {
+        "add" => add(call).await,
+        "view" => view(call).await,
+        "delete" => delete(call).await,
+        _ => Err(unknown_action(call)),
+    }
+}
+
+/// The object named by argument 0 and its event, if the caller may see both.
+async fn visible_object(call: &Call, include_deleted: bool) -> ApiResult<(MispObject, Event)> {
+    let invalid = || ApiError::NotFound("Invalid object.".into());
+    let key = call.key_arg(0, "object")?;
+    let object = match call.store().object(&key, include_deleted).await {
+        Ok(object) => object,
+        Err(StoreError::NotFound) => return Err(invalid()),
+        Err(other) => return Err(other.into()),
+    };
+    let event = call
+        .visible_event_meta_by_key(&Key::Id(object.event_id))
+        .await
+        .map_err(|_| invalid())?;
+    let own_org = call.is_site_admin() || event.org_id == call.principal.user.org_id;
+    let visible = own_org
+        || match object.distribution {
+            Distribution::OrganisationOnly => false,
+            Distribution::SharingGroup => call
+                .store()
+                .authorised_sharing_groups(call.principal.user.org_id)
+                .await?
+                .contains(&object.sharing_group_id),
+            _ => true,
+        };
+    if !visible {
+        return Err(invalid());
+    }
+    Ok((object, event))
+}
+
+async fn add(call: &Call) -> ApiResult<Response> {
+    const NAME: &str = "Could not add Object";
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(
+            call,
+            "Object add",
+            &["name", "Attribute"],
+            &["template_uuid", "template_version", "meta-category", "description", "distribution", "sharing_group_id", "comment", "first_seen", "last_seen", "ObjectReference"],
+        ));
+    }
+    let event = call.visible_event_meta(0).await?;
+    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    let body = call
+        .body
+        .as_ref()
+        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("Object", "No object in the request body.")))?;
+    let input = parse_object(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    if let Some(uuid) = &input.uuid
+        && call.store().object(&Key::Uuid(uuid.clone()), true).await.is_ok()
+    {
+        return Err(ApiError::save_failed(NAME, &FieldErrors::single("uuid", format!("An object with uuid {uuid} already exists."))));
+    }
+    let object = new_object(&input, &call.build_context())
+        .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let stored = call
+        .store()
+        .add_object(event.id, &object, call.now, call.principal.role.permissions.perm_tag_editor)
+        .await?;
+    Ok(json_response(json!({ "Object": render_object(&stored) })))
+}
+
+async fn view(call: &Call) -> ApiResult<Response> {
+    let found = visible_object(call, call.flag("deleted")).await;
+    if call.is_head() {
+        return Ok(head_response(found.is_ok()));
+    }
+    let (object, _) = found?;
+    Ok(json_response(json!({ "Object": render_object(&object) })))
+}
+
+async fn delete(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, true)? {
+        return Ok(describe_endpoint(call, "Object delete", &[], &["hard"]));
+    }
+    let (object, event) = visible_object(call, true).await?;
+    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    let hard = call.path.arg(1) == Some("1")
+        || call.flag("hard")
+        || call.body.as_ref().and_then(|body| body.get("hard")).and_then(lenient_i64) == Some(1)
+        || object.deleted;
+    call.store().delete_object(&object, hard, call.now).await?;
+    Ok(call.success("Object deleted", Some(object.id)))
+}

@@ -1,0 +1,362 @@
+//! MISP `TagsController`: tag CRUD, search, and attaching tags to events and attributes.
+
+use super::{Call, describe_endpoint, is_write, json_response, unknown_action};
+use crate::error::{ApiError, ApiResult};
+use axum::response::Response;
+use kizuna_formats::misp::FieldErrors;
+use kizuna_formats::misp::build::{edit_tag, new_tag};
+use kizuna_formats::misp::input::{TagInput, lenient_bool, lenient_i64, parse_tag};
+use kizuna_formats::misp::output::render_tag;
+use kizuna_model::{AttachedTag, Event, Tag};
+use kizuna_store::{Key, StoreError};
+use serde_json::{Value, json};
+
+pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
+    match call.path.action.as_str() {
+        "add" => add(call).await,
+        "index" => index(call).await,
+        "view" => view(call).await,
+        "edit" => edit(call).await,
+        "delete" => delete(call).await,
+        "search" => search(call).await,
+        "attachtagtoobject" => attach(call).await,
+        "removetagfromobject" => detach(call).await,
+        _ => Err(unknown_action(call)),
+    }
+}
+
+/// A stable colour for a tag created without one, derived from its name.
+pub(crate) fn default_colour(name: &str) -> String {
+    let built = new_tag(&TagInput {
+        name: Some(name.to_string()),
+        ..TagInput::default()
+    });
+    built.map(|tag| tag.colour).unwrap_or_else(|_| "#0088cc".to_string())
+}
+
+/// MISP's canModifyTag plus the tag's own restrictions (org, user, local only).
+pub(crate) async fn check_may_attach(
+    call: &Call,
+    event: &Event,
+    tag: &Tag,
+    local: bool,
+) -> ApiResult<()> {
+    let permissions = &call.principal.role.permissions;
+    let user = &call.principal.user;
+    if !permissions.perm_site_admin {
+        if tag.org_id != 0 && tag.org_id != user.org_id {
+            return Err(ApiError::Forbidden("This tag is restricted to another organisation.".into()));
+        }
+        if tag.user_id != 0 && tag.user_id != user.id {
+            return Err(ApiError::Forbidden("This tag is restricted to another user.".into()));
+        }
+        let tagger = permissions.perm_tagger || permissions.perm_sync;
+        let host_org_local = local && tagger && call.can_see_event(event).await?
+            && host_org_id(call).await? == Some(user.org_id);
+        call.require(host_org_local || (tagger && call.can_modify_event(event)))?;
+    }
+    if tag.local_only && !local {
+        return Err(ApiError::Forbidden("This tag may only be attached locally.".into()));
+    }
+    Ok(())
+}
+
+/// The organisation that runs this instance (MISP.host_org_id).
+async fn host_org_id(call: &Call) -> ApiResult<Option<i64>> {
+    Ok(call
+        .store()
+        .setting("host_org_id")
+        .await?
+        .and_then(|value| value.parse().ok()))
+}
+
+fn tag_body(tag: &Tag) -> Value {
+    json!({ "Tag": render_tag(tag) })
+}
+
+async fn add(call: &Call) -> ApiResult<Response> {
+    const NAME: &str = "Could not add Tag";
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Tag add", &["name"], &["colour", "exportable", "hide_tag", "org_id", "user_id", "numerical_value", "local_only"]));
+    }
+    call.require(call.principal.role.permissions.perm_tag_editor)?;
+    let body = call
+        .body
+        .as_ref()
+        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("name", "No tag in the request body.")))?;
+    let input = parse_tag(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let tag = new_tag(&input).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    if call.store().tag_by_name(&tag.name).await?.is_some() {
+        return Err(ApiError::save_failed(NAME, &FieldErrors::single("name", "A similar name already exists for a tag.")));
+    }
+    let created = call.store().create_tag(&tag).await?;
+    Ok(json_response(tag_body(&created)))
+}
+
+async fn index(call: &Call) -> ApiResult<Response> {
+    let filter = call.path.named("searchall").map(str::to_lowercase);
+    let tags: Vec<Value> = call
+        .store()
+        .list_tags()
+        .await?
+        .into_iter()
+        .filter(|(tag, _)| {
+            filter
+                .as_deref()
+                .is_none_or(|needle| tag.name.to_lowercase().contains(needle.trim_matches('%')))
+        })
+        .map(|(tag, usage)| {
+            let mut rendered = render_tag(&tag);
+            rendered["count"] = json!(usage.count);
+            rendered["attribute_count"] = json!(usage.attribute_count);
+            rendered["favourite"] = json!(false);
+            rendered
+        })
+        .collect();
+    Ok(json_response(json!({ "Tag": tags })))
+}
+
+async fn tag_arg(call: &Call) -> ApiResult<Tag> {
+    let invalid = || ApiError::NotFound("Invalid tag.".into());
+    let text = call.path.arg(0).ok_or_else(invalid)?;
+    let found = match text.parse::<i64>() {
+        Ok(id) => match call.store().tag(id).await {
+            Ok(tag) => Some(tag),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        },
+        Err(_) => call.store().tag_by_name(text).await?,
+    };
+    found.ok_or_else(invalid)
+}
+
+async fn view(call: &Call) -> ApiResult<Response> {
+    let found = tag_arg(call).await;
+    if call.is_head() {
+        return Ok(super::head_response(found.is_ok()));
+    }
+    Ok(json_response(tag_body(&found?)))
+}
+
+async fn edit(call: &Call) -> ApiResult<Response> {
+    const NAME: &str = "Could not edit Tag";
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Tag edit", &[], &["name", "colour", "exportable", "hide_tag", "org_id", "user_id", "numerical_value", "local_only"]));
+    }
+    call.require(call.principal.role.permissions.perm_tag_editor)?;
+    let mut tag = tag_arg(call).await?;
+    let body = call
+        .body
+        .as_ref()
+        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("Tag", "No tag in the request body.")))?;
+    let input = parse_tag(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    edit_tag(&mut tag, &input).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    if let Some(other) = call.store().tag_by_name(&tag.name).await?
+        && other.id != tag.id
+    {
+        return Err(ApiError::save_failed(NAME, &FieldErrors::single("name", "A similar name already exists for a tag.")));
+    }
+    let updated = call.store().update_tag(&tag).await?;
+    Ok(json_response(tag_body(&updated)))
+}
+
+async fn delete(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, true)? {
+        return Ok(describe_endpoint(call, "Tag delete", &[], &[]));
+    }
+    call.require(call.principal.role.permissions.perm_tag_editor)?;
+    let tag = tag_arg(call).await?;
+    call.store().delete_tag(tag.id).await?;
+    Ok(call.success("Tag deleted.", Some(tag.id)))
+}
+
+/// `POST /tags/search {"tagname": "tlp:%"}` (or `/tags/search/<name>`): SQL LIKE on names.
+async fn search(call: &Call) -> ApiResult<Response> {
+    let pattern = call
+        .body
+        .as_ref()
+        .and_then(|body| body.get("tagname").or_else(|| body.get("name")))
+        .and_then(Value::as_str)
+        .map(str::to_string)
+        .or_else(|| call.path.arg(0).map(str::to_string))
+        .ok_or_else(|| ApiError::BadRequest("Give the tag name to search for as \"tagname\".".into()))?;
+    let tags = call.store().search_tags(&pattern).await?;
+    let rows: Vec<Value> = tags
+        .iter()
+        .map(|tag| json!({ "Tag": render_tag(tag), "Taxonomy": [], "TaxonomyPredicate": [] }))
+        .collect();
+    Ok(json_response(Value::Array(rows)))
+}
+
+/// What `attachTagToObject` / `removeTagFromObject` act on.
+enum Target {
+    Event(Event),
+    Attribute {
+        event: Event,
+        attribute_id: i64,
+    },
+}
+
+async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
+    let uuid = body
+        .get("uuid")
+        .and_then(Value::as_str)
+        .and_then(|text| Key::parse(text))
+        .ok_or_else(|| ApiError::BadRequest("Give the uuid of the event or attribute to tag as \"uuid\".".into()))?;
+    match call.store().event_meta(&uuid).await {
+        Ok(event) if call.can_see_event(&event).await? => return Ok(Target::Event(event)),
+        Ok(_) => return Err(ApiError::NotFound("Invalid target.".into())),
+        Err(StoreError::NotFound) => {}
+        Err(other) => return Err(other.into()),
+    }
+    match call.store().attribute(&uuid, true).await {
+        Ok(attribute) => {
+            let event = call
+                .visible_event_meta_by_key(&Key::Id(attribute.event_id))
+                .await
+                .map_err(|_| ApiError::NotFound("Invalid target.".into()))?;
+            Ok(Target::Attribute {
+                event,
+                attribute_id: attribute.id,
+            })
+        }
+        Err(StoreError::NotFound) => Err(ApiError::NotFound(
+            "Invalid target: no event or attribute has this uuid.".into(),
+        )),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// The tags named in `tag`: one name or id, or a list of them.
+fn tag_references(body: &Value) -> Vec<String> {
+    match body.get("tag") {
+        Some(Value::Array(values)) => values
+            .iter()
+            .filter_map(|value| value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())))
+            .collect(),
+        Some(Value::String(text)) if text.trim_start().starts_with('[') => {
+            serde_json::from_str::<Vec<Value>>(text)
+                .map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_string).or_else(|| lenient_i64(v).map(|id| id.to_string()))).collect())
+                .unwrap_or_else(|_| vec![text.clone()])
+        }
+        Some(Value::String(text)) => vec![text.clone()],
+        Some(other) => lenient_i64(other).map(|id| vec![id.to_string()]).unwrap_or_default(),
+        None => Vec::new(),
+    }
+}
+
+/// The tag for `reference` (an id or a name); unknown names are created when the caller
+/// may create tags.
+async fn resolve_tag(call: &Call, reference: &str, create: bool) -> ApiResult<Tag> {
+    if !reference.is_empty() && reference.bytes().all(|b| b.is_ascii_digit()) {
+        return call
+            .store()
+            .tag(reference.parse().unwrap_or(0))
+            .await
+            .map_err(|_| ApiError::NotFound(format!("Invalid tag: {reference}.")));
+    }
+    if let Some(tag) = call.store().tag_by_name(reference).await? {
+        return Ok(tag);
+    }
+    if !create || !call.principal.role.permissions.perm_tag_editor {
+        return Err(ApiError::NotFound(format!("Invalid tag: {reference} does not exist.")));
+    }
+    let tag = new_tag(&TagInput {
+        name: Some(reference.to_string()),
+        ..TagInput::default()
+    })
+    .map_err(|errors| ApiError::save_failed("Could not add Tag", &errors))?;
+    Ok(call.store().create_tag(&tag).await?)
+}
+
+async fn attach(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Tag attachTagToObject", &["uuid", "tag"], &["local", "relationship_type"]));
+    }
+    let body = call.body.clone().unwrap_or(Value::Null);
+    let target = target(call, &body).await?;
+    let local = body.get("local").and_then(lenient_bool).unwrap_or(false);
+    let relationship_type = body
+        .get("relationship_type")
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+        .map(str::to_string);
+    let references = tag_references(&body);
+    if references.is_empty() {
+        return Err(ApiError::BadRequest("Give the tag to attach as \"tag\".".into()));
+    }
+    for reference in references {
+        let tag = resolve_tag(call, &reference, true).await?;
+        let event = match &target {
+            Target::Event(event) | Target::Attribute { event, .. } => event,
+        };
+        check_may_attach(call, event, &tag, local).await?;
+        let attached = AttachedTag {
+            tag,
+            local,
+            relationship_type: relationship_type.clone(),
+        };
+        match &target {
+            Target::Event(event) => {
+                call.store().attach_event_tag(event.id, &attached, call.now).await?;
+            }
+            Target::Attribute {
+                event,
+                attribute_id,
+            } => {
+                call.store()
+                    .attach_attribute_tag(event.id, *attribute_id, &attached, call.now)
+                    .await?;
+            }
+        }
+    }
+    Ok(json_response(json!({
+        "saved": true,
+        "success": "Tag(s) attached.",
+        "check_publish": true,
+        "name": "Tag(s) attached.",
+        "message": "Tag(s) attached.",
+        "url": call.url,
+    })))
+}
+
+async fn detach(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(call, "Tag removeTagFromObject", &["uuid", "tag"], &[]));
+    }
+    let body = call.body.clone().unwrap_or(Value::Null);
+    let target = target(call, &body).await?;
+    let references = tag_references(&body);
+    if references.is_empty() {
+        return Err(ApiError::BadRequest("Give the tag to remove as \"tag\".".into()));
+    }
+    for reference in references {
+        let tag = resolve_tag(call, &reference, false).await?;
+        let event = match &target {
+            Target::Event(event) | Target::Attribute { event, .. } => event,
+        };
+        check_may_attach(call, event, &tag, true).await?;
+        let removed = match &target {
+            Target::Event(event) => call.store().detach_event_tag(event.id, tag.id, call.now).await?,
+            Target::Attribute {
+                event,
+                attribute_id,
+            } => {
+                call.store()
+                    .detach_attribute_tag(event.id, *attribute_id, tag.id, call.now)
+                    .await?
+            }
+        };
+        if !removed {
+            return Err(ApiError::NotFound(format!("The tag {} is not attached to this item.", tag.name)));
+        }
+    }
+    Ok(json_response(json!({
+        "saved": true,
+        "success": "Tag(s) removed.",
+        "check_publish": true,
+        "name": "Tag(s) removed.",
+        "message": "Tag(s) removed.",
+        "url": call.url,
+    })))
+}
