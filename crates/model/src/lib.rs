@@ -4,6 +4,7 @@
 //!
 //! No IO and no async here; everything is unit-tested in place.
 
+pub mod access;
 pub mod attribute_types;
 pub mod entities;
 pub mod enums;

@@ -6,6 +6,7 @@ use crate::rows::{
     ObjectRow, REFERENCE_COLUMNS, ReferenceRow, TAG_COLUMNS, format_date,
 };
 use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Attribute, Distribution, Event, MispObject, ObjectReference};
 use std::collections::{HashMap, HashSet};
 
@@ -312,19 +313,16 @@ impl Store {
             sqlx::query_as(AssertSqlSafe(reference_sql.as_str())).bind(event_id).fetch_all(pool).await?
         });
 
-        let authorised = match options.viewer_org {
-            Some(org) if org != event.org_id => {
-                Some(self.authorised_sharing_groups(org).await?)
-            }
-            _ => None,
-        };
-        let visible = |distribution: Distribution, sharing_group_id: i64| match &authorised {
-            None => true,
-            Some(groups) => match distribution {
-                Distribution::OrganisationOnly => false,
-                Distribution::SharingGroup => groups.contains(&sharing_group_id),
-                _ => true,
+        let viewer = match options.viewer_org {
+            Some(org_id) => Viewer::Organisation {
+                org_id,
+                sharing_groups: self.authorised_sharing_groups(org_id).await?,
             },
+            None => Viewer::SiteAdmin,
+        };
+        let owner = event.org_id;
+        let visible = |distribution: Distribution, sharing_group_id: i64| {
+            viewer.sees_item(owner, distribution, sharing_group_id)
         };
 
         let mut tags_by_attribute: HashMap<i64, Vec<AttachedTag>> = HashMap::new();

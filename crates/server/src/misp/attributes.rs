@@ -40,17 +40,9 @@ async fn visible_attribute(call: &Call, include_deleted: bool) -> ApiResult<(Att
         .visible_event_meta_by_key(&Key::Id(attribute.event_id))
         .await
         .map_err(|_| invalid())?;
-    let own_org = call.is_site_admin() || event.org_id == call.principal.user.org_id;
-    let visible = own_org
-        || match attribute.distribution {
-            kizuna_model::Distribution::OrganisationOnly => false,
-            kizuna_model::Distribution::SharingGroup => call
-                .store()
-                .authorised_sharing_groups(call.principal.user.org_id)
-                .await?
-                .contains(&attribute.sharing_group_id),
-            _ => true,
-        };
+    let visible = call
+        .can_see_item(&event, attribute.distribution, attribute.sharing_group_id)
+        .await?;
     if !visible {
         return Err(invalid());
     }
@@ -203,27 +195,13 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     {
         return Err(ApiError::save_failed(NAME, &FieldErrors::single("value", DUPLICATE)));
     }
-    if let Ok(with_tags) = new_attribute(&input_with_type(&input, &attribute), &call.build_context()) {
-        attribute.tags = with_tags.tags;
-    }
+    attribute.tags = super::tags::attachments(&input.tags);
     attribute.timestamp = input.timestamp.unwrap_or(call.now);
     let stored = call
         .store()
         .update_attribute(&attribute, call.now, call.principal.role.permissions.perm_tag_editor)
         .await?;
     Ok(json_response(attribute_body(&stored)))
-}
-
-/// The edit input completed with the stored type and value, so the builder can read its tags.
-fn input_with_type(
-    input: &kizuna_formats::misp::input::AttributeInput,
-    attribute: &Attribute,
-) -> kizuna_formats::misp::input::AttributeInput {
-    let mut complete = input.clone();
-    complete.attr_type = Some(attribute.attr_type.clone());
-    complete.category = Some(attribute.category.clone());
-    complete.value = Some(attribute.value());
-    complete
 }
 
 fn hard_delete_requested(call: &Call) -> bool {
@@ -267,20 +245,20 @@ async fn index(call: &Call) -> ApiResult<Response> {
     };
     let attributes = call.store().list_attributes(&page).await?;
     let mut visible = Vec::with_capacity(attributes.len());
-    let mut cache: std::collections::HashMap<i64, bool> = std::collections::HashMap::new();
+    let mut events: std::collections::HashMap<i64, Option<Event>> = std::collections::HashMap::new();
     for attribute in attributes {
-        let event_visible = match cache.get(&attribute.event_id) {
-            Some(known) => *known,
-            None => {
-                let known = call
-                    .visible_event_meta_by_key(&Key::Id(attribute.event_id))
-                    .await
-                    .is_ok();
-                cache.insert(attribute.event_id, known);
-                known
-            }
-        };
-        if event_visible {
+        if !events.contains_key(&attribute.event_id) {
+            let event = call
+                .visible_event_meta_by_key(&Key::Id(attribute.event_id))
+                .await
+                .ok();
+            events.insert(attribute.event_id, event);
+        }
+        if let Some(Some(event)) = events.get(&attribute.event_id)
+            && call
+                .can_see_item(event, attribute.distribution, attribute.sharing_group_id)
+                .await?
+        {
             visible.push(render_attribute(&attribute));
         }
     }

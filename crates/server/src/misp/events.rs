@@ -327,7 +327,7 @@ async fn plan_edit(
                 updated.tags.clear();
                 match edit_attribute(&mut updated, input, context) {
                     Ok(_) => {
-                        updated.tags = input_tags(input);
+                        updated.tags = super::tags::attachments(&input.tags);
                         changes.updated_attributes.push(updated);
                     }
                     Err(problems) => merge_errors(errors, &field, problems),
@@ -425,56 +425,11 @@ async fn plan_edit(
             }
         }
     }
-    changes.add_event_tags = input
-        .tags
-        .iter()
-        .filter_map(|tag| {
-            let name = tag.name.as_deref()?.trim();
-            (!name.is_empty()).then(|| AttachedTag {
-                tag: kizuna_model::Tag {
-                    name: name.to_string(),
-                    colour: tag.colour.clone().unwrap_or_default(),
-                    exportable: tag.exportable.unwrap_or(true),
-                    ..kizuna_model::Tag::default()
-                },
-                local: tag.local.unwrap_or(false),
-                relationship_type: tag.relationship_type.clone().flatten(),
-            })
-        })
-        .collect();
-    for tag in &mut changes.add_event_tags {
-        if tag.tag.colour.is_empty() {
-            tag.tag.colour = super::tags::default_colour(&tag.tag.name);
-        }
-    }
+    changes.add_event_tags = super::tags::attachments(&input.tags);
     if !errors.is_empty() {
         return Err(fail(errors));
     }
     Ok(changes)
-}
-
-/// The tags an attribute input carries, as unresolved attachments.
-fn input_tags(input: &kizuna_formats::misp::input::AttributeInput) -> Vec<AttachedTag> {
-    input
-        .tags
-        .iter()
-        .filter_map(|tag| {
-            let name = tag.name.as_deref()?.trim();
-            (!name.is_empty()).then(|| AttachedTag {
-                tag: kizuna_model::Tag {
-                    name: name.to_string(),
-                    colour: tag
-                        .colour
-                        .clone()
-                        .unwrap_or_else(|| super::tags::default_colour(name)),
-                    exportable: tag.exportable.unwrap_or(true),
-                    ..kizuna_model::Tag::default()
-                },
-                local: tag.local.unwrap_or(false),
-                relationship_type: tag.relationship_type.clone().flatten(),
-            })
-        })
-        .collect()
 }
 
 fn merge_errors(into: &mut FieldErrors, prefix: &str, problems: FieldErrors) {

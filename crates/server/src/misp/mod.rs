@@ -20,6 +20,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use kizuna_formats::misp::build::BuildContext;
 use kizuna_formats::misp::input::lenient_bool;
+use kizuna_model::access::Viewer;
 use kizuna_model::{Distribution, Event};
 use kizuna_store::{Key, Principal};
 use serde_json::{Value, json};
@@ -95,23 +96,37 @@ impl Call {
         }
     }
 
-    /// MISP's event visibility (misp-reference §2.2): site admins, the owner organisation,
-    /// community distributions, and sharing groups the caller's organisation belongs to.
-    pub async fn can_see_event(&self, event: &Event) -> ApiResult<bool> {
-        if self.is_site_admin() || event.org_id == self.principal.user.org_id {
-            return Ok(true);
+    /// The caller as MISP's access rules see it.
+    pub async fn viewer(&self) -> ApiResult<Viewer> {
+        if self.is_site_admin() {
+            return Ok(Viewer::SiteAdmin);
         }
-        Ok(match event.distribution {
-            Distribution::CommunityOnly
-            | Distribution::ConnectedCommunities
-            | Distribution::AllCommunities => true,
-            Distribution::SharingGroup => self
-                .store()
-                .authorised_sharing_groups(self.principal.user.org_id)
-                .await?
-                .contains(&event.sharing_group_id),
-            Distribution::OrganisationOnly | Distribution::InheritEvent => false,
+        let org_id = self.principal.user.org_id;
+        Ok(Viewer::Organisation {
+            org_id,
+            sharing_groups: self.store().authorised_sharing_groups(org_id).await?,
         })
+    }
+
+    /// MISP's event visibility (misp-reference §2.2).
+    pub async fn can_see_event(&self, event: &Event) -> ApiResult<bool> {
+        Ok(self
+            .viewer()
+            .await?
+            .sees_event(event.org_id, event.distribution, event.sharing_group_id))
+    }
+
+    /// MISP's item rule inside a visible event (misp-reference §2.3).
+    pub async fn can_see_item(
+        &self,
+        event: &Event,
+        distribution: Distribution,
+        sharing_group_id: i64,
+    ) -> ApiResult<bool> {
+        Ok(self
+            .viewer()
+            .await?
+            .sees_item(event.org_id, distribution, sharing_group_id))
     }
 
     /// MISP's canModifyEvent: site admin; the creator organisation with perm_modify_org; the

@@ -7,7 +7,7 @@ use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::new_object;
 use kizuna_formats::misp::input::{lenient_i64, parse_object};
 use kizuna_formats::misp::output::render_object;
-use kizuna_model::{Distribution, Event, MispObject};
+use kizuna_model::{Event, MispObject};
 use kizuna_store::{Key, StoreError};
 use serde_json::json;
 
@@ -33,17 +33,9 @@ async fn visible_object(call: &Call, include_deleted: bool) -> ApiResult<(MispOb
         .visible_event_meta_by_key(&Key::Id(object.event_id))
         .await
         .map_err(|_| invalid())?;
-    let own_org = call.is_site_admin() || event.org_id == call.principal.user.org_id;
-    let visible = own_org
-        || match object.distribution {
-            Distribution::OrganisationOnly => false,
-            Distribution::SharingGroup => call
-                .store()
-                .authorised_sharing_groups(call.principal.user.org_id)
-                .await?
-                .contains(&object.sharing_group_id),
-            _ => true,
-        };
+    let visible = call
+        .can_see_item(&event, object.distribution, object.sharing_group_id)
+        .await?;
     if !visible {
         return Err(invalid());
     }

@@ -25,13 +25,20 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     }
 }
 
-/// A stable colour for a tag created without one, derived from its name.
-pub(crate) fn default_colour(name: &str) -> String {
-    let built = new_tag(&TagInput {
-        name: Some(name.to_string()),
-        ..TagInput::default()
-    });
-    built.map(|tag| tag.colour).unwrap_or_else(|_| "#0088cc".to_string())
+/// Tags as they arrive inside an event or attribute, as attachments still to be resolved by
+/// name; nameless entries are skipped.
+pub(crate) fn attachments(inputs: &[TagInput]) -> Vec<AttachedTag> {
+    inputs
+        .iter()
+        .filter_map(|input| {
+            let tag = new_tag(input).ok()?;
+            Some(AttachedTag {
+                tag,
+                local: input.local.unwrap_or(false),
+                relationship_type: input.relationship_type.clone().flatten(),
+            })
+        })
+        .collect()
 }
 
 /// MISP's canModifyTag plus the tag's own restrictions (org, user, local only).
