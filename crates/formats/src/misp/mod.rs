@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod input;
+mod md5;
 pub mod output;
 
 use std::collections::BTreeMap;
@@ -23,7 +24,10 @@ impl FieldErrors {
     }
 
     pub fn add(&mut self, field: &str, message: impl Into<String>) {
-        self.0.entry(field.to_string()).or_default().push(message.into());
+        self.0
+            .entry(field.to_string())
+            .or_default()
+            .push(message.into());
     }
 
     pub fn is_empty(&self) -> bool {

@@ -1,64 +1,562 @@
-//! INTERFACE STUB — being implemented. Rendering model values as MISP JSON, field order and
-//! typing as MISP emits them.
+//! Rendering model values as MISP JSON, field order and typing as MISP 2.5 emits them.
+//!
+//! MISP's typing comes from its MySQL columns: integer columns are JSON strings
+//! (`"id": "12"`), `tinyint(1)` columns are JSON booleans, nullable columns are `null`
+//! when unset, `first_seen`/`last_seen` are ISO 8601 text with microseconds and offset,
+//! `datetime` columns are `"YYYY-MM-DD HH:MM:SS"`. Keys are inserted in MISP's order
+//! (serde_json keeps insertion order in this workspace).
+//!
+//! Like MISP, an event or attribute without tags has no `Tag` key at all, and an event
+//! without a loaded `Org`/`Orgc` has no such key.
 
+use kizuna_model::attribute_types::{ATTRIBUTE_TYPES, CATEGORIES};
 use kizuna_model::{
     AttachedTag, Attribute, Event, MispObject, ObjectReference, Organisation, Role, Tag, User,
 };
-use serde_json::Value;
+use serde_json::{Map, Value, json};
+use time::{Date, OffsetDateTime};
 
 /// The inner event object (caller wraps it as `{"Event": ...}`).
-pub fn render_event(_event: &Event) -> Value {
-    unimplemented!()
+pub fn render_event(event: &Event) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(event.id));
+    map.insert("orgc_id".into(), int(event.orgc_id));
+    map.insert("org_id".into(), int(event.org_id));
+    map.insert("date".into(), Value::String(format_date(event.date)));
+    map.insert("threat_level_id".into(), int(event.threat_level.as_i64()));
+    map.insert("info".into(), Value::String(event.info.clone()));
+    map.insert("published".into(), Value::Bool(event.published));
+    map.insert("uuid".into(), Value::String(event.uuid.clone()));
+    map.insert("attribute_count".into(), int(event.attribute_count));
+    map.insert("analysis".into(), int(event.analysis.as_i64()));
+    map.insert("timestamp".into(), int(event.timestamp));
+    map.insert("distribution".into(), int(event.distribution.as_i64()));
+    map.insert(
+        "proposal_email_lock".into(),
+        Value::Bool(event.proposal_email_lock),
+    );
+    map.insert("locked".into(), Value::Bool(event.locked));
+    map.insert("publish_timestamp".into(), int(event.publish_timestamp));
+    map.insert("sharing_group_id".into(), int(event.sharing_group_id));
+    map.insert(
+        "disable_correlation".into(),
+        Value::Bool(event.disable_correlation),
+    );
+    map.insert(
+        "extends_uuid".into(),
+        Value::String(event.extends_uuid.clone()),
+    );
+    map.insert(
+        "protected".into(),
+        event.protected.map_or(Value::Null, Value::Bool),
+    );
+    if let Some(org) = &event.org {
+        map.insert("Org".into(), render_org_stub(org));
+    }
+    if let Some(orgc) = &event.orgc {
+        map.insert("Orgc".into(), render_org_stub(orgc));
+    }
+    map.insert(
+        "Attribute".into(),
+        Value::Array(event.attributes.iter().map(render_attribute).collect()),
+    );
+    map.insert("ShadowAttribute".into(), json!([]));
+    map.insert("RelatedEvent".into(), json!([]));
+    map.insert("Galaxy".into(), json!([]));
+    map.insert(
+        "Object".into(),
+        Value::Array(event.objects.iter().map(render_object).collect()),
+    );
+    map.insert("EventReport".into(), json!([]));
+    map.insert("CryptographicKey".into(), json!([]));
+    if !event.tags.is_empty() {
+        map.insert(
+            "Tag".into(),
+            Value::Array(event.tags.iter().map(render_attached_tag).collect()),
+        );
+    }
+    Value::Object(map)
 }
 
 /// One row of `/events/index`: flat event fields, `Org`, `Orgc`, `EventTag[]`.
-pub fn render_event_index_entry(_event: &Event) -> Value {
-    unimplemented!()
+pub fn render_event_index_entry(event: &Event) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(event.id));
+    map.insert("org_id".into(), int(event.org_id));
+    map.insert("date".into(), Value::String(format_date(event.date)));
+    map.insert("info".into(), Value::String(event.info.clone()));
+    map.insert("uuid".into(), Value::String(event.uuid.clone()));
+    map.insert("published".into(), Value::Bool(event.published));
+    map.insert("analysis".into(), int(event.analysis.as_i64()));
+    map.insert("attribute_count".into(), int(event.attribute_count));
+    map.insert("orgc_id".into(), int(event.orgc_id));
+    map.insert("timestamp".into(), int(event.timestamp));
+    map.insert("distribution".into(), int(event.distribution.as_i64()));
+    map.insert("sharing_group_id".into(), int(event.sharing_group_id));
+    map.insert(
+        "proposal_email_lock".into(),
+        Value::Bool(event.proposal_email_lock),
+    );
+    map.insert("locked".into(), Value::Bool(event.locked));
+    map.insert("threat_level_id".into(), int(event.threat_level.as_i64()));
+    map.insert("publish_timestamp".into(), int(event.publish_timestamp));
+    map.insert("sighting_timestamp".into(), int(event.sighting_timestamp));
+    map.insert(
+        "disable_correlation".into(),
+        Value::Bool(event.disable_correlation),
+    );
+    map.insert(
+        "extends_uuid".into(),
+        Value::String(event.extends_uuid.clone()),
+    );
+    map.insert(
+        "protected".into(),
+        event.protected.map_or(Value::Null, Value::Bool),
+    );
+    if let Some(org) = &event.org {
+        map.insert("Org".into(), index_org(org));
+    }
+    if let Some(orgc) = &event.orgc {
+        map.insert("Orgc".into(), index_org(orgc));
+    }
+    let event_tags = event
+        .tags
+        .iter()
+        .map(|attached| {
+            json!({
+                "event_id": int(event.id),
+                "tag_id": int(attached.tag.id),
+                "local": attached.local,
+                "relationship_type": attached.relationship_type,
+                "Tag": {
+                    "id": int(attached.tag.id),
+                    "name": attached.tag.name,
+                    "colour": attached.tag.colour,
+                    "is_galaxy": attached.tag.is_galaxy,
+                },
+            })
+        })
+        .collect();
+    map.insert("EventTag".into(), Value::Array(event_tags));
+    map.insert("GalaxyCluster".into(), json!([]));
+    Value::Object(map)
 }
 
-pub fn render_attribute(_attribute: &Attribute) -> Value {
-    unimplemented!()
+pub fn render_attribute(attribute: &Attribute) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(attribute.id));
+    map.insert("type".into(), Value::String(attribute.attr_type.clone()));
+    map.insert("category".into(), Value::String(attribute.category.clone()));
+    map.insert("to_ids".into(), Value::Bool(attribute.to_ids));
+    map.insert("uuid".into(), Value::String(attribute.uuid.clone()));
+    map.insert("event_id".into(), int(attribute.event_id));
+    map.insert("distribution".into(), int(attribute.distribution.as_i64()));
+    map.insert("timestamp".into(), int(attribute.timestamp));
+    map.insert("comment".into(), Value::String(attribute.comment.clone()));
+    map.insert("sharing_group_id".into(), int(attribute.sharing_group_id));
+    map.insert("deleted".into(), Value::Bool(attribute.deleted));
+    map.insert(
+        "disable_correlation".into(),
+        Value::Bool(attribute.disable_correlation),
+    );
+    map.insert("object_id".into(), int(attribute.object_id));
+    map.insert(
+        "object_relation".into(),
+        attribute
+            .object_relation
+            .clone()
+            .map_or(Value::Null, Value::String),
+    );
+    map.insert("first_seen".into(), seen(attribute.first_seen));
+    map.insert("last_seen".into(), seen(attribute.last_seen));
+    map.insert("value".into(), Value::String(attribute.value()));
+    // Kizuna's context (PyMISP keeps unknown keys as plain attributes).
+    map.insert("valid_until".into(), seen(attribute.valid_until));
+    map.insert(
+        "intended_use".into(),
+        attribute
+            .intended_use
+            .map_or(Value::Null, |use_| Value::String(use_.as_str().into())),
+    );
+    map.insert(
+        "status".into(),
+        attribute
+            .status
+            .map_or(Value::Null, |status| Value::String(status.as_str().into())),
+    );
+    if let Some(data) = &attribute.data {
+        map.insert("data".into(), Value::String(data.clone()));
+    }
+    map.insert("Galaxy".into(), json!([]));
+    map.insert("ShadowAttribute".into(), json!([]));
+    if !attribute.tags.is_empty() {
+        map.insert(
+            "Tag".into(),
+            Value::Array(attribute.tags.iter().map(render_attached_tag).collect()),
+        );
+    }
+    Value::Object(map)
 }
 
-pub fn render_object(_object: &MispObject) -> Value {
-    unimplemented!()
+pub fn render_object(object: &MispObject) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(object.id));
+    map.insert("name".into(), Value::String(object.name.clone()));
+    map.insert(
+        "meta-category".into(),
+        Value::String(object.meta_category.clone()),
+    );
+    map.insert(
+        "description".into(),
+        Value::String(object.description.clone()),
+    );
+    map.insert(
+        "template_uuid".into(),
+        Value::String(object.template_uuid.clone()),
+    );
+    map.insert(
+        "template_version".into(),
+        Value::String(object.template_version.clone()),
+    );
+    map.insert("event_id".into(), int(object.event_id));
+    map.insert("uuid".into(), Value::String(object.uuid.clone()));
+    map.insert("timestamp".into(), int(object.timestamp));
+    map.insert("distribution".into(), int(object.distribution.as_i64()));
+    map.insert("sharing_group_id".into(), int(object.sharing_group_id));
+    map.insert("comment".into(), Value::String(object.comment.clone()));
+    map.insert("deleted".into(), Value::Bool(object.deleted));
+    map.insert("first_seen".into(), seen(object.first_seen));
+    map.insert("last_seen".into(), seen(object.last_seen));
+    map.insert(
+        "ObjectReference".into(),
+        Value::Array(
+            object
+                .references
+                .iter()
+                .map(render_object_reference)
+                .collect(),
+        ),
+    );
+    map.insert(
+        "Attribute".into(),
+        Value::Array(object.attributes.iter().map(render_attribute).collect()),
+    );
+    Value::Object(map)
 }
 
-pub fn render_object_reference(_reference: &ObjectReference) -> Value {
-    unimplemented!()
+pub fn render_object_reference(reference: &ObjectReference) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(reference.id));
+    map.insert("uuid".into(), Value::String(reference.uuid.clone()));
+    map.insert("timestamp".into(), int(reference.timestamp));
+    map.insert("object_id".into(), int(reference.object_id));
+    map.insert("referenced_id".into(), int(reference.referenced_id));
+    map.insert(
+        "referenced_uuid".into(),
+        Value::String(reference.referenced_uuid.clone()),
+    );
+    map.insert(
+        "referenced_type".into(),
+        int(reference.referenced_type.as_i64()),
+    );
+    map.insert(
+        "relationship_type".into(),
+        Value::String(reference.relationship_type.clone()),
+    );
+    map.insert("comment".into(), Value::String(reference.comment.clone()));
+    map.insert("deleted".into(), Value::Bool(reference.deleted));
+    map.insert("event_id".into(), int(reference.event_id));
+    map.insert(
+        "source_uuid".into(),
+        Value::String(reference.source_uuid.clone()),
+    );
+    Value::Object(map)
 }
 
-pub fn render_tag(_tag: &Tag) -> Value {
-    unimplemented!()
+/// A tag as `/tags/view` and `/tags/index` show it.
+pub fn render_tag(tag: &Tag) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(tag.id));
+    map.insert("name".into(), Value::String(tag.name.clone()));
+    map.insert("colour".into(), Value::String(tag.colour.clone()));
+    map.insert("exportable".into(), Value::Bool(tag.exportable));
+    map.insert("org_id".into(), int(tag.org_id));
+    map.insert("user_id".into(), int(tag.user_id));
+    map.insert("hide_tag".into(), Value::Bool(tag.hide_tag));
+    map.insert(
+        "numerical_value".into(),
+        tag.numerical_value.map_or(Value::Null, int),
+    );
+    map.insert("is_galaxy".into(), Value::Bool(tag.is_galaxy));
+    map.insert("is_custom_galaxy".into(), Value::Bool(tag.is_custom_galaxy));
+    map.insert("local_only".into(), Value::Bool(tag.local_only));
+    Value::Object(map)
 }
 
-pub fn render_attached_tag(_tag: &AttachedTag) -> Value {
-    unimplemented!()
+/// A tag inside an event or attribute (`org_id` left out, as MISP does).
+pub fn render_attached_tag(attached: &AttachedTag) -> Value {
+    let tag = &attached.tag;
+    let mut map = Map::new();
+    map.insert("id".into(), int(tag.id));
+    map.insert("name".into(), Value::String(tag.name.clone()));
+    map.insert("colour".into(), Value::String(tag.colour.clone()));
+    map.insert("exportable".into(), Value::Bool(tag.exportable));
+    map.insert("user_id".into(), int(tag.user_id));
+    map.insert("hide_tag".into(), Value::Bool(tag.hide_tag));
+    map.insert(
+        "numerical_value".into(),
+        tag.numerical_value.map_or(Value::Null, int),
+    );
+    map.insert("is_galaxy".into(), Value::Bool(tag.is_galaxy));
+    map.insert("is_custom_galaxy".into(), Value::Bool(tag.is_custom_galaxy));
+    map.insert("local_only".into(), Value::Bool(tag.local_only));
+    map.insert("local".into(), Value::Bool(attached.local));
+    map.insert(
+        "relationship_type".into(),
+        attached
+            .relationship_type
+            .clone()
+            .map_or(Value::Null, Value::String),
+    );
+    Value::Object(map)
 }
 
 /// `{id, name, uuid, local}` as embedded in events.
-pub fn render_org_stub(_org: &Organisation) -> Value {
-    unimplemented!()
+pub fn render_org_stub(org: &Organisation) -> Value {
+    json!({
+        "id": int(org.id),
+        "name": org.name,
+        "uuid": org.uuid,
+        "local": org.local,
+    })
 }
 
-pub fn render_organisation(_org: &Organisation) -> Value {
-    unimplemented!()
+/// The full organisation, as `/organisations/view` shows it.
+pub fn render_organisation(org: &Organisation) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(org.id));
+    map.insert("name".into(), Value::String(org.name.clone()));
+    map.insert("date_created".into(), datetime(org.date_created));
+    map.insert("date_modified".into(), datetime(org.date_modified));
+    map.insert("description".into(), Value::String(org.description.clone()));
+    map.insert("type".into(), Value::String(org.org_type.clone()));
+    map.insert("nationality".into(), Value::String(org.nationality.clone()));
+    map.insert("sector".into(), Value::String(org.sector.clone()));
+    map.insert("created_by".into(), int(org.created_by));
+    map.insert("uuid".into(), Value::String(org.uuid.clone()));
+    map.insert("contacts".into(), Value::String(org.contacts.clone()));
+    map.insert("local".into(), Value::Bool(org.local));
+    map.insert(
+        "restricted_to_domain".into(),
+        json!(org.restricted_to_domain),
+    );
+    map.insert(
+        "landingpage".into(),
+        if org.landingpage.is_empty() {
+            Value::Null
+        } else {
+            Value::String(org.landingpage.clone())
+        },
+    );
+    Value::Object(map)
 }
 
-pub fn render_user(_user: &User) -> Value {
-    unimplemented!()
+/// The `User` object of `/users/view/me` (the caller adds `Role`, `UserSetting`,
+/// `Organisation`). The password is masked as MISP masks it, and — as MISP does when
+/// advanced auth keys are on, which is Kizuna's only mode — no `authkey` key is given.
+pub fn render_user(user: &User) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(user.id));
+    map.insert("password".into(), Value::String("*****".into()));
+    map.insert("org_id".into(), int(user.org_id));
+    map.insert("server_id".into(), int(0));
+    map.insert("email".into(), Value::String(user.email.clone()));
+    map.insert("autoalert".into(), Value::Bool(user.autoalert));
+    map.insert("invited_by".into(), int(0));
+    map.insert("gpgkey".into(), Value::Null);
+    map.insert("certif_public".into(), Value::String(String::new()));
+    map.insert("nids_sid".into(), int(user.nids_sid));
+    map.insert("termsaccepted".into(), Value::Bool(user.termsaccepted));
+    map.insert("newsread".into(), int(0));
+    map.insert("role_id".into(), int(user.role_id));
+    map.insert("change_pw".into(), Value::Bool(user.change_pw));
+    map.insert("contactalert".into(), Value::Bool(user.contactalert));
+    map.insert("disabled".into(), Value::Bool(user.disabled));
+    map.insert(
+        "expiration".into(),
+        user.expiration.map_or(Value::Null, datetime),
+    );
+    map.insert("current_login".into(), int(user.current_login));
+    map.insert("last_login".into(), int(user.last_login));
+    map.insert("last_api_access".into(), int(user.last_api_access));
+    map.insert("force_logout".into(), Value::Bool(false));
+    map.insert("date_created".into(), int(user.date_created));
+    map.insert("date_modified".into(), int(user.date_modified));
+    map.insert("sub".into(), Value::Null);
+    map.insert("external_auth_required".into(), Value::Bool(false));
+    map.insert("external_auth_key".into(), Value::Null);
+    map.insert("notification_daily".into(), Value::Bool(false));
+    map.insert("notification_weekly".into(), Value::Bool(false));
+    map.insert("notification_monthly".into(), Value::Bool(false));
+    map.insert("totp".into(), Value::Null);
+    map.insert("hotp_counter".into(), Value::Null);
+    map.insert("last_pw_change".into(), Value::Null);
+    Value::Object(map)
 }
 
-pub fn render_role(_role: &Role) -> Value {
-    unimplemented!()
+pub fn render_role(role: &Role) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(role.id));
+    map.insert("name".into(), Value::String(role.name.clone()));
+    map.insert("created".into(), datetime(role.created));
+    map.insert("modified".into(), datetime(role.modified));
+    for (flag, value) in role.permissions.flags() {
+        map.insert(flag.into(), Value::Bool(value));
+    }
+    map.insert("default_role".into(), Value::Bool(role.default_role));
+    map.insert(
+        "memory_limit".into(),
+        Value::String(role.memory_limit.clone()),
+    );
+    map.insert(
+        "max_execution_time".into(),
+        Value::String(role.max_execution_time.clone()),
+    );
+    map.insert(
+        "restricted_to_site_admin".into(),
+        Value::Bool(role.restricted_to_site_admin),
+    );
+    map.insert(
+        "enforce_rate_limit".into(),
+        Value::Bool(role.enforce_rate_limit),
+    );
+    map.insert("rate_limit_count".into(), int(role.rate_limit_count));
+    let level = role.permissions.permission_level();
+    map.insert("permission".into(), int(level));
+    map.insert(
+        "permission_description".into(),
+        Value::String(
+            match level {
+                3 => "publish",
+                2 => "manage_org",
+                1 => "manage_own",
+                _ => "read_only",
+            }
+            .into(),
+        ),
+    );
+    Value::Object(map)
 }
 
 /// `GET /attributes/describeTypes.json` body.
 pub fn describe_types() -> Value {
-    unimplemented!()
+    let mut sane_defaults = Map::new();
+    let mut types = Vec::with_capacity(ATTRIBUTE_TYPES.len());
+    for definition in ATTRIBUTE_TYPES {
+        sane_defaults.insert(
+            definition.name.into(),
+            json!({
+                "default_category": definition.default_category,
+                "to_ids": i64::from(definition.to_ids),
+            }),
+        );
+        types.push(Value::String(definition.name.into()));
+    }
+    let mut categories = Vec::with_capacity(CATEGORIES.len());
+    let mut mappings = Map::new();
+    for category in CATEGORIES {
+        categories.push(Value::String(category.name.into()));
+        mappings.insert(category.name.into(), json!(category.types));
+    }
+    json!({
+        "result": {
+            "sane_defaults": sane_defaults,
+            "types": types,
+            "categories": categories,
+            "category_type_mappings": mappings,
+        }
+    })
 }
 
 /// µs since the epoch → `2019-06-25T15:26:00.000000+00:00`.
-pub fn format_seen(_micros: i64) -> String {
-    unimplemented!()
+pub fn format_seen(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let moment = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+        moment.year(),
+        u8::from(moment.month()),
+        moment.day(),
+        moment.hour(),
+        moment.minute(),
+        moment.second(),
+        fraction
+    )
+}
+
+/// An event date as MISP writes it: `YYYY-MM-DD`.
+pub fn format_date(date: Date) -> String {
+    format!(
+        "{:04}-{:02}-{:02}",
+        date.year(),
+        u8::from(date.month()),
+        date.day()
+    )
+}
+
+/// Unix seconds as a MySQL `datetime` text (`YYYY-MM-DD HH:MM:SS`, UTC).
+pub fn format_datetime(seconds: i64) -> String {
+    let moment = OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH);
+    format!(
+        "{} {:02}:{:02}:{:02}",
+        format_date(moment.date()),
+        moment.hour(),
+        moment.minute(),
+        moment.second()
+    )
+}
+
+fn int(value: i64) -> Value {
+    Value::String(value.to_string())
+}
+
+fn seen(micros: Option<i64>) -> Value {
+    micros.map_or(Value::Null, |micros| Value::String(format_seen(micros)))
+}
+
+/// A `datetime` column: null when unset (0).
+fn datetime(seconds: i64) -> Value {
+    if seconds == 0 {
+        Value::Null
+    } else {
+        Value::String(format_datetime(seconds))
+    }
+}
+
+fn index_org(org: &Organisation) -> Value {
+    json!({"id": int(org.id), "name": org.name, "uuid": org.uuid})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seen_and_dates_are_formatted_like_misp() {
+        assert_eq!(
+            format_seen(1_561_476_360_000_000),
+            "2019-06-25T15:26:00.000000+00:00"
+        );
+        assert_eq!(
+            format_seen(1_561_476_360_123_456),
+            "2019-06-25T15:26:00.123456+00:00"
+        );
+        assert_eq!(format_seen(-1), "1969-12-31T23:59:59.999999+00:00");
+        assert_eq!(format_datetime(1_561_476_360), "2019-06-25 15:26:00");
+        assert_eq!(
+            format_date(Date::from_calendar_date(2016, time::Month::June, 9).unwrap()),
+            "2016-06-09"
+        );
+    }
 }
