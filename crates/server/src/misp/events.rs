@@ -120,13 +120,17 @@ async fn check_sharing_group(
     Ok(())
 }
 
-/// `extends_uuid` may be given as a local event id; MISP stores the uuid.
-async fn resolve_extends(call: &Call, event: &mut Event) -> ApiResult<()> {
-    if !event.extends_uuid.is_empty() && event.extends_uuid.bytes().all(|b| b.is_ascii_digit()) {
-        let id: i64 = event.extends_uuid.parse().unwrap_or(0);
-        event.extends_uuid = match call.store().event_meta(&Key::Id(id)).await {
-            Ok(extended) => extended.uuid,
-            Err(StoreError::NotFound) => String::new(),
+/// `extends_uuid` may be given as a local event id; MISP stores the uuid (an unknown id
+/// extends nothing).
+async fn resolve_extends(call: &Call, input: &mut EventInput) -> ApiResult<()> {
+    let Some(extends) = input.extends_uuid.as_deref() else {
+        return Ok(());
+    };
+    if !extends.is_empty() && extends.bytes().all(|b| b.is_ascii_digit()) {
+        let id: i64 = extends.parse().unwrap_or(0);
+        input.extends_uuid = match call.store().event_meta(&Key::Id(id)).await {
+            Ok(extended) => Some(extended.uuid),
+            Err(StoreError::NotFound) => Some(String::new()),
             Err(other) => return Err(other.into()),
         };
     }
@@ -145,7 +149,8 @@ async fn add(call: &Call) -> ApiResult<Response> {
     }
     call.require(call.principal.role.permissions.perm_add)?;
     let body = body_or_error(call, NAME)?;
-    let input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    resolve_extends(call, &mut input).await?;
     if let Some(uuid) = &input.uuid {
         if let Some(existing) = call.store().event_id_by_uuid(uuid).await? {
             return Err(ApiError::AlreadyExists {
@@ -158,6 +163,12 @@ async fn add(call: &Call) -> ApiResult<Response> {
                 "Event blocked by event blocklist: {uuid} was deleted on this instance."
             )));
         }
+    }
+    if input.published == Some(true) && input.attributes.is_empty() && input.objects.is_empty() {
+        return Err(ApiError::save_refused(
+            NAME,
+            "Event could not be saved: a published event must contain attributes or objects.",
+        ));
     }
     let mut event = new_event(
         &input,
@@ -176,7 +187,6 @@ async fn add(call: &Call) -> ApiResult<Response> {
     if !errors.is_empty() {
         return Err(ApiError::save_failed(NAME, &errors));
     }
-    resolve_extends(call, &mut event).await?;
     if event.published {
         if call.principal.role.permissions.perm_publish {
             event.publish_timestamp = call.now;
@@ -236,7 +246,8 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     let meta = call.visible_event_meta_by_key(&key).await?;
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&meta))?;
     let body = body_or_error(call, NAME)?;
-    let input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    resolve_extends(call, &mut input).await?;
     if let Some(timestamp) = input.timestamp
         && timestamp <= meta.timestamp
     {
@@ -272,7 +283,6 @@ async fn plan_edit(
     event.objects.clear();
     event.tags.clear();
     edit_event_fields(&mut event, input, context).map_err(fail)?;
-    resolve_extends(call, &mut event).await?;
     event.timestamp = input.timestamp.unwrap_or(call.now);
     event.published = input.published.unwrap_or(false) && call.principal.role.permissions.perm_publish;
     if event.published {

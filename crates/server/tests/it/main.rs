@@ -1,0 +1,11 @@
+//! The MISP REST API, called in-process over a fresh SQLite store per test.
+
+mod access;
+mod attributes;
+mod errors;
+mod events;
+mod handshake;
+mod objects;
+mod roundtrip;
+mod support;
+mod tags;
