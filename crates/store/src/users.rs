@@ -82,6 +82,29 @@ impl Store {
         Ok(())
     }
 
+    /// All users, oldest first; `org_id` limits them to one organisation.
+    pub async fn list_users(&self, org_id: Option<i64>) -> Result<Vec<User>> {
+        let rows: Vec<UserRow> = match org_id {
+            Some(org_id) => {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE org_id = $1 ORDER BY id");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(org_id).fetch_all(pool).await?)
+            }
+            None => {
+                let sql = format!("SELECT {USER_COLUMNS} FROM users ORDER BY id");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?)
+            }
+        };
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    /// Number of users per organisation id.
+    pub async fn user_counts(&self) -> Result<std::collections::HashMap<i64, i64>> {
+        let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
+            sqlx::query_as("SELECT org_id, COUNT(*) FROM users GROUP BY org_id").fetch_all(pool).await?
+        });
+        Ok(rows.into_iter().collect())
+    }
+
     pub async fn role(&self, id: i64) -> Result<Role> {
         let row: Option<RoleRow> = with_pool!(self, pool => {
             sqlx::query_as("SELECT * FROM roles WHERE id = $1").bind(id).fetch_optional(pool).await?

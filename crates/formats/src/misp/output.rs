@@ -250,11 +250,15 @@ pub fn render_object_reference(reference: &ObjectReference) -> Value {
     map.insert("uuid".into(), Value::String(reference.uuid.clone()));
     map.insert("timestamp".into(), int(reference.timestamp));
     map.insert("object_id".into(), int(reference.object_id));
-    map.insert("referenced_id".into(), int(reference.referenced_id));
+    map.insert(
+        "object_uuid".into(),
+        Value::String(reference.source_uuid.clone()),
+    );
     map.insert(
         "referenced_uuid".into(),
         Value::String(reference.referenced_uuid.clone()),
     );
+    map.insert("referenced_id".into(), int(reference.referenced_id));
     map.insert(
         "referenced_type".into(),
         int(reference.referenced_type.as_i64()),

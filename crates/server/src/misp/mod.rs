@@ -6,6 +6,7 @@ mod attributes;
 mod events;
 mod object_references;
 mod objects;
+mod organisations;
 mod servers;
 mod tags;
 mod users;
@@ -247,6 +248,7 @@ async fn handle(
         "objects" => objects::handle(&call).await,
         "objectreferences" => object_references::handle(&call).await,
         "tags" => tags::handle(&call).await,
+        "organisations" => organisations::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }
 }

@@ -204,6 +204,16 @@ enum Target {
     },
 }
 
+impl Target {
+    /// `Event(12)` / `Attribute(34)`, as MISP names the target in its messages.
+    fn describe(&self) -> String {
+        match self {
+            Target::Event(event) => format!("Event({})", event.id),
+            Target::Attribute { attribute_id, .. } => format!("Attribute({attribute_id})"),
+        }
+    }
+}
+
 async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
     let uuid = body
         .get("uuid")
@@ -292,12 +302,20 @@ async fn attach(call: &Call) -> ApiResult<Response> {
     if references.is_empty() {
         return Err(ApiError::BadRequest("Give the tag to attach as \"tag\".".into()));
     }
+    let mut messages = Vec::new();
     for reference in references {
         let tag = resolve_tag(call, &reference, true).await?;
         let event = match &target {
             Target::Event(event) | Target::Attribute { event, .. } => event,
         };
         check_may_attach(call, event, &tag, local).await?;
+        messages.push(format!(
+            "{} tag {}({}) successfully attached to {}.",
+            if local { "Local" } else { "Global" },
+            tag.name,
+            tag.id,
+            target.describe()
+        ));
         let attached = AttachedTag {
             tag,
             local,
@@ -317,14 +335,7 @@ async fn attach(call: &Call) -> ApiResult<Response> {
             }
         }
     }
-    Ok(json_response(json!({
-        "saved": true,
-        "success": "Tag(s) attached.",
-        "check_publish": true,
-        "name": "Tag(s) attached.",
-        "message": "Tag(s) attached.",
-        "url": call.url,
-    })))
+    Ok(call.success(&messages.join(" "), None))
 }
 
 async fn detach(call: &Call) -> ApiResult<Response> {
@@ -337,6 +348,7 @@ async fn detach(call: &Call) -> ApiResult<Response> {
     if references.is_empty() {
         return Err(ApiError::BadRequest("Give the tag to remove as \"tag\".".into()));
     }
+    let mut messages = Vec::new();
     for reference in references {
         let tag = resolve_tag(call, &reference, false).await?;
         let event = match &target {
@@ -357,13 +369,12 @@ async fn detach(call: &Call) -> ApiResult<Response> {
         if !removed {
             return Err(ApiError::NotFound(format!("The tag {} is not attached to this item.", tag.name)));
         }
+        messages.push(format!(
+            "Tag {}({}) successfully removed from {}.",
+            tag.name,
+            tag.id,
+            target.describe()
+        ));
     }
-    Ok(json_response(json!({
-        "saved": true,
-        "success": "Tag(s) removed.",
-        "check_publish": true,
-        "name": "Tag(s) removed.",
-        "message": "Tag(s) removed.",
-        "url": call.url,
-    })))
+    Ok(call.success(&messages.join(" "), None))
 }

@@ -9,6 +9,7 @@ use serde_json::json;
 pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     match call.path.action.as_str() {
         "view" => view(call).await,
+        "index" => index(call).await,
         _ => Err(unknown_action(call)),
     }
 }
@@ -33,4 +34,33 @@ async fn view(call: &Call) -> ApiResult<Response> {
         "UserSetting": [],
         "Organisation": render_organisation(&principal.org),
     })))
+}
+
+/// `GET /admin/users/index`: every user for site admins, the own organisation's users for
+/// organisation admins.
+async fn index(call: &Call) -> ApiResult<Response> {
+    let permissions = &call.principal.role.permissions;
+    call.require(permissions.perm_site_admin || permissions.perm_admin)?;
+    let scope = (!permissions.perm_site_admin).then_some(call.principal.user.org_id);
+    let users = call.store().list_users(scope).await?;
+    let mut rows = Vec::with_capacity(users.len());
+    for user in &users {
+        let role = call.store().role(user.role_id).await?;
+        let org = call.store().org(&kizuna_store::Key::Id(user.org_id)).await?;
+        rows.push(json!({
+            "User": render_user(user),
+            "Role": {
+                "id": role.id.to_string(),
+                "name": role.name,
+                "perm_auth": role.permissions.perm_auth,
+                "perm_site_admin": role.permissions.perm_site_admin,
+            },
+            "Organisation": {
+                "id": org.id.to_string(),
+                "name": org.name,
+                "uuid": org.uuid,
+            },
+        }));
+    }
+    Ok(json_response(serde_json::Value::Array(rows)))
 }

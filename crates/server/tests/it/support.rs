@@ -239,7 +239,8 @@ pub fn find_attribute<'a>(event: &'a Value, uuid: &str) -> Option<&'a Value> {
         .into_iter()
         .flatten()
         .flat_map(|object| object["Attribute"].as_array().into_iter().flatten());
-    top.chain(nested).find(|attribute| attribute["uuid"] == uuid)
+    top.chain(nested)
+        .find(|attribute| attribute["uuid"] == uuid)
 }
 
 /// The names of the tags in a `Tag` list (empty when absent).
