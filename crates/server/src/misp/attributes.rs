@@ -247,12 +247,12 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let mut visible = Vec::with_capacity(attributes.len());
     let mut events: std::collections::HashMap<i64, Option<Event>> = std::collections::HashMap::new();
     for attribute in attributes {
-        if !events.contains_key(&attribute.event_id) {
-            let event = call
-                .visible_event_meta_by_key(&Key::Id(attribute.event_id))
-                .await
-                .ok();
-            events.insert(attribute.event_id, event);
+        if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(attribute.event_id) {
+            slot.insert(
+                call.visible_event_meta_by_key(&Key::Id(attribute.event_id))
+                    .await
+                    .ok(),
+            );
         }
         if let Some(Some(event)) = events.get(&attribute.event_id)
             && call

@@ -218,7 +218,7 @@ async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
     let uuid = body
         .get("uuid")
         .and_then(Value::as_str)
-        .and_then(|text| Key::parse(text))
+        .and_then(Key::parse)
         .ok_or_else(|| ApiError::BadRequest("Give the uuid of the event or attribute to tag as \"uuid\".".into()))?;
     match call.store().event_meta(&uuid).await {
         Ok(event) if call.can_see_event(&event).await? => return Ok(Target::Event(event)),
