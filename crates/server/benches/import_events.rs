@@ -260,9 +260,11 @@ fn main() {
         // Which events are accepted at all (a few PyMISP fixtures are not valid MISP).
         let probe = Bench::start().await;
         let mut accepted = Vec::new();
+        let mut names = Vec::new();
         for (path, event) in events {
             let (status, _, body) = probe.add(json!({ "Event": event }).to_string()).await;
             if status == StatusCode::OK {
+                names.push(path.file_name().unwrap().to_string_lossy().into_owned());
                 accepted.push(event);
             } else {
                 println!("skipped {} ({status}): {body}", path.display());
@@ -280,12 +282,15 @@ fn main() {
         // Sequential: one request at a time, as a sync peer pushes.
         let bench = Bench::start().await;
         let (mut total_events, mut total_attributes, mut total_time) = (0, 0, Duration::ZERO);
+        let mut per_event = vec![Duration::ZERO; accepted.len()];
         for round in 0..rounds {
             let bodies = bodies_for_round(&accepted, round);
             let started = Instant::now();
             let mut attributes = 0;
-            for body in bodies {
+            for (index, body) in bodies.into_iter().enumerate() {
+                let one = Instant::now();
                 let (status, count, text) = bench.add(body).await;
+                per_event[index] += one.elapsed();
                 assert_eq!(status, StatusCode::OK, "{text}");
                 attributes += count;
             }
@@ -296,9 +301,26 @@ fn main() {
             total_time += elapsed;
         }
         report("sequential total", total_events, total_attributes, total_time);
+        let mut slowest: Vec<usize> = (0..accepted.len()).collect();
+        slowest.sort_by_key(|index| std::cmp::Reverse(per_event[*index]));
+        for index in slowest.into_iter().take(5) {
+            println!(
+                "  slowest: {:>8.2} ms/add  {:>4} attributes  {}",
+                per_event[index].as_secs_f64() * 1000.0 / rounds as f64,
+                count_attributes(&accepted[index]),
+                names[index],
+            );
+        }
 
-        // Concurrent: `concurrency` requests in flight, on a fresh store.
+        // Concurrent: `concurrency` requests in flight, on a fresh store. One untimed
+        // sequential round first creates the creator organisations: concurrent first
+        // sightings of the same new Orgc race in events/add (see the test
+        // events::concurrent_adds_with_the_same_new_creator_org_all_succeed).
         let bench = std::sync::Arc::new(Bench::start().await);
+        for body in bodies_for_round(&accepted, 2 * rounds) {
+            let (status, _, text) = bench.add(body).await;
+            assert_eq!(status, StatusCode::OK, "{text}");
+        }
         let (mut total_events, mut total_attributes, mut total_time) = (0, 0, Duration::ZERO);
         for round in 0..rounds {
             let bodies = bodies_for_round(&accepted, rounds + round);

@@ -2,7 +2,7 @@
 
 use sqlx::AssertSqlSafe;
 use crate::rows::{ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, TAG_COLUMNS};
-use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use crate::{Dialect, Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::Attribute;
 use std::collections::HashMap;
 
@@ -22,7 +22,10 @@ pub struct AttributePage {
     pub page: Option<i64>,
 }
 
-fn insert_sql(rows: usize, returning: bool) -> String {
+/// The multi-row INSERT for `rows` attributes. SQLite gets anonymous `?` placeholders: with
+/// thousands of numbered `$n` parameters, resolving their names costs time quadratic in the
+/// statement size (measured: half the CPU of a 370-attribute event). PostgreSQL needs `$n`.
+fn insert_sql(rows: usize, returning: bool, dialect: Dialect) -> String {
     let mut sql = String::with_capacity(60 + rows * INSERT_COLUMN_COUNT * 6);
     sql.push_str("INSERT INTO attributes (");
     sql.push_str(INSERT_COLUMNS);
@@ -36,8 +39,13 @@ fn insert_sql(rows: usize, returning: bool) -> String {
             if column > 0 {
                 sql.push(',');
             }
-            sql.push('$');
-            sql.push_str(&(row * INSERT_COLUMN_COUNT + column + 1).to_string());
+            match dialect {
+                Dialect::Sqlite => sql.push('?'),
+                Dialect::Postgres => {
+                    sql.push('$');
+                    sql.push_str(&(row * INSERT_COLUMN_COUNT + column + 1).to_string());
+                }
+            }
         }
         sql.push(')');
     }
@@ -102,7 +110,7 @@ impl Tx {
         let needs_ids = attributes.iter().any(|attribute| !attribute.tags.is_empty());
         let mut ids = Vec::with_capacity(if needs_ids { attributes.len() } else { 0 });
         for chunk in attributes.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(chunk.len(), needs_ids);
+            let sql = insert_sql(chunk.len(), needs_ids, self.dialect());
             let returned: Vec<(i64, String)> = with_tx!(self, conn => {
                 if needs_ids {
                     let query = bind_rows!(sqlx::query_as(AssertSqlSafe(sql.as_str())), chunk, event_id, object_id);

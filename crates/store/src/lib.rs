@@ -127,6 +127,13 @@ macro_rules! with_tx {
 pub(crate) use with_tx;
 
 impl Tx {
+    pub(crate) fn dialect(&self) -> Dialect {
+        match self {
+            Tx::Sqlite(_) => Dialect::Sqlite,
+            Tx::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(transaction) => transaction.commit().await?,

@@ -69,7 +69,7 @@ async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
         if let Some(org) = call.store().org_by_name(name).await? {
             return Ok(org.id);
         }
-        let created = call
+        let created = match call
             .store()
             .create_org(&Organisation {
                 uuid: orgc
@@ -83,7 +83,16 @@ async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
                 date_modified: call.now,
                 ..Organisation::default()
             })
-            .await?;
+            .await
+        {
+            Ok(created) => created,
+            // Another request brought the same new creator first: use its row.
+            Err(StoreError::Conflict(_)) => match call.store().org_by_name(name).await? {
+                Some(org) => org,
+                None => call.store().org(&Key::Uuid(orgc.uuid.clone().unwrap_or_default())).await?,
+            },
+            Err(other) => return Err(other.into()),
+        };
         return Ok(created.id);
     }
     if let Some(id) = orgc.id
@@ -572,7 +581,7 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let minimal = filter_value(call, "minimal")
         .map(|value| lenient_i64(&value) == Some(1) || value.as_bool() == Some(true))
         .unwrap_or(false);
-    let (events, _total) = call.store().list_events(&filter).await?;
+    let (events, total) = call.store().list_events(&filter).await?;
     let rows: Vec<Value> = events
         .iter()
         .map(|event| {
@@ -590,11 +599,11 @@ async fn index(call: &Call) -> ApiResult<Response> {
             }
         })
         .collect();
-    let count = rows.len();
+    // The index reports the number of matches before paging (MISP's __indexRestResponse).
     let mut response = json_response(Value::Array(rows));
     response.headers_mut().insert(
         "x-result-count",
-        HeaderValue::from_str(&count.to_string()).expect("digits are a valid header"),
+        HeaderValue::from_str(&total.to_string()).expect("digits are a valid header"),
     );
     Ok(response)
 }
@@ -689,7 +698,7 @@ async fn remove_tag(call: &Call) -> ApiResult<Response> {
         .arg(1)
         .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
     let tag = tag_by_reference(call, reference).await?;
-    super::tags::check_may_attach(call, &event, &tag, false).await?;
+    super::tags::check_may_detach(call, &event).await?;
     call.store().detach_event_tag(event.id, tag.id, call.now).await?;
     Ok(call.success("Tag removed.", Some(event.id)))
 }

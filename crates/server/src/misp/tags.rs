@@ -58,14 +58,38 @@ pub(crate) async fn check_may_attach(
             return Err(ApiError::Forbidden("This tag is restricted to another user.".into()));
         }
         let tagger = permissions.perm_tagger || permissions.perm_sync;
-        let host_org_local = local && tagger && call.can_see_event(event).await?
-            && host_org_id(call).await? == Some(user.org_id);
-        call.require(host_org_local || (tagger && call.can_modify_event(event)))?;
+        if local {
+            // Local tags are the host organisation's own annotations (MISP): its taggers may
+            // set them on any event they can see, and nobody else may set them at all.
+            let host = host_org_id(call).await? == Some(user.org_id);
+            if !(host && tagger && call.can_see_event(event).await?) {
+                return Err(ApiError::save_refused(
+                    "Could not attach Tag",
+                    "Local tags may only be attached by taggers of the organisation that runs this instance.",
+                ));
+            }
+        } else {
+            call.require(tagger && call.can_modify_event(event))?;
+        }
     }
     if tag.local_only && !local {
         return Err(ApiError::Forbidden("This tag may only be attached locally.".into()));
     }
     Ok(())
+}
+
+/// Removing a tag: taggers who may modify the event, or host-organisation taggers (whose
+/// local tags may sit on events they can only see).
+pub(crate) async fn check_may_detach(call: &Call, event: &Event) -> ApiResult<()> {
+    let permissions = &call.principal.role.permissions;
+    if permissions.perm_site_admin {
+        return Ok(());
+    }
+    let tagger = permissions.perm_tagger || permissions.perm_sync;
+    let host = host_org_id(call).await? == Some(call.principal.user.org_id);
+    call.require(
+        tagger && (call.can_modify_event(event) || (host && call.can_see_event(event).await?)),
+    )
 }
 
 /// The organisation that runs this instance (MISP.host_org_id).
@@ -275,8 +299,14 @@ async fn resolve_tag(call: &Call, reference: &str, create: bool) -> ApiResult<Ta
     if let Some(tag) = call.store().tag_by_name(reference).await? {
         return Ok(tag);
     }
-    if !create || !call.principal.role.permissions.perm_tag_editor {
+    if !create {
         return Err(ApiError::NotFound(format!("Invalid tag: {reference} does not exist.")));
+    }
+    if !call.principal.role.permissions.perm_tag_editor {
+        return Err(ApiError::save_refused(
+            "Could not attach Tag",
+            format!("The tag {reference} does not exist and you may not create tags."),
+        ));
     }
     let tag = new_tag(&TagInput {
         name: Some(reference.to_string()),
@@ -354,7 +384,7 @@ async fn detach(call: &Call) -> ApiResult<Response> {
         let event = match &target {
             Target::Event(event) | Target::Attribute { event, .. } => event,
         };
-        check_may_attach(call, event, &tag, true).await?;
+        check_may_detach(call, event).await?;
         let removed = match &target {
             Target::Event(event) => call.store().detach_event_tag(event.id, tag.id, call.now).await?,
             Target::Attribute {

@@ -1,7 +1,7 @@
 //! MISP's access rules (misp-reference §2.2, §2.3): a plain user (role 3 "User") of another
 //! organisation.
 
-use crate::support::{ROLE_USER, Server, assert_misp_error, text};
+use crate::support::{ROLE_USER, Server, assert_misp_error, assert_save_failed, text};
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
@@ -166,7 +166,46 @@ async fn a_user_without_perm_tag_editor_cannot_create_tags() {
             json!({"uuid": body["Event"]["uuid"], "tag": "kizuna:unknown"}),
         )
         .await;
-    assert_eq!(status, StatusCode::NOT_FOUND, "{reply}");
+    assert!(status.is_client_error(), "{status}: {reply}");
     let (status, _, _) = server.get("/tags/view/kizuna%3Aunknown").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// MISP's TagsController::attachTagToObject: "Local tags can only be added by users of the
+/// host organisation." — whatever the event. The failure ends in
+/// RestResponse::saveFailResponse: 403 with `saved: false`.
+#[tokio::test]
+async fn local_tags_are_for_the_host_organisation_only() {
+    let (server, _, _, user) = setup().await;
+    let (status, _, _) = server
+        .post("/tags/add", json!({"name": "kizuna:local"}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, body) = user.post("/events/add", json!({"info": "own"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply = user
+        .post(
+            "/tags/attachTagToObject",
+            json!({"uuid": body["Event"]["uuid"], "tag": "kizuna:local", "local": 1}),
+        )
+        .await;
+    assert_save_failed(&reply, "/tags/attachTagToObject");
+    let viewed = server.view_event(text(&body["Event"]["id"])).await;
+    assert!(viewed.get("Tag").is_none(), "{viewed}");
+}
+
+/// MISP answers an unknown tag name from a user without perm_tag_editor with a failed save
+/// ("Tag not found and insufficient privileges to create it."): 403, `saved: false`.
+#[tokio::test]
+async fn an_unknown_tag_without_perm_tag_editor_is_a_save_fail() {
+    let (_server, _, _, user) = setup().await;
+    let (status, _, body) = user.post("/events/add", json!({"info": "own"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let reply = user
+        .post(
+            "/tags/attachTagToObject",
+            json!({"uuid": body["Event"]["uuid"], "tag": "kizuna:does-not-exist"}),
+        )
+        .await;
+    assert_save_failed(&reply, "/tags/attachTagToObject");
 }

@@ -258,7 +258,9 @@ async fn attach_and_remove_on_attributes() {
     let (status, _, body) = server
         .post("/tags/attachTagToObject", json!({"uuid": attribute_uuid}))
         .await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+    // MISP throws MethodNotAllowed("Invalid tag") here (405); Kizuna says 400. Either way
+    // a client error in MISP's shape.
+    assert!(status.is_client_error(), "{status}: {body}");
     assert_misp_error(&body, "/tags/attachTagToObject");
 }
 
