@@ -42,7 +42,12 @@ pub struct DatabaseArgs {
     pub data_dir: Option<PathBuf>,
     /// Database URL (postgres://user@host:port/db or sqlite://path); default: SQLite in the
     /// data directory.
-    #[arg(long, env = "KIZUNA_DATABASE_URL", value_name = "URL", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KIZUNA_DATABASE_URL",
+        value_name = "URL",
+        hide_env_values = true
+    )]
     pub database_url: Option<String>,
     /// TOML configuration file (see `kizuna config example`).
     #[arg(long, env = "KIZUNA_CONFIG", value_name = "FILE")]

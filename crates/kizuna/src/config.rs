@@ -45,7 +45,11 @@ impl DatabaseConfig {
             .clone()
             .or_else(|| file.data_dir.clone())
             .unwrap_or_else(|| PathBuf::from(DEFAULT_DATA_DIR));
-        let database_url = match args.database_url.clone().or_else(|| file.database_url.clone()) {
+        let database_url = match args
+            .database_url
+            .clone()
+            .or_else(|| file.database_url.clone())
+        {
             Some(url) => {
                 if !(url.starts_with("sqlite:")
                     || url.starts_with("postgres:")

@@ -13,7 +13,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("kizuna: cannot start the async runtime: {error}");
@@ -54,12 +57,14 @@ fn init_logging(file: &FileConfig) {
 }
 
 async fn open_store(database: &DatabaseConfig) -> Result<Store> {
-    Store::connect(&database.database_url).await.with_context(|| {
-        format!(
-            "cannot open the database {}",
-            kizuna_store::redact_url(&database.database_url)
-        )
-    })
+    Store::connect(&database.database_url)
+        .await
+        .with_context(|| {
+            format!(
+                "cannot open the database {}",
+                kizuna_store::redact_url(&database.database_url)
+            )
+        })
 }
 
 async fn init(args: InitArgs) -> Result<()> {
@@ -108,9 +113,13 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let key = bootstrap::create_first_admin(&store, "ORGNAME", "admin@admin.test", now())
             .await
             .context("cannot create the first organisation and user")?;
-        println!("Kizuna: new database, created organisation ORGNAME and site admin admin@admin.test.");
+        println!(
+            "Kizuna: new database, created organisation ORGNAME and site admin admin@admin.test."
+        );
         println!("API key (shown once, keep it safe): {key}");
-        println!("Try: curl -H 'Authorization: {key}' -H 'Accept: application/json' {base_url}/servers/getVersion");
+        println!(
+            "Try: curl -H 'Authorization: {key}' -H 'Accept: application/json' {base_url}/servers/getVersion"
+        );
     }
     let listener = tokio::net::TcpListener::bind(address)
         .await

@@ -88,7 +88,10 @@ impl RolePermissions {
             ("perm_publish_kafka", self.perm_publish_kafka),
             ("perm_galaxy_editor", self.perm_galaxy_editor),
             ("perm_warninglist", self.perm_warninglist),
-            ("perm_view_feed_correlations", self.perm_view_feed_correlations),
+            (
+                "perm_view_feed_correlations",
+                self.perm_view_feed_correlations,
+            ),
             ("perm_analyst_data", self.perm_analyst_data),
             ("perm_skip_otp", self.perm_skip_otp),
         ]

@@ -38,7 +38,10 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap, now: i64) -> ApiRe
         };
         if principal.user.disabled
             || !principal.role.permissions.perm_auth
-            || principal.user.expiration.is_some_and(|expiry| expiry <= now)
+            || principal
+                .user
+                .expiration
+                .is_some_and(|expiry| expiry <= now)
         {
             continue;
         }
@@ -59,7 +62,10 @@ mod tests {
     #[test]
     fn keys_come_from_both_headers_and_lists() {
         let mut headers = HeaderMap::new();
-        headers.insert("authorization", HeaderValue::from_static("Basic abc, key1 ,key2"));
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Basic abc, key1 ,key2"),
+        );
         headers.insert("x-misp-auth", HeaderValue::from_static("key3"));
         assert_eq!(offered_keys(&headers), ["key1", "key2", "key3"]);
     }

@@ -25,7 +25,9 @@ pub async fn create_first_admin(
             ..Organisation::default()
         })
         .await?;
-    store.set_setting("host_org_id", &org.id.to_string()).await?;
+    store
+        .set_setting("host_org_id", &org.id.to_string())
+        .await?;
     let key = keys::generate_api_key();
     store
         .create_user(

@@ -77,7 +77,10 @@ impl MispPath {
     pub fn parse(method: &Method, path: &str) -> Option<MispPath> {
         // Named parameters are recognised on the raw text, so an encoded colon (`%3A`) in a
         // value never turns it into one.
-        let mut raw: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+        let mut raw: Vec<&str> = path
+            .split('/')
+            .filter(|segment| !segment.is_empty())
+            .collect();
         let mut extension = None;
         let mut trimmed_last = None;
         if let Some(last) = raw.last() {
@@ -199,7 +202,10 @@ mod tests {
     #[test]
     fn json_suffix_and_camel_case_controllers() {
         let path = parse(Method::GET, "/users/view/me.json");
-        assert_eq!((path.controller.as_str(), path.action.as_str()), ("users", "view"));
+        assert_eq!(
+            (path.controller.as_str(), path.action.as_str()),
+            ("users", "view")
+        );
         assert_eq!(path.args, ["me"]);
         assert_eq!(path.extension.as_deref(), Some("json"));
         let path = parse(Method::GET, "/attributes/describeTypes.json");
@@ -214,7 +220,10 @@ mod tests {
         assert_eq!(parse(Method::GET, "/events").action, "index");
         assert_eq!(parse(Method::POST, "/events").action, "add");
         let view = parse(Method::GET, "/events/12");
-        assert_eq!((view.action.as_str(), view.args.as_slice()), ("view", &["12".to_string()][..]));
+        assert_eq!(
+            (view.action.as_str(), view.args.as_slice()),
+            ("view", &["12".to_string()][..])
+        );
         assert_eq!(parse(Method::PUT, "/attributes/7").action, "edit");
         assert_eq!(parse(Method::DELETE, "/events/7").action, "delete");
     }
@@ -223,7 +232,10 @@ mod tests {
     fn admin_prefix_and_encoded_segments() {
         let path = parse(Method::GET, "/admin/users/index");
         assert!(path.admin);
-        assert_eq!((path.controller.as_str(), path.action.as_str()), ("users", "index"));
+        assert_eq!(
+            (path.controller.as_str(), path.action.as_str()),
+            ("users", "index")
+        );
         let tag = parse(Method::POST, "/events/addTag/3/tlp%3Agreen");
         assert_eq!(tag.args, ["3", "tlp:green"]);
         let spaced = parse(Method::GET, "/tags/view/my+tag");

@@ -1,9 +1,9 @@
 //! Attributes: the bulk insert path, single reads and edits, soft and hard deletes.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::{ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, TAG_COLUMNS};
 use crate::{Dialect, Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::Attribute;
+use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 /// Columns written per attribute by the bulk insert.
@@ -60,7 +60,11 @@ macro_rules! bind_rows {
     ($query:expr, $chunk:expr, $event_id:expr, $object_id:expr) => {{
         let mut query = $query;
         for attribute in $chunk {
-            let object = if $object_id != 0 { $object_id } else { attribute.object_id };
+            let object = if $object_id != 0 {
+                $object_id
+            } else {
+                attribute.object_id
+            };
             query = query
                 .bind(&attribute.uuid)
                 .bind($event_id)
@@ -107,7 +111,9 @@ impl Tx {
         attributes: &[Attribute],
         may_create_tags: bool,
     ) -> Result<Vec<i64>> {
-        let needs_ids = attributes.iter().any(|attribute| !attribute.tags.is_empty());
+        let needs_ids = attributes
+            .iter()
+            .any(|attribute| !attribute.tags.is_empty());
         let mut ids = Vec::with_capacity(if needs_ids { attributes.len() } else { 0 });
         for chunk in attributes.chunks(ROWS_PER_STATEMENT) {
             let sql = insert_sql(chunk.len(), needs_ids, self.dialect());
@@ -211,7 +217,10 @@ impl Store {
         tx.commit().await?;
         let mut stored = Vec::with_capacity(attributes.len());
         for attribute in attributes {
-            stored.push(self.attribute(&Key::Uuid(attribute.uuid.clone()), true).await?);
+            stored.push(
+                self.attribute(&Key::Uuid(attribute.uuid.clone()), true)
+                    .await?,
+            );
         }
         Ok(stored)
     }
@@ -261,7 +270,10 @@ impl Store {
         let tags: Vec<AttachedTagRow> = with_pool!(self, pool => {
             sqlx::query_as(AssertSqlSafe(tag_sql.as_str())).bind(attribute.id).fetch_all(pool).await?
         });
-        attribute.tags = tags.into_iter().map(AttachedTagRow::into_attached).collect();
+        attribute.tags = tags
+            .into_iter()
+            .map(AttachedTagRow::into_attached)
+            .collect();
         Ok(attribute)
     }
 
@@ -289,7 +301,12 @@ impl Store {
 
     /// Soft delete (MISP's default: `deleted`, new timestamp; it still syncs) or hard delete
     /// (the row and its tags and sightings are gone).
-    pub async fn delete_attribute(&self, attribute: &Attribute, hard: bool, now: i64) -> Result<()> {
+    pub async fn delete_attribute(
+        &self,
+        attribute: &Attribute,
+        hard: bool,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         let affected = with_tx!(&mut tx, conn => {
             if hard {

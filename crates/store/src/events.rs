@@ -1,6 +1,5 @@
 //! Events: whole-event writes in one transaction, full loads, the index, publishing.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::{
     ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, EVENT_COLUMNS, EventRow, OBJECT_COLUMNS,
     ObjectRow, REFERENCE_COLUMNS, ReferenceRow, TAG_COLUMNS, format_date,
@@ -8,6 +7,7 @@ use crate::rows::{
 use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Attribute, Distribution, Event, MispObject, ObjectReference};
+use sqlx::AssertSqlSafe;
 use std::collections::{HashMap, HashSet};
 
 /// What a load may return.
@@ -418,7 +418,11 @@ impl Store {
             format!("${}", binds.len())
         };
         if let Some(org) = filter.visible_to_org {
-            let groups: Vec<i64> = self.authorised_sharing_groups(org).await?.into_iter().collect();
+            let groups: Vec<i64> = self
+                .authorised_sharing_groups(org)
+                .await?
+                .into_iter()
+                .collect();
             let org_param = next(&mut binds, Bind::Int(org));
             let mut clause =
                 format!("(events.org_id = {org_param} OR events.distribution IN (1, 2, 3)");
@@ -569,7 +573,11 @@ impl Store {
             return Err(StoreError::NotFound);
         }
         if blocklist {
-            let orgc_name = event.orgc.as_ref().map(|org| org.name.clone()).unwrap_or_default();
+            let orgc_name = event
+                .orgc
+                .as_ref()
+                .map(|org| org.name.clone())
+                .unwrap_or_default();
             with_tx!(&mut tx, conn => {
                 sqlx::query(
                     "INSERT INTO event_blocklists (event_uuid, created, event_info, comment, event_orgc) \

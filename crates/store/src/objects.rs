@@ -1,12 +1,12 @@
 //! MISP objects and object references.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::{
     ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, OBJECT_COLUMNS, ObjectRow, REFERENCE_COLUMNS,
     ReferenceRow, TAG_COLUMNS,
 };
 use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::{AttachedTag, MispObject, ObjectReference};
+use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
 impl Tx {

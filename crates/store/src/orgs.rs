@@ -1,9 +1,9 @@
 //! Organisations.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::OrganisationRow;
 use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool};
 use kizuna_model::Organisation;
+use sqlx::AssertSqlSafe;
 
 const ORG_COLUMNS: &str = "id, uuid, name, local, description, org_type, nationality, sector, \
      contacts, created_by, date_created, date_modified, restricted_to_domain, landingpage";

@@ -1,9 +1,9 @@
 //! Tags and their attachment to events and attributes.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::{AttachedTagRow, TAG_COLUMNS, TagRow};
 use crate::{Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::{AttachedTag, Tag};
+use sqlx::AssertSqlSafe;
 
 /// How often a tag is used, for `/tags/index`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -234,8 +234,9 @@ impl Store {
 
     /// Tags whose name matches a SQL LIKE pattern (`%` wildcards), case-insensitively.
     pub async fn search_tags(&self, pattern: &str) -> Result<Vec<Tag>> {
-        let sql =
-            format!("SELECT {TAG_COLUMNS} FROM tags WHERE lower(name) LIKE lower($1) ORDER BY name");
+        let sql = format!(
+            "SELECT {TAG_COLUMNS} FROM tags WHERE lower(name) LIKE lower($1) ORDER BY name"
+        );
         let rows: Vec<TagRow> = with_pool!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(pattern).fetch_all(pool).await?
         });
@@ -251,7 +252,9 @@ impl Store {
         now: i64,
     ) -> Result<bool> {
         let mut tx = self.begin().await?;
-        let added = tx.link_event_tag(event_id, attached.tag.id, attached).await?;
+        let added = tx
+            .link_event_tag(event_id, attached.tag.id, attached)
+            .await?;
         if added && !attached.local {
             tx.touch_event(event_id, now).await?;
         }
@@ -323,7 +326,10 @@ impl Store {
         Ok(removed.is_some())
     }
 
-    pub(crate) async fn event_tags_for(&self, event_ids: &[i64]) -> Result<Vec<(i64, AttachedTag)>> {
+    pub(crate) async fn event_tags_for(
+        &self,
+        event_ids: &[i64],
+    ) -> Result<Vec<(i64, AttachedTag)>> {
         let mut out = Vec::new();
         for chunk in event_ids.chunks(500) {
             let placeholders = placeholders(1, chunk.len());
@@ -340,7 +346,10 @@ impl Store {
                 }
                 query.fetch_all(pool).await?
             });
-            out.extend(rows.into_iter().map(|row| (row.owner_id, row.into_attached())));
+            out.extend(
+                rows.into_iter()
+                    .map(|row| (row.owner_id, row.into_attached())),
+            );
         }
         Ok(out)
     }

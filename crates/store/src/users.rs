@@ -1,9 +1,9 @@
 //! Users and roles. API keys are stored only as their SHA-256 hex digest.
 
-use sqlx::AssertSqlSafe;
 use crate::rows::{RoleRow, UserRow};
 use crate::{Result, Store, StoreError, conflict_on_unique, with_pool};
 use kizuna_model::{Organisation, Role, User};
+use sqlx::AssertSqlSafe;
 
 const USER_COLUMNS: &str = "id, email, org_id, role_id, authkey_hint, disabled, autoalert, \
      contactalert, termsaccepted, change_pw, nids_sid, expiration, last_login, current_login, \

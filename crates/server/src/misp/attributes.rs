@@ -60,18 +60,34 @@ async fn add(call: &Call) -> ApiResult<Response> {
             call,
             "Attribute add",
             &["value", "type"],
-            &["category", "to_ids", "uuid", "distribution", "sharing_group_id", "timestamp", "comment", "first_seen", "last_seen", "Tag"],
+            &[
+                "category",
+                "to_ids",
+                "uuid",
+                "distribution",
+                "sharing_group_id",
+                "timestamp",
+                "comment",
+                "first_seen",
+                "last_seen",
+                "Tag",
+            ],
         ));
     }
     let event = call.visible_event_meta(0).await?;
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
-    let body = call
-        .body
-        .as_ref()
-        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("value", "No attribute in the request body.")))?;
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("value", "No attribute in the request body."),
+        )
+    })?;
     let inputs = parse_attributes(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     if inputs.is_empty() {
-        return Err(ApiError::save_failed(NAME, &FieldErrors::single("value", "No attribute in the request body.")));
+        return Err(ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("value", "No attribute in the request body."),
+        ));
     }
     let many = inputs.len() > 1 || body.is_array();
     let context = call.build_context();
@@ -101,9 +117,19 @@ async fn add(call: &Call) -> ApiResult<Response> {
             continue;
         }
         if let Some(uuid) = input.uuid.as_deref()
-            && call.store().attribute(&Key::Uuid(uuid.to_string()), true).await.is_ok()
+            && call
+                .store()
+                .attribute(&Key::Uuid(uuid.to_string()), true)
+                .await
+                .is_ok()
         {
-            failures.push((index, FieldErrors::single("uuid", format!("An attribute with uuid {uuid} already exists."))));
+            failures.push((
+                index,
+                FieldErrors::single(
+                    "uuid",
+                    format!("An attribute with uuid {uuid} already exists."),
+                ),
+            ));
             continue;
         }
         accepted.push(built);
@@ -120,7 +146,11 @@ async fn add(call: &Call) -> ApiResult<Response> {
             }
             all
         } else {
-            failures.into_iter().next().map(|(_, errors)| errors).unwrap_or_default()
+            failures
+                .into_iter()
+                .next()
+                .map(|(_, errors)| errors)
+                .unwrap_or_default()
         };
         return Err(ApiError::save_failed(NAME, &errors));
     }
@@ -161,14 +191,30 @@ async fn view(call: &Call) -> ApiResult<Response> {
 async fn edit(call: &Call) -> ApiResult<Response> {
     const NAME: &str = "Could not edit Attribute";
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Attribute edit", &[], &["value", "type", "category", "to_ids", "distribution", "comment", "first_seen", "last_seen"]));
+        return Ok(describe_endpoint(
+            call,
+            "Attribute edit",
+            &[],
+            &[
+                "value",
+                "type",
+                "category",
+                "to_ids",
+                "distribution",
+                "comment",
+                "first_seen",
+                "last_seen",
+            ],
+        ));
     }
     let (mut attribute, event) = visible_attribute(call, true).await?;
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
-    let body = call
-        .body
-        .as_ref()
-        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("Attribute", "No attribute in the request body.")))?;
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("Attribute", "No attribute in the request body."),
+        )
+    })?;
     let input = parse_attribute(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     if let Some(timestamp) = input.timestamp
         && timestamp <= attribute.timestamp
@@ -193,13 +239,20 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             .attribute_duplicate_exists(event.id, &attribute, attribute.id)
             .await?
     {
-        return Err(ApiError::save_failed(NAME, &FieldErrors::single("value", DUPLICATE)));
+        return Err(ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("value", DUPLICATE),
+        ));
     }
     attribute.tags = super::tags::attachments(&input.tags);
     attribute.timestamp = input.timestamp.unwrap_or(call.now);
     let stored = call
         .store()
-        .update_attribute(&attribute, call.now, call.principal.role.permissions.perm_tag_editor)
+        .update_attribute(
+            &attribute,
+            call.now,
+            call.principal.role.permissions.perm_tag_editor,
+        )
         .await?;
     Ok(json_response(attribute_body(&stored)))
 }
@@ -223,7 +276,9 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
     // Deleting an already soft-deleted attribute removes it for good (MISP).
     let hard = hard_delete_requested(call) || attribute.deleted;
-    call.store().delete_attribute(&attribute, hard, call.now).await?;
+    call.store()
+        .delete_attribute(&attribute, hard, call.now)
+        .await?;
     Ok(json_response(json!({"message": "Attribute deleted."})))
 }
 
@@ -240,12 +295,16 @@ async fn restore(call: &Call) -> ApiResult<Response> {
 /// `GET /attributes/index`: live attributes the caller may see, paged with `limit`/`page`.
 async fn index(call: &Call) -> ApiResult<Response> {
     let page = AttributePage {
-        limit: call.path.named("limit").and_then(|value| value.parse().ok()),
+        limit: call
+            .path
+            .named("limit")
+            .and_then(|value| value.parse().ok()),
         page: call.path.named("page").and_then(|value| value.parse().ok()),
     };
     let attributes = call.store().list_attributes(&page).await?;
     let mut visible = Vec::with_capacity(attributes.len());
-    let mut events: std::collections::HashMap<i64, Option<Event>> = std::collections::HashMap::new();
+    let mut events: std::collections::HashMap<i64, Option<Event>> =
+        std::collections::HashMap::new();
     for attribute in attributes {
         if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(attribute.event_id) {
             slot.insert(

@@ -7,8 +7,7 @@ use axum::http::HeaderValue;
 use axum::response::Response;
 use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::{
-    edit_attribute, edit_event_fields, new_attribute, new_event, new_object,
-    new_object_reference,
+    edit_attribute, edit_event_fields, new_attribute, new_event, new_object, new_object_reference,
 };
 use kizuna_formats::misp::input::{EventInput, OrgInput, lenient_i64, parse_event};
 use kizuna_formats::misp::output::{render_event, render_event_index_entry};
@@ -33,9 +32,12 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
 }
 
 fn body_or_error(call: &Call, name: &str) -> ApiResult<Value> {
-    call.body
-        .clone()
-        .ok_or_else(|| ApiError::save_failed(name, &FieldErrors::single("Event", "No event in the request body.")))
+    call.body.clone().ok_or_else(|| {
+        ApiError::save_failed(
+            name,
+            &FieldErrors::single("Event", "No event in the request body."),
+        )
+    })
 }
 
 /// `{"Event": …}`, without attributes and objects when `metadata:1` was asked for.
@@ -89,7 +91,11 @@ async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
             // Another request brought the same new creator first: use its row.
             Err(StoreError::Conflict(_)) => match call.store().org_by_name(name).await? {
                 Some(org) => org,
-                None => call.store().org(&Key::Uuid(orgc.uuid.clone().unwrap_or_default())).await?,
+                None => {
+                    call.store()
+                        .org(&Key::Uuid(orgc.uuid.clone().unwrap_or_default()))
+                        .await?
+                }
             },
             Err(other) => return Err(other.into()),
         };
@@ -153,7 +159,19 @@ async fn add(call: &Call) -> ApiResult<Response> {
             call,
             "Event add",
             &["info"],
-            &["threat_level_id", "analysis", "distribution", "sharing_group_id", "uuid", "published", "date", "Attribute", "Object", "Tag", "Orgc"],
+            &[
+                "threat_level_id",
+                "analysis",
+                "distribution",
+                "sharing_group_id",
+                "uuid",
+                "published",
+                "date",
+                "Attribute",
+                "Object",
+                "Tag",
+                "Orgc",
+            ],
         ));
     }
     call.require(call.principal.role.permissions.perm_add)?;
@@ -189,9 +207,23 @@ async fn add(call: &Call) -> ApiResult<Response> {
     event.orgc_id = resolve_orgc(call, input.orgc.as_ref()).await?;
     event.locked = call.principal.role.permissions.perm_sync && event.orgc_id != event.org_id;
     let mut errors = FieldErrors::new();
-    check_sharing_group(call, event.distribution, event.sharing_group_id, "sharing_group_id", &mut errors).await?;
+    check_sharing_group(
+        call,
+        event.distribution,
+        event.sharing_group_id,
+        "sharing_group_id",
+        &mut errors,
+    )
+    .await?;
     for (index, attribute) in event.attributes.iter().enumerate() {
-        check_sharing_group(call, attribute.distribution, attribute.sharing_group_id, &format!("Attribute.{index}.sharing_group_id"), &mut errors).await?;
+        check_sharing_group(
+            call,
+            attribute.distribution,
+            attribute.sharing_group_id,
+            &format!("Attribute.{index}.sharing_group_id"),
+            &mut errors,
+        )
+        .await?;
     }
     if !errors.is_empty() {
         return Err(ApiError::save_failed(NAME, &errors));
@@ -220,9 +252,9 @@ fn wants_deleted(call: &Call) -> bool {
         return true;
     }
     match call.body.as_ref().and_then(|body| body.get("deleted")) {
-        Some(Value::Array(values)) => values.iter().any(|value| {
-            lenient_i64(value) == Some(1) || value.as_bool() == Some(true)
-        }),
+        Some(Value::Array(values)) => values
+            .iter()
+            .any(|value| lenient_i64(value) == Some(1) || value.as_bool() == Some(true)),
         Some(value) => lenient_i64(value) == Some(1) || value.as_bool() == Some(true),
         None => false,
     }
@@ -249,7 +281,23 @@ async fn view(call: &Call) -> ApiResult<Response> {
 async fn edit(call: &Call) -> ApiResult<Response> {
     const NAME: &str = "Could not edit Event";
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Event edit", &[], &["info", "threat_level_id", "analysis", "distribution", "sharing_group_id", "published", "date", "Attribute", "Object", "Tag"]));
+        return Ok(describe_endpoint(
+            call,
+            "Event edit",
+            &[],
+            &[
+                "info",
+                "threat_level_id",
+                "analysis",
+                "distribution",
+                "sharing_group_id",
+                "published",
+                "date",
+                "Attribute",
+                "Object",
+                "Tag",
+            ],
+        ));
     }
     let key = call.key_arg(0, "event")?;
     let meta = call.visible_event_meta_by_key(&key).await?;
@@ -268,13 +316,25 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     let context = call.build_context();
     let existing = call
         .store()
-        .event(&Key::Id(meta.id), &LoadOptions { include_deleted: true, viewer_org: None })
+        .event(
+            &Key::Id(meta.id),
+            &LoadOptions {
+                include_deleted: true,
+                viewer_org: None,
+            },
+        )
         .await?;
     let changes = plan_edit(call, &existing, &input, &context).await?;
     call.store().apply_event_changes(&changes).await?;
     let stored = call
         .store()
-        .event(&Key::Id(meta.id), &LoadOptions { include_deleted: false, viewer_org: call.viewer_org() })
+        .event(
+            &Key::Id(meta.id),
+            &LoadOptions {
+                include_deleted: false,
+                viewer_org: call.viewer_org(),
+            },
+        )
         .await?;
     Ok(json_response(event_body(&stored, call.flag("metadata"))))
 }
@@ -293,12 +353,20 @@ async fn plan_edit(
     event.tags.clear();
     edit_event_fields(&mut event, input, context).map_err(fail)?;
     event.timestamp = input.timestamp.unwrap_or(call.now);
-    event.published = input.published.unwrap_or(false) && call.principal.role.permissions.perm_publish;
+    event.published =
+        input.published.unwrap_or(false) && call.principal.role.permissions.perm_publish;
     if event.published {
         event.publish_timestamp = call.now;
     }
     let mut errors = FieldErrors::new();
-    check_sharing_group(call, event.distribution, event.sharing_group_id, "sharing_group_id", &mut errors).await?;
+    check_sharing_group(
+        call,
+        event.distribution,
+        event.sharing_group_id,
+        "sharing_group_id",
+        &mut errors,
+    )
+    .await?;
 
     let mut attributes_by_uuid: HashMap<&str, &kizuna_model::Attribute> = existing
         .attributes
@@ -339,7 +407,10 @@ async fn plan_edit(
             .and_then(|uuid| attributes_by_uuid.get(uuid).copied());
         match known {
             Some(stored) => {
-                if input.timestamp.is_some_and(|timestamp| timestamp <= stored.timestamp) {
+                if input
+                    .timestamp
+                    .is_some_and(|timestamp| timestamp <= stored.timestamp)
+                {
                     return;
                 }
                 let mut updated = stored.clone();
@@ -372,7 +443,13 @@ async fn plan_edit(
     };
 
     for (index, attribute) in input.attributes.iter().enumerate() {
-        upsert_attribute(attribute, 0, format!("Attribute.{index}"), &mut changes, &mut errors);
+        upsert_attribute(
+            attribute,
+            0,
+            format!("Attribute.{index}"),
+            &mut changes,
+            &mut errors,
+        );
     }
     for (index, object_input) in input.objects.iter().enumerate() {
         let known = object_input
@@ -398,7 +475,9 @@ async fn plan_edit(
                     if let Some(deleted) = object_input.deleted {
                         updated.deleted = deleted;
                     }
-                    if let Some(distribution) = object_input.distribution.and_then(Distribution::from_i64) {
+                    if let Some(distribution) =
+                        object_input.distribution.and_then(Distribution::from_i64)
+                    {
                         updated.distribution = distribution;
                     }
                     if let Some(first_seen) = object_input.first_seen {
@@ -419,8 +498,11 @@ async fn plan_edit(
                         &mut errors,
                     );
                 }
-                let known_references: HashSet<&str> =
-                    stored.references.iter().map(|reference| reference.uuid.as_str()).collect();
+                let known_references: HashSet<&str> = stored
+                    .references
+                    .iter()
+                    .map(|reference| reference.uuid.as_str())
+                    .collect();
                 for (reference_index, reference) in object_input.references.iter().enumerate() {
                     if reference
                         .uuid
@@ -471,13 +553,27 @@ async fn delete(call: &Call) -> ApiResult<Response> {
             match ids {
                 Some(Value::Array(values)) => {
                     for value in values {
-                        let text = value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())).unwrap_or_default();
-                        keys.push(Key::parse(&text).ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?);
+                        let text = value
+                            .as_str()
+                            .map(str::to_string)
+                            .or_else(|| lenient_i64(value).map(|id| id.to_string()))
+                            .unwrap_or_default();
+                        keys.push(
+                            Key::parse(&text)
+                                .ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?,
+                        );
                     }
                 }
                 Some(value) => {
-                    let text = value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())).unwrap_or_default();
-                    keys.push(Key::parse(&text).ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?);
+                    let text = value
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| lenient_i64(value).map(|id| id.to_string()))
+                        .unwrap_or_default();
+                    keys.push(
+                        Key::parse(&text)
+                            .ok_or_else(|| ApiError::NotFound("Invalid event.".into()))?,
+                    );
                 }
                 None => return Err(ApiError::NotFound("Invalid event.".into())),
             }
@@ -490,8 +586,15 @@ async fn delete(call: &Call) -> ApiResult<Response> {
         call.store().delete_event(&event, true, call.now).await?;
         deleted.push(event.id);
     }
-    let message = if deleted.len() == 1 { "Event deleted." } else { "Events deleted." };
-    Ok(call.success(message, deleted.first().copied().filter(|_| deleted.len() == 1)))
+    let message = if deleted.len() == 1 {
+        "Event deleted."
+    } else {
+        "Events deleted."
+    };
+    Ok(call.success(
+        message,
+        deleted.first().copied().filter(|_| deleted.len() == 1),
+    ))
 }
 
 /// A filter value from the body (`key` or `searchkey`) or a named parameter.
@@ -533,7 +636,10 @@ async fn index(call: &Call) -> ApiResult<Response> {
         ..EventFilter::default()
     };
     if let Some(info) = filter_value(call, "eventinfo") {
-        filter.info_contains = value_texts(&info).into_iter().next().map(|text| text.trim_matches('%').to_string());
+        filter.info_contains = value_texts(&info)
+            .into_iter()
+            .next()
+            .map(|text| text.trim_matches('%').to_string());
     }
     if let Some(published) = filter_value(call, "published") {
         filter.published = match lenient_i64(&published) {
@@ -557,8 +663,12 @@ async fn index(call: &Call) -> ApiResult<Response> {
     if let Some(timestamp) = filter_value(call, "timestamp") {
         match timestamp {
             Value::Array(bounds) => {
-                filter.timestamp_from = bounds.first().and_then(|bound| resolve_time(bound, call.now));
-                filter.timestamp_to = bounds.get(1).and_then(|bound| resolve_time(bound, call.now));
+                filter.timestamp_from = bounds
+                    .first()
+                    .and_then(|bound| resolve_time(bound, call.now));
+                filter.timestamp_to = bounds
+                    .get(1)
+                    .and_then(|bound| resolve_time(bound, call.now));
             }
             single => filter.timestamp_from = resolve_time(&single, call.now),
         }
@@ -576,7 +686,11 @@ async fn index(call: &Call) -> ApiResult<Response> {
     filter.page = filter_value(call, "page").as_ref().and_then(lenient_i64);
     filter.sort = filter_value(call, "sort").and_then(|sort| sort.as_str().map(str::to_string));
     filter.descending = filter_value(call, "direction")
-        .and_then(|direction| direction.as_str().map(|text| text.eq_ignore_ascii_case("desc")))
+        .and_then(|direction| {
+            direction
+                .as_str()
+                .map(|text| text.eq_ignore_ascii_case("desc"))
+        })
         .unwrap_or(false);
     let minimal = filter_value(call, "minimal")
         .map(|value| lenient_i64(&value) == Some(1) || value.as_bool() == Some(true))
@@ -628,7 +742,16 @@ fn resolve_time(value: &Value, now: i64) -> Option<i64> {
 
 async fn publish(call: &Call, published: bool) -> ApiResult<Response> {
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, if published { "Event publish" } else { "Event unpublish" }, &[], &[]));
+        return Ok(describe_endpoint(
+            call,
+            if published {
+                "Event publish"
+            } else {
+                "Event unpublish"
+            },
+            &[],
+            &[],
+        ));
     }
     let event = call.visible_event_meta(0).await?;
     let permissions = &call.principal.role.permissions;
@@ -640,8 +763,14 @@ async fn publish(call: &Call, published: bool) -> ApiResult<Response> {
     } else {
         call.require(permissions.perm_modify && call.can_modify_event(&event))?;
     }
-    call.store().set_published(event.id, published, call.now).await?;
-    let message = if published { "Event published." } else { "Event unpublished." };
+    call.store()
+        .set_published(event.id, published, call.now)
+        .await?;
+    let message = if published {
+        "Event published."
+    } else {
+        "Event unpublished."
+    };
     Ok(call.success(message, Some(event.id)))
 }
 
@@ -673,7 +802,12 @@ async fn add_tag(call: &Call) -> ApiResult<Response> {
             call.body
                 .as_ref()
                 .and_then(|body| body.get("tag").or_else(|| body.get("tag_id")))
-                .and_then(|value| value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())))
+                .and_then(|value| {
+                    value
+                        .as_str()
+                        .map(str::to_string)
+                        .or_else(|| lenient_i64(value).map(|id| id.to_string()))
+                })
         })
         .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
     let tag = tag_by_reference(call, &reference).await?;
@@ -684,7 +818,9 @@ async fn add_tag(call: &Call) -> ApiResult<Response> {
         local,
         relationship_type: None,
     };
-    call.store().attach_event_tag(event.id, &attached, call.now).await?;
+    call.store()
+        .attach_event_tag(event.id, &attached, call.now)
+        .await?;
     Ok(call.success("Tag added.", Some(event.id)))
 }
 
@@ -699,6 +835,8 @@ async fn remove_tag(call: &Call) -> ApiResult<Response> {
         .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
     let tag = tag_by_reference(call, reference).await?;
     super::tags::check_may_detach(call, &event).await?;
-    call.store().detach_event_tag(event.id, tag.id, call.now).await?;
+    call.store()
+        .detach_event_tag(event.id, tag.id, call.now)
+        .await?;
     Ok(call.success("Tag removed.", Some(event.id)))
 }

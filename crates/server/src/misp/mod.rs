@@ -111,10 +111,11 @@ impl Call {
 
     /// MISP's event visibility (misp-reference §2.2).
     pub async fn can_see_event(&self, event: &Event) -> ApiResult<bool> {
-        Ok(self
-            .viewer()
-            .await?
-            .sees_event(event.org_id, event.distribution, event.sharing_group_id))
+        Ok(self.viewer().await?.sees_event(
+            event.org_id,
+            event.distribution,
+            event.sharing_group_id,
+        ))
     }
 
     /// MISP's item rule inside a visible event (misp-reference §2.3).
@@ -265,9 +266,9 @@ fn parse_body(body: &Bytes) -> ApiResult<Option<Value>> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body)
-        .map(Some)
-        .map_err(|error| ApiError::BadRequest(format!("Malformed JSON in the request body: {error}")))
+    serde_json::from_slice(body).map(Some).map_err(|error| {
+        ApiError::BadRequest(format!("Malformed JSON in the request body: {error}"))
+    })
 }
 
 /// Answer to a GET on a write endpoint: MISP describes the endpoint instead of acting.

@@ -29,27 +29,46 @@ async fn add(call: &Call) -> ApiResult<Response> {
         ));
     }
     let body = call.body.as_ref().ok_or_else(|| {
-        ApiError::save_failed(NAME, &FieldErrors::single("ObjectReference", "No reference in the request body."))
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("ObjectReference", "No reference in the request body."),
+        )
     })?;
-    let input = parse_object_reference(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let input =
+        parse_object_reference(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     let source_key = match (call.path.arg(0), &input.object_uuid, input.object_id) {
         (Some(text), _, _) => Key::parse(text),
         (None, Some(uuid), _) => Some(Key::Uuid(uuid.clone())),
         (None, None, Some(id)) => Some(Key::Id(id)),
         _ => None,
     }
-    .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("object_uuid", "The referencing object is missing.")))?;
+    .ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("object_uuid", "The referencing object is missing."),
+        )
+    })?;
     let source = match call.store().object(&source_key, false).await {
         Ok(object) => object,
         Err(StoreError::NotFound) => return Err(ApiError::NotFound("Invalid object.".into())),
         Err(other) => return Err(other.into()),
     };
-    let event = call.visible_event_meta_by_key(&Key::Id(source.event_id)).await?;
+    let event = call
+        .visible_event_meta_by_key(&Key::Id(source.event_id))
+        .await?;
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
     let referenced_uuid = input.referenced_uuid.clone().unwrap_or_default();
-    let target_event = match call.store().attribute(&Key::Uuid(referenced_uuid.clone()), true).await {
+    let target_event = match call
+        .store()
+        .attribute(&Key::Uuid(referenced_uuid.clone()), true)
+        .await
+    {
         Ok(attribute) => Some(attribute.event_id),
-        Err(StoreError::NotFound) => match call.store().object(&Key::Uuid(referenced_uuid.clone()), true).await {
+        Err(StoreError::NotFound) => match call
+            .store()
+            .object(&Key::Uuid(referenced_uuid.clone()), true)
+            .await
+        {
             Ok(object) => Some(object.event_id),
             Err(StoreError::NotFound) => None,
             Err(other) => return Err(other.into()),
@@ -59,7 +78,10 @@ async fn add(call: &Call) -> ApiResult<Response> {
     if target_event != Some(event.id) {
         return Err(ApiError::save_failed(
             NAME,
-            &FieldErrors::single("referenced_uuid", "Invalid referenced object: it must be an attribute or object of the same event."),
+            &FieldErrors::single(
+                "referenced_uuid",
+                "Invalid referenced object: it must be an attribute or object of the same event.",
+            ),
         ));
     }
     let mut reference = new_object_reference(&input, &source.uuid, &call.build_context())
@@ -70,5 +92,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
         .store()
         .add_object_reference(event.id, &reference, call.now)
         .await?;
-    Ok(json_response(json!({ "ObjectReference": render_object_reference(&stored) })))
+    Ok(json_response(
+        json!({ "ObjectReference": render_object_reference(&stored) }),
+    ))
 }

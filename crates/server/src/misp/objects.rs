@@ -49,26 +49,54 @@ async fn add(call: &Call) -> ApiResult<Response> {
             call,
             "Object add",
             &["name", "Attribute"],
-            &["template_uuid", "template_version", "meta-category", "description", "distribution", "sharing_group_id", "comment", "first_seen", "last_seen", "ObjectReference"],
+            &[
+                "template_uuid",
+                "template_version",
+                "meta-category",
+                "description",
+                "distribution",
+                "sharing_group_id",
+                "comment",
+                "first_seen",
+                "last_seen",
+                "ObjectReference",
+            ],
         ));
     }
     let event = call.visible_event_meta(0).await?;
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
-    let body = call
-        .body
-        .as_ref()
-        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("Object", "No object in the request body.")))?;
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("Object", "No object in the request body."),
+        )
+    })?;
     let input = parse_object(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     if let Some(uuid) = &input.uuid
-        && call.store().object(&Key::Uuid(uuid.clone()), true).await.is_ok()
+        && call
+            .store()
+            .object(&Key::Uuid(uuid.clone()), true)
+            .await
+            .is_ok()
     {
-        return Err(ApiError::save_failed(NAME, &FieldErrors::single("uuid", format!("An object with uuid {uuid} already exists."))));
+        return Err(ApiError::save_failed(
+            NAME,
+            &FieldErrors::single(
+                "uuid",
+                format!("An object with uuid {uuid} already exists."),
+            ),
+        ));
     }
     let object = new_object(&input, &call.build_context())
         .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     let stored = call
         .store()
-        .add_object(event.id, &object, call.now, call.principal.role.permissions.perm_tag_editor)
+        .add_object(
+            event.id,
+            &object,
+            call.now,
+            call.principal.role.permissions.perm_tag_editor,
+        )
         .await?;
     Ok(json_response(json!({ "Object": render_object(&stored) })))
 }
@@ -90,7 +118,12 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
     let hard = call.path.arg(1) == Some("1")
         || call.flag("hard")
-        || call.body.as_ref().and_then(|body| body.get("hard")).and_then(lenient_i64) == Some(1)
+        || call
+            .body
+            .as_ref()
+            .and_then(|body| body.get("hard"))
+            .and_then(lenient_i64)
+            == Some(1)
         || object.deleted;
     call.store().delete_object(&object, hard, call.now).await?;
     Ok(call.success("Object deleted", Some(object.id)))

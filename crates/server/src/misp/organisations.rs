@@ -26,7 +26,10 @@ fn with_user_count(org: &Organisation, user_count: i64) -> Value {
 /// `all`; `searchall:` filters by name.
 async fn index(call: &Call) -> ApiResult<Response> {
     let scope = call.path.named("scope").unwrap_or("local");
-    let search = call.path.named("searchall").map(|text| text.trim_matches('%').to_lowercase());
+    let search = call
+        .path
+        .named("searchall")
+        .map(|text| text.trim_matches('%').to_lowercase());
     let counts = call.store().user_counts().await?;
     let orgs: Vec<Value> = call
         .store()
@@ -60,5 +63,8 @@ async fn view(call: &Call) -> ApiResult<Response> {
     }
     let org = found?;
     let counts = call.store().user_counts().await?;
-    Ok(json_response(with_user_count(&org, counts.get(&org.id).copied().unwrap_or(0))))
+    Ok(json_response(with_user_count(
+        &org,
+        counts.get(&org.id).copied().unwrap_or(0),
+    )))
 }

@@ -9,7 +9,9 @@ use serde_json::json;
 pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     match call.path.action.as_str() {
         "getversion" => get_version(call).await,
-        "getpymispversion" => Ok(json_response(json!({"version": PYMISP_RECOMMENDED_VERSION}))),
+        "getpymispversion" => Ok(json_response(
+            json!({"version": PYMISP_RECOMMENDED_VERSION}),
+        )),
         _ => Err(unknown_action(call)),
     }
 }

@@ -52,10 +52,14 @@ pub(crate) async fn check_may_attach(
     let user = &call.principal.user;
     if !permissions.perm_site_admin {
         if tag.org_id != 0 && tag.org_id != user.org_id {
-            return Err(ApiError::Forbidden("This tag is restricted to another organisation.".into()));
+            return Err(ApiError::Forbidden(
+                "This tag is restricted to another organisation.".into(),
+            ));
         }
         if tag.user_id != 0 && tag.user_id != user.id {
-            return Err(ApiError::Forbidden("This tag is restricted to another user.".into()));
+            return Err(ApiError::Forbidden(
+                "This tag is restricted to another user.".into(),
+            ));
         }
         let tagger = permissions.perm_tagger || permissions.perm_sync;
         if local {
@@ -73,7 +77,9 @@ pub(crate) async fn check_may_attach(
         }
     }
     if tag.local_only && !local {
-        return Err(ApiError::Forbidden("This tag may only be attached locally.".into()));
+        return Err(ApiError::Forbidden(
+            "This tag may only be attached locally.".into(),
+        ));
     }
     Ok(())
 }
@@ -108,17 +114,35 @@ fn tag_body(tag: &Tag) -> Value {
 async fn add(call: &Call) -> ApiResult<Response> {
     const NAME: &str = "Could not add Tag";
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Tag add", &["name"], &["colour", "exportable", "hide_tag", "org_id", "user_id", "numerical_value", "local_only"]));
+        return Ok(describe_endpoint(
+            call,
+            "Tag add",
+            &["name"],
+            &[
+                "colour",
+                "exportable",
+                "hide_tag",
+                "org_id",
+                "user_id",
+                "numerical_value",
+                "local_only",
+            ],
+        ));
     }
     call.require(call.principal.role.permissions.perm_tag_editor)?;
-    let body = call
-        .body
-        .as_ref()
-        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("name", "No tag in the request body.")))?;
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("name", "No tag in the request body."),
+        )
+    })?;
     let input = parse_tag(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     let tag = new_tag(&input).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     if call.store().tag_by_name(&tag.name).await?.is_some() {
-        return Err(ApiError::save_failed(NAME, &FieldErrors::single("name", "A similar name already exists for a tag.")));
+        return Err(ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("name", "A similar name already exists for a tag."),
+        ));
     }
     let created = call.store().create_tag(&tag).await?;
     Ok(json_response(tag_body(&created)))
@@ -172,20 +196,39 @@ async fn view(call: &Call) -> ApiResult<Response> {
 async fn edit(call: &Call) -> ApiResult<Response> {
     const NAME: &str = "Could not edit Tag";
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Tag edit", &[], &["name", "colour", "exportable", "hide_tag", "org_id", "user_id", "numerical_value", "local_only"]));
+        return Ok(describe_endpoint(
+            call,
+            "Tag edit",
+            &[],
+            &[
+                "name",
+                "colour",
+                "exportable",
+                "hide_tag",
+                "org_id",
+                "user_id",
+                "numerical_value",
+                "local_only",
+            ],
+        ));
     }
     call.require(call.principal.role.permissions.perm_tag_editor)?;
     let mut tag = tag_arg(call).await?;
-    let body = call
-        .body
-        .as_ref()
-        .ok_or_else(|| ApiError::save_failed(NAME, &FieldErrors::single("Tag", "No tag in the request body.")))?;
+    let body = call.body.as_ref().ok_or_else(|| {
+        ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("Tag", "No tag in the request body."),
+        )
+    })?;
     let input = parse_tag(body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     edit_tag(&mut tag, &input).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     if let Some(other) = call.store().tag_by_name(&tag.name).await?
         && other.id != tag.id
     {
-        return Err(ApiError::save_failed(NAME, &FieldErrors::single("name", "A similar name already exists for a tag.")));
+        return Err(ApiError::save_failed(
+            NAME,
+            &FieldErrors::single("name", "A similar name already exists for a tag."),
+        ));
     }
     let updated = call.store().update_tag(&tag).await?;
     Ok(json_response(tag_body(&updated)))
@@ -210,7 +253,9 @@ async fn search(call: &Call) -> ApiResult<Response> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .or_else(|| call.path.arg(0).map(str::to_string))
-        .ok_or_else(|| ApiError::BadRequest("Give the tag name to search for as \"tagname\".".into()))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest("Give the tag name to search for as \"tagname\".".into())
+        })?;
     let tags = call.store().search_tags(&pattern).await?;
     let rows: Vec<Value> = tags
         .iter()
@@ -222,10 +267,7 @@ async fn search(call: &Call) -> ApiResult<Response> {
 /// What `attachTagToObject` / `removeTagFromObject` act on.
 enum Target {
     Event(Event),
-    Attribute {
-        event: Event,
-        attribute_id: i64,
-    },
+    Attribute { event: Event, attribute_id: i64 },
 }
 
 impl Target {
@@ -243,7 +285,11 @@ async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
         .get("uuid")
         .and_then(Value::as_str)
         .and_then(Key::parse)
-        .ok_or_else(|| ApiError::BadRequest("Give the uuid of the event or attribute to tag as \"uuid\".".into()))?;
+        .ok_or_else(|| {
+            ApiError::BadRequest(
+                "Give the uuid of the event or attribute to tag as \"uuid\".".into(),
+            )
+        })?;
     match call.store().event_meta(&uuid).await {
         Ok(event) if call.can_see_event(&event).await? => return Ok(Target::Event(event)),
         Ok(_) => return Err(ApiError::NotFound("Invalid target.".into())),
@@ -273,15 +319,31 @@ fn tag_references(body: &Value) -> Vec<String> {
     match body.get("tag") {
         Some(Value::Array(values)) => values
             .iter()
-            .filter_map(|value| value.as_str().map(str::to_string).or_else(|| lenient_i64(value).map(|id| id.to_string())))
+            .filter_map(|value| {
+                value
+                    .as_str()
+                    .map(str::to_string)
+                    .or_else(|| lenient_i64(value).map(|id| id.to_string()))
+            })
             .collect(),
         Some(Value::String(text)) if text.trim_start().starts_with('[') => {
             serde_json::from_str::<Vec<Value>>(text)
-                .map(|values| values.iter().filter_map(|v| v.as_str().map(str::to_string).or_else(|| lenient_i64(v).map(|id| id.to_string()))).collect())
+                .map(|values| {
+                    values
+                        .iter()
+                        .filter_map(|v| {
+                            v.as_str()
+                                .map(str::to_string)
+                                .or_else(|| lenient_i64(v).map(|id| id.to_string()))
+                        })
+                        .collect()
+                })
                 .unwrap_or_else(|_| vec![text.clone()])
         }
         Some(Value::String(text)) => vec![text.clone()],
-        Some(other) => lenient_i64(other).map(|id| vec![id.to_string()]).unwrap_or_default(),
+        Some(other) => lenient_i64(other)
+            .map(|id| vec![id.to_string()])
+            .unwrap_or_default(),
         None => Vec::new(),
     }
 }
@@ -300,7 +362,9 @@ async fn resolve_tag(call: &Call, reference: &str, create: bool) -> ApiResult<Ta
         return Ok(tag);
     }
     if !create {
-        return Err(ApiError::NotFound(format!("Invalid tag: {reference} does not exist.")));
+        return Err(ApiError::NotFound(format!(
+            "Invalid tag: {reference} does not exist."
+        )));
     }
     if !call.principal.role.permissions.perm_tag_editor {
         return Err(ApiError::save_refused(
@@ -318,7 +382,12 @@ async fn resolve_tag(call: &Call, reference: &str, create: bool) -> ApiResult<Ta
 
 async fn attach(call: &Call) -> ApiResult<Response> {
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Tag attachTagToObject", &["uuid", "tag"], &["local", "relationship_type"]));
+        return Ok(describe_endpoint(
+            call,
+            "Tag attachTagToObject",
+            &["uuid", "tag"],
+            &["local", "relationship_type"],
+        ));
     }
     let body = call.body.clone().unwrap_or(Value::Null);
     let target = target(call, &body).await?;
@@ -330,7 +399,9 @@ async fn attach(call: &Call) -> ApiResult<Response> {
         .map(str::to_string);
     let references = tag_references(&body);
     if references.is_empty() {
-        return Err(ApiError::BadRequest("Give the tag to attach as \"tag\".".into()));
+        return Err(ApiError::BadRequest(
+            "Give the tag to attach as \"tag\".".into(),
+        ));
     }
     let mut messages = Vec::new();
     for reference in references {
@@ -353,7 +424,9 @@ async fn attach(call: &Call) -> ApiResult<Response> {
         };
         match &target {
             Target::Event(event) => {
-                call.store().attach_event_tag(event.id, &attached, call.now).await?;
+                call.store()
+                    .attach_event_tag(event.id, &attached, call.now)
+                    .await?;
             }
             Target::Attribute {
                 event,
@@ -370,13 +443,20 @@ async fn attach(call: &Call) -> ApiResult<Response> {
 
 async fn detach(call: &Call) -> ApiResult<Response> {
     if !is_write(call, false)? {
-        return Ok(describe_endpoint(call, "Tag removeTagFromObject", &["uuid", "tag"], &[]));
+        return Ok(describe_endpoint(
+            call,
+            "Tag removeTagFromObject",
+            &["uuid", "tag"],
+            &[],
+        ));
     }
     let body = call.body.clone().unwrap_or(Value::Null);
     let target = target(call, &body).await?;
     let references = tag_references(&body);
     if references.is_empty() {
-        return Err(ApiError::BadRequest("Give the tag to remove as \"tag\".".into()));
+        return Err(ApiError::BadRequest(
+            "Give the tag to remove as \"tag\".".into(),
+        ));
     }
     let mut messages = Vec::new();
     for reference in references {
@@ -386,7 +466,11 @@ async fn detach(call: &Call) -> ApiResult<Response> {
         };
         check_may_detach(call, event).await?;
         let removed = match &target {
-            Target::Event(event) => call.store().detach_event_tag(event.id, tag.id, call.now).await?,
+            Target::Event(event) => {
+                call.store()
+                    .detach_event_tag(event.id, tag.id, call.now)
+                    .await?
+            }
             Target::Attribute {
                 event,
                 attribute_id,
@@ -397,7 +481,10 @@ async fn detach(call: &Call) -> ApiResult<Response> {
             }
         };
         if !removed {
-            return Err(ApiError::NotFound(format!("The tag {} is not attached to this item.", tag.name)));
+            return Err(ApiError::NotFound(format!(
+                "The tag {} is not attached to this item.",
+                tag.name
+            )));
         }
         messages.push(format!(
             "Tag {}({}) successfully removed from {}.",

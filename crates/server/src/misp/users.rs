@@ -46,7 +46,10 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let mut rows = Vec::with_capacity(users.len());
     for user in &users {
         let role = call.store().role(user.role_id).await?;
-        let org = call.store().org(&kizuna_store::Key::Id(user.org_id)).await?;
+        let org = call
+            .store()
+            .org(&kizuna_store::Key::Id(user.org_id))
+            .await?;
         rows.push(json!({
             "User": render_user(user),
             "Role": {
