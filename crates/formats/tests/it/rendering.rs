@@ -304,11 +304,37 @@ fn object_and_reference_golden() {
         rendered["ObjectReference"][0],
         json!({
             "id": "5", "uuid": "dddddddd-0000-4000-8000-000000000005", "timestamp": "1736949000",
-            "object_id": "12", "referenced_id": "901",
-            "referenced_uuid": "aaaaaaaa-0000-4000-8000-000000000901", "referenced_type": "0",
+            "object_id": "12", "object_uuid": "cccccccc-0000-4000-8000-000000000012",
+            "referenced_uuid": "aaaaaaaa-0000-4000-8000-000000000901", "referenced_id": "901",
+            "referenced_type": "0",
             "relationship_type": "related-to", "comment": "", "deleted": false,
             "event_id": "42", "source_uuid": "cccccccc-0000-4000-8000-000000000012",
         })
+    );
+    // MISP's own key order (as in real event exports).
+    let keys: Vec<&str> = rendered["ObjectReference"][0]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "id",
+            "uuid",
+            "timestamp",
+            "object_id",
+            "object_uuid",
+            "referenced_uuid",
+            "referenced_id",
+            "referenced_type",
+            "relationship_type",
+            "comment",
+            "deleted",
+            "event_id",
+            "source_uuid",
+        ]
     );
 }
 
