@@ -1,0 +1,9 @@
+//! The store contract: what every backend must do the same way.
+
+pub mod attributes;
+pub mod events;
+pub mod listing;
+pub mod objects;
+pub mod schema;
+pub mod tags;
+pub mod visibility;

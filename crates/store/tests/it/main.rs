@@ -1,0 +1,96 @@
+//! Integration tests of kizuna-store: one contract suite, run against every backend.
+//!
+//! Each contract test is an `async fn(Store)` in a `contract::*` module and is listed once
+//! in [`contract_suite!`] below, which turns it into two tests: `sqlite::<name>` (a fresh
+//! database file in a temporary directory) and `postgres::<name>` (a throwaway database in
+//! the server named by `KIZUNA_TEST_PG_URL`; skipped with a note on stderr when that is not
+//! set, and failing instead under `CI=true`).
+//!
+//!     cargo nextest run -p kizuna-store                      # SQLite; PostgreSQL if set
+//!     KIZUNA_TEST_PG_URL=$(scripts/pg-cluster start) cargo nextest run -p kizuna-store
+//!
+//! Entries marked `#[ignore = "store bug: …"]` pin down known store bugs; run them with
+//! `cargo nextest run -p kizuna-store --run-ignored all` and drop the mark once fixed.
+
+mod contract;
+mod fixtures;
+mod support;
+
+/// Generates the `sqlite::$test` and `postgres::$test` wrappers of each contract test;
+/// attributes written before an entry (e.g. `#[ignore = "…"]`) apply to both.
+macro_rules! contract_suite {
+    ($($(#[$meta:meta])* $module:ident :: $test:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $test() {
+                    crate::support::run_sqlite(crate::contract::$module::$test).await;
+                }
+            )+
+        }
+
+        mod postgres {
+            $(
+                $(#[$meta])*
+                #[tokio::test]
+                async fn $test() {
+                    crate::support::run_postgres(crate::contract::$module::$test).await;
+                }
+            )+
+        }
+    };
+}
+
+contract_suite! {
+    schema::migrations_seed_the_misp_roles,
+    schema::migrations_are_idempotent,
+    schema::orgs_are_found_by_id_uuid_and_name,
+    schema::org_names_and_uuids_are_unique,
+    schema::users_resolve_to_principals,
+    schema::user_emails_and_keys_are_unique,
+    schema::settings_and_instance_uuid,
+    #[ignore = "store bug: lower() folds ASCII only (SQLite, PostgreSQL with LC_CTYPE=C)"]
+    schema::org_and_tag_names_fold_non_ascii_case,
+    tags::tags_create_read_update_delete,
+    tags::tag_names_are_unique_case_insensitively,
+    tags::tags_are_listed_with_usage_counts,
+    tags::tags_are_searched_with_like_patterns,
+    tags::tag_attachments_touch_the_event_unless_local,
+    #[ignore = "store bug (PostgreSQL): Tx::capture_tag races on new tags, see report"]
+    tags::concurrent_inserts_share_a_new_tag,
+    events::insert_event_stores_and_loads_everything_in_order,
+    events::insert_event_captures_tags_by_name,
+    events::insert_event_skips_unknown_tags_without_permission,
+    events::duplicate_event_uuid_is_a_conflict,
+    events::attribute_uuid_conflict_rolls_back_the_whole_event,
+    events::object_uuid_conflict_rolls_back_the_whole_event,
+    events::duplicate_uuid_within_one_event_is_a_conflict,
+    events::set_published_sets_the_publish_timestamp,
+    events::update_event_writes_scalar_fields,
+    events::delete_event_removes_everything_and_blocklists,
+    events::apply_event_changes_writes_everything_at_once,
+    events::apply_event_changes_is_all_or_nothing,
+    attributes::add_attributes_bumps_the_event_and_unpublishes,
+    attributes::add_attributes_is_all_or_nothing,
+    attributes::update_attribute_writes_fields_and_tags,
+    attributes::soft_delete_hides_until_restored,
+    attributes::hard_delete_removes_the_attribute_and_its_tags,
+    #[ignore = "store bug: restore_attribute ignores rows_affected and commits the touch"]
+    attributes::restoring_a_missing_attribute_changes_nothing,
+    attributes::duplicate_detection_ignores_objects_and_deleted,
+    attributes::list_attributes_pages_live_attributes,
+    attributes::bulk_insert_counts_and_touches_the_event,
+    objects::add_object_stores_attributes_and_references,
+    objects::soft_deleted_objects_are_hidden_by_default,
+    objects::hard_deleted_objects_are_gone,
+    objects::object_references_resolve_to_objects_and_attributes,
+    listing::list_events_visibility_rules,
+    listing::list_events_filters,
+    listing::list_events_sorts_and_pages,
+    #[ignore = "store bug: events.rs lower-cases the needle in Rust but the column in SQL"]
+    listing::list_events_info_filter_finds_non_ascii_text_as_written,
+    #[ignore = "store bug: lower() folds ASCII only (SQLite, PostgreSQL with LC_CTYPE=C)"]
+    listing::list_events_info_filter_folds_non_ascii_case,
+    visibility::viewer_org_hides_items_it_may_not_see,
+}
