@@ -225,17 +225,31 @@ impl Store {
         Ok(stored)
     }
 
-    /// The fast path for imports and benchmarks: inserts without reading anything back.
+    /// The fast path for imports and benchmarks: inserts without reading anything back, and
+    /// adds to `attribute_count` instead of recounting the event.
     pub async fn bulk_insert_attributes(
         &self,
         event_id: i64,
         attributes: &[Attribute],
         now: i64,
     ) -> Result<()> {
+        let live = attributes
+            .iter()
+            .filter(|attribute| !attribute.deleted)
+            .count() as i64;
         let mut tx = self.begin().await?;
         tx.insert_attributes(event_id, 0, attributes, true).await?;
-        tx.touch_event(event_id, now).await?;
-        tx.refresh_attribute_count(event_id).await?;
+        with_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE events SET timestamp = $1, published = FALSE, \
+                 attribute_count = attribute_count + $2 WHERE id = $3",
+            )
+            .bind(now)
+            .bind(live)
+            .bind(event_id)
+            .execute(&mut *conn)
+            .await?;
+        });
         tx.commit().await
     }
 
@@ -333,13 +347,17 @@ impl Store {
     /// Undoes a soft delete.
     pub async fn restore_attribute(&self, attribute: &Attribute, now: i64) -> Result<Attribute> {
         let mut tx = self.begin().await?;
-        with_tx!(&mut tx, conn => {
+        let affected = with_tx!(&mut tx, conn => {
             sqlx::query("UPDATE attributes SET deleted = FALSE, timestamp = $1 WHERE id = $2")
                 .bind(now)
                 .bind(attribute.id)
                 .execute(&mut *conn)
-                .await?;
+                .await?
+                .rows_affected()
         });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
         tx.touch_event(attribute.event_id, now).await?;
         tx.refresh_attribute_count(attribute.event_id).await?;
         tx.commit().await?;

@@ -460,8 +460,8 @@ impl Store {
             conditions.push(format!("({})", alternatives.join(" OR ")));
         }
         if let Some(info) = &filter.info_contains {
-            let param = next(&mut binds, Bind::Text(format!("%{}%", info.to_lowercase())));
-            conditions.push(format!("lower(events.info) LIKE {param}"));
+            let param = next(&mut binds, Bind::Text(format!("%{info}%")));
+            conditions.push(format!("lower(events.info) LIKE lower({param})"));
         }
         if let Some(published) = filter.published {
             conditions.push(format!(

@@ -153,7 +153,11 @@ impl Store {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(10))
-                .foreign_keys(true);
+                .foreign_keys(true)
+                // A 64 MiB page cache per connection keeps the uuid index of a few million
+                // attributes in memory, so bulk inserts do not thrash on random keys.
+                .pragma("cache_size", "-65536")
+                .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)

@@ -20,21 +20,45 @@ fn tag_name_taken(name: &str) -> String {
 
 impl Tx {
     /// The id of the tag named like `tag` (case-insensitively), creating it when missing and
-    /// `may_create`; None when missing and not allowed to create.
+    /// `may_create`; None when missing and not allowed to create. Concurrent writers creating
+    /// the same new tag both end up with the one row (the insert yields on conflict).
     pub(crate) async fn capture_tag(&mut self, tag: &Tag, may_create: bool) -> Result<Option<i64>> {
-        let found: Option<(i64,)> = with_tx!(self, conn => {
-            sqlx::query_as("SELECT id FROM tags WHERE lower(name) = lower($1)")
-                .bind(&tag.name)
-                .fetch_optional(&mut *conn)
-                .await?
-        });
-        if let Some((id,)) = found {
+        if let Some(id) = self.tag_id_by_name(&tag.name).await? {
             return Ok(Some(id));
         }
         if !may_create {
             return Ok(None);
         }
-        Ok(Some(self.insert_tag(tag).await?.id))
+        with_tx!(self, conn => {
+            sqlx::query(
+                "INSERT INTO tags (name, colour, exportable, org_id, user_id, hide_tag, \
+                 numerical_value, is_galaxy, is_custom_galaxy, local_only) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) ON CONFLICT DO NOTHING",
+            )
+            .bind(&tag.name)
+            .bind(&tag.colour)
+            .bind(tag.exportable)
+            .bind(tag.org_id)
+            .bind(tag.user_id)
+            .bind(tag.hide_tag)
+            .bind(tag.numerical_value)
+            .bind(tag.is_galaxy)
+            .bind(tag.is_custom_galaxy)
+            .bind(tag.local_only)
+            .execute(&mut *conn)
+            .await?;
+        });
+        self.tag_id_by_name(&tag.name).await
+    }
+
+    async fn tag_id_by_name(&mut self, name: &str) -> Result<Option<i64>> {
+        let found: Option<(i64,)> = with_tx!(self, conn => {
+            sqlx::query_as("SELECT id FROM tags WHERE lower(name) = lower($1)")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?
+        });
+        Ok(found.map(|(id,)| id))
     }
 
     pub(crate) async fn insert_tag(&mut self, tag: &Tag) -> Result<Tag> {

@@ -192,10 +192,6 @@ CREATE TABLE attributes (
 );
 CREATE INDEX attributes_event ON attributes (event_id);
 CREATE INDEX attributes_object ON attributes (object_id);
--- Hash indexes: values can be longer than a btree entry may be (2,704 bytes), and lookups
--- by value are equality lookups.
-CREATE INDEX attributes_value1 ON attributes USING hash (value1);
-CREATE INDEX attributes_value2 ON attributes USING hash (value2);
 
 CREATE TABLE object_references (
     id BIGSERIAL PRIMARY KEY,

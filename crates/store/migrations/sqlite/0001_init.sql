@@ -192,8 +192,6 @@ CREATE TABLE attributes (
 );
 CREATE INDEX attributes_event ON attributes (event_id);
 CREATE INDEX attributes_object ON attributes (object_id);
-CREATE INDEX attributes_value1 ON attributes (value1);
-CREATE INDEX attributes_value2 ON attributes (value2);
 
 CREATE TABLE object_references (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
