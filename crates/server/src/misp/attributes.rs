@@ -37,15 +37,13 @@ async fn visible_attribute(call: &Call, include_deleted: bool) -> ApiResult<(Att
         Err(other) => return Err(other.into()),
     };
     let event = call
-        .visible_event_meta_by_key(&Key::Id(attribute.event_id))
-        .await
-        .map_err(|_| invalid())?;
-    let visible = call
-        .can_see_item(&event, attribute.distribution, attribute.sharing_group_id)
+        .event_of_visible_item(
+            attribute.event_id,
+            attribute.distribution,
+            attribute.sharing_group_id,
+            "attribute",
+        )
         .await?;
-    if !visible {
-        return Err(invalid());
-    }
     Ok((attribute, event))
 }
 

@@ -131,6 +131,30 @@ impl Call {
             .sees_item(event.org_id, distribution, sharing_group_id))
     }
 
+    /// The event holding an item, if the caller may see both the event and the item;
+    /// otherwise MISP's 404 `Invalid <what>.` (missing and invisible look the same).
+    pub async fn event_of_visible_item(
+        &self,
+        event_id: i64,
+        distribution: Distribution,
+        sharing_group_id: i64,
+        what: &str,
+    ) -> ApiResult<Event> {
+        let invalid = || ApiError::NotFound(format!("Invalid {what}."));
+        let event = self
+            .visible_event_meta_by_key(&Key::Id(event_id))
+            .await
+            .map_err(|_| invalid())?;
+        if self
+            .can_see_item(&event, distribution, sharing_group_id)
+            .await?
+        {
+            Ok(event)
+        } else {
+            Err(invalid())
+        }
+    }
+
     /// MISP's canModifyEvent: site admin; the creator organisation with perm_modify_org; the
     /// creating user with perm_modify; a sync user on an event that arrived by sync.
     pub fn can_modify_event(&self, event: &Event) -> bool {

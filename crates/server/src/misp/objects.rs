@@ -30,15 +30,13 @@ async fn visible_object(call: &Call, include_deleted: bool) -> ApiResult<(MispOb
         Err(other) => return Err(other.into()),
     };
     let event = call
-        .visible_event_meta_by_key(&Key::Id(object.event_id))
-        .await
-        .map_err(|_| invalid())?;
-    let visible = call
-        .can_see_item(&event, object.distribution, object.sharing_group_id)
+        .event_of_visible_item(
+            object.event_id,
+            object.distribution,
+            object.sharing_group_id,
+            "object",
+        )
         .await?;
-    if !visible {
-        return Err(invalid());
-    }
     Ok((object, event))
 }
 
