@@ -32,18 +32,14 @@ def _has_json(d: Path) -> bool:
 def misp_events_dir() -> Path | None:
     """The folder of real MISP event files.
 
-    crates/model/tests/data/misp-events/ in the repository; while that is not there yet,
-    the shared data folder beside the repository (shared/data/misp-events/, which is
-    /work/shared/... on a developer machine and <clone>/../shared/... in CI).
-    KIZUNA_MISP_EVENTS_DIR overrides all of them.
+    crates/model/tests/data/misp-events/ in the repository (copies with their attribution);
+    KIZUNA_MISP_EVENTS_DIR overrides it.
     """
     candidates = []
     if os.environ.get("KIZUNA_MISP_EVENTS_DIR"):
         candidates.append(Path(os.environ["KIZUNA_MISP_EVENTS_DIR"]))
     candidates += [
         REPO / "crates" / "model" / "tests" / "data" / "misp-events",
-        REPO.parent / "shared" / "data" / "misp-events",
-        Path("/work/shared/data/misp-events"),
     ]
     for c in candidates:
         if _has_json(c):

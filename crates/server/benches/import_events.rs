@@ -1,7 +1,7 @@
 //! Import throughput of `POST /events/add`: the whole app in-process (tower `oneshot`, no
 //! socket) over a fresh SQLite store, fed the real MISP events of
-//! `/work/shared/data/misp-events` (or `crates/model/tests/data/misp-events` when that is
-//! absent) for several rounds, every uuid rewritten per round so nothing collides.
+//! `../shared/data/misp-events` beside the repository (or `crates/model/tests/data/misp-events`
+//! when that is absent) for several rounds, every uuid rewritten per round so nothing collides.
 //!
 //! `cargo bench -p kizuna-server --bench import_events`
 //! Environment: `KIZUNA_BENCH_ROUNDS` (default 5), `KIZUNA_BENCH_CONCURRENCY` (default 8,

@@ -21,14 +21,7 @@ pub fn ctx() -> BuildContext {
     }
 }
 
-/// The model crate's test data (real MISP events, PyMISP's describeTypes.json), or the
-/// shared copy it was taken from.
-pub fn data_dir() -> Option<PathBuf> {
-    let candidates = [
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data"),
-        PathBuf::from("/work/shared/data"),
-    ];
-    candidates
-        .into_iter()
-        .find(|dir| dir.join("misp-events").is_dir())
+/// The model crate's test data: real MISP events and PyMISP's describeTypes.json.
+pub fn data_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data")
 }
