@@ -300,6 +300,8 @@ async fn index(call: &Call) -> ApiResult<Response> {
         page: call.path.named("page").and_then(|value| value.parse().ok()),
     };
     let attributes = call.store().list_attributes(&page).await?;
+    // One look-up of the caller's sharing groups for the whole page, not one per attribute.
+    let viewer = call.viewer().await?;
     let mut visible = Vec::with_capacity(attributes.len());
     let mut events: std::collections::HashMap<i64, Option<Event>> =
         std::collections::HashMap::new();
@@ -312,9 +314,11 @@ async fn index(call: &Call) -> ApiResult<Response> {
             );
         }
         if let Some(Some(event)) = events.get(&attribute.event_id)
-            && call
-                .can_see_item(event, attribute.distribution, attribute.sharing_group_id)
-                .await?
+            && viewer.sees_item(
+                event.org_id,
+                attribute.distribution,
+                attribute.sharing_group_id,
+            )
         {
             visible.push(render_attribute(&attribute));
         }
