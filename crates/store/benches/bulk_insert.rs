@@ -254,6 +254,80 @@ fn report(backend: &str, batch: usize, outcome: &Outcome) {
     );
 }
 
+/// The engine's own ceiling for comparison: the same schema, batch sizes and random uuids, but
+/// rows generated inside SQLite (`INSERT … SELECT` over a recursive CTE), so no driver, no
+/// binding and no Rust at all is in the timed path.
+async fn bench_sqlite_engine(total: usize, batch: usize) {
+    use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+    use std::str::FromStr;
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let url = format!("sqlite://{}", dir.path().join("engine.db").display());
+    let store = Store::connect(&url).await.expect("open SQLite store");
+    let org = store
+        .create_org(&Organisation {
+            uuid: uuid::Uuid::new_v4().to_string(),
+            name: "Bench".into(),
+            local: true,
+            date_created: NOW,
+            date_modified: NOW,
+            ..Organisation::default()
+        })
+        .await
+        .expect("create org");
+    let event = Event::new(
+        uuid::Uuid::new_v4().to_string(),
+        "engine ceiling".into(),
+        date!(2024 - 01 - 01),
+        org.id,
+        NOW,
+    );
+    let event_id = store.insert_event(&event, false).await.expect("event");
+    store.close().await;
+    let options = SqliteConnectOptions::from_str(&url)
+        .expect("url")
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .foreign_keys(true)
+        .pragma("cache_size", "-65536");
+    let mut conn = sqlx::SqliteConnection::connect_with(&options)
+        .await
+        .expect("connect");
+    let random_uuid = "lower(hex(randomblob(4))) || '-' || lower(hex(randomblob(2))) || '-4' || \
+         substr(lower(hex(randomblob(2))), 2) || '-a' || substr(lower(hex(randomblob(2))), 2) || \
+         '-' || lower(hex(randomblob(6)))";
+    let mut elapsed = Duration::ZERO;
+    let mut start = 0;
+    while start < total {
+        let rows = batch.min(total - start);
+        let sql = format!(
+            "INSERT INTO attributes (uuid, event_id, object_id, category, type, value1, value2, \
+             to_ids, comment, distribution, sharing_group_id, timestamp) \
+             WITH RECURSIVE s(i) AS (SELECT {start} UNION ALL SELECT i + 1 FROM s WHERE i < {last}) \
+             SELECT {random_uuid}, {event_id}, 0, 'Network activity', 'ip-dst', \
+             '10.' || (i / 65536 % 256) || '.' || (i / 256 % 256) || '.' || (i % 256), '', 1, '', \
+             5, 0, {NOW} FROM s",
+            last = start + rows - 1,
+        );
+        let began = Instant::now();
+        let mut tx = conn.begin().await.expect("begin");
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut *tx)
+            .await
+            .expect("engine insert");
+        tx.commit().await.expect("commit");
+        elapsed += began.elapsed();
+        start += rows;
+    }
+    let _ = conn.close().await;
+    println!(
+        "sqlite engine alone (rows generated in SQL, same schema): {total} attributes in {:.2} s \
+         = {} attributes/s (batch {})",
+        elapsed.as_secs_f64(),
+        grouped(total as f64 / elapsed.as_secs_f64()),
+        grouped(batch as f64),
+    );
+}
+
 async fn bench_sqlite(total: usize, batch: usize) {
     let dir = tempfile::tempdir().expect("temporary directory");
     let url = format!("sqlite://{}", dir.path().join("bench.db").display());
@@ -326,6 +400,7 @@ fn main() {
     runtime.block_on(async {
         for batch in batch_sizes() {
             bench_sqlite(total, batch).await;
+            bench_sqlite_engine(total, batch).await;
         }
         match pg_base_url() {
             Some(base) => {

@@ -1,18 +1,18 @@
 //! Attributes: the bulk insert path, single reads and edits, soft and hard deletes.
 
 use crate::rows::{ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, TAG_COLUMNS};
-use crate::{Dialect, Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::Attribute;
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
-/// Columns written per attribute by the bulk insert.
+/// Columns written per attribute by PostgreSQL's insert (SQLite's is in `sqlite_bulk`).
 const INSERT_COLUMNS: &str = "uuid, event_id, object_id, object_relation, category, type, value1, \
      value2, to_ids, comment, distribution, sharing_group_id, timestamp, deleted, \
      disable_correlation, first_seen, last_seen, valid_until, intended_use, status, data";
 const INSERT_COLUMN_COUNT: usize = 21;
-/// Rows per INSERT statement: 21 × 1000 binds stays under SQLite's 32,766 and PostgreSQL's
-/// 65,535 parameter limits while amortising the statement cost.
+/// Rows per INSERT statement: 21 × 1000 binds stays under PostgreSQL's 65,535 parameter limit
+/// while amortising the statement cost.
 const ROWS_PER_STATEMENT: usize = 1000;
 
 /// One page of `/attributes/index`.
@@ -22,10 +22,8 @@ pub struct AttributePage {
     pub page: Option<i64>,
 }
 
-/// The multi-row INSERT for `rows` attributes. SQLite gets anonymous `?` placeholders: with
-/// thousands of numbered `$n` parameters, resolving their names costs time quadratic in the
-/// statement size (measured: half the CPU of a 370-attribute event). PostgreSQL needs `$n`.
-fn insert_sql(rows: usize, returning: bool, dialect: Dialect) -> String {
+/// PostgreSQL's multi-row INSERT for `rows` attributes.
+fn insert_sql(rows: usize, returning: bool) -> String {
     let mut sql = String::with_capacity(60 + rows * INSERT_COLUMN_COUNT * 6);
     sql.push_str("INSERT INTO attributes (");
     sql.push_str(INSERT_COLUMNS);
@@ -39,13 +37,8 @@ fn insert_sql(rows: usize, returning: bool, dialect: Dialect) -> String {
             if column > 0 {
                 sql.push(',');
             }
-            match dialect {
-                Dialect::Sqlite => sql.push('?'),
-                Dialect::Postgres => {
-                    sql.push('$');
-                    sql.push_str(&(row * INSERT_COLUMN_COUNT + column + 1).to_string());
-                }
-            }
+            sql.push('$');
+            sql.push_str(&(row * INSERT_COLUMN_COUNT + column + 1).to_string());
         }
         sql.push(')');
     }
@@ -101,6 +94,49 @@ fn duplicate_uuid(chunk: &[Attribute]) -> String {
     }
 }
 
+/// PostgreSQL's attribute insert: multi-row statements, ids read back only when tags need them.
+async fn insert_attributes_postgres(
+    conn: &mut sqlx::PgConnection,
+    event_id: i64,
+    object_id: i64,
+    attributes: &[Attribute],
+    needs_ids: bool,
+) -> Result<Vec<i64>> {
+    let mut ids = Vec::with_capacity(if needs_ids { attributes.len() } else { 0 });
+    for chunk in attributes.chunks(ROWS_PER_STATEMENT) {
+        let sql = insert_sql(chunk.len(), needs_ids);
+        let returned: Vec<(i64, String)> = if needs_ids {
+            let query = bind_rows!(
+                sqlx::query_as(AssertSqlSafe(sql.as_str())),
+                chunk,
+                event_id,
+                object_id
+            );
+            query.fetch_all(&mut *conn).await
+        } else {
+            let query = bind_rows!(
+                sqlx::query(AssertSqlSafe(sql.as_str())),
+                chunk,
+                event_id,
+                object_id
+            );
+            query.execute(&mut *conn).await.map(|_| Vec::new())
+        }
+        .map_err(|e| conflict_on_unique(e, duplicate_uuid(chunk)))?;
+        if needs_ids {
+            let by_uuid: HashMap<String, i64> =
+                returned.into_iter().map(|(id, uuid)| (uuid, id)).collect();
+            for attribute in chunk {
+                let id = by_uuid.get(&attribute.uuid).copied().ok_or_else(|| {
+                    StoreError::Corrupt(format!("attribute {} was not stored", attribute.uuid))
+                })?;
+                ids.push(id);
+            }
+        }
+    }
+    Ok(ids)
+}
+
 impl Tx {
     /// Inserts attributes of one event (and of object `object_id`, 0 = none) in multi-row
     /// statements, then their tags. Returns the new ids in input order.
@@ -114,30 +150,16 @@ impl Tx {
         let needs_ids = attributes
             .iter()
             .any(|attribute| !attribute.tags.is_empty());
-        let mut ids = Vec::with_capacity(if needs_ids { attributes.len() } else { 0 });
-        for chunk in attributes.chunks(ROWS_PER_STATEMENT) {
-            let sql = insert_sql(chunk.len(), needs_ids, self.dialect());
-            let returned: Vec<(i64, String)> = with_tx!(self, conn => {
-                if needs_ids {
-                    let query = bind_rows!(sqlx::query_as(AssertSqlSafe(sql.as_str())), chunk, event_id, object_id);
-                    query.fetch_all(&mut *conn).await
-                } else {
-                    let query = bind_rows!(sqlx::query(AssertSqlSafe(sql.as_str())), chunk, event_id, object_id);
-                    query.execute(&mut *conn).await.map(|_| Vec::new())
-                }
-                .map_err(|e| conflict_on_unique(e, duplicate_uuid(chunk)))?
-            });
-            if needs_ids {
-                let by_uuid: HashMap<String, i64> =
-                    returned.into_iter().map(|(id, uuid)| (uuid, id)).collect();
-                for attribute in chunk {
-                    let id = by_uuid.get(&attribute.uuid).copied().ok_or_else(|| {
-                        StoreError::Corrupt(format!("attribute {} was not stored", attribute.uuid))
-                    })?;
-                    ids.push(id);
-                }
+        let ids = match self {
+            Tx::Sqlite(transaction) => {
+                crate::sqlite_bulk::insert_attributes(transaction, event_id, object_id, attributes)
+                    .await?
             }
-        }
+            Tx::Postgres(transaction) => {
+                insert_attributes_postgres(transaction, event_id, object_id, attributes, needs_ids)
+                    .await?
+            }
+        };
         if needs_ids {
             for (attribute, id) in attributes.iter().zip(&ids) {
                 if !attribute.tags.is_empty() {

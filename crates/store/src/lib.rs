@@ -15,6 +15,7 @@ mod objects;
 mod orgs;
 mod rows;
 mod settings;
+mod sqlite_bulk;
 mod tags;
 mod users;
 
@@ -65,6 +66,9 @@ pub enum StoreError {
     UnsupportedUrl(String),
     #[error("database error: {0}")]
     Db(#[from] sqlx::Error),
+    /// An error reported by SQLite's C API on the paths that bypass sqlx.
+    #[error("database error: {0}")]
+    Engine(String),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
 }
@@ -127,13 +131,6 @@ macro_rules! with_tx {
 pub(crate) use with_tx;
 
 impl Tx {
-    pub(crate) fn dialect(&self) -> Dialect {
-        match self {
-            Tx::Sqlite(_) => Dialect::Sqlite,
-            Tx::Postgres(_) => Dialect::Postgres,
-        }
-    }
-
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
             Tx::Sqlite(transaction) => transaction.commit().await?,
