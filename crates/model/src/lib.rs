@@ -9,6 +9,7 @@ pub mod attribute_types;
 pub mod entities;
 pub mod enums;
 pub mod normalize;
+pub mod query;
 pub mod refang;
 
 pub use entities::*;
