@@ -1,0 +1,4 @@
+//! Warninglists against the real lists shipped in data/warninglists/.
+
+mod directory;
+mod shipped;
