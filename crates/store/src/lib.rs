@@ -18,6 +18,7 @@ mod settings;
 mod sqlite_bulk;
 mod tags;
 mod users;
+mod warninglists;
 
 pub use attributes::AttributePage;
 pub use events::{EventChanges, EventFilter, LoadOptions};
