@@ -10,8 +10,11 @@ pub mod keys;
 pub mod misp;
 pub mod routing;
 
+pub use misp::warninglists::Warninglists;
+
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use kizuna_matcher::WarninglistSet;
 use kizuna_store::Store;
 use std::future::Future;
 use std::sync::Arc;
@@ -38,6 +41,8 @@ pub struct ServerSettings {
 pub struct AppState {
     pub store: Store,
     pub settings: Arc<ServerSettings>,
+    /// The warninglists; see `AppState::warninglist_set` for the ones in force.
+    pub warninglists: Arc<Warninglists>,
 }
 
 impl AppState {
@@ -45,6 +50,7 @@ impl AppState {
         Self {
             store,
             settings: Arc::new(settings),
+            warninglists: Arc::new(Warninglists::new(WarninglistSet::defaults())),
         }
     }
 }

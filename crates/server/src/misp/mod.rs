@@ -10,6 +10,7 @@ mod organisations;
 mod servers;
 mod tags;
 mod users;
+pub(crate) mod warninglists;
 
 use crate::auth::authenticate;
 use crate::error::{ApiError, ApiResult};
@@ -274,6 +275,7 @@ async fn handle(
         "objectreferences" => object_references::handle(&call).await,
         "tags" => tags::handle(&call).await,
         "organisations" => organisations::handle(&call).await,
+        "warninglists" => warninglists::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }
 }

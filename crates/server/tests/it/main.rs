@@ -9,3 +9,4 @@ mod objects;
 mod roundtrip;
 mod support;
 mod tags;
+mod warninglists;
