@@ -15,9 +15,10 @@ use crate::error::{ApiError, ApiResult};
 use axum::http::{HeaderValue, Method, header};
 use axum::response::{IntoResponse, Response};
 use kizuna_formats::misp::input::lenient_bool;
-use kizuna_matcher::{Warninglist, WarninglistSet};
+use kizuna_matcher::{LoadError, Warninglist, WarninglistSet};
 use kizuna_store::{Store, StoreError};
 use serde_json::{Map, Value, json};
+use std::path::Path;
 use std::sync::Arc;
 use tokio::sync::OnceCell;
 
@@ -57,6 +58,13 @@ impl AppState {
     pub fn with_warninglists(mut self, set: WarninglistSet) -> Self {
         self.warninglists = Arc::new(Warninglists::new(set));
         self
+    }
+
+    /// This state with the shipped warninglists plus those of `dir` (MISP's layout,
+    /// `<dir>/<name>/list.json`): a list named like a shipped one replaces it, the others are
+    /// added after the shipped ones.
+    pub fn with_warninglists_dir(self, dir: &Path) -> Result<Self, LoadError> {
+        Ok(self.with_warninglists(WarninglistSet::defaults_with_dir(dir)?))
     }
 
     /// The warninglists with the administrator's on/off choices applied: what

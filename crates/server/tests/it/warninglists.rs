@@ -404,3 +404,79 @@ async fn update_and_edits() {
     let (status, _, _) = server.get("/warninglists/frobnicate").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_operators_directory_adds_and_replaces_lists() {
+    let server = Server::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let write = |slug: &str, json: Value| {
+        std::fs::create_dir_all(dir.path().join(slug)).unwrap();
+        std::fs::write(dir.path().join(slug).join("list.json"), json.to_string()).unwrap();
+    };
+    write(
+        "rfc1918",
+        json!({"name": RFC1918_NAME, "description": "10/8 only", "version": 6, "type": "cidr",
+               "list": ["10.0.0.0/8"], "matching_attributes": ["ip-dst"]}),
+    );
+    write(
+        "corp",
+        json!({"name": "Corporate hosts", "description": "ours", "type": "hostname",
+               "list": ["corp.example"], "matching_attributes": ["domain"],
+               "category": "known"}),
+    );
+    let state = AppState::new(
+        server.store.clone(),
+        ServerSettings {
+            base_url: BASE_URL.to_string(),
+        },
+    )
+    .with_warninglists_dir(dir.path())
+    .unwrap();
+    let client = Client {
+        app: app(state),
+        key: server.admin.key.clone(),
+    };
+    let lists = index(&client).await;
+    assert_eq!(lists.len(), 22);
+    assert_eq!(lists[0]["name"], "Corporate hosts");
+    assert_eq!(lists[0]["default"], false);
+    assert_eq!(lists[0]["category"], "known");
+    let replaced = lists
+        .iter()
+        .find(|list| list["name"] == RFC1918_NAME)
+        .unwrap();
+    assert_eq!(replaced["id"], json!(RFC1918.to_string()));
+    assert_eq!(replaced["version"], "6");
+    let (_, _, body) = client
+        .post(
+            "/warninglists/checkValue",
+            json!(["vpn.corp.example", "192.168.1.1"]),
+        )
+        .await;
+    assert_eq!(body["vpn.corp.example"][0]["matched"], "corp.example");
+    assert!(
+        body["192.168.1.1"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|hit| hit["name"] != RFC1918_NAME)
+    );
+
+    write(
+        "broken",
+        json!({"name": "Broken", "description": "d", "type": "regex", "list": ["/(/"]}),
+    );
+    let error = AppState::new(
+        server.store.clone(),
+        ServerSettings {
+            base_url: BASE_URL.to_string(),
+        },
+    )
+    .with_warninglists_dir(dir.path())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("broken") && error.contains("entry 1"),
+        "{error}"
+    );
+}
