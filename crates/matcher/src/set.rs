@@ -261,12 +261,12 @@ impl WarninglistSet {
     /// (`value1|value2` for composite types, whose halves are checked separately), as MISP's
     /// `checkForWarning` finds them: at most one hit per list, lists in id order.
     pub fn check(&self, attr_type: &str, value: &str) -> Vec<WarninglistHit> {
-        self.check_parts(attr_type, &split_value(attr_type, value))
+        self.check_parts(attr_type, split_value(attr_type, value).as_slice())
     }
 
     /// [`check`](Self::check) for an attribute whose value halves are already apart.
     pub fn check_attribute(&self, attribute: &Attribute) -> Vec<WarninglistHit> {
-        self.check_parts(&attribute.attr_type, &attribute_parts(attribute))
+        self.check_parts(&attribute.attr_type, attribute_parts(attribute).as_slice())
     }
 
     /// [`check`](Self::check) with the value already split into the parts to look up.
@@ -279,15 +279,23 @@ impl WarninglistSet {
     /// Whether any enabled list warns about the attribute: what `enforceWarninglist` drops.
     pub fn is_warned(&self, attr_type: &str, value: &str) -> bool {
         let parts = split_value(attr_type, value);
-        self.enabled_lists_for(attr_type)
-            .any(|list| parts.iter().any(|part| list.find_entry(part).is_some()))
+        self.enabled_lists_for(attr_type).any(|list| {
+            parts
+                .as_slice()
+                .iter()
+                .any(|part| list.find_entry(part).is_some())
+        })
     }
 
     /// [`is_warned`](Self::is_warned) for an attribute whose value halves are already apart.
     pub fn is_attribute_warned(&self, attribute: &Attribute) -> bool {
         let parts = attribute_parts(attribute);
-        self.enabled_lists_for(&attribute.attr_type)
-            .any(|list| parts.iter().any(|part| list.find_entry(part).is_some()))
+        self.enabled_lists_for(&attribute.attr_type).any(|list| {
+            parts
+                .as_slice()
+                .iter()
+                .any(|part| list.find_entry(part).is_some())
+        })
     }
 
     /// Every enabled list holding `value`, whatever the lists' attribute types and without
@@ -303,19 +311,45 @@ impl WarninglistSet {
     }
 }
 
-fn split_value<'a>(attr_type: &str, value: &'a str) -> Vec<&'a str> {
-    if is_composite(attr_type) {
-        value.splitn(2, '|').collect()
-    } else {
-        vec![value]
+/// The one or two parts of a value to look up, without allocating: restSearch checks every
+/// attribute it returns.
+struct Parts<'a> {
+    items: [&'a str; 2],
+    len: usize,
+}
+
+impl<'a> Parts<'a> {
+    fn one(value: &'a str) -> Self {
+        Parts {
+            items: [value, ""],
+            len: 1,
+        }
+    }
+
+    fn two(first: &'a str, second: &'a str) -> Self {
+        Parts {
+            items: [first, second],
+            len: 2,
+        }
+    }
+
+    fn as_slice(&self) -> &[&'a str] {
+        &self.items[..self.len]
     }
 }
 
-fn attribute_parts(attribute: &Attribute) -> Vec<&str> {
+fn split_value<'a>(attr_type: &str, value: &'a str) -> Parts<'a> {
+    match value.split_once('|') {
+        Some((first, second)) if is_composite(attr_type) => Parts::two(first, second),
+        _ => Parts::one(value),
+    }
+}
+
+fn attribute_parts(attribute: &Attribute) -> Parts<'_> {
     if is_composite(&attribute.attr_type) {
-        vec![attribute.value1.as_str(), attribute.value2.as_str()]
+        Parts::two(&attribute.value1, &attribute.value2)
     } else {
-        vec![attribute.value1.as_str()]
+        Parts::one(&attribute.value1)
     }
 }
 
