@@ -408,6 +408,38 @@ pub struct Sighting {
     pub sighting_type: SightingType,
 }
 
+/// The sighted attribute, as sighting listings show it next to the sighting.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SightedAttribute {
+    pub uuid: String,
+    pub attr_type: String,
+    pub category: String,
+    /// The MISP `value`: `value1|value2` for composite types.
+    pub value: String,
+    pub to_ids: bool,
+}
+
+/// The event of a sighted attribute, as sighting listings show it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct SightedEvent {
+    pub uuid: String,
+    pub org_id: Id,
+    pub orgc_id: Id,
+    pub info: String,
+    /// Name of the creator organisation (`Orgc.name`).
+    pub orgc_name: String,
+}
+
+/// A sighting with what MISP joins in when listing it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SightingDetails {
+    pub sighting: Sighting,
+    pub attribute: SightedAttribute,
+    pub event: SightedEvent,
+    /// None for the anonymous organisation 0, or one this instance does not know.
+    pub reporter: Option<Organisation>,
+}
+
 /// Sharing group (`sharing_groups`) with its member organisations and servers.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct SharingGroup {

@@ -15,6 +15,7 @@ mod objects;
 mod orgs;
 mod rows;
 mod settings;
+mod sightings;
 mod sqlite_bulk;
 mod tags;
 mod users;
@@ -22,6 +23,7 @@ mod warninglists;
 
 pub use attributes::AttributePage;
 pub use events::{EventChanges, EventFilter, LoadOptions};
+pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use users::Principal;
 

@@ -90,4 +90,8 @@ contract_suite! {
     #[ignore = "known limit: lower() folds ASCII only (SQLite, PostgreSQL with LC_CTYPE=C); folded name columns come with issue 3"]
     listing::list_events_info_filter_folds_non_ascii_case,
     visibility::viewer_org_hides_items_it_may_not_see,
+    sightings::expiration_replaces_the_organisations_previous_one,
+    sightings::sighting_by_value_finds_visible_live_attributes,
+    sightings::listing_follows_the_default_sighting_policy,
+    sightings::listing_filters_like_rest_search,
 }

@@ -5,5 +5,6 @@ pub mod events;
 pub mod listing;
 pub mod objects;
 pub mod schema;
+pub mod sightings;
 pub mod tags;
 pub mod visibility;
