@@ -542,6 +542,399 @@ fn index_org(org: &Organisation) -> Value {
     json!({"id": int(org.id), "name": org.name, "uuid": org.uuid})
 }
 
+// ---------------------------------------------------------------------------------------
+// Sightings (misp-reference §1.9, §4.6)
+// ---------------------------------------------------------------------------------------
+
+use kizuna_model::{Sighting, SightingDetails};
+
+/// The sighting row in MISP's column order, as `/sightings/add` returns it (the caller wraps
+/// it as `{"Sighting": …}`).
+pub fn render_sighting(sighting: &Sighting) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(sighting.id));
+    map.insert("attribute_id".into(), int(sighting.attribute_id));
+    map.insert("event_id".into(), int(sighting.event_id));
+    map.insert("org_id".into(), int(sighting.org_id));
+    map.insert("date_sighting".into(), int(sighting.date_sighting));
+    map.insert("uuid".into(), Value::String(sighting.uuid.clone()));
+    map.insert("source".into(), Value::String(sighting.source.clone()));
+    map.insert("type".into(), int(sighting.sighting_type.as_i64()));
+    Value::Object(map)
+}
+
+fn sighting_reporter(org: &Organisation) -> Value {
+    json!({"id": int(org.id), "uuid": org.uuid, "name": org.name})
+}
+
+/// A sighting as an event's attributes and `/sightings/index` carry it: the row, the
+/// attribute's uuid and the reporting organisation (absent for the anonymous org 0).
+pub fn render_sighting_with_reporter(details: &SightingDetails) -> Value {
+    let mut rendered = render_sighting(&details.sighting);
+    if let Some(map) = rendered.as_object_mut() {
+        map.insert(
+            "attribute_uuid".into(),
+            Value::String(details.attribute.uuid.clone()),
+        );
+        if let Some(org) = &details.reporter {
+            map.insert("Organisation".into(), sighting_reporter(org));
+        }
+    }
+    rendered
+}
+
+/// One `/sightings/listSightings` entry: the row beside its reporter's name (null when the
+/// reporter is unknown).
+pub fn render_listed_sighting(details: &SightingDetails) -> Value {
+    json!({
+        "Sighting": render_sighting(&details.sighting),
+        "Organisation": {"name": details.reporter.as_ref().map(|org| org.name.clone())},
+    })
+}
+
+/// The `include*` switches of a sightings restSearch.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SightingSearchOutput {
+    /// `attribute_uuid` and `event_uuid` on the hit.
+    pub include_uuid: bool,
+    /// `Attribute: {id, value, uuid, type, category, to_ids}`.
+    pub include_attribute: bool,
+    /// `Event: {id, uuid, orgc_id, org_id, info, Orgc: {name}}`.
+    pub include_event: bool,
+}
+
+/// One hit of `/sightings/restSearch` (the caller wraps it as `{"Sighting": …}`): the row,
+/// the sighted `value`, what the switches ask for, and the reporter.
+pub fn render_sighting_search_hit(
+    details: &SightingDetails,
+    output: SightingSearchOutput,
+) -> Value {
+    let sighting = &details.sighting;
+    let mut rendered = render_sighting(sighting);
+    let Some(map) = rendered.as_object_mut() else {
+        return rendered;
+    };
+    map.insert(
+        "value".into(),
+        Value::String(details.attribute.value.clone()),
+    );
+    if output.include_uuid {
+        map.insert(
+            "attribute_uuid".into(),
+            Value::String(details.attribute.uuid.clone()),
+        );
+        map.insert(
+            "event_uuid".into(),
+            Value::String(details.event.uuid.clone()),
+        );
+    }
+    if output.include_attribute {
+        let attribute = &details.attribute;
+        map.insert(
+            "Attribute".into(),
+            json!({
+                "id": int(sighting.attribute_id),
+                "value": attribute.value,
+                "uuid": attribute.uuid,
+                "type": attribute.attr_type,
+                "category": attribute.category,
+                "to_ids": attribute.to_ids,
+            }),
+        );
+    }
+    if output.include_event {
+        let event = &details.event;
+        map.insert(
+            "Event".into(),
+            json!({
+                "id": int(sighting.event_id),
+                "uuid": event.uuid,
+                "orgc_id": int(event.orgc_id),
+                "org_id": int(event.org_id),
+                "info": event.info,
+                "Orgc": {"name": event.orgc_name},
+            }),
+        );
+    }
+    if let Some(org) = &details.reporter {
+        map.insert("Organisation".into(), sighting_reporter(org));
+    }
+    rendered
+}
+
+/// The CSV columns of a sightings restSearch: MISP fixes them from the switches.
+fn sighting_csv_columns(output: SightingSearchOutput) -> Vec<&'static str> {
+    let mut columns = vec![
+        "id",
+        "attribute_id",
+        "event_id",
+        "org_id",
+        "date_sighting",
+        "uuid",
+        "source",
+        "type",
+    ];
+    if output.include_attribute {
+        columns.extend([
+            "attribute_uuid",
+            "attribute_type",
+            "attribute_category",
+            "attribute_to_ids",
+            "attribute_value",
+        ]);
+    }
+    if output.include_event {
+        columns.extend([
+            "event_uuid",
+            "event_orgc_id",
+            "event_org_id",
+            "event_info",
+            "event_Orgc_name",
+        ]);
+    }
+    columns
+}
+
+/// Whether PHP's `is_numeric` holds, which decides whether MISP quotes a CSV field.
+fn looks_numeric(text: &str) -> bool {
+    let trimmed = text.trim_start();
+    !trimmed.is_empty()
+        && trimmed.bytes().any(|b| b.is_ascii_digit())
+        && trimmed
+            .bytes()
+            .all(|b| b.is_ascii_digit() || matches!(b, b'+' | b'-' | b'.' | b'e' | b'E'))
+        && trimmed.parse::<f64>().is_ok()
+}
+
+fn csv_field(value: Option<&Value>) -> String {
+    match value {
+        Some(Value::Bool(flag)) => if *flag { "1" } else { "0" }.to_string(),
+        Some(Value::String(text)) if looks_numeric(text) => text.clone(),
+        Some(Value::String(text)) => format!("\"{}\"", text.replace('"', "\"\"")),
+        Some(Value::Number(number)) => number.to_string(),
+        _ => "\"\"".to_string(),
+    }
+}
+
+/// `/sightings/restSearch` as CSV: a header line, one line per hit (the `Attribute` and
+/// `Event` members flattened to `attribute_*` / `event_*` columns), and MISP's closing
+/// empty line.
+pub fn render_sightings_csv(hits: &[SightingDetails], output: SightingSearchOutput) -> String {
+    let columns = sighting_csv_columns(output);
+    let mut csv = columns.join(",");
+    csv.push('\n');
+    for details in hits {
+        let Value::Object(mut flat) = render_sighting_search_hit(details, output) else {
+            continue;
+        };
+        for (member, prefix) in [("Event", "event_"), ("Attribute", "attribute_")] {
+            if let Some(Value::Object(inner)) = flat.remove(member) {
+                for (key, value) in inner {
+                    match value {
+                        Value::Object(nested) => {
+                            for (nested_key, nested_value) in nested {
+                                flat.insert(format!("{prefix}{key}_{nested_key}"), nested_value);
+                            }
+                        }
+                        scalar => {
+                            flat.insert(format!("{prefix}{key}"), scalar);
+                        }
+                    }
+                }
+            }
+        }
+        let line: Vec<String> = columns
+            .iter()
+            .map(|column| csv_field(flat.get(*column)))
+            .collect();
+        csv.push_str(&line.join(","));
+        csv.push('\n');
+    }
+    csv.push('\n');
+    csv
+}
+
+/// Puts rendered sightings (keyed by attribute id) under the `Sighting` key of each
+/// attribute of a rendered event, top level and inside objects, as MISP's event JSON carries
+/// them. Attributes without sightings get no key.
+pub fn attach_sightings_to_event(
+    event: &mut Value,
+    mut by_attribute: std::collections::HashMap<i64, Vec<Value>>,
+) {
+    let mut attach = |attribute: &mut Value| {
+        let id = attribute
+            .get("id")
+            .and_then(Value::as_str)
+            .and_then(|id| id.parse::<i64>().ok());
+        if let (Some(id), Some(map)) = (id, attribute.as_object_mut())
+            && let Some(sightings) = by_attribute.remove(&id)
+        {
+            map.insert("Sighting".into(), Value::Array(sightings));
+        }
+    };
+    if let Some(attributes) = event.get_mut("Attribute").and_then(Value::as_array_mut) {
+        attributes.iter_mut().for_each(&mut attach);
+    }
+    if let Some(objects) = event.get_mut("Object").and_then(Value::as_array_mut) {
+        for object in objects {
+            if let Some(attributes) = object.get_mut("Attribute").and_then(Value::as_array_mut) {
+                attributes.iter_mut().for_each(&mut attach);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod sighting_tests {
+    use super::*;
+    use kizuna_model::{SightedAttribute, SightedEvent, SightingType};
+
+    fn details(reporter: Option<Organisation>) -> SightingDetails {
+        SightingDetails {
+            sighting: Sighting {
+                id: 7,
+                uuid: "5f0c7a1e-0000-4000-8000-00000000a001".into(),
+                attribute_id: 12,
+                event_id: 3,
+                org_id: reporter.as_ref().map_or(0, |org| org.id),
+                date_sighting: 1_700_000_000,
+                source: "sensor \"A\"".into(),
+                sighting_type: SightingType::FalsePositive,
+            },
+            attribute: SightedAttribute {
+                uuid: "5f0c7a1e-0000-4000-8000-00000000b001".into(),
+                attr_type: "ip-dst|port".into(),
+                category: "Network activity".into(),
+                value: "192.0.2.1|443".into(),
+                to_ids: true,
+            },
+            event: SightedEvent {
+                uuid: "5f0c7a1e-0000-4000-8000-00000000c001".into(),
+                org_id: 1,
+                orgc_id: 2,
+                info: "campaign".into(),
+                orgc_name: "CREATOR".into(),
+            },
+            reporter,
+        }
+    }
+
+    fn reporter() -> Organisation {
+        Organisation {
+            id: 4,
+            uuid: "5f0c7a1e-0000-4000-8000-00000000d001".into(),
+            name: "REPORTER".into(),
+            ..Organisation::default()
+        }
+    }
+
+    #[test]
+    fn sightings_render_with_misp_typing_and_order() {
+        let with_org = render_sighting_with_reporter(&details(Some(reporter())));
+        assert_eq!(
+            serde_json::to_string(&with_org).unwrap(),
+            concat!(
+                r#"{"id":"7","attribute_id":"12","event_id":"3","org_id":"4","#,
+                r#""date_sighting":"1700000000","uuid":"5f0c7a1e-0000-4000-8000-00000000a001","#,
+                r#""source":"sensor \"A\"","type":"1","#,
+                r#""attribute_uuid":"5f0c7a1e-0000-4000-8000-00000000b001","#,
+                r#""Organisation":{"id":"4","uuid":"5f0c7a1e-0000-4000-8000-00000000d001","name":"REPORTER"}}"#
+            )
+        );
+        let anonymous = render_sighting_with_reporter(&details(None));
+        assert!(anonymous.get("Organisation").is_none());
+        assert_eq!(
+            render_listed_sighting(&details(None))["Organisation"],
+            json!({"name": null})
+        );
+    }
+
+    #[test]
+    fn search_hits_follow_the_switches() {
+        let plain =
+            render_sighting_search_hit(&details(Some(reporter())), SightingSearchOutput::default());
+        let keys: Vec<&str> = plain
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        assert_eq!(
+            keys,
+            [
+                "id",
+                "attribute_id",
+                "event_id",
+                "org_id",
+                "date_sighting",
+                "uuid",
+                "source",
+                "type",
+                "value",
+                "Organisation"
+            ]
+        );
+        let full = render_sighting_search_hit(
+            &details(None),
+            SightingSearchOutput {
+                include_uuid: true,
+                include_attribute: true,
+                include_event: true,
+            },
+        );
+        assert_eq!(
+            full["event_uuid"],
+            json!("5f0c7a1e-0000-4000-8000-00000000c001")
+        );
+        assert_eq!(full["Attribute"]["to_ids"], json!(true));
+        assert_eq!(full["Attribute"]["id"], json!("12"));
+        assert_eq!(full["Event"]["Orgc"], json!({"name": "CREATOR"}));
+        assert_eq!(full["Event"]["orgc_id"], json!("2"));
+    }
+
+    #[test]
+    fn csv_flattens_attribute_and_event() {
+        let output = SightingSearchOutput {
+            include_uuid: false,
+            include_attribute: true,
+            include_event: true,
+        };
+        let csv = render_sightings_csv(&[details(Some(reporter()))], output);
+        let lines: Vec<&str> = csv.split('\n').collect();
+        assert_eq!(
+            lines[0],
+            "id,attribute_id,event_id,org_id,date_sighting,uuid,source,type,attribute_uuid,\
+             attribute_type,attribute_category,attribute_to_ids,attribute_value,event_uuid,\
+             event_orgc_id,event_org_id,event_info,event_Orgc_name"
+        );
+        assert_eq!(
+            lines[1],
+            "7,12,3,4,1700000000,\"5f0c7a1e-0000-4000-8000-00000000a001\",\"sensor \"\"A\"\"\",1,\
+             \"5f0c7a1e-0000-4000-8000-00000000b001\",\"ip-dst|port\",\"Network activity\",1,\
+             \"192.0.2.1|443\",\"5f0c7a1e-0000-4000-8000-00000000c001\",2,1,\"campaign\",\"CREATOR\""
+        );
+        assert_eq!(&lines[2..], ["", ""]);
+    }
+
+    #[test]
+    fn event_attributes_receive_their_sightings() {
+        let mut event = json!({
+            "Attribute": [{"id": "12"}, {"id": "13"}],
+            "Object": [{"Attribute": [{"id": "14"}]}],
+        });
+        let mut by_attribute = std::collections::HashMap::new();
+        by_attribute.insert(12, vec![json!({"id": "1"})]);
+        by_attribute.insert(14, vec![json!({"id": "2"}), json!({"id": "3"})]);
+        attach_sightings_to_event(&mut event, by_attribute);
+        assert_eq!(event["Attribute"][0]["Sighting"], json!([{"id": "1"}]));
+        assert!(event["Attribute"][1].get("Sighting").is_none());
+        assert_eq!(
+            event["Object"][0]["Attribute"][0]["Sighting"],
+            json!([{"id": "2"}, {"id": "3"}])
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
