@@ -272,7 +272,11 @@ async fn view(call: &Call) -> ApiResult<Response> {
         viewer_org: call.viewer_org(),
     };
     let event = call.store().event(&Key::Id(meta.id), &options).await?;
-    Ok(json_response(event_body(&event, false)))
+    let mut body = event_body(&event, false);
+    if !call.flag("noSightings") {
+        super::sightings::attach_to_event(call, &event, &mut body).await?;
+    }
+    Ok(json_response(body))
 }
 
 /// MISP's edit (misp-reference §3.5): the incoming event must be newer; attributes and

@@ -8,6 +8,7 @@ mod object_references;
 mod objects;
 mod organisations;
 mod servers;
+mod sightings;
 mod tags;
 mod users;
 pub(crate) mod warninglists;
@@ -275,6 +276,7 @@ async fn handle(
         "objectreferences" => object_references::handle(&call).await,
         "tags" => tags::handle(&call).await,
         "organisations" => organisations::handle(&call).await,
+        "sightings" => sightings::handle(&call).await,
         "warninglists" => warninglists::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }

@@ -7,6 +7,7 @@ mod events;
 mod handshake;
 mod objects;
 mod roundtrip;
+mod sightings;
 mod support;
 mod tags;
 mod warninglists;

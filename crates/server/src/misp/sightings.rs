@@ -1,0 +1,702 @@
+//! MISP `SightingsController`: add (to attributes named by id/uuid, or to every visible
+//! attribute with a value), index, listSightings, view, restSearch (JSON and CSV) and
+//! delete; plus the sightings MISP's event view carries on each attribute.
+//!
+//! Visibility is MISP's default `Plugin.Sightings_policy` 0 (misp-reference §1.9): the
+//! event's owner organisation sees every sighting of its events, other organisations see
+//! their own, site admins see everything; the sighted attribute must be visible as well.
+//! The store applies both rules.
+
+use super::{Call, describe_endpoint, is_write, json_response, unknown_action};
+use crate::error::{ApiError, ApiResult};
+use axum::http::{HeaderValue, Method, header};
+use axum::response::{IntoResponse, Response};
+use kizuna_formats::misp::filters::{resolve_time, resolve_time_delta};
+use kizuna_formats::misp::input::{lenient_bool, lenient_i64};
+use kizuna_formats::misp::output::{
+    SightingSearchOutput, attach_sightings_to_event, render_listed_sighting, render_sighting,
+    render_sighting_search_hit, render_sighting_with_reporter, render_sightings_csv,
+};
+use kizuna_model::query::TimeBound;
+use kizuna_model::{Event, Sighting, SightingDetails, SightingType};
+use kizuna_store::{Key, SightableAttribute, SightingFilter, StoreError};
+use serde_json::{Map, Value, json};
+use std::collections::HashMap;
+
+/// MISP's default look-back of a sightings restSearch without a time filter.
+const DEFAULT_LOOKBACK: &str = "30d";
+
+/// The longest `source` MISP's column holds.
+const SOURCE_MAX_CHARS: usize = 255;
+
+pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
+    match call.path.action.as_str() {
+        "add" => add(call).await,
+        "index" => index(call).await,
+        "listsightings" => list_sightings(call).await,
+        "view" => view(call).await,
+        "restsearch" => rest_search(call).await,
+        "delete" => delete(call).await,
+        _ => Err(unknown_action(call)),
+    }
+}
+
+/// The request body's fields, with MISP's optional `request` and `Sighting` envelopes
+/// removed; an empty map when there is no body.
+fn body_fields(call: &Call, envelope: &str) -> ApiResult<Map<String, Value>> {
+    let mut body = call.body.clone().unwrap_or_else(|| json!({}));
+    for wrapper in ["request", envelope] {
+        if let Some(inner) = body.get(wrapper).filter(|inner| inner.is_object()) {
+            body = inner.clone();
+        }
+    }
+    match body {
+        Value::Object(fields) => Ok(fields),
+        _ => Err(ApiError::BadRequest(
+            "The request body must be a JSON object.".into(),
+        )),
+    }
+}
+
+/// The texts of a scalar or a list of scalars (numbers as written).
+fn texts(value: &Value) -> Vec<String> {
+    match value {
+        Value::Array(items) => items.iter().flat_map(texts).collect(),
+        Value::String(text) => vec![text.clone()],
+        Value::Number(number) => vec![number.to_string()],
+        _ => Vec::new(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// add
+// ---------------------------------------------------------------------------------------
+
+/// Why an add was refused, in MISP's wording prefix.
+fn add_refused(reason: impl std::fmt::Display) -> String {
+    format!("Could not add the Sighting. Reason: {reason}")
+}
+
+fn bad_add(reason: impl std::fmt::Display) -> ApiError {
+    ApiError::BadRequest(add_refused(reason))
+}
+
+/// MISP's sighting `type`: 0 (default), 1 or 2, as a number or its text.
+fn sighting_type(fields: &Map<String, Value>) -> ApiResult<SightingType> {
+    let Some(value) = fields.get("type").filter(|value| !value.is_null()) else {
+        return Ok(SightingType::Sighting);
+    };
+    lenient_i64(value)
+        .and_then(SightingType::from_i64)
+        .ok_or_else(|| {
+            bad_add(format!(
+                "type {value} is invalid: use 0 (sighting), 1 (false positive) or 2 (expiration)."
+            ))
+        })
+}
+
+/// When the sighting happened: `date` + `time` (UTC), else `timestamp` (epoch), else now.
+fn sighting_time(fields: &Map<String, Value>, now: i64) -> ApiResult<i64> {
+    let text = |name: &str| {
+        fields
+            .get(name)
+            .and_then(Value::as_str)
+            .map(str::trim)
+            .filter(|text| !text.is_empty())
+    };
+    if let (Some(date), Some(time)) = (text("date"), text("time")) {
+        let day = time::Date::parse(
+            date,
+            time::macros::format_description!("[year]-[month]-[day]"),
+        )
+        .map_err(|_| bad_add(format!("date {date:?} is not a YYYY-MM-DD date.")))?;
+        let moment = time::Time::parse(
+            time,
+            time::macros::format_description!("[hour]:[minute]:[second]"),
+        )
+        .or_else(|_| time::Time::parse(time, time::macros::format_description!("[hour]:[minute]")))
+        .map_err(|_| bad_add(format!("time {time:?} is not an HH:MM:SS time.")))?;
+        return Ok(day.with_time(moment).assume_utc().unix_timestamp());
+    }
+    match fields.get("timestamp").filter(|value| !value.is_null()) {
+        None => Ok(now),
+        Some(value) => lenient_i64(value)
+            .filter(|epoch| *epoch >= 0)
+            .ok_or_else(|| bad_add(format!("timestamp {value} is not a Unix time in seconds."))),
+    }
+}
+
+fn sighting_source(fields: &Map<String, Value>) -> ApiResult<String> {
+    let source = match fields.get("source") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.trim().to_string(),
+        Some(Value::Number(number)) => number.to_string(),
+        Some(other) => return Err(bad_add(format!("source {other} is not a text."))),
+    };
+    if source.chars().count() > SOURCE_MAX_CHARS {
+        return Err(bad_add(format!(
+            "source is longer than {SOURCE_MAX_CHARS} characters."
+        )));
+    }
+    Ok(source)
+}
+
+/// The attributes named by the path argument or the body's `uuid` / `id` (MISP also takes
+/// `id1|id2|…`), or None when none is named.
+fn named_attributes(call: &Call, fields: &Map<String, Value>) -> ApiResult<Option<Vec<Key>>> {
+    let named = call
+        .path
+        .arg(0)
+        .map(str::to_string)
+        .or_else(|| {
+            fields
+                .get("uuid")
+                .and_then(|value| texts(value).into_iter().next())
+        })
+        .or_else(|| {
+            fields
+                .get("id")
+                .and_then(|value| texts(value).into_iter().next())
+        })
+        .filter(|text| !text.trim().is_empty());
+    let Some(named) = named else {
+        return Ok(None);
+    };
+    if named.eq_ignore_ascii_case("stix") {
+        return Err(bad_add(
+            "STIX sighting documents are not supported; send id, uuid or value.",
+        ));
+    }
+    let keys: Vec<Key> = if named.contains('|') {
+        named
+            .split('|')
+            .filter(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+            .filter_map(Key::parse)
+            .collect()
+    } else {
+        Key::parse(named.trim()).into_iter().collect()
+    };
+    if keys.is_empty() {
+        return Err(ApiError::NotFound(add_refused(format!(
+            "attribute {named:?} is neither an id nor a uuid."
+        ))));
+    }
+    Ok(Some(keys))
+}
+
+/// `POST /sightings/add[/{attribute id|uuid}]`: sights the named attribute(s), or every
+/// visible attribute whose value1 or value2 is one of `value` / `values`. Answers the last
+/// sighting stored, as MISP does.
+async fn add(call: &Call) -> ApiResult<Response> {
+    if !is_write(call, false)? {
+        return Ok(describe_endpoint(
+            call,
+            "Sighting add",
+            &[],
+            &[
+                "id",
+                "uuid",
+                "value",
+                "values",
+                "type",
+                "source",
+                "timestamp",
+                "date",
+                "time",
+            ],
+        ));
+    }
+    call.require(call.principal.role.permissions.perm_sighting)?;
+    let fields = body_fields(call, "Sighting")?;
+    let kind = sighting_type(&fields)?;
+    let date_sighting = sighting_time(&fields, call.now)?;
+    let source = sighting_source(&fields)?;
+    if fields
+        .get("filters")
+        .is_some_and(|filters| !filters.is_null() && filters != &json!({}) && filters != &json!([]))
+    {
+        return Err(bad_add(
+            "filters are not supported: name the attribute (id or uuid) or give value/values.",
+        ));
+    }
+    let viewer = call.viewer().await?;
+    let targets: Vec<SightableAttribute> = match named_attributes(call, &fields)? {
+        Some(keys) => {
+            let found = call
+                .store()
+                .sightable_attributes_by_key(&keys, &viewer)
+                .await?;
+            if found.is_empty() {
+                let named: Vec<String> = keys
+                    .iter()
+                    .map(|key| match key {
+                        Key::Id(id) => id.to_string(),
+                        Key::Uuid(uuid) => uuid.clone(),
+                    })
+                    .collect();
+                return Err(ApiError::NotFound(add_refused(format!(
+                    "no attribute {} exists that you may see.",
+                    named.join("|")
+                ))));
+            }
+            found
+        }
+        None => {
+            let values: Vec<String> = fields
+                .get("value")
+                .or_else(|| fields.get("values"))
+                .map(texts)
+                .unwrap_or_default()
+                .into_iter()
+                .filter(|value| !value.is_empty())
+                .collect();
+            if values.is_empty() {
+                return Err(bad_add(
+                    "name the attribute (id or uuid) or give the value (value or values).",
+                ));
+            }
+            let found = call
+                .store()
+                .sightable_attributes_by_value(&values, &viewer)
+                .await?;
+            if found.is_empty() {
+                return Err(ApiError::NotFound(add_refused(format!(
+                    "no attribute you may see has the value {}.",
+                    values.join(", ")
+                ))));
+            }
+            found
+        }
+    };
+    let org_id = call.principal.user.org_id;
+    let sightings: Vec<Sighting> = targets
+        .iter()
+        .map(|target| Sighting {
+            id: 0,
+            uuid: uuid::Uuid::new_v4().to_string(),
+            attribute_id: target.attribute_id,
+            event_id: target.event_id,
+            org_id,
+            date_sighting,
+            source: source.clone(),
+            sighting_type: kind,
+        })
+        .collect();
+    let stored = call.store().add_sightings(&sightings).await?;
+    let last = stored
+        .last()
+        .ok_or_else(|| ApiError::Internal("no sighting was stored".into()))?;
+    Ok(json_response(json!({ "Sighting": render_sighting(last) })))
+}
+
+// ---------------------------------------------------------------------------------------
+// index, listSightings, view
+// ---------------------------------------------------------------------------------------
+
+/// `/sightings/index[/{event id|uuid}]`: the visible sightings of one event, or of every
+/// event, flat as events carry them.
+async fn index(call: &Call) -> ApiResult<Response> {
+    let mut filter = SightingFilter {
+        // MISP's index lists every sighting of the event, deleted attributes included.
+        include_deleted_attributes: true,
+        ..SightingFilter::default()
+    };
+    match call.path.arg(0).map(Key::parse) {
+        None => {}
+        Some(Some(Key::Id(id))) => filter.event_ids.push(id),
+        Some(Some(Key::Uuid(uuid))) => filter.event_uuids.push(uuid),
+        // MISP answers an empty list for events it cannot find.
+        Some(None) => return Ok(json_response(json!([]))),
+    }
+    let viewer = call.viewer().await?;
+    let mut found = call.store().list_sightings(&filter, &viewer).await?;
+    found.sort_by_key(|details| (details.sighting.event_id, details.sighting.id));
+    Ok(json_response(Value::Array(
+        found.iter().map(render_sighting_with_reporter).collect(),
+    )))
+}
+
+/// An organisation given by id or uuid; an unknown one matches nothing.
+async fn org_id_of(call: &Call, text: &str) -> ApiResult<i64> {
+    match Key::parse(text.trim()) {
+        Some(Key::Id(id)) => Ok(id),
+        Some(key @ Key::Uuid(_)) => match call.store().org(&key).await {
+            Ok(org) => Ok(org.id),
+            Err(StoreError::NotFound) => Ok(-1),
+            Err(other) => Err(other.into()),
+        },
+        None => Err(ApiError::BadRequest(format!(
+            "Invalid org_id {text:?}: give an organisation id or uuid."
+        ))),
+    }
+}
+
+/// `POST /sightings/listSightings` (`{id, context, org_id}`, or the same as path arguments):
+/// the sightings of one attribute or event, newest first.
+async fn list_sightings(call: &Call) -> ApiResult<Response> {
+    let fields = body_fields(call, "Sighting")?;
+    let parameter = |name: &str, index: usize| -> Option<String> {
+        fields
+            .get(name)
+            .filter(|value| !value.is_null())
+            .and_then(|value| texts(value).into_iter().next())
+            .or_else(|| call.path.arg(index).map(str::to_string))
+    };
+    let invalid_object = || ApiError::MethodNotAllowed("Invalid object.".into());
+    let context = parameter("context", 1).unwrap_or_else(|| "attribute".into());
+    let id = parameter("id", 0).ok_or_else(invalid_object)?;
+    let key = Key::parse(id.trim()).ok_or_else(invalid_object)?;
+    let viewer = call.viewer().await?;
+    let mut filter = SightingFilter {
+        newest_first: true,
+        ..SightingFilter::default()
+    };
+    match context.as_str() {
+        "attribute" => {
+            let found = call
+                .store()
+                .sightable_attributes_by_key(std::slice::from_ref(&key), &viewer)
+                .await?;
+            let attribute = found.first().ok_or_else(invalid_object)?;
+            filter.attribute_ids.push(attribute.attribute_id);
+        }
+        "event" => {
+            let event = call
+                .visible_event_meta_by_key(&key)
+                .await
+                .map_err(|_| invalid_object())?;
+            filter.event_ids.push(event.id);
+            filter.include_deleted_attributes = true;
+        }
+        other => {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid context '{other}': use attribute or event."
+            )));
+        }
+    }
+    if let Some(org) = parameter("org_id", 2).filter(|org| !org.is_empty() && org != "0") {
+        filter.org_ids.push(org_id_of(call, &org).await?);
+    }
+    let found = call.store().list_sightings(&filter, &viewer).await?;
+    Ok(json_response(Value::Array(
+        found.iter().map(render_listed_sighting).collect(),
+    )))
+}
+
+/// `GET /sightings/view/{id|uuid}`: one sighting the caller may see.
+async fn view(call: &Call) -> ApiResult<Response> {
+    let invalid = || ApiError::NotFound("Invalid sighting.".into());
+    let key = call.path.arg(0).and_then(Key::parse).ok_or_else(invalid)?;
+    let sighting = match call.store().sighting(&key).await {
+        Ok(sighting) => sighting,
+        Err(StoreError::NotFound) => return Err(invalid()),
+        Err(other) => return Err(other.into()),
+    };
+    let filter = SightingFilter {
+        ids: vec![sighting.id],
+        include_deleted_attributes: true,
+        ..SightingFilter::default()
+    };
+    let viewer = call.viewer().await?;
+    let found = call.store().list_sightings(&filter, &viewer).await?;
+    let details = found.first().ok_or_else(invalid)?;
+    Ok(json_response(render_listed_sighting(details)))
+}
+
+// ---------------------------------------------------------------------------------------
+// restSearch
+// ---------------------------------------------------------------------------------------
+
+/// The filters a sightings restSearch takes, in the order MISP maps positional path
+/// arguments onto them (`/sightings/restSearch/event` sets `context`).
+const SEARCH_PARAMETERS: &[&str] = &[
+    "context",
+    "returnFormat",
+    "id",
+    "uuid",
+    "type",
+    "from",
+    "to",
+    "last",
+    "org_id",
+    "source",
+    "includeAttribute",
+    "includeEvent",
+    "includeUuid",
+];
+
+/// The restSearch parameters: known keys of the body, overridden by positional path
+/// arguments and named parameters (MISP's `_harvestParameters`).
+fn search_parameters(call: &Call) -> ApiResult<Map<String, Value>> {
+    let body = body_fields(call, "Sighting")?;
+    let mut parameters = Map::new();
+    for name in SEARCH_PARAMETERS {
+        if let Some(value) = body.get(*name).filter(|value| !value.is_null()) {
+            parameters.insert((*name).to_string(), value.clone());
+        }
+    }
+    for (index, name) in SEARCH_PARAMETERS.iter().enumerate() {
+        if let Some(arg) = call.path.arg(index)
+            && !matches!(
+                arg.to_ascii_lowercase().as_str(),
+                "" | "null" | "0" | "false"
+            )
+        {
+            parameters.insert((*name).to_string(), Value::String(arg.to_string()));
+        }
+        if let Some(named) = call.path.named(name) {
+            parameters.insert((*name).to_string(), Value::String(named.to_string()));
+        }
+    }
+    Ok(parameters)
+}
+
+fn parameter_flag(parameters: &Map<String, Value>, name: &str) -> bool {
+    parameters.get(name).and_then(lenient_bool).unwrap_or(false)
+}
+
+fn bad_filter(error: kizuna_formats::misp::filters::FilterError) -> ApiError {
+    ApiError::BadRequest(error.to_string())
+}
+
+/// `date_sighting` bounds: `from` / `to` when given, `last` as a further lower bound, and
+/// MISP's 30 days when none of them is.
+fn time_bounds(parameters: &Map<String, Value>, now: i64) -> ApiResult<(Option<i64>, Option<i64>)> {
+    let from = parameters.get("from");
+    let to = parameters.get("to");
+    let last = parameters.get("last");
+    let mut lower = None;
+    let mut upper = None;
+    match (from, to) {
+        (Some(from), Some(to)) => {
+            let range = Value::Array(vec![from.clone(), to.clone()]);
+            (lower, upper) = resolve_time("from", &range, now)
+                .map_err(bad_filter)?
+                .bounds();
+        }
+        (Some(from), None) => {
+            lower = Some(resolve_time_delta("from", from, now).map_err(bad_filter)?)
+                .filter(|from| *from != 0);
+        }
+        (None, Some(to)) => upper = Some(resolve_time_delta("to", to, now).map_err(bad_filter)?),
+        (None, None) => {}
+    }
+    let since = match last {
+        Some(last) => Some(resolve_time("last", last, now).map_err(bad_filter)?),
+        None if from.is_none() && to.is_none() => Some(TimeBound::Since(
+            resolve_time_delta("last", &json!(DEFAULT_LOOKBACK), now).map_err(bad_filter)?,
+        )),
+        None => None,
+    };
+    if let Some(since) = since {
+        let (since_lower, since_upper) = since.bounds();
+        lower = lower.max(since_lower);
+        upper = match (upper, since_upper) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        };
+    }
+    Ok((lower, upper))
+}
+
+/// The numeric ids of `id`, refusing anything else as MISP does.
+fn search_ids(value: &Value) -> ApiResult<Vec<i64>> {
+    texts(value)
+        .into_iter()
+        .map(|text| {
+            let trimmed = text.trim();
+            if !trimmed.is_empty() && trimmed.bytes().all(|b| b.is_ascii_digit()) {
+                trimmed
+                    .parse()
+                    .map_err(|_| ApiError::BadRequest(format!("Invalid ID `{text}` provided.")))
+            } else {
+                Err(ApiError::BadRequest(format!(
+                    "Invalid ID `{text}` provided."
+                )))
+            }
+        })
+        .collect()
+}
+
+async fn search_filter(call: &Call, parameters: &Map<String, Value>) -> ApiResult<SightingFilter> {
+    let mut filter = SightingFilter::default();
+    let context = parameters
+        .get("context")
+        .and_then(|value| texts(value).into_iter().next())
+        .filter(|context| !context.is_empty());
+    if let Some(context) = &context {
+        if context != "event" && context != "attribute" {
+            return Err(ApiError::BadRequest(format!(
+                "Invalid context {context}: use event or attribute."
+            )));
+        }
+        if !parameters.contains_key("id") && !parameters.contains_key("uuid") {
+            return Err(ApiError::BadRequest(
+                "An ID or UUID must be provided if the context is set.".into(),
+            ));
+        }
+    }
+    let (date_from, date_to) = time_bounds(parameters, call.now)?;
+    filter.date_from = date_from;
+    filter.date_to = date_to;
+    if let Some(kinds) = parameters.get("type") {
+        for text in texts(kinds) {
+            let kind = text
+                .trim()
+                .parse()
+                .ok()
+                .and_then(SightingType::from_i64)
+                .ok_or_else(|| {
+                    ApiError::BadRequest(format!(
+                        "Invalid filter type: {text:?} is not 0 (sighting), 1 (false positive) or 2 (expiration)."
+                    ))
+                })?;
+            filter.types.push(kind);
+        }
+    }
+    if let Some(orgs) = parameters.get("org_id") {
+        for text in texts(orgs) {
+            match text.strip_prefix('!') {
+                Some(excluded) => filter
+                    .excluded_org_ids
+                    .push(org_id_of(call, excluded).await?),
+                None => filter.org_ids.push(org_id_of(call, &text).await?),
+            }
+        }
+    }
+    if let Some(sources) = parameters.get("source") {
+        filter.sources = texts(sources);
+    }
+    if let Some(ids) = parameters.get("id").filter(|ids| !texts(ids).is_empty()) {
+        let ids = search_ids(ids)?;
+        match context.as_deref() {
+            Some("attribute") => filter.attribute_ids = ids,
+            Some("event") => filter.event_ids = ids,
+            _ => {}
+        }
+    }
+    if let Some(uuids) = parameters.get("uuid") {
+        let uuids: Vec<String> = texts(uuids)
+            .into_iter()
+            .map(|uuid| uuid.trim().to_ascii_lowercase())
+            .filter(|uuid| !uuid.is_empty())
+            .collect();
+        match context.as_deref() {
+            Some("attribute") if !uuids.is_empty() => filter.attribute_uuids = uuids,
+            Some("event") if !uuids.is_empty() => filter.event_uuids = uuids,
+            _ => {}
+        }
+    }
+    Ok(filter)
+}
+
+/// `POST /sightings/restSearch[/{context}]`: `{"response": [{"Sighting": …}]}`, or CSV.
+async fn rest_search(call: &Call) -> ApiResult<Response> {
+    let parameters = search_parameters(call)?;
+    if parameters.is_empty() {
+        return Err(ApiError::BadRequest(if call.method == Method::GET {
+            "Restsearch queries using GET and no parameters are not allowed. If you have passed parameters via a JSON body, make sure you use POST requests.".into()
+        } else {
+            "Either specify the search terms in the url, or POST a json with the filter parameters."
+                .into()
+        }));
+    }
+    let format = parameters
+        .get("returnFormat")
+        .and_then(|value| texts(value).into_iter().next())
+        .or_else(|| call.path.extension.clone())
+        .unwrap_or_else(|| "json".into())
+        .to_ascii_lowercase();
+    if !matches!(format.as_str(), "json" | "csv" | "download" | "") {
+        return Err(ApiError::BadRequest(format!(
+            "Invalid returnFormat {format:?}: sightings are exported as json or csv."
+        )));
+    }
+    let filter = search_filter(call, &parameters).await?;
+    let output = SightingSearchOutput {
+        include_uuid: parameter_flag(&parameters, "includeUuid"),
+        include_attribute: parameter_flag(&parameters, "includeAttribute"),
+        include_event: parameter_flag(&parameters, "includeEvent"),
+    };
+    let viewer = call.viewer().await?;
+    let hits = call.store().list_sightings(&filter, &viewer).await?;
+    if format == "csv" {
+        let mut response = render_sightings_csv(&hits, output).into_response();
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=UTF-8"),
+        );
+        return Ok(response);
+    }
+    let rendered: Vec<Value> = hits
+        .iter()
+        .map(|details| json!({ "Sighting": render_sighting_search_hit(details, output) }))
+        .collect();
+    Ok(json_response(json!({ "response": rendered })))
+}
+
+// ---------------------------------------------------------------------------------------
+// delete
+// ---------------------------------------------------------------------------------------
+
+/// `POST /sightings/delete/{id|uuid}`: site admins delete any sighting; users with
+/// perm_sighting and perm_modify_org delete their organisation's (MISP's canDeleteSighting).
+async fn delete(call: &Call) -> ApiResult<Response> {
+    if !matches!(call.method, Method::POST | Method::DELETE) {
+        return Err(ApiError::MethodNotAllowed(
+            "This action can only be accessed via a post request.".into(),
+        ));
+    }
+    let permissions = &call.principal.role.permissions;
+    call.require(permissions.perm_sighting && permissions.perm_modify_org)?;
+    let invalid = || ApiError::NotFound("Invalid sighting.".into());
+    let key = call.path.arg(0).and_then(Key::parse).ok_or_else(invalid)?;
+    let sighting = match call.store().sighting(&key).await {
+        Ok(sighting) => sighting,
+        Err(StoreError::NotFound) => return Err(invalid()),
+        Err(other) => return Err(other.into()),
+    };
+    if !call.is_site_admin() && sighting.org_id != call.principal.user.org_id {
+        return Err(invalid());
+    }
+    match call.store().delete_sighting(sighting.id).await {
+        Ok(()) => Ok(call.success("Sighting successfully deleted.", Some(sighting.id))),
+        Err(StoreError::NotFound) => Err(invalid()),
+        Err(other) => Err(other.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The event view
+// ---------------------------------------------------------------------------------------
+
+/// Adds to a rendered `{"Event": …}` the sightings the caller may see, under each
+/// attribute's `Sighting` key as MISP's event view carries them; one query for the event.
+pub(super) async fn attach_to_event(
+    call: &Call,
+    event: &Event,
+    rendered: &mut Value,
+) -> ApiResult<()> {
+    let filter = SightingFilter {
+        event_ids: vec![event.id],
+        // Only attributes present in the rendered event receive theirs.
+        include_deleted_attributes: true,
+        ..SightingFilter::default()
+    };
+    let viewer = call.viewer().await?;
+    let found: Vec<SightingDetails> = call.store().list_sightings(&filter, &viewer).await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let mut by_attribute: HashMap<i64, Vec<Value>> = HashMap::new();
+    for details in &found {
+        by_attribute
+            .entry(details.sighting.attribute_id)
+            .or_default()
+            .push(render_sighting_with_reporter(details));
+    }
+    if let Some(inner) = rendered.get_mut("Event") {
+        attach_sightings_to_event(inner, by_attribute);
+    }
+    Ok(())
+}
