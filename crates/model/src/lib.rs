@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod attribute_types;
+pub mod correlation;
 pub mod entities;
 pub mod enums;
 pub mod normalize;

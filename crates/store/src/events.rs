@@ -58,7 +58,7 @@ pub struct EventChanges {
 }
 
 /// The event columns that may be used to sort the index.
-const SORTABLE: &[&str] = &[
+pub(crate) const SORTABLE: &[&str] = &[
     "id",
     "date",
     "info",
@@ -363,7 +363,7 @@ impl Store {
     }
 
     /// Adds `Org`, `Orgc` and event tags to events loaded from their rows.
-    async fn decorate_events(&self, events: &mut [Event]) -> Result<()> {
+    pub(crate) async fn decorate_events(&self, events: &mut [Event]) -> Result<()> {
         let org_ids: HashSet<i64> = events
             .iter()
             .flat_map(|event| [event.org_id, event.orgc_id])

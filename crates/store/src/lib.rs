@@ -10,10 +10,12 @@
 //! transaction: all or nothing.
 
 mod attributes;
+mod correlations;
 mod events;
 mod objects;
 mod orgs;
 mod rows;
+mod search;
 mod settings;
 mod sightings;
 mod sqlite_bulk;
@@ -22,7 +24,9 @@ mod users;
 mod warninglists;
 
 pub use attributes::AttributePage;
+pub use correlations::Correlation;
 pub use events::{EventChanges, EventFilter, LoadOptions};
+pub use search::{AttributeHit, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use users::Principal;

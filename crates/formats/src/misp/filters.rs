@@ -532,6 +532,116 @@ pub fn parse_search(
     })
 }
 
+/// The event index (`/events/index`): its own filter names (with or without a `search`
+/// prefix), sorting, paging and the minimal form.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexRequest {
+    pub criteria: AttributeCriteria,
+    pub paging: Paging,
+    /// An events column; validated by the store.
+    pub sort: Option<String>,
+    pub descending: bool,
+    pub minimal: bool,
+}
+
+/// Parses `/events/index` filters (MISP's EventsController::index): `all`, `attribute` /
+/// `value`, `published` (2 = both), `eventid`, `datefrom`, `dateuntil`, `org`, `eventinfo`
+/// (substring), `tag` / `tags` (event tags), `distribution`, `sharinggroup`, `analysis`,
+/// `threatlevel`, `timestamp`, `publishtimestamp` / `publish_timestamp`, `minimal`, `limit`,
+/// `page`, `sort`, `direction`.
+pub fn parse_event_index(
+    params: &Map<String, Value>,
+    now: i64,
+) -> Result<IndexRequest, FilterError> {
+    let get = |name: &str| -> Option<&Value> {
+        params
+            .get(name)
+            .or_else(|| params.get(&format!("search{name}")))
+            .filter(|value| !is_blank(value))
+    };
+    let terms = |name: &str| get(name).map(convert_filter).unwrap_or_default();
+    let mut criteria = AttributeCriteria {
+        value: terms("attribute").map(compress_ipv6),
+        event: terms("eventid"),
+        orgc: terms("org"),
+        event_info: terms("eventinfo").map(|term| {
+            if is_pattern_term(&term) {
+                term
+            } else {
+                format!("%{term}%")
+            }
+        }),
+        ..AttributeCriteria::default()
+    };
+    if criteria.value.is_empty() {
+        criteria.value = terms("value").map(compress_ipv6);
+    }
+    if let Some(text) = get("all").and_then(scalar_text) {
+        criteria.search_all = Some(text);
+    }
+    for name in ["tags", "tag"] {
+        if get(name).is_some() {
+            criteria.tags = terms(name);
+            criteria.event_tags_only = true;
+            break;
+        }
+    }
+    if let Some(value) = get("published") {
+        criteria.published = match crate::misp::input::lenient_i64(value) {
+            Some(2) => None,
+            _ => tri_state("published", value)?,
+        };
+    }
+    if let Some(value) = get("datefrom") {
+        criteria.event_date.from = Some(event_day("datefrom", value, now)?);
+    }
+    if let Some(value) = get("dateuntil") {
+        criteria.event_date.to = Some(event_day("dateuntil", value, now)?);
+    }
+    for (name, target) in [
+        ("distribution", &mut criteria.distribution),
+        ("sharinggroup", &mut criteria.sharing_group),
+        ("analysis", &mut criteria.analysis),
+        ("threatlevel", &mut criteria.threat_level),
+    ] {
+        if let Some(value) = get(name) {
+            *target = integers(name, value)?;
+        }
+    }
+    if let Some(value) = get("timestamp") {
+        criteria.event_timestamp = Some(resolve_time("timestamp", value, now)?);
+    }
+    for name in ["publishtimestamp", "publish_timestamp"] {
+        if let Some(value) = get(name) {
+            criteria.publish_timestamp = Some(resolve_time(name, value, now)?);
+        }
+    }
+    let paging = Paging {
+        limit: get("limit")
+            .map(|value| positive("limit", value))
+            .transpose()?
+            .flatten(),
+        page: get("page")
+            .map(|value| positive("page", value))
+            .transpose()?
+            .flatten(),
+    };
+    Ok(IndexRequest {
+        criteria,
+        paging,
+        sort: get("sort").and_then(scalar_text),
+        descending: get("direction")
+            .and_then(Value::as_str)
+            .is_some_and(|direction| direction.eq_ignore_ascii_case("desc")),
+        minimal: get("minimal")
+            .is_some_and(|value| crate::misp::input::lenient_bool(value).unwrap_or(false)),
+    })
+}
+
+fn is_pattern_term(term: &str) -> bool {
+    kizuna_model::query::is_pattern(term)
+}
+
 /// Asking for email-src or email-dst also finds the generic `email` type (MISP).
 fn email_aliases(mut types: Terms) -> Terms {
     for list in [&mut types.any, &mut types.none] {

@@ -1,6 +1,7 @@
 //! MISP JSON: lenient parsing of what clients send, exact rendering of what MISP returns.
 
 pub mod build;
+pub mod csv;
 pub mod filters;
 pub mod input;
 mod md5;

@@ -23,6 +23,7 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "delete" => delete(call).await,
         "restore" => restore(call).await,
         "index" => index(call).await,
+        "restsearch" => super::rest_search::attributes(call).await,
         _ => Err(unknown_action(call)),
     }
 }

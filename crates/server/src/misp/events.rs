@@ -12,7 +12,7 @@ use kizuna_formats::misp::build::{
 use kizuna_formats::misp::input::{EventInput, OrgInput, lenient_i64, parse_event};
 use kizuna_formats::misp::output::{render_event, render_event_index_entry};
 use kizuna_model::{AttachedTag, Distribution, Event, Organisation};
-use kizuna_store::{EventChanges, EventFilter, Key, LoadOptions, StoreError};
+use kizuna_store::{EventChanges, Key, LoadOptions, StoreError};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
 
@@ -23,6 +23,7 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "edit" => edit(call).await,
         "delete" => delete(call).await,
         "index" => index(call).await,
+        "restsearch" => super::rest_search::events(call).await,
         "publish" | "alert" => publish(call, true).await,
         "unpublish" => publish(call, false).await,
         "addtag" => add_tag(call).await,
@@ -275,6 +276,9 @@ async fn view(call: &Call) -> ApiResult<Response> {
     let mut body = event_body(&event, false);
     if !call.flag("noSightings") {
         super::sightings::attach_to_event(call, &event, &mut body).await?;
+    }
+    if call.path.named("includeEventCorrelations") != Some("0") {
+        super::correlations::attach_to_event(call, &event, &mut body).await?;
     }
     Ok(json_response(body))
 }
@@ -601,105 +605,28 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     ))
 }
 
-/// A filter value from the body (`key` or `searchkey`) or a named parameter.
-fn filter_value(call: &Call, key: &str) -> Option<Value> {
-    let search_key = format!("search{key}");
-    if let Some(body) = call.body.as_ref() {
-        for name in [key, search_key.as_str()] {
-            if let Some(value) = body.get(name)
-                && !value.is_null()
-            {
-                return Some(value.clone());
-            }
-        }
-    }
-    for name in [key, search_key.as_str()] {
-        if let Some(value) = call.path.named(name) {
-            return Some(Value::String(value.to_string()));
-        }
-    }
-    None
-}
-
-fn value_texts(value: &Value) -> Vec<String> {
-    match value {
-        Value::Array(values) => values.iter().flat_map(value_texts).collect(),
-        Value::String(text) => text
-            .split("||")
-            .filter(|part| !part.is_empty())
-            .map(str::to_string)
-            .collect(),
-        Value::Number(number) => vec![number.to_string()],
-        _ => Vec::new(),
-    }
-}
-
 async fn index(call: &Call) -> ApiResult<Response> {
-    let mut filter = EventFilter {
-        visible_to_org: call.viewer_org(),
-        ..EventFilter::default()
+    let mut params = match &call.body {
+        Some(Value::Object(map)) => map.clone(),
+        _ => serde_json::Map::new(),
     };
-    if let Some(info) = filter_value(call, "eventinfo") {
-        filter.info_contains = value_texts(&info)
-            .into_iter()
-            .next()
-            .map(|text| text.trim_matches('%').to_string());
+    for (key, value) in &call.path.named {
+        params.insert(key.clone(), Value::String(value.clone()));
     }
-    if let Some(published) = filter_value(call, "published") {
-        filter.published = match lenient_i64(&published) {
-            Some(0) => Some(false),
-            Some(1) => Some(true),
-            _ => published.as_bool(),
-        };
-    }
-    if let Some(ids) = filter_value(call, "eventid") {
-        for text in value_texts(&ids) {
-            match Key::parse(&text) {
-                Some(Key::Id(id)) => filter.ids.push(id),
-                Some(Key::Uuid(uuid)) => filter.uuids.push(uuid),
-                None => {}
-            }
-        }
-        if filter.ids.is_empty() && filter.uuids.is_empty() {
-            filter.ids.push(-1);
-        }
-    }
-    if let Some(timestamp) = filter_value(call, "timestamp") {
-        match timestamp {
-            Value::Array(bounds) => {
-                filter.timestamp_from = bounds
-                    .first()
-                    .and_then(|bound| resolve_time(bound, call.now));
-                filter.timestamp_to = bounds
-                    .get(1)
-                    .and_then(|bound| resolve_time(bound, call.now));
-            }
-            single => filter.timestamp_from = resolve_time(&single, call.now),
-        }
-    }
-    if let Some(org) = filter_value(call, "org") {
-        for text in value_texts(&org) {
-            let found = match Key::parse(&text) {
-                Some(key) => call.store().org(&key).await.ok(),
-                None => call.store().org_by_name(&text).await?,
-            };
-            filter.orgc_ids.push(found.map(|org| org.id).unwrap_or(-1));
-        }
-    }
-    filter.limit = filter_value(call, "limit").as_ref().and_then(lenient_i64);
-    filter.page = filter_value(call, "page").as_ref().and_then(lenient_i64);
-    filter.sort = filter_value(call, "sort").and_then(|sort| sort.as_str().map(str::to_string));
-    filter.descending = filter_value(call, "direction")
-        .and_then(|direction| {
-            direction
-                .as_str()
-                .map(|text| text.eq_ignore_ascii_case("desc"))
-        })
-        .unwrap_or(false);
-    let minimal = filter_value(call, "minimal")
-        .map(|value| lenient_i64(&value) == Some(1) || value.as_bool() == Some(true))
-        .unwrap_or(false);
-    let (events, total) = call.store().list_events(&filter).await?;
+    let request = kizuna_formats::misp::filters::parse_event_index(&params, call.now)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let viewer = call.viewer().await?;
+    let (events, total) = call
+        .store()
+        .search_events_sorted(
+            &request.criteria,
+            &viewer,
+            request.sort.as_deref(),
+            request.descending,
+            request.paging,
+        )
+        .await?;
+    let minimal = request.minimal;
     let rows: Vec<Value> = events
         .iter()
         .map(|event| {
@@ -724,24 +651,6 @@ async fn index(call: &Call) -> ApiResult<Response> {
         HeaderValue::from_str(&total.to_string()).expect("digits are a valid header"),
     );
     Ok(response)
-}
-
-/// MISP time filters: epoch seconds, or `<n>d|h|m|s` before now.
-fn resolve_time(value: &Value, now: i64) -> Option<i64> {
-    if let Some(seconds) = lenient_i64(value) {
-        return Some(seconds);
-    }
-    let text = value.as_str()?.trim();
-    let (number, unit) = text.split_at(text.len().checked_sub(1)?);
-    let amount: i64 = number.parse().ok()?;
-    let scale = match unit {
-        "d" => 86_400,
-        "h" => 3_600,
-        "m" => 60,
-        "s" => 1,
-        _ => return None,
-    };
-    Some(now - amount * scale)
 }
 
 async fn publish(call: &Call, published: bool) -> ApiResult<Response> {

@@ -3,10 +3,12 @@
 //! shape.
 
 mod attributes;
+mod correlations;
 mod events;
 mod object_references;
 mod objects;
 mod organisations;
+mod rest_search;
 mod servers;
 mod sightings;
 mod tags;
@@ -276,8 +278,8 @@ async fn handle(
         "objectreferences" => object_references::handle(&call).await,
         "tags" => tags::handle(&call).await,
         "organisations" => organisations::handle(&call).await,
-        "sightings" => sightings::handle(&call).await,
         "warninglists" => warninglists::handle(&call).await,
+        "sightings" => sightings::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }
 }

@@ -2,10 +2,12 @@
 
 mod access;
 mod attributes;
+mod correlations;
 mod errors;
 mod events;
 mod handshake;
 mod objects;
+mod rest_search;
 mod roundtrip;
 mod sightings;
 mod support;

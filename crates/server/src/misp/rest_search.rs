@@ -1,0 +1,470 @@
+//! restSearch on events and attributes (misp-reference §4.4): filters parsed by
+//! `kizuna_formats::misp::filters`, run page by page by the store, and written out as the
+//! pages arrive, so a search matching millions of attributes streams in bounded memory.
+
+use super::{Call, json_response};
+use crate::error::{ApiError, ApiResult};
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderValue, header};
+use axum::response::Response;
+use kizuna_formats::misp::csv::{CsvLayout, ObjectColumns};
+use kizuna_formats::misp::filters::{ReturnFormat, Scope, SearchRequest, parse_search};
+use kizuna_formats::misp::output::{render_attached_tag, render_attribute, render_event};
+use kizuna_model::access::Viewer;
+use kizuna_model::query::DeletedFilter;
+use kizuna_model::{Attribute, Event};
+use kizuna_store::{AttributeHit, EventStubCache, Key, LoadOptions, SearchCursor, Store};
+use serde_json::{Map, Value, json};
+use std::collections::HashSet;
+use std::hash::{BuildHasher, Hasher};
+
+/// Events loaded per step of an event-scope export.
+const EVENTS_PER_STEP: u64 = 20;
+
+pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
+    let request = parse_request(call, Scope::Attributes)?;
+    let viewer = call.viewer().await?;
+    let store = call.store().clone();
+    let total = store.count_attributes(&request.criteria, &viewer).await?;
+    let count = page_count(total, &request);
+    if request.format == ReturnFormat::Count {
+        return Ok(count_response(count));
+    }
+    let export = AttributeExport {
+        cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        store,
+        viewer,
+        request,
+        events: EventStubCache::default(),
+        stage: Stage::Start,
+        written: 0,
+        seen: SeenValues::default(),
+    };
+    Ok(stream_response(export, count))
+}
+
+pub(super) async fn events(call: &Call) -> ApiResult<Response> {
+    let request = parse_request(call, Scope::Events)?;
+    let viewer = call.viewer().await?;
+    let store = call.store().clone();
+    let total = store.count_events(&request.criteria, &viewer).await?;
+    let count = page_count(total, &request);
+    if request.format == ReturnFormat::Count {
+        return Ok(count_response(count));
+    }
+    let blocked_tags = if request.criteria.tags.none.is_empty() {
+        HashSet::new()
+    } else {
+        request.criteria.tags.none.iter().cloned().collect()
+    };
+    let export = EventExport {
+        cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        viewer_org: call.viewer_org(),
+        store,
+        viewer,
+        request,
+        blocked_tags,
+        stage: Stage::Start,
+        written: 0,
+        seen: SeenValues::default(),
+    };
+    Ok(stream_response(export, count))
+}
+
+/// The body merged with CakePHP named parameters; the path's first argument is the format.
+fn parse_request(call: &Call, scope: Scope) -> ApiResult<SearchRequest> {
+    let mut params = match &call.body {
+        Some(Value::Object(map)) => match map.get("request") {
+            Some(Value::Object(inner)) => inner.clone(),
+            _ => map.clone(),
+        },
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "restSearch expects a JSON object of filters.".into(),
+            ));
+        }
+        None => Map::new(),
+    };
+    for (key, value) in &call.path.named {
+        params.insert(key.clone(), Value::String(value.clone()));
+    }
+    let format_from_path = call.path.arg(0);
+    if call.body.is_none() && call.path.named.is_empty() && format_from_path.is_none() {
+        return Err(ApiError::BadRequest(
+            "Either specify the search terms in the url, or POST a json with the filter \
+             parameters."
+                .into(),
+        ));
+    }
+    parse_search(&params, scope, format_from_path, call.now)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))
+}
+
+/// MISP's X-Result-Count: what this response holds (the page size when paging).
+fn page_count(total: u64, request: &SearchRequest) -> u64 {
+    let after_skip = total.saturating_sub(request.paging.offset());
+    request
+        .paging
+        .limit
+        .map_or(after_skip, |limit| after_skip.min(limit))
+}
+
+fn count_response(count: u64) -> Response {
+    let mut response = json_response(json!({ "count": count }));
+    set_result_count(&mut response, count);
+    response
+}
+
+fn set_result_count(response: &mut Response, count: u64) {
+    if let Ok(value) = HeaderValue::from_str(&count.to_string()) {
+        response.headers_mut().insert("X-Result-Count", value);
+    }
+}
+
+/// A restSearch body written in steps: each call returns the next chunk, `None` at the end.
+trait Export: Send + 'static {
+    fn format(&self) -> ReturnFormat;
+    fn next_chunk(
+        &mut self,
+    ) -> impl std::future::Future<Output = Result<Option<String>, kizuna_store::StoreError>> + Send;
+}
+
+fn stream_response<E: Export>(export: E, count: u64) -> Response {
+    let content_type = match export.format() {
+        ReturnFormat::Json | ReturnFormat::Count => "application/json; charset=UTF-8",
+        ReturnFormat::Csv => "text/csv; charset=UTF-8",
+        ReturnFormat::Text => "text/plain; charset=UTF-8",
+    };
+    let stream = futures_util::stream::unfold(Some(export), |state| async move {
+        let mut export = state?;
+        match export.next_chunk().await {
+            Ok(Some(chunk)) => Some((
+                Ok::<Bytes, std::io::Error>(Bytes::from(chunk)),
+                Some(export),
+            )),
+            Ok(None) => None,
+            Err(error) => {
+                tracing::error!(%error, "restSearch export stopped");
+                Some((Err(std::io::Error::other(error.to_string())), None))
+            }
+        }
+    });
+    let mut response = Response::new(Body::from_stream(stream));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    set_result_count(&mut response, count);
+    response
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Start,
+    Body,
+    Done,
+}
+
+/// Values already written by a text export (MISP's text is the set of distinct values). A
+/// 128-bit digest per value keeps a million values in 16 MB instead of their text.
+#[derive(Default)]
+struct SeenValues {
+    digests: HashSet<u128>,
+}
+
+impl SeenValues {
+    fn first_time(&mut self, value: &str) -> bool {
+        let digest = |seed: u64| {
+            let mut hasher = std::hash::BuildHasherDefault::<
+                std::collections::hash_map::DefaultHasher,
+            >::default()
+            .build_hasher();
+            hasher.write_u64(seed);
+            hasher.write(value.as_bytes());
+            hasher.finish()
+        };
+        let key = (u128::from(digest(0x6b69_7a75_6e61)) << 64) | u128::from(digest(0x7465_7874));
+        self.digests.insert(key)
+    }
+}
+
+fn csv_layout(request: &SearchRequest) -> CsvLayout {
+    CsvLayout::new(
+        &request.options.requested_attributes,
+        request.options.include_context,
+    )
+}
+
+fn header_chunk(request: &SearchRequest, attribute_scope: bool) -> String {
+    match request.format {
+        ReturnFormat::Json if attribute_scope => "{\"response\": {\"Attribute\": [".into(),
+        ReturnFormat::Json => "{\"response\": [".into(),
+        ReturnFormat::Csv if request.options.headerless => String::new(),
+        ReturnFormat::Csv => csv_layout(request).header(),
+        ReturnFormat::Text | ReturnFormat::Count => String::new(),
+    }
+}
+
+fn footer_chunk(format: ReturnFormat, attribute_scope: bool, written: u64) -> String {
+    match format {
+        ReturnFormat::Json if attribute_scope => "]}}".into(),
+        ReturnFormat::Json => "]}".into(),
+        ReturnFormat::Csv => "\n".into(),
+        ReturnFormat::Text if written == 0 => "\n".into(),
+        ReturnFormat::Text | ReturnFormat::Count => String::new(),
+    }
+}
+
+struct AttributeExport {
+    store: Store,
+    viewer: Viewer,
+    request: SearchRequest,
+    cursor: SearchCursor,
+    events: EventStubCache,
+    stage: Stage,
+    written: u64,
+    seen: SeenValues,
+}
+
+impl Export for AttributeExport {
+    fn format(&self) -> ReturnFormat {
+        self.request.format
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
+        match self.stage {
+            Stage::Done => Ok(None),
+            Stage::Start => {
+                self.stage = Stage::Body;
+                Ok(Some(header_chunk(&self.request, true)))
+            }
+            Stage::Body => {
+                let hits = self
+                    .store
+                    .search_attributes_page(
+                        &self.request.criteria,
+                        &self.viewer,
+                        &mut self.cursor,
+                        &mut self.events,
+                    )
+                    .await?;
+                if hits.is_empty() {
+                    self.stage = Stage::Done;
+                    return Ok(Some(footer_chunk(self.request.format, true, self.written)));
+                }
+                let mut chunk = String::with_capacity(hits.len() * 256);
+                let layout = csv_layout(&self.request);
+                for hit in &hits {
+                    match self.request.format {
+                        ReturnFormat::Json => {
+                            if self.written > 0 {
+                                chunk.push_str(", ");
+                            }
+                            chunk.push_str(&attribute_json(hit, &self.request).to_string());
+                        }
+                        ReturnFormat::Csv => {
+                            let object = hit.object.as_deref().map(|object| ObjectColumns {
+                                uuid: &object.uuid,
+                                name: &object.name,
+                                meta_category: &object.meta_category,
+                            });
+                            layout.write_row(
+                                &mut chunk,
+                                &hit.attribute,
+                                &hit.event,
+                                object.as_ref(),
+                            );
+                        }
+                        ReturnFormat::Text | ReturnFormat::Count => {
+                            let value = hit.attribute.value();
+                            if self.seen.first_time(&value) {
+                                chunk.push_str(&value);
+                                chunk.push('\n');
+                            }
+                        }
+                    }
+                    self.written += 1;
+                }
+                Ok(Some(chunk))
+            }
+        }
+    }
+}
+
+/// One attribute as MISP's attribute-scope JSON export writes it: the attribute with its
+/// `Event` stub, its `Object` stub when in an object, and its tags (event tags marked
+/// `inherited` when asked for).
+fn attribute_json(hit: &AttributeHit, request: &SearchRequest) -> Value {
+    let mut rendered = render_attribute(&hit.attribute);
+    let Value::Object(map) = &mut rendered else {
+        return rendered;
+    };
+    let event = &hit.event;
+    map.insert(
+        "Event".into(),
+        json!({
+            "org_id": event.org_id.to_string(),
+            "distribution": event.distribution.as_i64().to_string(),
+            "id": event.id.to_string(),
+            "info": event.info,
+            "orgc_id": event.orgc_id.to_string(),
+            "uuid": event.uuid,
+        }),
+    );
+    if let Some(object) = &hit.object {
+        map.insert(
+            "Object".into(),
+            json!({
+                "id": object.id.to_string(),
+                "distribution": object.distribution.as_i64().to_string(),
+                "sharing_group_id": object.sharing_group_id.to_string(),
+            }),
+        );
+    }
+    if request.options.include_event_uuid {
+        map.insert("event_uuid".into(), Value::String(event.uuid.clone()));
+    }
+    if request.options.include_event_tags && !event.tags.is_empty() {
+        let tags = map.entry("Tag").or_insert_with(|| Value::Array(Vec::new()));
+        if let Value::Array(tags) = tags {
+            for attached in &event.tags {
+                let mut tag = render_attached_tag(attached);
+                tag["inherited"] = json!(1);
+                tags.push(tag);
+            }
+        }
+    }
+    rendered
+}
+
+struct EventExport {
+    store: Store,
+    viewer: Viewer,
+    viewer_org: Option<i64>,
+    request: SearchRequest,
+    /// Tag names whose attributes are stripped from returned events (MISP's
+    /// blockedAttributeTags, from NOT tags).
+    blocked_tags: HashSet<String>,
+    cursor: SearchCursor,
+    stage: Stage,
+    written: u64,
+    seen: SeenValues,
+}
+
+impl EventExport {
+    /// What of a loaded event the export keeps: attributes failing to_ids / deleted filters or
+    /// carrying a blocked tag go; metadata drops them all.
+    fn trim(&self, event: &mut Event) {
+        let criteria = &self.request.criteria;
+        let keep = |attribute: &Attribute| {
+            criteria
+                .to_ids
+                .is_none_or(|to_ids| attribute.to_ids == to_ids)
+                && match criteria.deleted {
+                    DeletedFilter::LiveOnly => !attribute.deleted,
+                    DeletedFilter::DeletedOnly => attribute.deleted,
+                    DeletedFilter::Both => true,
+                }
+                && !attribute
+                    .tags
+                    .iter()
+                    .any(|attached| self.blocked_tags.contains(&attached.tag.name))
+        };
+        if self.request.options.metadata {
+            event.attributes.clear();
+            event.objects.clear();
+            return;
+        }
+        event.attributes.retain(keep);
+        for object in &mut event.objects {
+            object.attributes.retain(keep);
+        }
+    }
+}
+
+impl Export for EventExport {
+    fn format(&self) -> ReturnFormat {
+        self.request.format
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
+        match self.stage {
+            Stage::Done => Ok(None),
+            Stage::Start => {
+                self.stage = Stage::Body;
+                Ok(Some(header_chunk(&self.request, false)))
+            }
+            Stage::Body => {
+                let ids = self
+                    .store
+                    .search_event_ids_page(
+                        &self.request.criteria,
+                        &self.viewer,
+                        &mut self.cursor,
+                        EVENTS_PER_STEP,
+                    )
+                    .await?;
+                if ids.is_empty() {
+                    self.stage = Stage::Done;
+                    let counted = if self.request.format == ReturnFormat::Text {
+                        self.written
+                    } else {
+                        1
+                    };
+                    return Ok(Some(footer_chunk(self.request.format, false, counted)));
+                }
+                let options = LoadOptions {
+                    include_deleted: self.request.criteria.deleted != DeletedFilter::LiveOnly,
+                    viewer_org: self.viewer_org,
+                };
+                let layout = csv_layout(&self.request);
+                let mut chunk = String::new();
+                for id in ids {
+                    let mut event = match self.store.event(&Key::Id(id), &options).await {
+                        Ok(event) => event,
+                        // Deleted between the id query and the load: skip it.
+                        Err(kizuna_store::StoreError::NotFound) => continue,
+                        Err(other) => return Err(other),
+                    };
+                    self.trim(&mut event);
+                    match self.request.format {
+                        ReturnFormat::Json => {
+                            if self.written > 0 {
+                                chunk.push_str(", ");
+                            }
+                            chunk.push_str(&json!({ "Event": render_event(&event) }).to_string());
+                            self.written += 1;
+                        }
+                        ReturnFormat::Csv => {
+                            for attribute in &event.attributes {
+                                layout.write_row(&mut chunk, attribute, &event, None);
+                            }
+                            for object in &event.objects {
+                                let columns = ObjectColumns {
+                                    uuid: &object.uuid,
+                                    name: &object.name,
+                                    meta_category: &object.meta_category,
+                                };
+                                for attribute in &object.attributes {
+                                    layout.write_row(&mut chunk, attribute, &event, Some(&columns));
+                                }
+                            }
+                        }
+                        ReturnFormat::Text | ReturnFormat::Count => {
+                            let objects =
+                                event.objects.iter().flat_map(|object| &object.attributes);
+                            for attribute in event.attributes.iter().chain(objects) {
+                                let value = attribute.value();
+                                if self.seen.first_time(&value) {
+                                    chunk.push_str(&value);
+                                    chunk.push('\n');
+                                    self.written += 1;
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(Some(chunk))
+            }
+        }
+    }
+}

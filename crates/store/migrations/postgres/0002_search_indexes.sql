@@ -1,0 +1,11 @@
+-- restSearch by value must not scan: MISP compares values case-insensitively, so the indexes
+-- fold case the way the queries do (lower() here, COLLATE NOCASE on SQLite). Hash indexes,
+-- because values may be longer than a B-tree entry allows (yara rules, long URLs); LIKE
+-- patterns scan. Most attributes have no value2, so its index only holds the composite ones.
+CREATE INDEX attributes_value1 ON attributes USING hash (lower(value1));
+CREATE INDEX attributes_value2 ON attributes USING hash (lower(value2)) WHERE value2 <> '';
+CREATE INDEX attributes_timestamp ON attributes (timestamp);
+CREATE INDEX events_date ON events (date);
+-- Advanced correlation looks up the (few) CIDR blocks among IP attributes; queries repeat
+-- this exact condition so the planner picks the partial index.
+CREATE INDEX attributes_cidr ON attributes (type) WHERE value1 LIKE '%/%';

@@ -1,0 +1,276 @@
+//! Correlations (misp-reference §6), computed when asked through the value indexes instead of
+//! stored pairwise: storage stays one index entry per attribute value, nothing to rebuild when
+//! events change, and access rules apply at read time as in MISP.
+
+use crate::{Dialect, Result, Store, with_pool};
+use kizuna_model::access::Viewer;
+use kizuna_model::attribute_types::{NON_CORRELATING_TYPES, PRIMARY_ONLY_CORRELATING_TYPES};
+use kizuna_model::correlation::{
+    IP_TYPES, containment_prefix, correlating_values, is_ip_type, net_contains, parse_cidr,
+    parse_ip,
+};
+use kizuna_model::{Attribute, Distribution, Event};
+use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
+
+/// One attribute of the event asked about, related to one attribute of another event.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Correlation {
+    pub attribute_id: i64,
+    pub other_attribute_id: i64,
+    pub other_event_id: i64,
+    /// The value they share (as stored on the other side), or the CIDR block / address.
+    pub value: String,
+}
+
+#[derive(sqlx::FromRow)]
+struct CandidateRow {
+    id: i64,
+    event_id: i64,
+    value1: String,
+    value2: String,
+    distribution: i64,
+    sharing_group_id: i64,
+    object_distribution: Option<i64>,
+    object_sharing_group_id: Option<i64>,
+    event_org_id: i64,
+    event_distribution: i64,
+    event_sharing_group_id: i64,
+}
+
+impl CandidateRow {
+    fn visible_to(&self, viewer: &Viewer) -> bool {
+        let level =
+            |value: i64| Distribution::from_i64(value).unwrap_or(Distribution::OrganisationOnly);
+        viewer.sees_event(
+            self.event_org_id,
+            level(self.event_distribution),
+            self.event_sharing_group_id,
+        ) && viewer.sees_item(
+            self.event_org_id,
+            level(self.distribution),
+            self.sharing_group_id,
+        ) && match (self.object_distribution, self.object_sharing_group_id) {
+            (Some(distribution), Some(group)) => {
+                viewer.sees_item(self.event_org_id, level(distribution), group)
+            }
+            _ => true,
+        }
+    }
+}
+
+const CANDIDATE_COLUMNS: &str = "attributes.id, attributes.event_id, attributes.value1, \
+    attributes.value2, attributes.distribution, attributes.sharing_group_id, \
+    objects.distribution AS object_distribution, \
+    objects.sharing_group_id AS object_sharing_group_id, events.org_id AS event_org_id, \
+    events.distribution AS event_distribution, \
+    events.sharing_group_id AS event_sharing_group_id";
+
+fn quoted_list(values: &[&str]) -> String {
+    values
+        .iter()
+        .map(|value| format!("'{value}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Which candidates may correlate at all (MISP's conditions besides the value); `event` is
+/// the placeholder of the asking event's id.
+fn correlatable_clause(event: &str) -> String {
+    format!(
+        "attributes.event_id <> {event} AND attributes.deleted = FALSE \
+         AND attributes.disable_correlation = FALSE AND events.disable_correlation = FALSE \
+         AND attributes.type NOT IN ({})",
+        quoted_list(NON_CORRELATING_TYPES)
+    )
+}
+
+/// Whether a candidate row lies inside (or contains) the asking attribute's address.
+type ContainmentTest = Box<dyn Fn(&CandidateRow) -> bool + Send>;
+
+impl Store {
+    /// Correlations of the (loaded) `event`'s attributes with attributes of other events that
+    /// `viewer` may see. A value shared by more than `limit` attributes elsewhere is
+    /// over-correlating and yields nothing, as in MISP.
+    pub async fn event_correlations(
+        &self,
+        event: &Event,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> Result<Vec<Correlation>> {
+        if event.disable_correlation {
+            return Ok(Vec::new());
+        }
+        let attributes = event
+            .attributes
+            .iter()
+            .chain(event.objects.iter().flat_map(|object| &object.attributes))
+            .filter(|attribute| !attribute.deleted && !attribute.disable_correlation);
+        // Each distinct value (MISP compares case-insensitively) is looked up once.
+        let mut by_value: HashMap<String, (String, Vec<&Attribute>)> = HashMap::new();
+        let mut cidr_or_ip: Vec<&Attribute> = Vec::new();
+        for attribute in attributes {
+            for value in
+                correlating_values(&attribute.attr_type, &attribute.value1, &attribute.value2)
+            {
+                by_value
+                    .entry(value.to_lowercase())
+                    .or_insert_with(|| (value.to_string(), Vec::new()))
+                    .1
+                    .push(attribute);
+            }
+            if is_ip_type(&attribute.attr_type) {
+                cidr_or_ip.push(attribute);
+            }
+        }
+        let mut found = Vec::new();
+        for (value, owners) in by_value.values() {
+            let Some(rows) = self.exact_candidates(value, event.id, limit).await? else {
+                continue;
+            };
+            for row in rows.iter().filter(|row| row.visible_to(viewer)) {
+                let shared = if row.value2.eq_ignore_ascii_case(value) {
+                    row.value2.clone()
+                } else {
+                    row.value1.clone()
+                };
+                for owner in owners {
+                    found.push(Correlation {
+                        attribute_id: owner.id,
+                        other_attribute_id: row.id,
+                        other_event_id: row.event_id,
+                        value: shared.clone(),
+                    });
+                }
+            }
+        }
+        for attribute in cidr_or_ip {
+            for correlation in self
+                .containment_correlations(attribute, event.id, viewer, limit)
+                .await?
+            {
+                if !found.iter().any(|known| {
+                    known.attribute_id == correlation.attribute_id
+                        && known.other_attribute_id == correlation.other_attribute_id
+                }) {
+                    found.push(correlation);
+                }
+            }
+        }
+        found.sort_by_key(|correlation| (correlation.attribute_id, correlation.other_attribute_id));
+        Ok(found)
+    }
+
+    /// Attributes of other events holding `value` in value1, or in value2 of a composite that
+    /// correlates on both halves. None when over-correlating.
+    async fn exact_candidates(
+        &self,
+        value: &str,
+        event_id: i64,
+        limit: usize,
+    ) -> Result<Option<Vec<CandidateRow>>> {
+        let (value1, value2) = match self.dialect() {
+            Dialect::Sqlite => (
+                "attributes.value1 = $1 COLLATE NOCASE",
+                "attributes.value2 = $1 COLLATE NOCASE",
+            ),
+            Dialect::Postgres => (
+                "lower(attributes.value1) = lower($1)",
+                "lower(attributes.value2) = lower($1)",
+            ),
+        };
+        let sql = format!(
+            "SELECT {CANDIDATE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id \
+             LEFT JOIN objects ON objects.id = attributes.object_id AND attributes.object_id <> 0 \
+             WHERE ({value1} OR ({value2} AND attributes.value2 <> '' \
+             AND attributes.type NOT IN ({primary_only}))) AND {correlatable} \
+             ORDER BY attributes.id LIMIT {cap}",
+            primary_only = quoted_list(PRIMARY_ONLY_CORRELATING_TYPES),
+            correlatable = correlatable_clause("$2"),
+            cap = limit + 1,
+        );
+        let rows: Vec<CandidateRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(value)
+                .bind(event_id)
+                .fetch_all(pool)
+                .await?
+        });
+        Ok((rows.len() <= limit).then_some(rows))
+    }
+
+    /// Advanced correlation: a CIDR attribute relates to addresses inside it, an address to
+    /// CIDR attributes containing it (IP types only, value1).
+    async fn containment_correlations(
+        &self,
+        attribute: &Attribute,
+        event_id: i64,
+        viewer: &Viewer,
+        limit: usize,
+    ) -> Result<Vec<Correlation>> {
+        let ip_types = quoted_list(IP_TYPES);
+        let head = |event: &str| {
+            format!(
+                "SELECT {CANDIDATE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id \
+                 LEFT JOIN objects ON objects.id = attributes.object_id AND attributes.object_id <> 0 \
+                 WHERE attributes.type IN ({ip_types}) AND {}",
+                correlatable_clause(event)
+            )
+        };
+        let (rows, matches): (Vec<CandidateRow>, ContainmentTest) =
+            if let Some(net) = parse_cidr(&attribute.value1) {
+                let Some(prefix) = containment_prefix(&net) else {
+                    return Ok(Vec::new());
+                };
+                let sql = format!(
+                    "{} AND attributes.value1 LIKE $1 ORDER BY attributes.id",
+                    head("$2")
+                );
+                let rows: Vec<CandidateRow> = with_pool!(self, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                        .bind(prefix.as_str())
+                        .bind(event_id)
+                        .fetch_all(pool)
+                        .await?
+                });
+                (
+                    rows,
+                    Box::new(move |row: &CandidateRow| net_contains(&net, &row.value1)),
+                )
+            } else if let Some(address) = parse_ip(&attribute.value1) {
+                // The partial index attributes_cidr holds exactly the rows of this condition.
+                let sql = format!(
+                    "{} AND attributes.value1 LIKE '%/%' ORDER BY attributes.id",
+                    head("$1")
+                );
+                let rows: Vec<CandidateRow> = with_pool!(self, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                        .bind(event_id)
+                        .fetch_all(pool)
+                        .await?
+                });
+                (
+                    rows,
+                    Box::new(move |row: &CandidateRow| {
+                        parse_cidr(&row.value1).is_some_and(|net| net.contains(&address))
+                    }),
+                )
+            } else {
+                return Ok(Vec::new());
+            };
+        let inside: Vec<&CandidateRow> = rows.iter().filter(|row| matches(row)).collect();
+        if inside.len() > limit {
+            return Ok(Vec::new());
+        }
+        Ok(inside
+            .into_iter()
+            .filter(|row| row.visible_to(viewer))
+            .map(|row| Correlation {
+                attribute_id: attribute.id,
+                other_attribute_id: row.id,
+                other_event_id: row.event_id,
+                value: row.value1.clone(),
+            })
+            .collect())
+    }
+}
