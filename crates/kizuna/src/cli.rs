@@ -64,6 +64,10 @@ pub struct ServeArgs {
     /// Public URL of this instance, as users and peers reach it [default: http://<listen>].
     #[arg(long, env = "KIZUNA_BASE_URL", value_name = "URL")]
     pub base_url: Option<String>,
+
+    /// Directory of extra or replacing warninglists in MISP's layout (<dir>/<name>/list.json).
+    #[arg(long, env = "KIZUNA_WARNINGLISTS_DIR", value_name = "DIR")]
+    pub warninglists_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

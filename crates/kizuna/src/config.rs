@@ -17,6 +17,7 @@ pub struct FileConfig {
     pub database_url: Option<String>,
     pub listen: Option<String>,
     pub base_url: Option<String>,
+    pub warninglists_dir: Option<PathBuf>,
     pub log: Option<String>,
 }
 
@@ -95,6 +96,12 @@ listen = "127.0.0.1:8080"
 # Default: http://<listen>. Flag --base-url, environment KIZUNA_BASE_URL.
 # base_url = "https://misp.example.org"
 
+# A directory of extra warninglists in MISP's layout (<dir>/<name>/list.json, or a
+# misp-warninglists checkout with them under lists/). A list named like a built-in one
+# (e.g. rfc1918) replaces it. Default: only the built-in lists.
+# Flag --warninglists-dir, environment KIZUNA_WARNINGLISTS_DIR.
+# warninglists_dir = "/etc/kizuna/warninglists"
+
 # Log filter (tracing syntax), e.g. "info" or "kizuna_server=debug,info".
 # Environment KIZUNA_LOG.
 log = "info"
@@ -108,7 +115,14 @@ mod tests {
     fn the_example_parses_and_names_every_key() {
         let parsed: FileConfig = toml::from_str(EXAMPLE).unwrap();
         assert_eq!(parsed.listen.as_deref(), Some(DEFAULT_LISTEN));
-        for key in ["data_dir", "database_url", "listen", "base_url", "log"] {
+        for key in [
+            "data_dir",
+            "database_url",
+            "listen",
+            "base_url",
+            "warninglists_dir",
+            "log",
+        ] {
             assert!(EXAMPLE.contains(&format!("{key} =")), "{key} missing");
         }
     }

@@ -128,7 +128,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "Kizuna listening on http://{address} (database {})",
         kizuna_store::redact_url(&database.database_url)
     );
-    let state = AppState::new(store.clone(), ServerSettings { base_url });
+    let mut state = AppState::new(store.clone(), ServerSettings { base_url });
+    if let Some(dir) = args
+        .warninglists_dir
+        .clone()
+        .or_else(|| file.warninglists_dir.clone())
+    {
+        state = state
+            .with_warninglists_dir(&dir)
+            .with_context(|| format!("cannot load the warninglists in {}", dir.display()))?;
+    }
     kizuna_server::serve(listener, state, shutdown_signal())
         .await
         .context("the server stopped with an error")?;

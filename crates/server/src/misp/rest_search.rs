@@ -9,14 +9,20 @@ use axum::http::{HeaderValue, header};
 use axum::response::Response;
 use kizuna_formats::misp::csv::{CsvLayout, ObjectColumns};
 use kizuna_formats::misp::filters::{ReturnFormat, Scope, SearchRequest, parse_search};
+use kizuna_formats::misp::output::render_sighting_with_reporter;
 use kizuna_formats::misp::output::{render_attached_tag, render_attribute, render_event};
 use kizuna_model::access::Viewer;
+use kizuna_model::correlation::DEFAULT_CORRELATION_LIMIT;
 use kizuna_model::query::DeletedFilter;
 use kizuna_model::{Attribute, Event};
-use kizuna_store::{AttributeHit, EventStubCache, Key, LoadOptions, SearchCursor, Store};
+use kizuna_store::{
+    AttributeHit, EventStubCache, Key, LoadOptions, SearchCursor, SightingFilter, Store,
+};
 use serde_json::{Map, Value, json};
+use std::collections::HashMap;
 use std::collections::HashSet;
 use std::hash::{BuildHasher, Hasher};
+use std::sync::Arc;
 
 /// Events loaded per step of an event-scope export.
 const EVENTS_PER_STEP: u64 = 20;
@@ -25,13 +31,18 @@ pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Attributes)?;
     let viewer = call.viewer().await?;
     let store = call.store().clone();
-    let total = store.count_attributes(&request.criteria, &viewer).await?;
-    let count = page_count(total, &request);
+    let count = if request.options.enforce_warninglist {
+        count_unwarned(call, &store, &request, &viewer).await?
+    } else {
+        let total = store.count_attributes(&request.criteria, &viewer).await?;
+        page_count(total, &request)
+    };
     if request.format == ReturnFormat::Count {
         return Ok(count_response(count));
     }
     let export = AttributeExport {
         cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        warninglists: call.state.warninglists.clone(),
         store,
         viewer,
         request,
@@ -60,6 +71,7 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
     let export = EventExport {
         cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
         viewer_org: call.viewer_org(),
+        warninglists: call.state.warninglists.clone(),
         store,
         viewer,
         request,
@@ -69,6 +81,32 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
         seen: SeenValues::default(),
     };
     Ok(stream_response(export, count))
+}
+
+/// X-Result-Count when enforceWarninglist drops attributes: MISP counts what it exported, so
+/// the page is walked once ahead of the export to count the attributes no list holds.
+async fn count_unwarned(
+    call: &Call,
+    store: &Store,
+    request: &SearchRequest,
+    viewer: &Viewer,
+) -> ApiResult<u64> {
+    let lists = call.state.warninglists.ready(store).await?;
+    let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
+    let mut events = EventStubCache::default();
+    let mut count = 0;
+    loop {
+        let hits = store
+            .search_attributes_page(&request.criteria, viewer, &mut cursor, &mut events)
+            .await?;
+        if hits.is_empty() {
+            return Ok(count);
+        }
+        count += hits
+            .iter()
+            .filter(|hit| !lists.is_attribute_warned(&hit.attribute))
+            .count() as u64;
+    }
 }
 
 /// The body merged with CakePHP named parameters; the path's first argument is the format.
@@ -216,6 +254,7 @@ fn footer_chunk(format: ReturnFormat, attribute_scope: bool, written: u64) -> St
 
 struct AttributeExport {
     store: Store,
+    warninglists: Arc<crate::Warninglists>,
     viewer: Viewer,
     request: SearchRequest,
     cursor: SearchCursor,
@@ -251,15 +290,50 @@ impl Export for AttributeExport {
                     self.stage = Stage::Done;
                     return Ok(Some(footer_chunk(self.request.format, true, self.written)));
                 }
+                let options = &self.request.options;
+                let lists = if options.enforce_warninglist || options.include_warninglist_hits {
+                    Some(self.warninglists.ready(&self.store).await?)
+                } else {
+                    None
+                };
+                let json = self.request.format == ReturnFormat::Json;
+                let mut sightings = if json && options.include_sightings {
+                    self.sightings_of(&hits).await?
+                } else {
+                    HashMap::new()
+                };
                 let mut chunk = String::with_capacity(hits.len() * 256);
                 let layout = csv_layout(&self.request);
                 for hit in &hits {
+                    let warnings = lists
+                        .map(|lists| lists.check_attribute(&hit.attribute))
+                        .unwrap_or_default();
+                    // MISP: enforcing drops any attribute on a list; hits are shown on IDS ones.
+                    if options.enforce_warninglist && !warnings.is_empty() {
+                        continue;
+                    }
                     match self.request.format {
                         ReturnFormat::Json => {
                             if self.written > 0 {
                                 chunk.push_str(", ");
                             }
-                            chunk.push_str(&attribute_json(hit, &self.request).to_string());
+                            let mut rendered = attribute_json(hit, &self.request);
+                            if options.include_warninglist_hits
+                                && hit.attribute.to_ids
+                                && !warnings.is_empty()
+                            {
+                                rendered["warnings"] = Value::Array(
+                                    warnings.iter().map(|hit| hit.to_misp_warning()).collect(),
+                                );
+                            }
+                            if let Some(list) = sightings.remove(&hit.attribute.id) {
+                                rendered["Sighting"] = Value::Array(list);
+                            }
+                            if options.include_correlations {
+                                rendered["RelatedAttribute"] =
+                                    Value::Array(self.related_attributes(hit).await?);
+                            }
+                            chunk.push_str(&rendered.to_string());
                         }
                         ReturnFormat::Csv => {
                             let object = hit.object.as_deref().map(|object| ObjectColumns {
@@ -287,6 +361,76 @@ impl Export for AttributeExport {
                 Ok(Some(chunk))
             }
         }
+    }
+}
+
+impl AttributeExport {
+    /// The sightings of a page of attributes the caller may see, rendered, in one query.
+    async fn sightings_of(
+        &self,
+        hits: &[AttributeHit],
+    ) -> Result<HashMap<i64, Vec<Value>>, kizuna_store::StoreError> {
+        let filter = SightingFilter {
+            attribute_ids: hits.iter().map(|hit| hit.attribute.id).collect(),
+            ..SightingFilter::default()
+        };
+        let mut by_attribute: HashMap<i64, Vec<Value>> = HashMap::new();
+        for details in self.store.list_sightings(&filter, &self.viewer).await? {
+            by_attribute
+                .entry(details.sighting.attribute_id)
+                .or_default()
+                .push(render_sighting_with_reporter(&details));
+        }
+        Ok(by_attribute)
+    }
+
+    /// `includeCorrelations`: the attributes of other events this one correlates with, each
+    /// with a short `Event`, as MISP's fetchAttributes adds them.
+    async fn related_attributes(
+        &self,
+        hit: &AttributeHit,
+    ) -> Result<Vec<Value>, kizuna_store::StoreError> {
+        let mut alone = (*hit.event).clone();
+        alone.attributes = vec![hit.attribute.clone()];
+        alone.objects.clear();
+        let correlations = self
+            .store
+            .event_correlations(&alone, &self.viewer, DEFAULT_CORRELATION_LIMIT)
+            .await?;
+        let mut related = Vec::with_capacity(correlations.len());
+        for correlation in correlations {
+            let other = self
+                .store
+                .attribute(&Key::Id(correlation.other_attribute_id), false)
+                .await?;
+            let events = self.store.events_meta_by_ids(&[other.event_id]).await?;
+            let Some(event) = events.first() else {
+                continue;
+            };
+            related.push(json!({
+                "id": other.id.to_string(),
+                "event_id": other.event_id.to_string(),
+                "object_id": other.object_id.to_string(),
+                "object_relation": other.object_relation,
+                "category": other.category,
+                "type": other.attr_type,
+                "value": other.value(),
+                "uuid": other.uuid,
+                "timestamp": other.timestamp.to_string(),
+                "distribution": other.distribution.as_i64().to_string(),
+                "sharing_group_id": other.sharing_group_id.to_string(),
+                "to_ids": other.to_ids,
+                "comment": other.comment,
+                "Event": {
+                    "id": event.id.to_string(),
+                    "org_id": event.org_id.to_string(),
+                    "info": event.info,
+                    "published": event.published,
+                    "uuid": event.uuid,
+                },
+            }));
+        }
+        Ok(related)
     }
 }
 
@@ -338,6 +482,7 @@ fn attribute_json(hit: &AttributeHit, request: &SearchRequest) -> Value {
 
 struct EventExport {
     store: Store,
+    warninglists: Arc<crate::Warninglists>,
     viewer: Viewer,
     viewer_org: Option<i64>,
     request: SearchRequest,
@@ -379,6 +524,70 @@ impl EventExport {
             object.attributes.retain(keep);
         }
     }
+}
+
+impl EventExport {
+    /// Warninglist hits of the event's IDS attributes (MISP checks only those in the event
+    /// scope); with enforceWarninglist the hitting attributes are removed.
+    async fn warninglist_hits(
+        &self,
+        event: &mut Event,
+    ) -> Result<HashMap<i64, Vec<kizuna_matcher::WarninglistHit>>, kizuna_store::StoreError> {
+        let options = &self.request.options;
+        if !options.enforce_warninglist && !options.include_warninglist_hits {
+            return Ok(HashMap::new());
+        }
+        let lists = self.warninglists.ready(&self.store).await?;
+        let mut hits = HashMap::new();
+        let attributes = event
+            .attributes
+            .iter()
+            .chain(event.objects.iter().flat_map(|object| &object.attributes));
+        for attribute in attributes.filter(|attribute| attribute.to_ids) {
+            let found = lists.check_attribute(attribute);
+            if !found.is_empty() {
+                hits.insert(attribute.id, found);
+            }
+        }
+        if options.enforce_warninglist {
+            event
+                .attributes
+                .retain(|attribute| !hits.contains_key(&attribute.id));
+            for object in &mut event.objects {
+                object
+                    .attributes
+                    .retain(|attribute| !hits.contains_key(&attribute.id));
+            }
+        }
+        Ok(hits)
+    }
+}
+
+/// `warnings` on each hitting attribute and the event's `{list id: name}` summary.
+fn add_event_warnings(event: &mut Value, hits: &HashMap<i64, Vec<kizuna_matcher::WarninglistHit>>) {
+    if hits.is_empty() {
+        return;
+    }
+    let mut mark = |attribute: &mut Value| {
+        let id = attribute["id"]
+            .as_str()
+            .and_then(|text| text.parse::<i64>().ok());
+        if let Some(found) = id.and_then(|id| hits.get(&id)) {
+            attribute["warnings"] =
+                Value::Array(found.iter().map(|hit| hit.to_misp_warning()).collect());
+        }
+    };
+    if let Some(attributes) = event["Attribute"].as_array_mut() {
+        attributes.iter_mut().for_each(&mut mark);
+    }
+    if let Some(objects) = event["Object"].as_array_mut() {
+        for object in objects {
+            if let Some(attributes) = object["Attribute"].as_array_mut() {
+                attributes.iter_mut().for_each(&mut mark);
+            }
+        }
+    }
+    event["warnings"] = kizuna_matcher::misp_event_warnings(hits.values().flatten());
 }
 
 impl Export for EventExport {
@@ -426,12 +635,17 @@ impl Export for EventExport {
                         Err(other) => return Err(other),
                     };
                     self.trim(&mut event);
+                    let warnings = self.warninglist_hits(&mut event).await?;
                     match self.request.format {
                         ReturnFormat::Json => {
                             if self.written > 0 {
                                 chunk.push_str(", ");
                             }
-                            chunk.push_str(&json!({ "Event": render_event(&event) }).to_string());
+                            let mut rendered = render_event(&event);
+                            if self.request.options.include_warninglist_hits {
+                                add_event_warnings(&mut rendered, &warnings);
+                            }
+                            chunk.push_str(&json!({ "Event": rendered }).to_string());
                             self.written += 1;
                         }
                         ReturnFormat::Csv => {

@@ -340,3 +340,69 @@ async fn bad_filters_get_a_misp_error_naming_them() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body["response"]["Attribute"].as_array().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn warninglists_sightings_and_correlations_enrich_attributes() {
+    let (server, first, _) = fixture().await;
+    server
+        .add_event(json!({
+            "info": "internal noise",
+            "Attribute": [
+                {"type": "ip-dst", "value": "10.1.2.3", "to_ids": true},
+                {"type": "domain", "value": "evil.example.com", "to_ids": true},
+                {"type": "md5", "value": "0123456789abcdef0123456789abcdef"},
+            ]
+        }))
+        .await;
+    // rfc1918 (a shipped list, on by default) holds 10.0.0.0/8.
+    let found = attributes(
+        &server,
+        json!({"value": "10.1.2.3", "includeWarninglistHits": 1}),
+    )
+    .await;
+    assert_eq!(found.len(), 1);
+    assert!(
+        found[0]["warnings"]
+            .as_array()
+            .is_some_and(|warnings| !warnings.is_empty()),
+        "{:#}",
+        found[0]
+    );
+    assert_eq!(
+        attributes(
+            &server,
+            json!({"value": "10.1.2.3", "enforceWarninglist": 1})
+        )
+        .await
+        .len(),
+        0
+    );
+    let (_, _, body) = server
+        .post(
+            "/events/restSearch",
+            json!({"value": "10.1.2.3", "enforceWarninglist": 1}),
+        )
+        .await;
+    // The address (rfc1918) and example.com (tranco top sites) are on lists; the hash is not.
+    let event = &body["response"][0]["Event"];
+    assert_eq!(event["Attribute"].as_array().unwrap().len(), 1, "{event:#}");
+    assert_eq!(event["Attribute"][0]["type"], "md5");
+
+    let domain_id = text(&first["Attribute"][1]["id"]).to_string();
+    let (status, _, _) = server
+        .post(
+            "/sightings/add",
+            json!({"id": domain_id, "source": "sensor-1"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let found = attributes(
+        &server,
+        json!({"eventid": text(&first["id"]), "type": "domain", "includeSightings": 1, "includeCorrelations": 1}),
+    )
+    .await;
+    assert_eq!(found[0]["Sighting"][0]["source"], "sensor-1");
+    let related = found[0]["RelatedAttribute"].as_array().unwrap();
+    assert_eq!(related.len(), 1);
+    assert_eq!(related[0]["Event"]["info"], "internal noise");
+}
