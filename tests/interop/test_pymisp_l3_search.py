@@ -208,3 +208,10 @@ def test_bad_filter_is_a_misp_error(misp: PyMISP, world: World) -> None:
     assert isinstance(response, dict) and "errors" in response, response
     status, body = response["errors"]
     assert status == 400 and "timestamp" in body["message"]
+
+
+def test_search_objects(misp: PyMISP, world: World) -> None:
+    found = ok(misp.search(controller="objects", value=world.md5, pythonify=True), "objects search")
+    assert len(found) == 1
+    assert found[0].name == "file"
+    assert {a.value for a in found[0].attributes} == {world.md5, f"dropper-{world.mark}.exe"}

@@ -604,7 +604,7 @@ impl Store {
         let objects = self.objects_of(&attributes).await?;
         let mut hits = Vec::with_capacity(attributes.len());
         for attribute in attributes {
-            let event = events.get(self, attribute.event_id).await?;
+            let event = events.event(self, attribute.event_id).await?;
             let object = objects.get(&attribute.object_id).cloned();
             hits.push(AttributeHit {
                 attribute,
@@ -786,6 +786,69 @@ impl Store {
         Ok(ids)
     }
 
+    /// The next page of ids of objects holding an attribute that matches (objects scope), in
+    /// id order.
+    pub async fn search_object_ids_page(
+        &self,
+        criteria: &AttributeCriteria,
+        viewer: &Viewer,
+        cursor: &mut SearchCursor,
+        page_size: u64,
+    ) -> Result<Vec<i64>> {
+        if cursor.is_done() {
+            return Ok(Vec::new());
+        }
+        let mut sql = self.attribute_search_sql(criteria, viewer).await?;
+        let after = sql.int(cursor.after_id);
+        sql.push(format!("attributes.object_id > {after}"));
+        let asked = cursor.take(page_size);
+        let text = format!(
+            "SELECT DISTINCT attributes.object_id FROM attributes JOIN events ON events.id = attributes.event_id{} \
+             ORDER BY attributes.object_id LIMIT {asked} OFFSET {}",
+            sql.where_clause(),
+            cursor.skip
+        );
+        let rows: Vec<(i64,)> = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
+            for bind in &sql.binds {
+                query = match bind {
+                    Bind::Int(value) => query.bind(*value),
+                    Bind::Text(value) => query.bind(value.as_str()),
+                };
+            }
+            query.fetch_all(pool).await?
+        });
+        let ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
+        let last = ids.last().copied().unwrap_or(cursor.after_id);
+        cursor.advance(last, ids.len() as u64, asked);
+        Ok(ids)
+    }
+
+    /// How many objects an objects-scope search matches (before paging).
+    pub async fn count_objects(
+        &self,
+        criteria: &AttributeCriteria,
+        viewer: &Viewer,
+    ) -> Result<u64> {
+        let mut sql = self.attribute_search_sql(criteria, viewer).await?;
+        sql.push("attributes.object_id <> 0".into());
+        let text = format!(
+            "SELECT COUNT(DISTINCT attributes.object_id) FROM attributes JOIN events ON events.id = attributes.event_id{}",
+            sql.where_clause()
+        );
+        let (count,): (i64,) = with_pool!(self, pool => {
+            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
+            for bind in &sql.binds {
+                query = match bind {
+                    Bind::Int(value) => query.bind(*value),
+                    Bind::Text(value) => query.bind(value.as_str()),
+                };
+            }
+            query.fetch_one(pool).await?
+        });
+        Ok(count.max(0) as u64)
+    }
+
     /// One page of an event-scope search sorted on an events column (the event index), and
     /// the number of matches before paging.
     pub async fn search_events_sorted(
@@ -900,7 +963,8 @@ pub struct EventStubCache {
 impl EventStubCache {
     const CAPACITY: usize = 4_096;
 
-    async fn get(&mut self, store: &Store, event_id: i64) -> Result<std::sync::Arc<Event>> {
+    /// The event (metadata, Org, Orgc, tags) with this id, cached for the rest of a search.
+    pub async fn event(&mut self, store: &Store, event_id: i64) -> Result<std::sync::Arc<Event>> {
         if let Some(event) = self.events.get(&event_id) {
             return Ok(event.clone());
         }

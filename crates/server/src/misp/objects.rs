@@ -16,6 +16,7 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "add" => add(call).await,
         "view" => view(call).await,
         "delete" => delete(call).await,
+        "restsearch" => super::rest_search::objects(call).await,
         _ => Err(unknown_action(call)),
     }
 }

@@ -10,7 +10,9 @@ use axum::response::Response;
 use kizuna_formats::misp::csv::{CsvLayout, ObjectColumns};
 use kizuna_formats::misp::filters::{ReturnFormat, Scope, SearchRequest, parse_search};
 use kizuna_formats::misp::output::render_sighting_with_reporter;
-use kizuna_formats::misp::output::{render_attached_tag, render_attribute, render_event};
+use kizuna_formats::misp::output::{
+    render_attached_tag, render_attribute, render_event, render_object,
+};
 use kizuna_model::access::Viewer;
 use kizuna_model::correlation::DEFAULT_CORRELATION_LIMIT;
 use kizuna_model::query::DeletedFilter;
@@ -81,6 +83,105 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
         seen: SeenValues::default(),
     };
     Ok(stream_response(export, count))
+}
+
+/// `/objects/restSearch`: objects holding a matching attribute, each with its visible
+/// attributes, as `{"response": [{"Object": {...}}]}` (JSON only, as MISP).
+pub(super) async fn objects(call: &Call) -> ApiResult<Response> {
+    let request = parse_request(call, Scope::Objects)?;
+    if !matches!(request.format, ReturnFormat::Json | ReturnFormat::Count) {
+        return Err(ApiError::BadRequest(
+            "Invalid filter returnFormat: objects restSearch answers json only".into(),
+        ));
+    }
+    let viewer = call.viewer().await?;
+    let store = call.store().clone();
+    let total = store.count_objects(&request.criteria, &viewer).await?;
+    let count = page_count(total, &request);
+    if request.format == ReturnFormat::Count {
+        return Ok(count_response(count));
+    }
+    let export = ObjectExport {
+        cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        store,
+        viewer,
+        request,
+        events: EventStubCache::default(),
+        stage: Stage::Start,
+        written: 0,
+    };
+    Ok(stream_response(export, count))
+}
+
+struct ObjectExport {
+    store: Store,
+    viewer: Viewer,
+    request: SearchRequest,
+    cursor: SearchCursor,
+    events: EventStubCache,
+    stage: Stage,
+    written: u64,
+}
+
+impl Export for ObjectExport {
+    fn format(&self) -> ReturnFormat {
+        ReturnFormat::Json
+    }
+
+    async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
+        match self.stage {
+            Stage::Done => Ok(None),
+            Stage::Start => {
+                self.stage = Stage::Body;
+                Ok(Some("{\"response\": [".into()))
+            }
+            Stage::Body => {
+                let ids = self
+                    .store
+                    .search_object_ids_page(
+                        &self.request.criteria,
+                        &self.viewer,
+                        &mut self.cursor,
+                        EVENTS_PER_STEP,
+                    )
+                    .await?;
+                if ids.is_empty() {
+                    self.stage = Stage::Done;
+                    return Ok(Some("]}".into()));
+                }
+                let mut chunk = String::new();
+                for id in ids {
+                    let mut object = match self.store.object(&Key::Id(id), false).await {
+                        Ok(object) => object,
+                        Err(kizuna_store::StoreError::NotFound) => continue,
+                        Err(other) => return Err(other),
+                    };
+                    let event = self.events.event(&self.store, object.event_id).await?;
+                    object.attributes.retain(|attribute| {
+                        self.viewer.sees_item(
+                            event.org_id,
+                            attribute.distribution,
+                            attribute.sharing_group_id,
+                        )
+                    });
+                    if self.written > 0 {
+                        chunk.push_str(", ");
+                    }
+                    let mut rendered = render_object(&object);
+                    rendered["Event"] = json!({
+                        "id": event.id.to_string(),
+                        "info": event.info,
+                        "org_id": event.org_id.to_string(),
+                        "orgc_id": event.orgc_id.to_string(),
+                        "uuid": event.uuid,
+                    });
+                    chunk.push_str(&json!({ "Object": rendered }).to_string());
+                    self.written += 1;
+                }
+                Ok(Some(chunk))
+            }
+        }
+    }
 }
 
 /// X-Result-Count when enforceWarninglist drops attributes: MISP counts what it exported, so

@@ -406,3 +406,28 @@ async fn warninglists_sightings_and_correlations_enrich_attributes() {
     assert_eq!(related.len(), 1);
     assert_eq!(related[0]["Event"]["info"], "internal noise");
 }
+
+#[tokio::test]
+async fn object_scope_returns_objects_holding_a_match() {
+    let (server, _, second) = fixture().await;
+    let (status, headers, body) = server
+        .post(
+            "/objects/restSearch",
+            json!({"value": "d41d8cd98f00b204e9800998ecf8427e"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(headers["x-result-count"], "1");
+    let objects = body["response"].as_array().unwrap();
+    assert_eq!(objects.len(), 1);
+    assert_eq!(objects[0]["Object"]["name"], "file");
+    assert_eq!(objects[0]["Object"]["Event"]["uuid"], second["uuid"]);
+    assert_eq!(
+        objects[0]["Object"]["Attribute"].as_array().unwrap().len(),
+        1
+    );
+    let (_, _, body) = server
+        .post("/objects/restSearch", json!({"object_name": "domain-ip"}))
+        .await;
+    assert_eq!(body["response"], json!([]));
+}
