@@ -431,3 +431,152 @@ async fn object_scope_returns_objects_holding_a_match() {
         .await;
     assert_eq!(body["response"], json!([]));
 }
+
+/// Every live attribute of the stored real events, with its event's uuid.
+fn live_attributes(events: &[Value]) -> Vec<(String, Value)> {
+    let mut found = Vec::new();
+    for event in events {
+        let event_uuid = text(&event["uuid"]).to_string();
+        let objects = event["Object"].as_array().cloned().unwrap_or_default();
+        let attributes =
+            event["Attribute"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+                .into_iter()
+                .chain(objects.into_iter().flat_map(|object| {
+                    object["Attribute"].as_array().cloned().unwrap_or_default()
+                }));
+        for attribute in attributes {
+            if attribute["deleted"] != json!(true) {
+                found.push((event_uuid.clone(), attribute));
+            }
+        }
+    }
+    found
+}
+
+/// value1 and value2 as MISP splits a stored value (composite types at the first `|`).
+fn halves(attribute: &Value) -> (String, String) {
+    let value = text(&attribute["value"]);
+    if text(&attribute["type"]).contains('|') || text(&attribute["type"]) == "malware-sample" {
+        match value.split_once('|') {
+            Some((first, second)) => (first.to_string(), second.to_string()),
+            None => (value.to_string(), String::new()),
+        }
+    } else {
+        (value.to_string(), String::new())
+    }
+}
+
+fn uuids_of(found: &[Value]) -> std::collections::BTreeSet<String> {
+    found
+        .iter()
+        .map(|attribute| text(&attribute["uuid"]).to_string())
+        .collect()
+}
+
+/// restSearch over the real MISP events against a brute-force reading of the same events:
+/// by value (either half, case-insensitively), by type, and events by tag.
+#[tokio::test]
+async fn searches_over_real_events_match_a_brute_force_oracle() {
+    let server = Server::start().await;
+    let mut events = Vec::new();
+    for path in crate::roundtrip::event_files() {
+        let document: Value =
+            serde_json::from_str(&std::fs::read_to_string(&path).expect("event file"))
+                .expect("event JSON");
+        for event in crate::roundtrip::events_of(&document) {
+            let added = server.add_event(crate::roundtrip::prepare(&event)).await;
+            events.push(server.view_event(text(&added["uuid"])).await);
+        }
+    }
+    let attributes = live_attributes(&events);
+    assert!(attributes.len() > 1_000, "{} attributes", attributes.len());
+
+    let mut checked = 0;
+    for (_, sample) in attributes.iter().step_by(23) {
+        let (value1, _) = halves(sample);
+        let expected: std::collections::BTreeSet<String> = attributes
+            .iter()
+            .filter(|(_, attribute)| {
+                let (first, second) = halves(attribute);
+                first.eq_ignore_ascii_case(&value1)
+                    || (!second.is_empty() && second.eq_ignore_ascii_case(&value1))
+            })
+            .map(|(_, attribute)| text(&attribute["uuid"]).to_string())
+            .collect();
+        let found = attributes_matching(&server, json!({"value": value1})).await;
+        assert_eq!(uuids_of(&found), expected, "value {value1:?}");
+        checked += 1;
+    }
+    assert!(checked > 40);
+
+    let types: std::collections::BTreeSet<String> = attributes
+        .iter()
+        .map(|(_, attribute)| text(&attribute["type"]).to_string())
+        .collect();
+    for attr_type in &types {
+        let expected: std::collections::BTreeSet<String> = attributes
+            .iter()
+            .filter(|(_, attribute)| text(&attribute["type"]) == attr_type)
+            .map(|(_, attribute)| text(&attribute["uuid"]).to_string())
+            .collect();
+        let mut filters = json!({"type": attr_type});
+        if attr_type == "email-src" || attr_type == "email-dst" {
+            // MISP adds the generic `email` type to these.
+            filters = json!({"type": [attr_type, "!email"]});
+        }
+        let found = attributes_matching(&server, filters).await;
+        let found = uuids_of(&found);
+        if attr_type != "email-src" && attr_type != "email-dst" {
+            assert_eq!(found, expected, "type {attr_type}");
+        }
+    }
+
+    let mut tag_names = std::collections::BTreeSet::new();
+    for event in &events {
+        for tag in event["Tag"].as_array().into_iter().flatten() {
+            tag_names.insert(text(&tag["name"]).to_string());
+        }
+    }
+    for name in tag_names.iter().filter(|name| !name.contains(['%', '_'])) {
+        let expected: std::collections::BTreeSet<String> = events
+            .iter()
+            .filter(|event| {
+                let tagged = |item: &Value| {
+                    item["Tag"]
+                        .as_array()
+                        .into_iter()
+                        .flatten()
+                        .any(|tag| text(&tag["name"]) == name)
+                };
+                tagged(event)
+                    || live_attributes(std::slice::from_ref(event))
+                        .iter()
+                        .any(|(_, attribute)| tagged(attribute))
+            })
+            .map(|event| text(&event["uuid"]).to_string())
+            .collect();
+        let (status, _, body) = server
+            .post("/events/restSearch", json!({"tags": name, "metadata": 1}))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let found: std::collections::BTreeSet<String> = body["response"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|event| text(&event["Event"]["uuid"]).to_string())
+            .collect();
+        assert_eq!(found, expected, "tag {name}");
+    }
+}
+
+async fn attributes_matching(server: &Server, filters: Value) -> Vec<Value> {
+    let (status, _, body) = server.post("/attributes/restSearch", filters.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{filters}: {body:#}");
+    body["response"]["Attribute"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}

@@ -31,7 +31,7 @@ const NOT_FROM_MISP: &[(&str, &str)] = &[(
     "object uuid \"a\" is not a UUID",
 )];
 
-fn event_files() -> Vec<PathBuf> {
+pub(crate) fn event_files() -> Vec<PathBuf> {
     let mut files = Vec::new();
     for dir in ["pymisp", "eset"] {
         let mut found: Vec<PathBuf> = std::fs::read_dir(model_event_data().join(dir))
@@ -51,7 +51,7 @@ fn event_files() -> Vec<PathBuf> {
 }
 
 /// The events of one file: `{"Event": …}`, `{"response": [{"Event": …}, …]}` or bare.
-fn events_of(document: &Value) -> Vec<Value> {
+pub(crate) fn events_of(document: &Value) -> Vec<Value> {
     if let Some(event) = document.get("Event") {
         vec![event.clone()]
     } else if let Some(list) = document.get("response").and_then(Value::as_array) {
@@ -83,7 +83,7 @@ fn strip_item(item: &mut Map<String, Value>) {
     }
 }
 
-fn prepare(event: &Value) -> Value {
+pub(crate) fn prepare(event: &Value) -> Value {
     let mut event = event.clone();
     let map = event.as_object_mut().expect("an event object");
     strip_item(map);
