@@ -18,7 +18,8 @@ use kizuna_model::correlation::DEFAULT_CORRELATION_LIMIT;
 use kizuna_model::query::DeletedFilter;
 use kizuna_model::{Attribute, Event};
 use kizuna_store::{
-    AttributeHit, EventStubCache, Key, LoadOptions, SearchCursor, SightingFilter, Store,
+    AttributeHit, EventStubCache, Key, LoadOptions, SEARCH_PAGE_SIZE, SearchCursor, SightingFilter,
+    Store,
 };
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -28,13 +29,31 @@ use std::sync::Arc;
 
 /// Events loaded per step of an event-scope export.
 const EVENTS_PER_STEP: u64 = 20;
+/// Largest `limit` whose event ids are read before answering (to count them exactly).
+const EVENT_IDS_PREFETCH: u64 = 10_000;
 
 pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Attributes)?;
     let viewer = call.viewer().await?;
     let store = call.store().clone();
+    let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
+    let mut events = EventStubCache::default();
+    let mut prefetched = None;
     let count = if request.options.enforce_warninglist {
         count_unwarned(call, &store, &request, &viewer).await?
+    } else if request
+        .paging
+        .limit
+        .is_some_and(|limit| limit <= SEARCH_PAGE_SIZE)
+    {
+        // A page that fits one read: read it now and count it, instead of counting every
+        // match (what makes deep paging over millions of attributes slow).
+        let hits = store
+            .search_attributes_page(&request.criteria, &viewer, &mut cursor, &mut events)
+            .await?;
+        let count = hits.len() as u64;
+        prefetched = Some(hits);
+        count
     } else {
         let total = store.count_attributes(&request.criteria, &viewer).await?;
         page_count(total, &request)
@@ -43,12 +62,13 @@ pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
         return Ok(count_response(count));
     }
     let export = AttributeExport {
-        cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        cursor,
+        prefetched,
         warninglists: call.state.warninglists.clone(),
         store,
         viewer,
         request,
-        events: EventStubCache::default(),
+        events,
         stage: Stage::Start,
         written: 0,
         seen: SeenValues::default(),
@@ -60,8 +80,23 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Events)?;
     let viewer = call.viewer().await?;
     let store = call.store().clone();
-    let total = store.count_events(&request.criteria, &viewer).await?;
-    let count = page_count(total, &request);
+    let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
+    let mut prefetched = None;
+    let count = match request.paging.limit {
+        // A page of event ids is cheap to read whole; its length is the count.
+        Some(limit) if limit <= EVENT_IDS_PREFETCH => {
+            let ids = store
+                .search_event_ids_page(&request.criteria, &viewer, &mut cursor, limit)
+                .await?;
+            let count = ids.len() as u64;
+            prefetched = Some(ids);
+            count
+        }
+        _ => {
+            let total = store.count_events(&request.criteria, &viewer).await?;
+            page_count(total, &request)
+        }
+    };
     if request.format == ReturnFormat::Count {
         return Ok(count_response(count));
     }
@@ -71,7 +106,8 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
         request.criteria.tags.none.iter().cloned().collect()
     };
     let export = EventExport {
-        cursor: SearchCursor::new(request.paging.offset(), request.paging.limit),
+        cursor,
+        prefetched,
         viewer_org: call.viewer_org(),
         warninglists: call.state.warninglists.clone(),
         store,
@@ -354,6 +390,8 @@ fn footer_chunk(format: ReturnFormat, attribute_scope: bool, written: u64) -> St
 }
 
 struct AttributeExport {
+    /// The first page, when it was read before answering.
+    prefetched: Option<Vec<AttributeHit>>,
     store: Store,
     warninglists: Arc<crate::Warninglists>,
     viewer: Viewer,
@@ -378,15 +416,19 @@ impl Export for AttributeExport {
                 Ok(Some(header_chunk(&self.request, true)))
             }
             Stage::Body => {
-                let hits = self
-                    .store
-                    .search_attributes_page(
-                        &self.request.criteria,
-                        &self.viewer,
-                        &mut self.cursor,
-                        &mut self.events,
-                    )
-                    .await?;
+                let hits = match self.prefetched.take() {
+                    Some(hits) => hits,
+                    None => {
+                        self.store
+                            .search_attributes_page(
+                                &self.request.criteria,
+                                &self.viewer,
+                                &mut self.cursor,
+                                &mut self.events,
+                            )
+                            .await?
+                    }
+                };
                 if hits.is_empty() {
                     self.stage = Stage::Done;
                     return Ok(Some(footer_chunk(self.request.format, true, self.written)));
@@ -582,6 +624,8 @@ fn attribute_json(hit: &AttributeHit, request: &SearchRequest) -> Value {
 }
 
 struct EventExport {
+    /// The event ids of the answer, when they were read before answering.
+    prefetched: Option<Vec<i64>>,
     store: Store,
     warninglists: Arc<crate::Warninglists>,
     viewer: Viewer,
@@ -704,15 +748,22 @@ impl Export for EventExport {
                 Ok(Some(header_chunk(&self.request, false)))
             }
             Stage::Body => {
-                let ids = self
-                    .store
-                    .search_event_ids_page(
-                        &self.request.criteria,
-                        &self.viewer,
-                        &mut self.cursor,
-                        EVENTS_PER_STEP,
-                    )
-                    .await?;
+                let ids: Vec<i64> = match self.prefetched.as_mut() {
+                    Some(queue) if !queue.is_empty() => {
+                        let step = queue.len().min(EVENTS_PER_STEP as usize);
+                        queue.drain(..step).collect()
+                    }
+                    _ => {
+                        self.store
+                            .search_event_ids_page(
+                                &self.request.criteria,
+                                &self.viewer,
+                                &mut self.cursor,
+                                EVENTS_PER_STEP,
+                            )
+                            .await?
+                    }
+                };
                 if ids.is_empty() {
                     self.stage = Stage::Done;
                     let counted = if self.request.format == ReturnFormat::Text {
