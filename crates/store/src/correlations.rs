@@ -88,6 +88,56 @@ fn correlatable_clause(event: &str) -> String {
 /// Whether a candidate row lies inside (or contains) the asking attribute's address.
 type ContainmentTest = Box<dyn Fn(&CandidateRow) -> bool + Send>;
 
+/// A candidate of a batched lookup, with the (1-based) position of the value it matched.
+#[derive(sqlx::FromRow)]
+struct NumberedCandidateRow {
+    position: i64,
+    #[sqlx(flatten)]
+    row: CandidateRow,
+}
+
+/// PostgreSQL: the exact candidates of every value in one statement, each value still capped
+/// at `limit + 1` rows by a LATERAL subquery. Index i of the answer belongs to `values[i]`;
+/// None marks an over-correlating value.
+async fn exact_candidates_batched(
+    pool: &sqlx::PgPool,
+    values: &[String],
+    event_id: i64,
+    limit: usize,
+) -> Result<Vec<Option<Vec<CandidateRow>>>> {
+    let sql = format!(
+        "SELECT wanted.position, candidate.* FROM unnest($1::text[]) WITH ORDINALITY \
+         AS wanted(value, position) CROSS JOIN LATERAL ( \
+         SELECT {CANDIDATE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id \
+         LEFT JOIN objects ON objects.id = attributes.object_id AND attributes.object_id <> 0 \
+         WHERE (lower(attributes.value1) = lower(wanted.value) OR \
+         (lower(attributes.value2) = lower(wanted.value) AND attributes.value2 <> '' \
+         AND attributes.type NOT IN ({primary_only}))) AND {correlatable} \
+         ORDER BY attributes.id LIMIT {cap}) AS candidate",
+        primary_only = quoted_list(PRIMARY_ONLY_CORRELATING_TYPES),
+        correlatable = correlatable_clause("$2"),
+        cap = limit + 1,
+    );
+    let rows: Vec<NumberedCandidateRow> = sqlx::query_as(AssertSqlSafe(sql.as_str()))
+        .bind(values)
+        .bind(event_id)
+        .fetch_all(pool)
+        .await?;
+    let mut grouped: Vec<Vec<CandidateRow>> = (0..values.len()).map(|_| Vec::new()).collect();
+    for numbered in rows {
+        if let Some(slot) = usize::try_from(numbered.position - 1)
+            .ok()
+            .and_then(|index| grouped.get_mut(index))
+        {
+            slot.push(numbered.row);
+        }
+    }
+    Ok(grouped
+        .into_iter()
+        .map(|rows| (rows.len() <= limit).then_some(rows))
+        .collect())
+}
+
 impl Store {
     /// Correlations of the (loaded) `event`'s attributes with attributes of other events that
     /// `viewer` may see. A value shared by more than `limit` attributes elsewhere is
@@ -124,8 +174,23 @@ impl Store {
             }
         }
         let mut found = Vec::new();
-        for (value, owners) in by_value.values() {
-            let Some(rows) = self.exact_candidates(value, event.id, limit).await? else {
+        let values: Vec<&(String, Vec<&Attribute>)> = by_value.values().collect();
+        let mut candidates = match &self.backend {
+            // One round trip for the whole event: per-query latency dominates on PostgreSQL.
+            crate::Backend::Postgres(pool) => {
+                let texts: Vec<String> = values.iter().map(|(value, _)| value.clone()).collect();
+                exact_candidates_batched(pool, &texts, event.id, limit).await?
+            }
+            crate::Backend::Sqlite(_) => {
+                let mut each = Vec::with_capacity(values.len());
+                for (value, _) in &values {
+                    each.push(self.exact_candidates(value, event.id, limit).await?);
+                }
+                each
+            }
+        };
+        for (index, (value, owners)) in values.iter().enumerate() {
+            let Some(rows) = candidates[index].take() else {
                 continue;
             };
             for row in rows.iter().filter(|row| row.visible_to(viewer)) {

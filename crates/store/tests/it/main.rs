@@ -94,4 +94,5 @@ contract_suite! {
     sightings::sighting_by_value_finds_visible_live_attributes,
     sightings::listing_follows_the_default_sighting_policy,
     sightings::listing_filters_like_rest_search,
+    correlations::equal_values_correlate_across_events_up_to_the_cap,
 }

@@ -1,6 +1,7 @@
 //! The store contract: what every backend must do the same way.
 
 pub mod attributes;
+pub mod correlations;
 pub mod events;
 pub mod listing;
 pub mod objects;
