@@ -115,6 +115,30 @@ pub struct AttributeCriteria {
     pub object_name: Terms,
     /// Substring over value, comment, event info, tags (MISP's searchall/quickFilter).
     pub search_all: Option<String>,
+    /// Result order; None = by id, ascending.
+    pub order: Option<SortOrder>,
+}
+
+/// What restSearch's `order` may sort on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OrderField {
+    AttributeId,
+    AttributeTimestamp,
+    AttributeValue,
+    AttributeType,
+    AttributeCategory,
+    EventId,
+    EventDate,
+    EventTimestamp,
+    EventPublishTimestamp,
+    EventInfo,
+}
+
+/// restSearch's `order` (`"Attribute.timestamp DESC"`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SortOrder {
+    pub field: OrderField,
+    pub descending: bool,
 }
 
 /// The page of a search: MISP's 1-based `page` of `limit` items; no limit = everything.

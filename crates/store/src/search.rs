@@ -8,7 +8,9 @@ use crate::rows::{
 };
 use crate::{Dialect, Result, Store, with_pool};
 use kizuna_model::access::Viewer;
-use kizuna_model::query::{AttributeCriteria, DeletedFilter, Terms, TimeBound, is_pattern};
+use kizuna_model::query::{
+    AttributeCriteria, DeletedFilter, OrderField, SortOrder, Terms, TimeBound, is_pattern,
+};
 use kizuna_model::{AttachedTag, Attribute, Event};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
@@ -51,6 +53,16 @@ impl SearchCursor {
     fn advance(&mut self, last_id: i64, returned: u64, asked: u64) {
         self.after_id = last_id;
         self.skip = 0;
+        self.count_down(returned, asked);
+    }
+
+    /// Sorted on something else than the id, pages follow by offset.
+    fn advance_by_offset(&mut self, returned: u64, asked: u64) {
+        self.skip += returned;
+        self.count_down(returned, asked);
+    }
+
+    fn count_down(&mut self, returned: u64, asked: u64) {
         if let Some(left) = self.remaining.as_mut() {
             *left = left.saturating_sub(returned);
         }
@@ -437,6 +449,34 @@ impl Sql {
     }
 }
 
+/// The ORDER BY of a search, and whether pages follow by offset: the requested column (then
+/// the id, for a stable order), or the id alone (keyset pages). Attribute fields do not apply
+/// to the event scope.
+fn order_by(order: Option<SortOrder>, scope: SearchScope) -> (String, bool) {
+    let id = match scope {
+        SearchScope::Attributes => "attributes.id",
+        SearchScope::Events => "events.id",
+    };
+    let Some(order) = order else {
+        return (id.to_string(), false);
+    };
+    let column = match (order.field, scope) {
+        (OrderField::AttributeId, SearchScope::Attributes) => "attributes.id",
+        (OrderField::AttributeTimestamp, SearchScope::Attributes) => "attributes.timestamp",
+        (OrderField::AttributeValue, SearchScope::Attributes) => "attributes.value1",
+        (OrderField::AttributeType, SearchScope::Attributes) => "attributes.type",
+        (OrderField::AttributeCategory, SearchScope::Attributes) => "attributes.category",
+        (OrderField::EventId, _) => "events.id",
+        (OrderField::EventDate, _) => "events.date",
+        (OrderField::EventTimestamp, _) => "events.timestamp",
+        (OrderField::EventPublishTimestamp, _) => "events.publish_timestamp",
+        (OrderField::EventInfo, _) => "events.info",
+        (_, SearchScope::Events) => return (id.to_string(), false),
+    };
+    let direction = if order.descending { "DESC" } else { "ASC" };
+    (format!("{column} {direction}, {id} {direction}"), true)
+}
+
 fn lowercase(terms: &Terms) -> Terms {
     terms.clone().map(|term| term.to_ascii_lowercase())
 }
@@ -572,12 +612,15 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut sql = self.attribute_search_sql(criteria, viewer).await?;
-        let after = sql.int(cursor.after_id);
-        sql.push(format!("attributes.id > {after}"));
+        let (order, by_offset) = order_by(criteria.order, SearchScope::Attributes);
+        if !by_offset {
+            let after = sql.int(cursor.after_id);
+            sql.push(format!("attributes.id > {after}"));
+        }
         let asked = cursor.take(SEARCH_PAGE_SIZE);
         let text = format!(
             "SELECT {ATTRIBUTE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id{} \
-             ORDER BY attributes.id LIMIT {asked} OFFSET {}",
+             ORDER BY {order} LIMIT {asked} OFFSET {}",
             sql.where_clause(),
             cursor.skip
         );
@@ -596,10 +639,14 @@ impl Store {
             .into_iter()
             .map(AttributeRow::into_attribute)
             .collect::<Result<Vec<_>>>()?;
-        let last_id = attributes
-            .last()
-            .map_or(cursor.after_id, |attribute| attribute.id);
-        cursor.advance(last_id, returned, asked);
+        if by_offset {
+            cursor.advance_by_offset(returned, asked);
+        } else {
+            let last_id = attributes
+                .last()
+                .map_or(cursor.after_id, |attribute| attribute.id);
+            cursor.advance(last_id, returned, asked);
+        }
         self.attach_tags_to(&mut attributes).await?;
         let objects = self.objects_of(&attributes).await?;
         let mut hits = Vec::with_capacity(attributes.len());
@@ -762,11 +809,14 @@ impl Store {
             return Ok(Vec::new());
         }
         let mut sql = self.event_search_sql(criteria, viewer).await?;
-        let after = sql.int(cursor.after_id);
-        sql.push(format!("events.id > {after}"));
+        let (order, by_offset) = order_by(criteria.order, SearchScope::Events);
+        if !by_offset {
+            let after = sql.int(cursor.after_id);
+            sql.push(format!("events.id > {after}"));
+        }
         let asked = cursor.take(page_size);
         let text = format!(
-            "SELECT events.id FROM events{} ORDER BY events.id LIMIT {asked} OFFSET {}",
+            "SELECT events.id FROM events{} ORDER BY {order} LIMIT {asked} OFFSET {}",
             sql.where_clause(),
             cursor.skip
         );
@@ -781,8 +831,12 @@ impl Store {
             query.fetch_all(pool).await?
         });
         let ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
-        let last = ids.last().copied().unwrap_or(cursor.after_id);
-        cursor.advance(last, ids.len() as u64, asked);
+        if by_offset {
+            cursor.advance_by_offset(ids.len() as u64, asked);
+        } else {
+            let last = ids.last().copied().unwrap_or(cursor.after_id);
+            cursor.advance(last, ids.len() as u64, asked);
+        }
         Ok(ids)
     }
 

@@ -2,7 +2,9 @@
 //! (`resolveTimeDelta`) and the per-scope filter names, turned into
 //! [`kizuna_model::query`] criteria.
 
-use kizuna_model::query::{AttributeCriteria, DateRange, DeletedFilter, Paging, Terms, TimeBound};
+use kizuna_model::query::{
+    AttributeCriteria, DateRange, DeletedFilter, OrderField, Paging, SortOrder, Terms, TimeBound,
+};
 use serde_json::{Map, Value};
 use std::net::Ipv6Addr;
 use time::format_description::well_known::Rfc3339;
@@ -483,6 +485,9 @@ pub fn parse_search(
             criteria.search_all = Some(text);
         }
     }
+    if let Some(value) = params.get("order").filter(|value| !is_blank(value)) {
+        criteria.order = Some(parse_order(value)?);
+    }
     if format.is_restrictive() {
         if !params.contains_key("to_ids") {
             criteria.to_ids = Some(true);
@@ -640,6 +645,52 @@ pub fn parse_event_index(
 
 fn is_pattern_term(term: &str) -> bool {
     kizuna_model::query::is_pattern(term)
+}
+
+/// restSearch `order`: CakePHP's `"Model.field [ASC|DESC]"` (the model may be left out; a list
+/// uses its first entry).
+fn parse_order(value: &Value) -> Result<SortOrder, FilterError> {
+    let text = match value {
+        Value::Array(items) => items.first().and_then(scalar_text).unwrap_or_default(),
+        other => scalar_text(other).unwrap_or_default(),
+    };
+    let mut words = text.split_whitespace();
+    let column = words.next().unwrap_or_default();
+    let descending = match words.next().map(str::to_ascii_lowercase).as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(FilterError::new(
+                "order",
+                format!("{other:?} is not ASC or DESC"),
+            ));
+        }
+    };
+    let (model, field) = column.split_once('.').unwrap_or(("Attribute", column));
+    let field = match (
+        model.to_ascii_lowercase().as_str(),
+        field.to_ascii_lowercase().as_str(),
+    ) {
+        ("attribute", "id") => OrderField::AttributeId,
+        ("attribute", "timestamp") => OrderField::AttributeTimestamp,
+        ("attribute", "value" | "value1") => OrderField::AttributeValue,
+        ("attribute", "type") => OrderField::AttributeType,
+        ("attribute", "category") => OrderField::AttributeCategory,
+        ("event", "id") => OrderField::EventId,
+        ("event", "date") => OrderField::EventDate,
+        ("event", "timestamp") => OrderField::EventTimestamp,
+        ("event", "publish_timestamp") => OrderField::EventPublishTimestamp,
+        ("event", "info") => OrderField::EventInfo,
+        _ => {
+            return Err(FilterError::new(
+                "order",
+                format!(
+                    "cannot sort on {column:?} (Attribute.id|timestamp|value|type|category, Event.id|date|timestamp|publish_timestamp|info)"
+                ),
+            ));
+        }
+    };
+    Ok(SortOrder { field, descending })
 }
 
 /// Asking for email-src or email-dst also finds the generic `email` type (MISP).

@@ -597,6 +597,23 @@ fn attribute_json(hit: &AttributeHit, request: &SearchRequest) -> Value {
             "uuid": event.uuid,
         }),
     );
+    if request.options.include_context {
+        // The whole event's metadata (tags, organisations) instead of the short stub.
+        let mut context = render_event(event);
+        if let Value::Object(fields) = &mut context {
+            for bulky in [
+                "Attribute",
+                "Object",
+                "ShadowAttribute",
+                "RelatedEvent",
+                "EventReport",
+                "CryptographicKey",
+            ] {
+                fields.remove(bulky);
+            }
+        }
+        map.insert("Event".into(), context);
+    }
     if let Some(object) = &hit.object {
         map.insert(
             "Object".into(),

@@ -580,3 +580,56 @@ async fn attributes_matching(server: &Server, filters: Value) -> Vec<Value> {
         .cloned()
         .unwrap_or_default()
 }
+
+#[tokio::test]
+async fn order_and_include_context() {
+    let (server, first, _) = fixture().await;
+    let found = attributes(
+        &server,
+        json!({"order": "Attribute.value DESC", "type": ["ip-dst", "domain", "md5"]}),
+    )
+    .await;
+    let mut sorted = values(&found);
+    assert_eq!(sorted[0], "evil.example.com");
+    sorted.sort();
+    sorted.reverse();
+    assert_eq!(values(&found), sorted);
+    let mut paged = Vec::new();
+    for page in 1..=3 {
+        let found = attributes(
+            &server,
+            json!({"order": "Event.date DESC", "limit": 2, "page": page}),
+        )
+        .await;
+        paged.extend(values(&found));
+    }
+    // The 2024-05 event first; ties broken by id in the same direction.
+    assert_eq!(
+        paged,
+        [
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "198.51.100.7",
+            "203.0.113.9|8443",
+            "evil.example.com",
+            "198.51.100.7"
+        ]
+    );
+    let (status, _, body) = server
+        .post(
+            "/attributes/restSearch",
+            json!({"order": "Attribute.colour"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(text(&body["message"]).contains("order"));
+
+    let found = attributes(
+        &server,
+        json!({"eventid": text(&first["id"]), "includeContext": 1, "type": "domain"}),
+    )
+    .await;
+    let context = &found[0]["Event"];
+    assert_eq!(context["info"], "Phishing wave");
+    assert_eq!(context["Tag"][0]["name"], "tlp:green");
+    assert!(context.get("Attribute").is_none());
+}
