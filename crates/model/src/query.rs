@@ -117,6 +117,12 @@ pub struct AttributeCriteria {
     pub search_all: Option<String>,
     /// Result order; None = by id, ascending.
     pub order: Option<SortOrder>,
+    /// Event index `email`: substrings of the creating user's e-mail (site admins).
+    pub creator_email: Terms,
+    /// Events created by this user (the index's `email` filter for a non-admin's own address).
+    pub creator_user: Option<i64>,
+    /// Event index `hasproposal`: Kizuna has no proposals, so `true` matches nothing.
+    pub has_proposal: Option<bool>,
 }
 
 /// What restSearch's `order` may sort on.

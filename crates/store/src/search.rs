@@ -293,6 +293,37 @@ impl Sql {
                 if published { "TRUE" } else { "FALSE" }
             ));
         }
+        if let Some(user) = criteria.creator_user {
+            let param = self.int(user);
+            self.push(format!("events.user_id = {param}"));
+        }
+        if !criteria.creator_email.is_empty() {
+            let positives: Vec<String> = criteria
+                .creator_email
+                .any
+                .iter()
+                .chain(&criteria.creator_email.all)
+                .cloned()
+                .collect();
+            let users = |sql: &mut Sql, part: &str| {
+                let pattern = sql.text(&format!("%{}%", part.to_lowercase()));
+                format!(
+                    "events.user_id IN (SELECT users.id FROM users WHERE lower(users.email) LIKE {pattern})"
+                )
+            };
+            if !positives.is_empty() {
+                let alternatives: Vec<String> =
+                    positives.iter().map(|part| users(self, part)).collect();
+                self.push(format!("({})", alternatives.join(" OR ")));
+            }
+            for part in &criteria.creator_email.none {
+                let matches = users(self, part);
+                self.push(format!("NOT ({matches})"));
+            }
+        }
+        if criteria.has_proposal == Some(true) {
+            self.push("1 = 0".into());
+        }
         self.int_list("events.threat_level_id", &criteria.threat_level);
         self.int_list("events.analysis", &criteria.analysis);
         match scope {

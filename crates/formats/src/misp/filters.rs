@@ -552,7 +552,8 @@ pub struct IndexRequest {
 /// Parses `/events/index` filters (MISP's EventsController::index): `all`, `attribute` /
 /// `value`, `published` (2 = both), `eventid`, `datefrom`, `dateuntil`, `org`, `eventinfo`
 /// (substring), `tag` / `tags` (event tags), `distribution`, `sharinggroup`, `analysis`,
-/// `threatlevel`, `timestamp`, `publishtimestamp` / `publish_timestamp`, `minimal`, `limit`,
+/// `threatlevel`, `timestamp`, `publishtimestamp` / `publish_timestamp`, `email` (creator's
+/// address; the caller decides who may use it), `hasproposal` (2 = both), `minimal`, `limit`,
 /// `page`, `sort`, `direction`.
 pub fn parse_event_index(
     params: &Map<String, Value>,
@@ -583,6 +584,13 @@ pub fn parse_event_index(
     }
     if let Some(text) = get("all").and_then(scalar_text) {
         criteria.search_all = Some(text);
+    }
+    criteria.creator_email = terms("email");
+    if let Some(value) = get("hasproposal") {
+        criteria.has_proposal = match crate::misp::input::lenient_i64(value) {
+            Some(2) => None,
+            _ => tri_state("hasproposal", value)?,
+        };
     }
     for name in ["tags", "tag"] {
         if get(name).is_some() {

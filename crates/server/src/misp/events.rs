@@ -613,8 +613,20 @@ async fn index(call: &Call) -> ApiResult<Response> {
     for (key, value) in &call.path.named {
         params.insert(key.clone(), Value::String(value.clone()));
     }
-    let request = kizuna_formats::misp::filters::parse_event_index(&params, call.now)
+    let mut request = kizuna_formats::misp::filters::parse_event_index(&params, call.now)
         .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    // MISP: only site admins search by creator e-mail; anyone else may name their own address
+    // (their own events) and gets nothing for another.
+    if !request.criteria.creator_email.is_empty() && !call.is_site_admin() {
+        let own = &call.principal.user.email;
+        let asks_own = request.criteria.creator_email.any.len() == 1
+            && request.criteria.creator_email.none.is_empty()
+            && request.criteria.creator_email.any[0]
+                .trim()
+                .eq_ignore_ascii_case(own);
+        request.criteria.creator_user = Some(if asks_own { call.principal.user.id } else { -1 });
+        request.criteria.creator_email = Default::default();
+    }
     let viewer = call.viewer().await?;
     let (events, total) = call
         .store()

@@ -633,3 +633,36 @@ async fn order_and_include_context() {
     assert_eq!(context["Tag"][0]["name"], "tlp:green");
     assert!(context.get("Attribute").is_none());
 }
+
+#[tokio::test]
+async fn event_index_filters_by_creator_email_and_proposals() {
+    let (server, _, _) = fixture().await;
+    let count = |body: &Value| body.as_array().map_or(0, Vec::len);
+    let (status, _, body) = server
+        .post("/events/index", json!({"email": "admin@host"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    assert_eq!(count(&body), 2);
+    let (_, _, body) = server
+        .post("/events/index", json!({"email": "!admin@host"}))
+        .await;
+    assert_eq!(count(&body), 0);
+    let (_, _, body) = server.get("/events/index/searchhasproposal:1").await;
+    assert_eq!(count(&body), 0);
+    let (_, headers, body) = server
+        .post(
+            "/events/index",
+            json!({"hasproposal": 0, "datefrom": "2024-04-01"}),
+        )
+        .await;
+    assert_eq!(count(&body), 1);
+    assert_eq!(headers["x-result-count"], "1");
+    // Another organisation's user may only name their own address.
+    let outsider = server
+        .user_in_new_org("Outsider", crate::support::ROLE_USER)
+        .await;
+    let (_, _, body) = outsider
+        .post("/events/index", json!({"email": "admin@host.test"}))
+        .await;
+    assert_eq!(count(&body), 0);
+}
