@@ -77,6 +77,20 @@ enum Bind {
     Text(String),
 }
 
+/// Binds every value collected in `$sql` to `$query`, in placeholder order.
+macro_rules! bind_all {
+    ($query:expr, $sql:expr) => {{
+        let mut query = $query;
+        for bind in &$sql.binds {
+            query = match bind {
+                Bind::Int(value) => query.bind(*value),
+                Bind::Text(value) => query.bind(value.as_str()),
+            };
+        }
+        query
+    }};
+}
+
 /// SQL text with its bound values, placeholders numbered as they are added.
 struct Sql {
     dialect: Dialect,
@@ -618,14 +632,7 @@ impl Store {
             sql.where_clause()
         );
         let (count,): (i64,) = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_one(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_one(pool).await?
         });
         Ok(count.max(0) as u64)
     }
@@ -656,14 +663,7 @@ impl Store {
             cursor.skip
         );
         let rows: Vec<AttributeRow> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
         });
         let returned = rows.len() as u64;
         let mut attributes = rows
@@ -816,14 +816,7 @@ impl Store {
         let sql = self.event_search_sql(criteria, viewer).await?;
         let text = format!("SELECT COUNT(*) FROM events{}", sql.where_clause());
         let (count,): (i64,) = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_one(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_one(pool).await?
         });
         Ok(count.max(0) as u64)
     }
@@ -852,14 +845,7 @@ impl Store {
             cursor.skip
         );
         let rows: Vec<(i64,)> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
         });
         let ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
         if by_offset {
@@ -894,14 +880,7 @@ impl Store {
             cursor.skip
         );
         let rows: Vec<(i64,)> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
         });
         let ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
         let last = ids.last().copied().unwrap_or(cursor.after_id);
@@ -922,14 +901,7 @@ impl Store {
             sql.where_clause()
         );
         let (count,): (i64,) = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_one(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_one(pool).await?
         });
         Ok(count.max(0) as u64)
     }
@@ -959,14 +931,7 @@ impl Store {
             sql.where_clause()
         );
         let rows: Vec<(i64,)> = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(text.as_str()));
-            for bind in &sql.binds {
-                query = match bind {
-                    Bind::Int(value) => query.bind(*value),
-                    Bind::Text(value) => query.bind(value.as_str()),
-                };
-            }
-            query.fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
         });
         let ids: Vec<i64> = rows.into_iter().map(|(id,)| id).collect();
         let mut by_id: HashMap<i64, Event> = self
