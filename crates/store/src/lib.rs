@@ -18,6 +18,7 @@ mod rows;
 mod search;
 mod settings;
 mod sightings;
+mod sql;
 mod sqlite_bulk;
 mod tags;
 mod users;

@@ -6,6 +6,7 @@ use crate::rows::{
     ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, EVENT_COLUMNS, EventRow, OBJECT_COLUMNS,
     ObjectRow, TAG_COLUMNS,
 };
+use crate::sql::{Sql, bind_all};
 use crate::{Dialect, Result, Store, with_pool};
 use kizuna_model::access::Viewer;
 use kizuna_model::query::{
@@ -72,90 +73,7 @@ impl SearchCursor {
     }
 }
 
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-/// Binds every value collected in `$sql` to `$query`, in placeholder order.
-macro_rules! bind_all {
-    ($query:expr, $sql:expr) => {{
-        let mut query = $query;
-        for bind in &$sql.binds {
-            query = match bind {
-                Bind::Int(value) => query.bind(*value),
-                Bind::Text(value) => query.bind(value.as_str()),
-            };
-        }
-        query
-    }};
-}
-
-/// SQL text with its bound values, placeholders numbered as they are added.
-struct Sql {
-    dialect: Dialect,
-    conditions: Vec<String>,
-    binds: Vec<Bind>,
-}
-
 impl Sql {
-    fn new(dialect: Dialect) -> Self {
-        Self {
-            dialect,
-            conditions: Vec::new(),
-            binds: Vec::new(),
-        }
-    }
-
-    fn int(&mut self, value: i64) -> String {
-        self.binds.push(Bind::Int(value));
-        format!("${}", self.binds.len())
-    }
-
-    fn text(&mut self, value: &str) -> String {
-        self.binds.push(Bind::Text(value.to_string()));
-        format!("${}", self.binds.len())
-    }
-
-    fn ints(&mut self, values: &[i64]) -> String {
-        values
-            .iter()
-            .map(|value| self.int(*value))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn push(&mut self, condition: String) {
-        self.conditions.push(condition);
-    }
-
-    fn where_clause(&self) -> String {
-        if self.conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.conditions.join(" AND "))
-        }
-    }
-
-    /// Case-insensitive equality, the way MISP's MySQL collation compares values. Written so
-    /// each backend can use its index (`COLLATE NOCASE` / `lower()`).
-    fn text_equals(&mut self, column: &str, value: &str) -> String {
-        let param = self.text(value);
-        match self.dialect {
-            Dialect::Sqlite => format!("{column} = {param} COLLATE NOCASE"),
-            Dialect::Postgres => format!("lower({column}) = lower({param})"),
-        }
-    }
-
-    /// Case-insensitive LIKE (SQLite's LIKE already folds ASCII).
-    fn text_like(&mut self, column: &str, pattern: &str) -> String {
-        let param = self.text(pattern);
-        match self.dialect {
-            Dialect::Sqlite => format!("{column} LIKE {param}"),
-            Dialect::Postgres => format!("lower({column}) LIKE lower({param})"),
-        }
-    }
-
     /// One term against one column: LIKE when it has a `%` at either end, else equality.
     fn term(&mut self, column: &str, term: &str) -> String {
         if is_pattern(term) {
@@ -201,13 +119,6 @@ impl Sql {
         if let Some(to) = to {
             let param = self.int(to);
             self.push(format!("{column} <= {param}"));
-        }
-    }
-
-    fn int_list(&mut self, column: &str, values: &[i64]) {
-        if !values.is_empty() {
-            let params = self.ints(values);
-            self.push(format!("{column} IN ({params})"));
         }
     }
 
@@ -338,16 +249,16 @@ impl Sql {
         if criteria.has_proposal == Some(true) {
             self.push("1 = 0".into());
         }
-        self.int_list("events.threat_level_id", &criteria.threat_level);
-        self.int_list("events.analysis", &criteria.analysis);
+        self.int_in("events.threat_level_id", &criteria.threat_level);
+        self.int_in("events.analysis", &criteria.analysis);
         match scope {
             SearchScope::Events => {
-                self.int_list("events.distribution", &criteria.distribution);
-                self.int_list("events.sharing_group_id", &criteria.sharing_group);
+                self.int_in("events.distribution", &criteria.distribution);
+                self.int_in("events.sharing_group_id", &criteria.sharing_group);
             }
             SearchScope::Attributes => {
-                self.int_list("attributes.distribution", &criteria.distribution);
-                self.int_list("attributes.sharing_group_id", &criteria.sharing_group);
+                self.int_in("attributes.distribution", &criteria.distribution);
+                self.int_in("attributes.sharing_group_id", &criteria.sharing_group);
             }
         }
     }

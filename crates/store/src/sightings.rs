@@ -8,7 +8,8 @@
 //! event's owner organisation sees every sighting of its events while other organisations
 //! see only the sightings they reported. Site admins see everything.
 
-use crate::{Dialect, Key, Result, Store, StoreError, conflict_on_unique, with_pool, with_tx};
+use crate::sql::{Sql, bind_all};
+use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool, with_tx};
 use kizuna_model::access::Viewer;
 use kizuna_model::attribute_types::is_composite;
 use kizuna_model::{
@@ -175,106 +176,18 @@ struct DetailsRow {
     visibility: Visibility,
 }
 
-enum Bind {
-    Int(i64),
-    Text(String),
-}
-
-/// Conditions and their bind values, numbered `$1…` in order, for one dynamic statement.
-struct Conditions {
-    dialect: Dialect,
-    binds: Vec<Bind>,
-    clauses: Vec<String>,
-}
-
-impl Conditions {
-    fn new(dialect: Dialect) -> Self {
-        Self {
-            dialect,
-            binds: Vec::new(),
-            clauses: Vec::new(),
-        }
-    }
-
-    fn param(&mut self, bind: Bind) -> String {
-        self.binds.push(bind);
-        format!("${}", self.binds.len())
-    }
-
-    fn ints(&mut self, values: &[i64]) -> String {
-        values
-            .iter()
-            .map(|value| self.param(Bind::Int(*value)))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    fn texts(&mut self, values: &[String]) -> String {
-        values
-            .iter()
-            .map(|value| self.param(Bind::Text(value.clone())))
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
-
-    /// `column IN (…)` for a non-empty list; nothing for an empty one.
-    fn int_in(&mut self, column: &str, values: &[i64]) {
-        if !values.is_empty() {
-            let params = self.ints(values);
-            self.clauses.push(format!("{column} IN ({params})"));
-        }
-    }
-
-    fn text_in(&mut self, column: &str, values: &[String]) {
-        if !values.is_empty() {
-            let params = self.texts(values);
-            self.clauses.push(format!("{column} IN ({params})"));
-        }
-    }
-
-    /// Case-insensitive equality, written so that each backend can use its value index
-    /// (`COLLATE NOCASE` on SQLite, `lower()` on PostgreSQL).
-    fn folded_equals(&mut self, column: &str, value: &str) -> String {
-        let param = self.param(Bind::Text(value.to_string()));
-        match self.dialect {
-            Dialect::Sqlite => format!("{column} = {param} COLLATE NOCASE"),
-            Dialect::Postgres => format!("lower({column}) = lower({param})"),
-        }
-    }
-
+impl Sql {
     /// MISP's default sighting policy in SQL: a non-admin sees every sighting of the events
     /// its organisation owns, and its own sightings elsewhere.
     fn sighting_policy(&mut self, viewer: &Viewer) {
         if let Viewer::Organisation { org_id, .. } = viewer {
-            let first = self.param(Bind::Int(*org_id));
-            let second = self.param(Bind::Int(*org_id));
-            self.clauses.push(format!(
+            let first = self.int(*org_id);
+            let second = self.int(*org_id);
+            self.push(format!(
                 "(events.org_id = {first} OR sightings.org_id = {second})"
             ));
         }
     }
-
-    fn where_clause(&self) -> String {
-        if self.clauses.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", self.clauses.join(" AND "))
-        }
-    }
-}
-
-/// Binds every value of `$conditions` to `$query`, in order.
-macro_rules! bind_all {
-    ($query:expr, $conditions:expr) => {{
-        let mut query = $query;
-        for bind in &$conditions.binds {
-            query = match bind {
-                Bind::Int(value) => query.bind(*value),
-                Bind::Text(value) => query.bind(value.clone()),
-            };
-        }
-        query
-    }};
 }
 
 impl Store {
@@ -376,7 +289,7 @@ impl Store {
         if ids.is_empty() && uuids.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conditions = Conditions::new(self.dialect());
+        let mut conditions = Sql::new(self.dialect());
         let mut alternatives = Vec::new();
         if !ids.is_empty() {
             alternatives.push(format!("attributes.id IN ({})", conditions.ints(&ids)));
@@ -384,9 +297,7 @@ impl Store {
         if !uuids.is_empty() {
             alternatives.push(format!("attributes.uuid IN ({})", conditions.texts(&uuids)));
         }
-        conditions
-            .clauses
-            .push(format!("({})", alternatives.join(" OR ")));
+        conditions.push(format!("({})", alternatives.join(" OR ")));
         self.sightable_attributes(conditions, viewer).await
     }
 
@@ -401,26 +312,24 @@ impl Store {
         if values.is_empty() {
             return Ok(Vec::new());
         }
-        let mut conditions = Conditions::new(self.dialect());
+        let mut conditions = Sql::new(self.dialect());
         let mut alternatives = Vec::new();
         for value in values {
-            alternatives.push(conditions.folded_equals("attributes.value1", value));
+            alternatives.push(conditions.text_equals("attributes.value1", value));
             // Only composite attributes have a value2; saying so lets the partial index serve.
-            let second = conditions.folded_equals("attributes.value2", value);
+            let second = conditions.text_equals("attributes.value2", value);
             alternatives.push(format!("(attributes.value2 <> '' AND {second})"));
         }
-        conditions
-            .clauses
-            .push(format!("({})", alternatives.join(" OR ")));
+        conditions.push(format!("({})", alternatives.join(" OR ")));
         self.sightable_attributes(conditions, viewer).await
     }
 
     async fn sightable_attributes(
         &self,
-        mut conditions: Conditions,
+        mut conditions: Sql,
         viewer: &Viewer,
     ) -> Result<Vec<SightableAttribute>> {
-        conditions.clauses.push(LIVE_ATTRIBUTE.to_string());
+        conditions.push(LIVE_ATTRIBUTE.to_string());
         let sql = format!(
             "SELECT attributes.id AS attribute_id, attributes.event_id, {VISIBILITY_COLUMNS} \
              FROM attributes {ATTRIBUTE_JOINS}{} ORDER BY attributes.id",
@@ -448,7 +357,7 @@ impl Store {
         filter: &SightingFilter,
         viewer: &Viewer,
     ) -> Result<Vec<SightingDetails>> {
-        let mut conditions = Conditions::new(self.dialect());
+        let mut conditions = Sql::new(self.dialect());
         conditions.int_in("sightings.id", &filter.ids);
         conditions.int_in("sightings.attribute_id", &filter.attribute_ids);
         conditions.text_in("attributes.uuid", &filter.attribute_uuids);
@@ -457,9 +366,7 @@ impl Store {
         conditions.int_in("sightings.org_id", &filter.org_ids);
         if !filter.excluded_org_ids.is_empty() {
             let params = conditions.ints(&filter.excluded_org_ids);
-            conditions
-                .clauses
-                .push(format!("sightings.org_id NOT IN ({params})"));
+            conditions.push(format!("sightings.org_id NOT IN ({params})"));
         }
         let types: Vec<i64> = filter.types.iter().map(|kind| kind.as_i64()).collect();
         conditions.int_in("sightings.type", &types);
@@ -467,26 +374,20 @@ impl Store {
             let alternatives: Vec<String> = filter
                 .sources
                 .iter()
-                .map(|source| conditions.folded_equals("sightings.source", source))
+                .map(|source| conditions.text_equals("sightings.source", source))
                 .collect();
-            conditions
-                .clauses
-                .push(format!("({})", alternatives.join(" OR ")));
+            conditions.push(format!("({})", alternatives.join(" OR ")));
         }
         if let Some(from) = filter.date_from {
-            let param = conditions.param(Bind::Int(from));
-            conditions
-                .clauses
-                .push(format!("sightings.date_sighting >= {param}"));
+            let param = conditions.int(from);
+            conditions.push(format!("sightings.date_sighting >= {param}"));
         }
         if let Some(to) = filter.date_to {
-            let param = conditions.param(Bind::Int(to));
-            conditions
-                .clauses
-                .push(format!("sightings.date_sighting <= {param}"));
+            let param = conditions.int(to);
+            conditions.push(format!("sightings.date_sighting <= {param}"));
         }
         if !filter.include_deleted_attributes {
-            conditions.clauses.push(LIVE_ATTRIBUTE.to_string());
+            conditions.push(LIVE_ATTRIBUTE.to_string());
         }
         conditions.sighting_policy(viewer);
         let order = if filter.newest_first {
@@ -570,7 +471,7 @@ impl Store {
     ) -> Result<HashMap<i64, SightingCounts>> {
         let mut counts: HashMap<i64, SightingCounts> = HashMap::new();
         for chunk in attribute_ids.chunks(IDS_PER_STATEMENT) {
-            let mut conditions = Conditions::new(self.dialect());
+            let mut conditions = Sql::new(self.dialect());
             conditions.int_in("sightings.attribute_id", chunk);
             conditions.sighting_policy(viewer);
             let sql = format!(
