@@ -352,10 +352,17 @@ impl Sql {
     /// Tag filters with tag ids already resolved. `by_event` / `by_attribute` are the SQL
     /// expressions of the event id and attribute id being filtered.
     fn tag_filters(&mut self, tags: &ResolvedTags, event_tags_only: bool, scope: SearchScope) {
+        // In the attribute scope the event is named through the attribute's own column, so an
+        // OR with attribute tags stays a filter on attributes alone (PostgreSQL otherwise turns
+        // the join into a nested-loop filter: 15 s instead of 24 ms at 10M attributes).
+        let event_column = match scope {
+            SearchScope::Attributes => "attributes.event_id",
+            SearchScope::Events => "events.id",
+        };
         let event_has = |sql: &mut Sql, ids: &[i64]| {
             let params = sql.ints(ids);
             format!(
-                "events.id IN (SELECT event_tags.event_id FROM event_tags WHERE event_tags.tag_id IN ({params}))"
+                "{event_column} IN (SELECT event_tags.event_id FROM event_tags WHERE event_tags.tag_id IN ({params}))"
             )
         };
         let attribute_has = |sql: &mut Sql, ids: &[i64]| {
@@ -591,6 +598,11 @@ impl Store {
         }
         self.attach_tags_to(&mut attributes).await?;
         let objects = self.objects_of(&attributes).await?;
+        let event_ids: Vec<i64> = attributes
+            .iter()
+            .map(|attribute| attribute.event_id)
+            .collect();
+        events.load(self, &event_ids).await?;
         let mut hits = Vec::with_capacity(attributes.len());
         for attribute in attributes {
             let event = events.event(self, attribute.event_id).await?;
@@ -923,6 +935,27 @@ pub struct EventStubCache {
 
 impl EventStubCache {
     const CAPACITY: usize = 4_096;
+
+    /// Loads the events of a page that are not cached yet, in one query.
+    async fn load(&mut self, store: &Store, event_ids: &[i64]) -> Result<()> {
+        let mut missing: Vec<i64> = event_ids
+            .iter()
+            .copied()
+            .filter(|id| !self.events.contains_key(id))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        if self.events.len() + missing.len() > Self::CAPACITY {
+            self.events.clear();
+        }
+        for event in store.events_meta_by_ids(&missing).await? {
+            self.events.insert(event.id, std::sync::Arc::new(event));
+        }
+        Ok(())
+    }
 
     /// The event (metadata, Org, Orgc, tags) with this id, cached for the rest of a search.
     pub async fn event(&mut self, store: &Store, event_id: i64) -> Result<std::sync::Arc<Event>> {
