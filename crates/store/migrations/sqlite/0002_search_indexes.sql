@@ -6,5 +6,7 @@ CREATE INDEX attributes_value2 ON attributes (value2 COLLATE NOCASE) WHERE value
 CREATE INDEX attributes_timestamp ON attributes (timestamp);
 CREATE INDEX events_date ON events (date);
 -- Advanced correlation looks up the (few) CIDR blocks among IP attributes; queries repeat
--- this exact condition so the planner picks the partial index.
-CREATE INDEX attributes_cidr ON attributes (type) WHERE value1 LIKE '%/%';
+-- these exact conditions so the planner picks the partial index (URLs contain '/' too, hence
+-- the type list, written as crates/model's correlation::IP_TYPES).
+CREATE INDEX attributes_cidr ON attributes (type)
+    WHERE value1 LIKE '%/%' AND type IN ('ip-src', 'ip-dst', 'ip-src|port', 'ip-dst|port');
