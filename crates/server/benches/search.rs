@@ -20,8 +20,8 @@
 //!   KIZUNA_BENCH_SEARCH_CORRELATION_PASS_EVENTS=N time the correlation pass over the first
 //!                                                 N events only and project the whole
 //!                                                 pass from them (default all)
-//!   KIZUNA_BENCH_SEARCH_CIDR_PER_MILLION=N        IP attributes written as /24 blocks, per
-//!                                                 million attributes (default 0)
+//!   KIZUNA_BENCH_SEARCH_CIDR_PER_MILLION=N        ip-dst attributes written as /24 blocks,
+//!                                                 per million ip-dst (default 0)
 //!   KIZUNA_BENCH_SEARCH_BACKENDS=sqlite,postgres  which backends (default both)
 //!   KIZUNA_BENCH_SEARCH_KEEP=1                    keep the databases (their URLs are
 //!                                                 printed) to look at query plans
@@ -1034,7 +1034,7 @@ fn grouped(value: f64) -> String {
 async fn bench_backend(backend: &str, sizes: &Sizes) {
     println!(
         "== {backend}: {} attributes in {} events (search), {} attributes in {} events \
-         (correlation), {} CIDR blocks per million",
+         (correlation), {} CIDR blocks per million ip-dst",
         grouped(sizes.attributes as f64),
         grouped(sizes.events as f64),
         grouped(sizes.correlation_attributes as f64),
