@@ -68,6 +68,11 @@ pub struct ServeArgs {
     /// Directory of extra or replacing warninglists in MISP's layout (<dir>/<name>/list.json).
     #[arg(long, env = "KIZUNA_WARNINGLISTS_DIR", value_name = "DIR")]
     pub warninglists_dir: Option<PathBuf>,
+
+    /// Unpublished events are seen by their owner organisation only, whatever their
+    /// distribution (MISP's MISP.unpublishedprivate) [default: false].
+    #[arg(long, env = "KIZUNA_UNPUBLISHED_PRIVATE", value_name = "BOOL")]
+    pub unpublished_private: Option<bool>,
 }
 
 #[derive(Debug, Args)]

@@ -18,6 +18,7 @@ pub struct FileConfig {
     pub listen: Option<String>,
     pub base_url: Option<String>,
     pub warninglists_dir: Option<PathBuf>,
+    pub unpublished_private: Option<bool>,
     pub log: Option<String>,
 }
 
@@ -102,6 +103,11 @@ listen = "127.0.0.1:8080"
 # Flag --warninglists-dir, environment KIZUNA_WARNINGLISTS_DIR.
 # warninglists_dir = "/etc/kizuna/warninglists"
 
+# Unpublished events are seen by their owner organisation only (and site admins), whatever
+# their distribution: MISP's MISP.unpublishedprivate. Default false, as in MISP.
+# Flag --unpublished-private true|false, environment KIZUNA_UNPUBLISHED_PRIVATE.
+unpublished_private = false
+
 # Log filter (tracing syntax), e.g. "info" or "kizuna_server=debug,info".
 # Environment KIZUNA_LOG.
 log = "info"
@@ -121,6 +127,7 @@ mod tests {
             "listen",
             "base_url",
             "warninglists_dir",
+            "unpublished_private",
             "log",
         ] {
             assert!(EXAMPLE.contains(&format!("{key} =")), "{key} missing");

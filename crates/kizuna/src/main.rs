@@ -128,7 +128,14 @@ async fn serve(args: ServeArgs) -> Result<()> {
         "Kizuna listening on http://{address} (database {})",
         kizuna_store::redact_url(&database.database_url)
     );
-    let mut state = AppState::new(store.clone(), ServerSettings { base_url });
+    let settings = ServerSettings {
+        base_url,
+        unpublished_private: args
+            .unpublished_private
+            .or(file.unpublished_private)
+            .unwrap_or(false),
+    };
+    let mut state = AppState::new(store.clone(), settings);
     if let Some(dir) = args
         .warninglists_dir
         .clone()

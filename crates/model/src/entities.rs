@@ -162,7 +162,8 @@ pub struct Role {
     pub modified: i64,
 }
 
-/// User (`users`). The API key itself is never held here, only its display hint.
+/// User (`users`). API keys live in [`AuthKey`]; the password only as an argon2id hash,
+/// which never leaves the store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct User {
     pub id: Id,
@@ -181,8 +182,32 @@ pub struct User {
     pub last_api_access: i64,
     pub date_created: i64,
     pub date_modified: i64,
-    /// First and last four characters of the API key, for display (`abcd…wxyz`).
-    pub authkey_hint: String,
+}
+
+/// One API key of a user (`auth_keys`, MISP's advanced auth keys). Only a digest of the key
+/// is stored; its first and last four characters are kept for display.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuthKey {
+    pub id: Id,
+    pub uuid: String,
+    pub authkey_start: String,
+    pub authkey_end: String,
+    pub created: i64,
+    /// Unix seconds after which the key stops working; 0 = never.
+    pub expiration: i64,
+    /// A read-only key may search and view but not write.
+    pub read_only: bool,
+    pub user_id: Id,
+    pub comment: String,
+    /// Source addresses or CIDR blocks the key may be used from; empty = anywhere.
+    pub allowed_ips: Vec<String>,
+    pub last_used: i64,
+}
+
+impl AuthKey {
+    pub fn is_expired(&self, now: i64) -> bool {
+        self.expiration != 0 && self.expiration <= now
+    }
 }
 
 /// Tag (`tags`).

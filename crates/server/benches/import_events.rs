@@ -170,6 +170,7 @@ impl Bench {
             store,
             ServerSettings {
                 base_url: "http://bench.invalid".into(),
+                ..ServerSettings::default()
             },
         ));
         Bench {

@@ -453,6 +453,7 @@ impl Api {
             store.clone(),
             ServerSettings {
                 base_url: "http://bench.invalid".into(),
+                ..ServerSettings::default()
             },
         ));
         Api { app, key }

@@ -38,6 +38,7 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap, now: i64) -> ApiRe
         };
         if principal.user.disabled
             || !principal.role.permissions.perm_auth
+            || principal.auth_key.is_expired(now)
             || principal
                 .user
                 .expiration
@@ -46,8 +47,10 @@ pub async fn authenticate(store: &Store, headers: &HeaderMap, now: i64) -> ApiRe
             continue;
         }
         // One write a minute is enough to show recent use without a write per request.
-        if now - principal.user.last_api_access >= 60 {
-            store.touch_api_access(principal.user.id, now).await?;
+        if now - principal.auth_key.last_used >= 60 {
+            store
+                .touch_auth_key(principal.auth_key.id, principal.user.id, now)
+                .await?;
         }
         return Ok(principal);
     }

@@ -39,10 +39,12 @@ pub async fn create_first_admin(
                 nids_sid: 4_000_000,
                 date_created: now,
                 date_modified: now,
-                authkey_hint: keys::hint(&key),
                 ..User::default()
             },
-            &keys::digest(&key),
+            Some(&kizuna_store::NewAuthKey {
+                comment: "Created with the first site administrator".into(),
+                ..keys::stored_form(&key)
+            }),
         )
         .await?;
     Ok(key)

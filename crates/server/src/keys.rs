@@ -1,6 +1,7 @@
 //! API keys: 40 random alphanumerics (MISP's format), stored only as a SHA-256 digest so
 //! no slow KDF runs per request while a stolen database yields no usable key.
 
+use kizuna_store::NewAuthKey;
 use rand::Rng;
 use sha2::{Digest, Sha256};
 
@@ -21,6 +22,21 @@ pub fn is_well_formed(key: &str) -> bool {
 
 pub fn digest(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
+}
+
+/// What is stored of a fresh `key`: its digest and first and last four characters.
+pub fn stored_form(key: &str) -> NewAuthKey {
+    let start = key.get(..4).unwrap_or_default().to_string();
+    let end = key
+        .get(key.len().saturating_sub(4)..)
+        .unwrap_or_default()
+        .to_string();
+    NewAuthKey {
+        authkey_sha256: digest(key),
+        authkey_start: start,
+        authkey_end: end,
+        ..NewAuthKey::default()
+    }
 }
 
 /// First and last four characters, for display.

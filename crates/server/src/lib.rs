@@ -34,6 +34,18 @@ pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 pub struct ServerSettings {
     /// The URL peers and users reach this instance at (MISP.baseurl).
     pub base_url: String,
+    /// MISP's `MISP.unpublishedprivate`: unpublished events are seen by their owner
+    /// organisation only (and site admins).
+    pub unpublished_private: bool,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            base_url: "http://127.0.0.1:8080".into(),
+            unpublished_private: false,
+        }
+    }
 }
 
 /// Shared state of every request.

@@ -23,7 +23,7 @@ pub struct Correlation {
     pub value: String,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(Clone, sqlx::FromRow)]
 struct CandidateRow {
     id: i64,
     event_id: i64,
@@ -36,6 +36,7 @@ struct CandidateRow {
     event_org_id: i64,
     event_distribution: i64,
     event_sharing_group_id: i64,
+    event_published: bool,
 }
 
 impl CandidateRow {
@@ -46,6 +47,7 @@ impl CandidateRow {
             self.event_org_id,
             level(self.event_distribution),
             self.event_sharing_group_id,
+            self.event_published,
         ) && viewer.sees_item(
             self.event_org_id,
             level(self.distribution),
@@ -64,7 +66,7 @@ const CANDIDATE_COLUMNS: &str = "attributes.id, attributes.event_id, attributes.
     objects.distribution AS object_distribution, \
     objects.sharing_group_id AS object_sharing_group_id, events.org_id AS event_org_id, \
     events.distribution AS event_distribution, \
-    events.sharing_group_id AS event_sharing_group_id";
+    events.sharing_group_id AS event_sharing_group_id, events.published AS event_published";
 
 fn quoted_list(values: &[&str]) -> String {
     values
@@ -84,9 +86,6 @@ fn correlatable_clause(event: &str) -> String {
         quoted_list(NON_CORRELATING_TYPES)
     )
 }
-
-/// Whether a candidate row lies inside (or contains) the asking attribute's address.
-type ContainmentTest = Box<dyn Fn(&CandidateRow) -> bool + Send>;
 
 /// A candidate of a batched lookup, with the (1-based) position of the value it matched.
 #[derive(sqlx::FromRow)]
@@ -211,17 +210,15 @@ impl Store {
                 }
             }
         }
-        for attribute in cidr_or_ip {
-            for correlation in self
-                .containment_correlations(attribute, event.id, viewer, limit)
-                .await?
-            {
-                if !found.iter().any(|known| {
-                    known.attribute_id == correlation.attribute_id
-                        && known.other_attribute_id == correlation.other_attribute_id
-                }) {
-                    found.push(correlation);
-                }
+        let containment = self
+            .containment_correlations(&cidr_or_ip, event.id, viewer, limit)
+            .await?;
+        for correlation in containment {
+            if !found.iter().any(|known| {
+                known.attribute_id == correlation.attribute_id
+                    && known.other_attribute_id == correlation.other_attribute_id
+            }) {
+                found.push(correlation);
             }
         }
         found.sort_by_key(|correlation| (correlation.attribute_id, correlation.other_attribute_id));
@@ -267,77 +264,107 @@ impl Store {
     }
 
     /// Advanced correlation: a CIDR attribute relates to addresses inside it, an address to
-    /// CIDR attributes containing it (IP types only, value1).
+    /// CIDR attributes containing it (IP types only, value1). The CIDR blocks of other events
+    /// are read once for all addresses of the event.
     async fn containment_correlations(
         &self,
-        attribute: &Attribute,
+        attributes: &[&Attribute],
         event_id: i64,
         viewer: &Viewer,
         limit: usize,
     ) -> Result<Vec<Correlation>> {
-        let ip_types = quoted_list(IP_TYPES);
-        let head = |event: &str| {
-            format!(
-                "SELECT {CANDIDATE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id \
-                 LEFT JOIN objects ON objects.id = attributes.object_id AND attributes.object_id <> 0 \
-                 WHERE attributes.type IN ({ip_types}) AND {}",
-                correlatable_clause(event)
-            )
-        };
-        let (rows, matches): (Vec<CandidateRow>, ContainmentTest) =
-            if let Some(net) = parse_cidr(&attribute.value1) {
+        let mut found = Vec::new();
+        let mut blocks: Option<Vec<CandidateRow>> = None;
+        for attribute in attributes {
+            let inside: Vec<CandidateRow> = if let Some(net) = parse_cidr(&attribute.value1) {
                 let Some(prefix) = containment_prefix(&net) else {
-                    return Ok(Vec::new());
+                    continue;
                 };
-                let sql = format!(
-                    "{} AND attributes.value1 LIKE $1 ORDER BY attributes.id",
-                    head("$2")
-                );
-                let rows: Vec<CandidateRow> = with_pool!(self, pool => {
-                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                        .bind(prefix.as_str())
-                        .bind(event_id)
-                        .fetch_all(pool)
-                        .await?
-                });
-                (
-                    rows,
-                    Box::new(move |row: &CandidateRow| net_contains(&net, &row.value1)),
-                )
+                self.ip_candidates("attributes.value1 LIKE $2", Some(&prefix), event_id)
+                    .await?
+                    .into_iter()
+                    .filter(|row| net_contains(&net, &row.value1))
+                    .collect()
             } else if let Some(address) = parse_ip(&attribute.value1) {
-                // The partial index attributes_cidr holds exactly the rows of this condition.
-                let sql = format!(
-                    "{} AND attributes.value1 LIKE '%/%' ORDER BY attributes.id",
-                    head("$1")
-                );
-                let rows: Vec<CandidateRow> = with_pool!(self, pool => {
-                    sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                        .bind(event_id)
-                        .fetch_all(pool)
-                        .await?
-                });
-                (
-                    rows,
-                    Box::new(move |row: &CandidateRow| {
-                        parse_cidr(&row.value1).is_some_and(|net| net.contains(&address))
-                    }),
-                )
+                if blocks.is_none() {
+                    // The partial index attributes_cidr holds exactly the rows of this condition.
+                    blocks = Some(
+                        self.ip_candidates("attributes.value1 LIKE '%/%'", None, event_id)
+                            .await?,
+                    );
+                }
+                blocks
+                    .iter()
+                    .flatten()
+                    .filter(|row| parse_cidr(&row.value1).is_some_and(|net| net.contains(&address)))
+                    .cloned()
+                    .collect()
             } else {
-                return Ok(Vec::new());
+                continue;
             };
-        let inside: Vec<&CandidateRow> = rows.iter().filter(|row| matches(row)).collect();
-        if inside.len() > limit {
-            return Ok(Vec::new());
+            if inside.len() > limit {
+                continue;
+            }
+            found.extend(
+                inside
+                    .into_iter()
+                    .filter(|row| row.visible_to(viewer))
+                    .map(|row| Correlation {
+                        attribute_id: attribute.id,
+                        other_attribute_id: row.id,
+                        other_event_id: row.event_id,
+                        value: row.value1,
+                    }),
+            );
         }
-        Ok(inside
-            .into_iter()
-            .filter(|row| row.visible_to(viewer))
-            .map(|row| Correlation {
-                attribute_id: attribute.id,
-                other_attribute_id: row.id,
-                other_event_id: row.event_id,
-                value: row.value1.clone(),
-            })
-            .collect())
+        Ok(found)
+    }
+
+    /// Correlatable IP-typed attributes of events other than `event_id` meeting `condition`
+    /// ($1 is the event id, $2 the optional `pattern`). The attributes are found first and their
+    /// events reached by primary key: joined the usual way, PostgreSQL misjudges how few rows
+    /// the CIDR index yields and hashes the whole events table for every lookup.
+    async fn ip_candidates(
+        &self,
+        condition: &str,
+        pattern: Option<&str>,
+        event_id: i64,
+    ) -> Result<Vec<CandidateRow>> {
+        let events_join = match self.dialect() {
+            // OFFSET 0 keeps PostgreSQL from flattening the lateral lookup back into a hash join.
+            Dialect::Postgres => {
+                "CROSS JOIN LATERAL (SELECT events.org_id, events.distribution, \
+                 events.sharing_group_id, events.published FROM events WHERE events.id = a.event_id \
+                 AND events.disable_correlation = FALSE OFFSET 0) AS e"
+            }
+            Dialect::Sqlite => {
+                "JOIN events AS e ON e.id = a.event_id AND e.disable_correlation = FALSE"
+            }
+        };
+        let sql = format!(
+            "SELECT a.id, a.event_id, a.value1, a.value2, a.distribution, a.sharing_group_id, \
+             o.distribution AS object_distribution, o.sharing_group_id AS object_sharing_group_id, \
+             e.org_id AS event_org_id, e.distribution AS event_distribution, \
+             e.sharing_group_id AS event_sharing_group_id, e.published AS event_published \
+             FROM (SELECT attributes.id, attributes.event_id, attributes.object_id, \
+             attributes.value1, attributes.value2, attributes.distribution, \
+             attributes.sharing_group_id FROM attributes \
+             WHERE attributes.type IN ({ip_types}) AND {condition} \
+             AND attributes.event_id <> $1 AND attributes.deleted = FALSE \
+             AND attributes.disable_correlation = FALSE) AS a {events_join} \
+             LEFT JOIN objects AS o ON o.id = a.object_id AND a.object_id <> 0 \
+             ORDER BY a.id",
+            ip_types = quoted_list(IP_TYPES),
+        );
+        let rows: Vec<CandidateRow> = with_pool!(self, pool => {
+            let query = sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(event_id);
+            match pattern {
+                Some(pattern) => query.bind(pattern),
+                None => query,
+            }
+            .fetch_all(pool)
+            .await?
+        });
+        Ok(rows)
     }
 }

@@ -20,27 +20,6 @@ pub struct LoadOptions {
     pub viewer_org: Option<i64>,
 }
 
-/// Filters of the event index. Empty fields do not filter.
-#[derive(Clone, Debug, Default)]
-pub struct EventFilter {
-    /// Restrict to events this organisation may see (MISP §2.2); None = everything.
-    pub visible_to_org: Option<i64>,
-    pub ids: Vec<i64>,
-    pub uuids: Vec<String>,
-    /// Substring of `info`, case-insensitive.
-    pub info_contains: Option<String>,
-    pub published: Option<bool>,
-    pub timestamp_from: Option<i64>,
-    pub timestamp_to: Option<i64>,
-    pub orgc_ids: Vec<i64>,
-    /// Column to sort on (an events column name); default id.
-    pub sort: Option<String>,
-    pub descending: bool,
-    pub limit: Option<i64>,
-    /// 1-based page, used with `limit`.
-    pub page: Option<i64>,
-}
-
 /// Everything one event edit writes, applied in one transaction.
 #[derive(Clone, Debug)]
 pub struct EventChanges {
@@ -314,10 +293,9 @@ impl Store {
         });
 
         let viewer = match options.viewer_org {
-            Some(org_id) => Viewer::Organisation {
-                org_id,
-                sharing_groups: self.authorised_sharing_groups(org_id).await?,
-            },
+            Some(org_id) => {
+                Viewer::organisation(org_id, self.authorised_sharing_groups(org_id).await?)
+            }
             None => Viewer::SiteAdmin,
         };
         let owner = event.org_id;
@@ -402,134 +380,6 @@ impl Store {
             .await?
         });
         Ok(rows.into_iter().map(|(id,)| id).collect())
-    }
-
-    /// Event metadata (with `Org`, `Orgc`, tags) matching `filter`, plus the total number of
-    /// matches before paging.
-    pub async fn list_events(&self, filter: &EventFilter) -> Result<(Vec<Event>, i64)> {
-        enum Bind {
-            Int(i64),
-            Text(String),
-        }
-        let mut conditions: Vec<String> = Vec::new();
-        let mut binds: Vec<Bind> = Vec::new();
-        let next = |binds: &mut Vec<Bind>, value: Bind| {
-            binds.push(value);
-            format!("${}", binds.len())
-        };
-        if let Some(org) = filter.visible_to_org {
-            let groups: Vec<i64> = self
-                .authorised_sharing_groups(org)
-                .await?
-                .into_iter()
-                .collect();
-            let org_param = next(&mut binds, Bind::Int(org));
-            let mut clause =
-                format!("(events.org_id = {org_param} OR events.distribution IN (1, 2, 3)");
-            if !groups.is_empty() {
-                let params: Vec<String> = groups
-                    .iter()
-                    .map(|id| next(&mut binds, Bind::Int(*id)))
-                    .collect();
-                clause.push_str(&format!(
-                    " OR (events.distribution = 4 AND events.sharing_group_id IN ({}))",
-                    params.join(", ")
-                ));
-            }
-            clause.push(')');
-            conditions.push(clause);
-        }
-        if !filter.ids.is_empty() || !filter.uuids.is_empty() {
-            let mut alternatives = Vec::new();
-            if !filter.ids.is_empty() {
-                let params: Vec<String> = filter
-                    .ids
-                    .iter()
-                    .map(|id| next(&mut binds, Bind::Int(*id)))
-                    .collect();
-                alternatives.push(format!("events.id IN ({})", params.join(", ")));
-            }
-            if !filter.uuids.is_empty() {
-                let params: Vec<String> = filter
-                    .uuids
-                    .iter()
-                    .map(|uuid| next(&mut binds, Bind::Text(uuid.clone())))
-                    .collect();
-                alternatives.push(format!("events.uuid IN ({})", params.join(", ")));
-            }
-            conditions.push(format!("({})", alternatives.join(" OR ")));
-        }
-        if let Some(info) = &filter.info_contains {
-            let param = next(&mut binds, Bind::Text(format!("%{info}%")));
-            conditions.push(format!("lower(events.info) LIKE lower({param})"));
-        }
-        if let Some(published) = filter.published {
-            conditions.push(format!(
-                "events.published = {}",
-                if published { "TRUE" } else { "FALSE" }
-            ));
-        }
-        if let Some(from) = filter.timestamp_from {
-            let param = next(&mut binds, Bind::Int(from));
-            conditions.push(format!("events.timestamp >= {param}"));
-        }
-        if let Some(to) = filter.timestamp_to {
-            let param = next(&mut binds, Bind::Int(to));
-            conditions.push(format!("events.timestamp <= {param}"));
-        }
-        if !filter.orgc_ids.is_empty() {
-            let params: Vec<String> = filter
-                .orgc_ids
-                .iter()
-                .map(|id| next(&mut binds, Bind::Int(*id)))
-                .collect();
-            conditions.push(format!("events.orgc_id IN ({})", params.join(", ")));
-        }
-        let where_clause = if conditions.is_empty() {
-            String::new()
-        } else {
-            format!(" WHERE {}", conditions.join(" AND "))
-        };
-        let sort = filter
-            .sort
-            .as_deref()
-            .filter(|column| SORTABLE.contains(column))
-            .unwrap_or("id");
-        let direction = if filter.descending { "DESC" } else { "ASC" };
-        let mut paging = String::new();
-        if let Some(limit) = filter.limit.filter(|limit| *limit > 0) {
-            let page = filter.page.unwrap_or(1).max(1);
-            paging = format!(" LIMIT {limit} OFFSET {}", (page - 1) * limit);
-        }
-        let sql = format!(
-            "SELECT {EVENT_COLUMNS} FROM events{where_clause} ORDER BY events.{sort} {direction}, events.id {direction}{paging}"
-        );
-        let count_sql = format!("SELECT COUNT(*) FROM events{where_clause}");
-        let (rows, total): (Vec<EventRow>, i64) = with_pool!(self, pool => {
-            let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-            let mut count_query = sqlx::query_as::<_, (i64,)>(AssertSqlSafe(count_sql.as_str()));
-            for bind in &binds {
-                match bind {
-                    Bind::Int(value) => {
-                        query = query.bind(*value);
-                        count_query = count_query.bind(*value);
-                    }
-                    Bind::Text(value) => {
-                        query = query.bind(value.clone());
-                        count_query = count_query.bind(value.clone());
-                    }
-                }
-            }
-            let rows = query.fetch_all(pool).await?;
-            let (total,) = count_query.fetch_one(pool).await?;
-            (rows, total)
-        });
-        let mut events = rows
-            .into_iter()
-            .map(EventRow::into_event)
-            .collect::<Result<Vec<_>>>()?;
-        self.decorate_events(&mut events).await?;
-        Ok((events, total))
     }
 
     /// Publishes (`published`, `publish_timestamp = now`) or unpublishes an event.

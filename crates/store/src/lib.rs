@@ -10,13 +10,16 @@
 //! transaction: all or nothing.
 
 mod attributes;
+mod audit;
 mod correlations;
 mod events;
 mod objects;
 mod orgs;
+mod roles;
 mod rows;
 mod search;
 mod settings;
+mod sharing_groups;
 mod sightings;
 mod sql;
 mod sqlite_bulk;
@@ -26,11 +29,11 @@ mod warninglists;
 
 pub use attributes::AttributePage;
 pub use correlations::Correlation;
-pub use events::{EventChanges, EventFilter, LoadOptions};
+pub use events::{EventChanges, LoadOptions};
 pub use search::{AttributeHit, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
-pub use users::Principal;
+pub use users::{NewAuthKey, Principal};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::sqlite::{

@@ -157,7 +157,6 @@ pub(crate) struct UserRow {
     pub email: String,
     pub org_id: i64,
     pub role_id: i64,
-    pub authkey_hint: String,
     pub disabled: bool,
     pub autoalert: bool,
     pub contactalert: bool,
@@ -191,7 +190,6 @@ impl From<UserRow> for User {
             last_api_access: row.last_api_access,
             date_created: row.date_created,
             date_modified: row.date_modified,
-            authkey_hint: row.authkey_hint,
         }
     }
 }
@@ -472,6 +470,43 @@ impl From<ReferenceRow> for ObjectReference {
             comment: row.comment,
             timestamp: row.timestamp,
             deleted: row.deleted,
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuthKeyRow {
+    pub id: i64,
+    pub uuid: String,
+    pub authkey_start: String,
+    pub authkey_end: String,
+    pub created: i64,
+    pub expiration: i64,
+    pub read_only: bool,
+    pub user_id: i64,
+    pub comment: String,
+    pub allowed_ips: String,
+    pub last_used: i64,
+}
+
+impl From<AuthKeyRow> for kizuna_model::AuthKey {
+    fn from(row: AuthKeyRow) -> Self {
+        kizuna_model::AuthKey {
+            id: row.id,
+            uuid: row.uuid,
+            authkey_start: row.authkey_start,
+            authkey_end: row.authkey_end,
+            created: row.created,
+            expiration: row.expiration,
+            read_only: row.read_only,
+            user_id: row.user_id,
+            comment: row.comment,
+            allowed_ips: row
+                .allowed_ips
+                .split_whitespace()
+                .map(str::to_string)
+                .collect(),
+            last_used: row.last_used,
         }
     }
 }

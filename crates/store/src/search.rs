@@ -127,10 +127,17 @@ impl Sql {
         if let Viewer::Organisation {
             org_id,
             sharing_groups,
+            unpublished_private,
         } = viewer
         {
             let org = self.int(*org_id);
-            let mut clause = format!("(events.org_id = {org} OR events.distribution IN (1, 2, 3)");
+            let published = if *unpublished_private {
+                "events.published = TRUE AND "
+            } else {
+                ""
+            };
+            let mut clause =
+                format!("(events.org_id = {org} OR {published}(events.distribution IN (1, 2, 3)");
             if !sharing_groups.is_empty() {
                 let groups: Vec<i64> = sharing_groups.iter().copied().collect();
                 let params = self.ints(&groups);
@@ -138,7 +145,7 @@ impl Sql {
                     " OR (events.distribution = 4 AND events.sharing_group_id IN ({params}))"
                 ));
             }
-            clause.push(')');
+            clause.push_str("))");
             self.push(clause);
         }
     }
@@ -148,6 +155,7 @@ impl Sql {
         if let Viewer::Organisation {
             org_id,
             sharing_groups,
+            ..
         } = viewer
         {
             let groups: Vec<i64> = sharing_groups.iter().copied().collect();

@@ -69,7 +69,7 @@ const SIGHTING_COLUMNS: &str = "sightings.id, sightings.uuid, sightings.attribut
 const VISIBILITY_COLUMNS: &str = "attributes.distribution AS attribute_distribution, \
      attributes.sharing_group_id AS attribute_sharing_group_id, \
      events.org_id AS event_org_id, events.distribution AS event_distribution, \
-     events.sharing_group_id AS event_sharing_group_id, \
+     events.sharing_group_id AS event_sharing_group_id, events.published AS event_published, \
      COALESCE(objects.distribution, 5) AS object_distribution, \
      COALESCE(objects.sharing_group_id, 0) AS object_sharing_group_id";
 
@@ -89,6 +89,7 @@ struct Visibility {
     event_org_id: i64,
     event_distribution: i64,
     event_sharing_group_id: i64,
+    event_published: bool,
     object_distribution: i64,
     object_sharing_group_id: i64,
 }
@@ -106,6 +107,7 @@ impl Visibility {
             owner,
             level(self.event_distribution)?,
             self.event_sharing_group_id,
+            self.event_published,
         ) && viewer.sees_item(
             owner,
             level(self.attribute_distribution)?,

@@ -1,13 +1,16 @@
-//! Users and roles. API keys are stored only as their SHA-256 hex digest.
+//! Users, their API keys and roles. API keys are stored only as their SHA-256 hex digest.
 
-use crate::rows::{RoleRow, UserRow};
+use crate::rows::{AuthKeyRow, RoleRow, UserRow};
 use crate::{Result, Store, StoreError, conflict_on_unique, with_pool};
-use kizuna_model::{Organisation, Role, User};
+use kizuna_model::{AuthKey, Organisation, Role, User};
 use sqlx::AssertSqlSafe;
 
-const USER_COLUMNS: &str = "id, email, org_id, role_id, authkey_hint, disabled, autoalert, \
+pub(crate) const USER_COLUMNS: &str = "id, email, org_id, role_id, disabled, autoalert, \
      contactalert, termsaccepted, change_pw, nids_sid, expiration, last_login, current_login, \
      last_api_access, date_created, date_modified";
+
+const AUTH_KEY_COLUMNS: &str = "id, uuid, authkey_start, authkey_end, created, expiration, \
+     read_only, user_id, comment, allowed_ips, last_used";
 
 /// Everything a request needs to know about who is calling.
 #[derive(Clone, Debug)]
@@ -15,6 +18,20 @@ pub struct Principal {
     pub user: User,
     pub role: Role,
     pub org: Organisation,
+    /// The key the request was made with.
+    pub auth_key: AuthKey,
+}
+
+/// A key to store for a user: the digest of the key and what may be shown of it.
+#[derive(Clone, Debug, Default)]
+pub struct NewAuthKey {
+    pub authkey_sha256: String,
+    pub authkey_start: String,
+    pub authkey_end: String,
+    pub expiration: i64,
+    pub read_only: bool,
+    pub comment: String,
+    pub allowed_ips: Vec<String>,
 }
 
 impl Store {
@@ -25,22 +42,21 @@ impl Store {
         Ok(count)
     }
 
-    /// Inserts `user` (its `id` is ignored) with the digest of its API key.
-    pub async fn create_user(&self, user: &User, authkey_sha256: &str) -> Result<User> {
+    /// Inserts `user` (its `id` is ignored) and, when given, its first API key, in one
+    /// transaction.
+    pub async fn create_user(&self, user: &User, first_key: Option<&NewAuthKey>) -> Result<User> {
         let sql = format!(
-            "INSERT INTO users (email, org_id, role_id, authkey_hash, authkey_hint, disabled, \
-             autoalert, contactalert, termsaccepted, change_pw, nids_sid, expiration, \
-             date_created, date_modified) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+            "INSERT INTO users (email, org_id, role_id, disabled, autoalert, contactalert, \
+             termsaccepted, change_pw, nids_sid, expiration, date_created, date_modified) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              RETURNING {USER_COLUMNS}"
         );
-        let row: UserRow = with_pool!(self, pool => {
+        let mut tx = self.begin().await?;
+        let row: UserRow = crate::with_tx!(&mut tx, conn => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&user.email)
                 .bind(user.org_id)
                 .bind(user.role_id)
-                .bind(authkey_sha256)
-                .bind(&user.authkey_hint)
                 .bind(user.disabled)
                 .bind(user.autoalert)
                 .bind(user.contactalert)
@@ -50,35 +66,141 @@ impl Store {
                 .bind(user.expiration)
                 .bind(user.date_created)
                 .bind(user.date_modified)
-                .fetch_one(pool)
+                .fetch_one(&mut *conn)
                 .await
                 .map_err(|e| conflict_on_unique(e, format!("A user with the e-mail address {} already exists.", user.email)))?
         });
+        if let Some(key) = first_key {
+            insert_auth_key(&mut tx, row.id, key, user.date_created).await?;
+        }
+        tx.commit().await?;
         Ok(row.into())
     }
 
-    /// The enabled user owning the API key with this digest, with role and organisation.
-    pub async fn principal_by_key(&self, authkey_sha256: &str) -> Result<Option<Principal>> {
-        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE authkey_hash = $1");
-        let row: Option<UserRow> = with_pool!(self, pool => {
-            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(authkey_sha256).fetch_optional(pool).await?
-        });
-        let Some(row) = row else { return Ok(None) };
-        let user: User = row.into();
-        let role = self.role(user.role_id).await?;
-        let org = self.org(&crate::Key::Id(user.org_id)).await?;
-        Ok(Some(Principal { user, role, org }))
+    /// Adds an API key to user `user_id`.
+    pub async fn create_auth_key(
+        &self,
+        user_id: i64,
+        key: &NewAuthKey,
+        now: i64,
+    ) -> Result<AuthKey> {
+        let mut tx = self.begin().await?;
+        let stored = insert_auth_key(&mut tx, user_id, key, now).await?;
+        tx.commit().await?;
+        Ok(stored)
     }
 
-    /// Records the time of the user's latest API call.
-    pub async fn touch_api_access(&self, user_id: i64, now: i64) -> Result<()> {
-        with_pool!(self, pool => {
+    /// Keys of one user, or of every user (None), oldest first.
+    pub async fn list_auth_keys(&self, user_id: Option<i64>) -> Result<Vec<AuthKey>> {
+        let rows: Vec<AuthKeyRow> = match user_id {
+            Some(user_id) => {
+                let sql = format!(
+                    "SELECT {AUTH_KEY_COLUMNS} FROM auth_keys WHERE user_id = $1 ORDER BY id"
+                );
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(user_id).fetch_all(pool).await?)
+            }
+            None => {
+                let sql = format!("SELECT {AUTH_KEY_COLUMNS} FROM auth_keys ORDER BY id");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?)
+            }
+        };
+        Ok(rows.into_iter().map(Into::into).collect())
+    }
+
+    pub async fn auth_key(&self, key: &crate::Key) -> Result<AuthKey> {
+        let row: Option<AuthKeyRow> = match key {
+            crate::Key::Id(id) => {
+                let sql = format!("SELECT {AUTH_KEY_COLUMNS} FROM auth_keys WHERE id = $1");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(*id).fetch_optional(pool).await?)
+            }
+            crate::Key::Uuid(uuid) => {
+                let sql = format!("SELECT {AUTH_KEY_COLUMNS} FROM auth_keys WHERE uuid = $1");
+                with_pool!(self, pool => sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(uuid).fetch_optional(pool).await?)
+            }
+        };
+        row.map(Into::into).ok_or(StoreError::NotFound)
+    }
+
+    pub async fn delete_auth_key(&self, id: i64) -> Result<()> {
+        let deleted = with_pool!(self, pool => {
+            sqlx::query("DELETE FROM auth_keys WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
+        });
+        if deleted == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// The user owning the API key with this digest, with role, organisation and the key
+    /// itself. The caller decides whether the user, role and key allow a login.
+    pub async fn principal_by_key(&self, authkey_sha256: &str) -> Result<Option<Principal>> {
+        let sql = format!(
+            "SELECT {AUTH_KEY_COLUMNS}, authkey_hash FROM auth_keys WHERE authkey_hash = $1"
+        );
+        let row: Option<(AuthKeyRow, String)> = with_pool!(self, pool => {
+            sqlx::query(AssertSqlSafe(sql.as_str()))
+                .bind(authkey_sha256)
+                .fetch_optional(pool)
+                .await?
+                .map(|row| {
+                    use sqlx::{FromRow, Row};
+                    Ok::<_, sqlx::Error>((AuthKeyRow::from_row(&row)?, row.try_get("authkey_hash")?))
+                })
+                .transpose()?
+        });
+        let Some((key_row, stored_digest)) = row else {
+            return Ok(None);
+        };
+        // The index lookup is by digest; compare again in constant time so that no timing of
+        // ours depends on how much of a guessed digest matched.
+        if !constant_time_eq(stored_digest.as_bytes(), authkey_sha256.as_bytes()) {
+            return Ok(None);
+        }
+        let auth_key: AuthKey = key_row.into();
+        let user = self.user(auth_key.user_id).await?;
+        let role = self.role(user.role_id).await?;
+        let org = self.org(&crate::Key::Id(user.org_id)).await?;
+        Ok(Some(Principal {
+            user,
+            role,
+            org,
+            auth_key,
+        }))
+    }
+
+    pub async fn user(&self, id: i64) -> Result<User> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1");
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?
+        });
+        row.map(Into::into).ok_or(StoreError::NotFound)
+    }
+
+    /// Case-insensitive lookup by e-mail address.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>> {
+        let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE lower(email) = lower($1)");
+        let row: Option<UserRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(email).fetch_optional(pool).await?
+        });
+        Ok(row.map(Into::into))
+    }
+
+    /// Records the time a key was last used (and the user's latest API call).
+    pub async fn touch_auth_key(&self, key_id: i64, user_id: i64, now: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        crate::with_tx!(&mut tx, conn => {
+            sqlx::query("UPDATE auth_keys SET last_used = $1 WHERE id = $2")
+                .bind(now)
+                .bind(key_id)
+                .execute(&mut *conn)
+                .await?;
             sqlx::query("UPDATE users SET last_api_access = $1 WHERE id = $2")
                 .bind(now)
                 .bind(user_id)
-                .execute(pool)
+                .execute(&mut *conn)
                 .await?;
         });
+        tx.commit().await?;
         Ok(())
     }
 
@@ -118,4 +240,43 @@ impl Store {
         });
         Ok(rows.into_iter().map(Into::into).collect())
     }
+}
+
+async fn insert_auth_key(
+    tx: &mut crate::Tx,
+    user_id: i64,
+    key: &NewAuthKey,
+    now: i64,
+) -> Result<AuthKey> {
+    let sql = format!(
+        "INSERT INTO auth_keys (uuid, authkey_hash, authkey_start, authkey_end, created, \
+         expiration, read_only, user_id, comment, allowed_ips) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING {AUTH_KEY_COLUMNS}"
+    );
+    let row: AuthKeyRow = crate::with_tx!(tx, conn => {
+        sqlx::query_as(AssertSqlSafe(sql.as_str()))
+            .bind(uuid::Uuid::new_v4().to_string())
+            .bind(&key.authkey_sha256)
+            .bind(&key.authkey_start)
+            .bind(&key.authkey_end)
+            .bind(now)
+            .bind(key.expiration)
+            .bind(key.read_only)
+            .bind(user_id)
+            .bind(&key.comment)
+            .bind(key.allowed_ips.join(" "))
+            .fetch_one(&mut *conn)
+            .await
+            .map_err(|e| conflict_on_unique(e, "This API key already exists."))?
+    });
+    Ok(row.into())
+}
+
+fn constant_time_eq(left: &[u8], right: &[u8]) -> bool {
+    left.len() == right.len()
+        && left
+            .iter()
+            .zip(right)
+            .fold(0u8, |difference, (a, b)| difference | (a ^ b))
+            == 0
 }

@@ -427,7 +427,6 @@ fn organisation_user_and_role_are_misp_typed() {
         termsaccepted: true,
         nids_sid: 4_000_000,
         date_created: 1_561_476_360,
-        authkey_hint: "abcd".into(),
         ..User::default()
     };
     let rendered = render_user(&user);

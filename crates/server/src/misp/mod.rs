@@ -3,13 +3,17 @@
 //! shape.
 
 mod attributes;
+mod audit_logs;
+mod auth_keys;
 mod correlations;
 mod events;
 mod object_references;
 mod objects;
 mod organisations;
 mod rest_search;
+mod roles;
 mod servers;
+mod sharing_groups;
 mod sightings;
 mod tags;
 mod users;
@@ -107,10 +111,11 @@ impl Call {
             return Ok(Viewer::SiteAdmin);
         }
         let org_id = self.principal.user.org_id;
-        Ok(Viewer::Organisation {
+        Ok(Viewer::organisation(
             org_id,
-            sharing_groups: self.store().authorised_sharing_groups(org_id).await?,
-        })
+            self.store().authorised_sharing_groups(org_id).await?,
+        )
+        .with_unpublished_private(self.state.settings.unpublished_private))
     }
 
     /// MISP's event visibility (misp-reference §2.2).
@@ -119,6 +124,7 @@ impl Call {
             event.org_id,
             event.distribution,
             event.sharing_group_id,
+            event.published,
         ))
     }
 
@@ -280,6 +286,10 @@ async fn handle(
         "organisations" => organisations::handle(&call).await,
         "warninglists" => warninglists::handle(&call).await,
         "sightings" => sightings::handle(&call).await,
+        "sharinggroups" => sharing_groups::handle(&call).await,
+        "roles" => roles::handle(&call).await,
+        "authkeys" => auth_keys::handle(&call).await,
+        "logs" | "auditlogs" => audit_logs::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }
 }

@@ -122,6 +122,7 @@ impl Server {
             store.clone(),
             ServerSettings {
                 base_url: BASE_URL.to_string(),
+                ..ServerSettings::default()
             },
         ));
         Server {
@@ -168,10 +169,9 @@ impl Server {
                     termsaccepted: true,
                     date_created: now,
                     date_modified: now,
-                    authkey_hint: keys::hint(&key),
                     ..User::default()
                 },
-                &keys::digest(&key),
+                Some(&keys::stored_form(&key)),
             )
             .await
             .expect("a new user");

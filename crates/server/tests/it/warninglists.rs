@@ -255,6 +255,7 @@ async fn switches_survive_a_restart() {
         server.store.clone(),
         ServerSettings {
             base_url: BASE_URL.to_string(),
+            ..ServerSettings::default()
         },
     );
     let restarted = Client {
@@ -428,6 +429,7 @@ async fn an_operators_directory_adds_and_replaces_lists() {
         server.store.clone(),
         ServerSettings {
             base_url: BASE_URL.to_string(),
+            ..ServerSettings::default()
         },
     )
     .with_warninglists_dir(dir.path())
@@ -470,6 +472,7 @@ async fn an_operators_directory_adds_and_replaces_lists() {
         server.store.clone(),
         ServerSettings {
             base_url: BASE_URL.to_string(),
+            ..ServerSettings::default()
         },
     )
     .with_warninglists_dir(dir.path())

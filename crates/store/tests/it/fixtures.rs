@@ -45,7 +45,6 @@ pub fn user(email: &str, org_id: i64, role_id: i64) -> User {
         nids_sid: 4_000_000,
         date_created: T0,
         date_modified: T0,
-        authkey_hint: "abcd…wxyz".into(),
         ..User::default()
     }
 }
@@ -192,4 +191,14 @@ pub async fn create_sharing_group(
         &format!("SELECT id FROM sharing_groups WHERE uuid = '{uuid}'"),
     )
     .await
+}
+
+/// What the store keeps of an API key whose digest is `digest` (tests use short fake digests).
+pub fn stored_key(digest: &str) -> kizuna_store::NewAuthKey {
+    kizuna_store::NewAuthKey {
+        authkey_sha256: digest.to_string(),
+        authkey_start: "abcd".into(),
+        authkey_end: "wxyz".into(),
+        ..Default::default()
+    }
 }

@@ -85,10 +85,7 @@ pub async fn equal_values_correlate_across_events_up_to_the_cap(store: Store) {
 
     // Another organisation does not see the second event (distribution 0).
     let outsider = create_org(&store, "Outsider").await;
-    let viewer = Viewer::Organisation {
-        org_id: outsider.id,
-        sharing_groups: Default::default(),
-    };
+    let viewer = Viewer::organisation(outsider.id, []);
     assert!(
         store
             .event_correlations(&first, &viewer, 20)

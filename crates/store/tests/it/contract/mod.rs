@@ -3,7 +3,6 @@
 pub mod attributes;
 pub mod correlations;
 pub mod events;
-pub mod listing;
 pub mod objects;
 pub mod schema;
 pub mod sightings;

@@ -1,6 +1,6 @@
 //! Migrations and the seeded roles, organisations, users, settings.
 
-use crate::fixtures::{T0, create_org, org, user};
+use crate::fixtures::{T0, create_org, org, stored_key, user};
 use crate::support;
 use kizuna_model::{Organisation, User};
 use kizuna_store::{Key, Store, StoreError};
@@ -71,7 +71,7 @@ pub async fn migrations_seed_the_misp_roles(store: Store) {
     assert_eq!(store.count_users().await.unwrap(), 0);
     assert!(store.list_orgs().await.unwrap().is_empty());
     assert!(store.list_tags().await.unwrap().is_empty());
-    assert_eq!(store.list_events(&Default::default()).await.unwrap().1, 0);
+    assert_eq!(support::count(&store, "events").await, 0);
 }
 
 pub async fn migrations_are_idempotent(store: Store) {
@@ -167,7 +167,10 @@ pub async fn users_resolve_to_principals(store: Store) {
     let mut wanted = user("analyst@acme.example", acme.id, 3);
     wanted.expiration = Some(T0 + 86_400);
     wanted.termsaccepted = true;
-    let created = store.create_user(&wanted, "a1b2c3").await.unwrap();
+    let created = store
+        .create_user(&wanted, Some(&stored_key("a1b2c3")))
+        .await
+        .unwrap();
     assert!(created.id > 0);
     assert_eq!(
         User {
@@ -190,12 +193,44 @@ pub async fn users_resolve_to_principals(store: Store) {
     assert!(store.principal_by_key("A1B2C3").await.unwrap().is_none());
     assert!(store.principal_by_key("").await.unwrap().is_none());
 
-    store.touch_api_access(created.id, T0 + 5).await.unwrap();
+    assert_eq!(principal.auth_key.authkey_start, "abcd");
+    assert_eq!(principal.auth_key.user_id, created.id);
+    store
+        .touch_auth_key(principal.auth_key.id, created.id, T0 + 5)
+        .await
+        .unwrap();
     let principal = store.principal_by_key("a1b2c3").await.unwrap().unwrap();
     assert_eq!(principal.user.last_api_access, T0 + 5);
+    assert_eq!(principal.auth_key.last_used, T0 + 5);
+
+    // A second key for the same user; deleting it leaves the first working.
+    let second = store
+        .create_auth_key(created.id, &stored_key("d4e5f6"), T0 + 6)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .principal_by_key("d4e5f6")
+            .await
+            .unwrap()
+            .unwrap()
+            .user
+            .id,
+        created.id
+    );
+    assert_eq!(
+        store.list_auth_keys(Some(created.id)).await.unwrap().len(),
+        2
+    );
+    store.delete_auth_key(second.id).await.unwrap();
+    assert!(store.principal_by_key("d4e5f6").await.unwrap().is_none());
+    assert!(store.principal_by_key("a1b2c3").await.unwrap().is_some());
 
     let admin = store
-        .create_user(&user("admin@acme.example", acme.id, 1), "ffff")
+        .create_user(
+            &user("admin@acme.example", acme.id, 1),
+            Some(&stored_key("ffff")),
+        )
         .await
         .unwrap();
     let principal = store.principal_by_key("ffff").await.unwrap().unwrap();
@@ -207,18 +242,27 @@ pub async fn users_resolve_to_principals(store: Store) {
 pub async fn user_emails_and_keys_are_unique(store: Store) {
     let acme = create_org(&store, "ACME").await;
     store
-        .create_user(&user("someone@acme.example", acme.id, 3), "k1")
+        .create_user(
+            &user("someone@acme.example", acme.id, 3),
+            Some(&stored_key("k1")),
+        )
         .await
         .unwrap();
     let same_email = store
-        .create_user(&user("SomeOne@ACME.example", acme.id, 3), "k2")
+        .create_user(
+            &user("SomeOne@ACME.example", acme.id, 3),
+            Some(&stored_key("k2")),
+        )
         .await;
     assert!(
         matches!(same_email, Err(StoreError::Conflict(_))),
         "{same_email:?}"
     );
     let same_key = store
-        .create_user(&user("other@acme.example", acme.id, 3), "k1")
+        .create_user(
+            &user("other@acme.example", acme.id, 3),
+            Some(&stored_key("k1")),
+        )
         .await;
     assert!(
         matches!(same_key, Err(StoreError::Conflict(_))),

@@ -10,10 +10,10 @@ use kizuna_model::{Distribution, Event, Organisation, Sighting, SightingType};
 use kizuna_store::{Key, LoadOptions, SightableAttribute, SightingFilter, Store, StoreError};
 
 async fn viewer_of(store: &Store, org: &Organisation) -> Viewer {
-    Viewer::Organisation {
-        org_id: org.id,
-        sharing_groups: store.authorised_sharing_groups(org.id).await.unwrap(),
-    }
+    Viewer::organisation(
+        org.id,
+        store.authorised_sharing_groups(org.id).await.unwrap(),
+    )
 }
 
 fn sighting(attribute_id: i64, event_id: i64, org_id: i64, kind: SightingType) -> Sighting {
