@@ -6,6 +6,7 @@ pub mod filters;
 pub mod input;
 mod md5;
 pub mod output;
+pub mod sharing_groups;
 
 use std::collections::BTreeMap;
 
