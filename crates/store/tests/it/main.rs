@@ -89,4 +89,10 @@ contract_suite! {
     sightings::listing_follows_the_default_sighting_policy,
     sightings::listing_filters_like_rest_search,
     correlations::equal_values_correlate_across_events_up_to_the_cap,
+    sharing_groups::sharing_groups_create_read_update_delete,
+    sharing_groups::sharing_group_names_and_uuids_are_unique,
+    sharing_groups::sharing_group_members_are_added_and_removed,
+    sharing_groups::sharing_groups_in_use_are_not_deleted,
+    sharing_groups::sharing_groups_are_listed_by_name,
+    sharing_groups::usable_sharing_groups_are_owned_listed_or_open,
 }

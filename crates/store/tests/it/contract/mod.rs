@@ -5,6 +5,7 @@ pub mod correlations;
 pub mod events;
 pub mod objects;
 pub mod schema;
+pub mod sharing_groups;
 pub mod sightings;
 pub mod tags;
 pub mod visibility;
