@@ -132,6 +132,34 @@ impl RolePermissions {
         true
     }
 
+    /// Sets the four event flags from MISP's `permission` code (see
+    /// [`Self::permission_level`]); false for a code outside 0–3.
+    pub fn set_permission_level(&mut self, level: i64) -> bool {
+        let (add, modify, modify_org, publish) = match level {
+            0 => (false, false, false, false),
+            1 => (true, true, false, false),
+            2 => (true, true, true, false),
+            3 => (true, true, true, true),
+            _ => return false,
+        };
+        self.perm_add = add;
+        self.perm_modify = modify;
+        self.perm_modify_org = modify_org;
+        self.perm_publish = publish;
+        true
+    }
+
+    /// The flags `self` grants that `other` does not, by column name.
+    pub fn beyond(&self, other: &RolePermissions) -> Vec<&'static str> {
+        let theirs = other.flags();
+        self.flags()
+            .iter()
+            .zip(theirs.iter())
+            .filter(|((_, mine), (_, their))| *mine && !*their)
+            .map(|((name, _), _)| *name)
+            .collect()
+    }
+
     /// MISP's derived `permission` code: 0 read only, 1 manage own, 2 manage org, 3 publish.
     pub fn permission_level(&self) -> i64 {
         if self.perm_add && self.perm_modify && self.perm_publish {
@@ -162,6 +190,30 @@ pub struct Role {
     pub modified: i64,
 }
 
+impl Role {
+    /// Roles only a site admin may hand out (MISP's UsersController::admin_add and
+    /// admin_edit): site admin, sync, regexp access, or marked restricted to site admins.
+    pub fn is_reserved_for_site_admins(&self) -> bool {
+        self.permissions.perm_site_admin
+            || self.permissions.perm_sync
+            || self.permissions.perm_regexp_access
+            || self.restricted_to_site_admin
+    }
+}
+
+impl Organisation {
+    /// MISP's `restricted_to_domain` rule: with no domains listed any address is fine;
+    /// otherwise the address must end in a listed domain right after `@` or `.`.
+    pub fn allows_email(&self, email: &str) -> bool {
+        self.restricted_to_domain.is_empty()
+            || self.restricted_to_domain.iter().any(|domain| {
+                email.len() > domain.len()
+                    && email.ends_with(domain.as_str())
+                    && matches!(email.as_bytes()[email.len() - domain.len() - 1], b'@' | b'.')
+            })
+    }
+}
+
 /// User (`users`). API keys live in [`AuthKey`]; the password only as an argon2id hash,
 /// which never leaves the store.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -182,6 +234,40 @@ pub struct User {
     pub last_api_access: i64,
     pub date_created: i64,
     pub date_modified: i64,
+    /// ASCII-armoured OpenPGP public key for encrypted e-mail; empty = none.
+    pub gpgkey: String,
+    /// PEM S/MIME certificate for encrypted e-mail; empty = none.
+    pub certif_public: String,
+    pub notification_daily: bool,
+    pub notification_weekly: bool,
+    pub notification_monthly: bool,
+    /// The user who created this account; 0 = unknown or the command line.
+    pub invited_by: Id,
+    /// Unix seconds of the last password change; 0 = never set.
+    pub last_pw_change: i64,
+}
+
+impl User {
+    /// MISP's e-mail rule (User::validateEmail): a local part of letters, digits and
+    /// `!#$%&'*+/=?^_`{|}~-` in dot-separated runs, `@`, then a domain of ASCII letters,
+    /// digits, `_`, `-` and `.`.
+    pub fn is_valid_email(email: &str) -> bool {
+        let Some((local, domain)) = email.rsplit_once('@') else {
+            return false;
+        };
+        let local_ok = !local.is_empty()
+            && local.split('.').all(|run| {
+                !run.is_empty()
+                    && run
+                        .chars()
+                        .all(|c| c.is_alphanumeric() || "!#$%&'*+/=?^_`{|}~-".contains(c))
+            });
+        let domain_ok = !domain.is_empty()
+            && domain
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        local_ok && domain_ok
+    }
 }
 
 /// One API key of a user (`auth_keys`, MISP's advanced auth keys). Only a digest of the key
@@ -498,4 +584,57 @@ pub struct SharingGroupServer {
     /// 0 = this instance.
     pub server_id: Id,
     pub all_orgs: bool,
+}
+
+#[cfg(test)]
+mod account_rule_tests {
+    use super::*;
+
+    #[test]
+    fn emails_follow_misps_rule() {
+        for good in ["a@b.c", "first.last+tag@example.org", "Jörg@example.de", "x@localhost"] {
+            assert!(User::is_valid_email(good), "{good}");
+        }
+        for bad in ["", "plain", "@example.org", "a@", "a..b@example.org", ".a@b.c", "a b@c.d", "a@b c.d", "a@exämple.de"] {
+            assert!(!User::is_valid_email(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn restricted_domains_match_after_at_or_dot() {
+        let org = Organisation {
+            restricted_to_domain: vec!["example.org".into()],
+            ..Organisation::default()
+        };
+        assert!(org.allows_email("a@example.org"));
+        assert!(org.allows_email("a@mail.example.org"));
+        assert!(!org.allows_email("a@badexample.org"));
+        assert!(!org.allows_email("example.org"));
+        assert!(!org.allows_email("a@example.com"));
+        assert!(Organisation::default().allows_email("anyone@anywhere.test"));
+    }
+
+    #[test]
+    fn permission_levels_set_the_event_flags() {
+        let mut permissions = RolePermissions::default();
+        for level in 0..=3 {
+            assert!(permissions.set_permission_level(level));
+            assert_eq!(permissions.permission_level(), level);
+        }
+        assert!(!permissions.set_permission_level(4));
+        assert_eq!(permissions.permission_level(), 3);
+    }
+
+    #[test]
+    fn flags_beyond_another_role_are_listed() {
+        let mut mine = RolePermissions::default();
+        let mut theirs = RolePermissions::default();
+        mine.set("perm_add", true);
+        mine.set("perm_sync", true);
+        theirs.set("perm_add", true);
+        theirs.set("perm_audit", true);
+        assert_eq!(mine.beyond(&theirs), ["perm_sync"]);
+        assert_eq!(theirs.beyond(&mine), ["perm_audit"]);
+        assert!(mine.beyond(&mine).is_empty());
+    }
 }

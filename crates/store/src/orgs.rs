@@ -39,6 +39,71 @@ impl Store {
         Ok(row.into())
     }
 
+    /// Writes every field of `org` (found by its `id`) except `created_by` and
+    /// `date_created`.
+    pub async fn update_org(&self, org: &Organisation) -> Result<Organisation> {
+        let sql = format!(
+            "UPDATE organisations SET uuid = $1, name = $2, local = $3, description = $4, \
+             org_type = $5, nationality = $6, sector = $7, contacts = $8, date_modified = $9, \
+             restricted_to_domain = $10, landingpage = $11 WHERE id = $12 \
+             RETURNING {ORG_COLUMNS}"
+        );
+        let row: Option<OrganisationRow> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(&org.uuid)
+                .bind(&org.name)
+                .bind(org.local)
+                .bind(&org.description)
+                .bind(&org.org_type)
+                .bind(&org.nationality)
+                .bind(&org.sector)
+                .bind(&org.contacts)
+                .bind(org.date_modified)
+                .bind(org.restricted_to_domain.join("\n"))
+                .bind(&org.landingpage)
+                .bind(org.id)
+                .fetch_optional(pool)
+                .await
+                .map_err(|e| conflict_on_unique(e, format!("An organisation named {:?} or with uuid {} already exists.", org.name, org.uuid)))?
+        });
+        row.map(Into::into).ok_or(StoreError::NotFound)
+    }
+
+    /// Deletes organisation `id`, refused ([`StoreError::Conflict`] saying why) while it
+    /// still has users or owns or created events, as MISP refuses (Organisation::beforeDelete).
+    pub async fn delete_org(&self, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let found: Option<(i64, i64)> = crate::with_tx!(&mut tx, conn => {
+            sqlx::query_as(
+                "SELECT (SELECT COUNT(*) FROM users WHERE org_id = $1), \
+                 (SELECT COUNT(*) FROM events WHERE org_id = $1 OR orgc_id = $1) \
+                 FROM organisations WHERE id = $1",
+            )
+            .bind(id)
+            .fetch_optional(&mut *conn)
+            .await?
+        });
+        match found {
+            None => return Err(StoreError::NotFound),
+            Some((users, _)) if users > 0 => {
+                return Err(StoreError::Conflict(format!(
+                    "The organisation still has {users} user(s); delete or move them first."
+                )));
+            }
+            Some((_, events)) if events > 0 => {
+                return Err(StoreError::Conflict(format!(
+                    "The organisation still owns or created {events} event(s)."
+                )));
+            }
+            Some(_) => {}
+        }
+        crate::with_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM organisations WHERE id = $1").bind(id).execute(&mut *conn).await?;
+        });
+        tx.commit().await?;
+        Ok(())
+    }
+
     pub async fn org(&self, key: &Key) -> Result<Organisation> {
         let row: Option<OrganisationRow> = match key {
             Key::Id(id) => {

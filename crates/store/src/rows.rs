@@ -169,6 +169,13 @@ pub(crate) struct UserRow {
     pub last_api_access: i64,
     pub date_created: i64,
     pub date_modified: i64,
+    pub gpgkey: String,
+    pub certif_public: String,
+    pub notification_daily: bool,
+    pub notification_weekly: bool,
+    pub notification_monthly: bool,
+    pub invited_by: i64,
+    pub last_pw_change: i64,
 }
 
 impl From<UserRow> for User {
@@ -190,6 +197,13 @@ impl From<UserRow> for User {
             last_api_access: row.last_api_access,
             date_created: row.date_created,
             date_modified: row.date_modified,
+            gpgkey: row.gpgkey,
+            certif_public: row.certif_public,
+            notification_daily: row.notification_daily,
+            notification_weekly: row.notification_weekly,
+            notification_monthly: row.notification_monthly,
+            invited_by: row.invited_by,
+            last_pw_change: row.last_pw_change,
         }
     }
 }

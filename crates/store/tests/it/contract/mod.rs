@@ -1,5 +1,6 @@
 //! The store contract: what every backend must do the same way.
 
+pub mod accounts;
 pub mod attributes;
 pub mod correlations;
 pub mod events;
