@@ -92,6 +92,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     let context = call.build_context();
     let mut accepted: Vec<Attribute> = Vec::new();
     let mut failures: Vec<(usize, FieldErrors)> = Vec::new();
+    let mut usable_groups = super::sharing_groups::UsableGroups::default();
     for (index, input) in inputs.iter().enumerate() {
         let built = match new_attribute(input, &context) {
             Ok(attribute) => attribute,
@@ -100,6 +101,10 @@ async fn add(call: &Call) -> ApiResult<Response> {
                 continue;
             }
         };
+        if let Some(problems) = usable_groups.problems(call, &built).await? {
+            failures.push((index, problems));
+            continue;
+        }
         let duplicate_in_request = accepted.iter().any(|other| {
             other.attr_type == built.attr_type
                 && other.category == built.category
@@ -227,6 +232,14 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     attribute.tags.clear();
     edit_attribute(&mut attribute, &input, &call.build_context())
         .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    super::sharing_groups::require_usable(
+        call,
+        NAME,
+        attribute.distribution,
+        attribute.sharing_group_id,
+        &[],
+    )
+    .await?;
     let identity_changed = before.attr_type != attribute.attr_type
         || before.category != attribute.category
         || before.value1 != attribute.value1

@@ -110,32 +110,6 @@ async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
     Ok(own)
 }
 
-/// Checks that a sharing-group distribution names a group the caller may use.
-async fn check_sharing_group(
-    call: &Call,
-    distribution: Distribution,
-    sharing_group_id: i64,
-    field: &str,
-    errors: &mut FieldErrors,
-) -> ApiResult<()> {
-    if distribution != Distribution::SharingGroup {
-        return Ok(());
-    }
-    let allowed = call.is_site_admin()
-        || call
-            .store()
-            .authorised_sharing_groups(call.principal.user.org_id)
-            .await?
-            .contains(&sharing_group_id);
-    if !allowed {
-        errors.add(
-            field,
-            format!("Sharing group {sharing_group_id} does not exist or is not available to you."),
-        );
-    }
-    Ok(())
-}
-
 /// `extends_uuid` may be given as a local event id; MISP stores the uuid (an unknown id
 /// extends nothing).
 async fn resolve_extends(call: &Call, input: &mut EventInput) -> ApiResult<()> {
@@ -208,24 +182,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     event.orgc_id = resolve_orgc(call, input.orgc.as_ref()).await?;
     event.locked = call.principal.role.permissions.perm_sync && event.orgc_id != event.org_id;
     let mut errors = FieldErrors::new();
-    check_sharing_group(
-        call,
-        event.distribution,
-        event.sharing_group_id,
-        "sharing_group_id",
-        &mut errors,
-    )
-    .await?;
-    for (index, attribute) in event.attributes.iter().enumerate() {
-        check_sharing_group(
-            call,
-            attribute.distribution,
-            attribute.sharing_group_id,
-            &format!("Attribute.{index}.sharing_group_id"),
-            &mut errors,
-        )
-        .await?;
-    }
+    super::sharing_groups::check_event(call, &event, &mut errors).await?;
     if !errors.is_empty() {
         return Err(ApiError::save_failed(NAME, &errors));
     }
@@ -242,7 +199,9 @@ async fn add(call: &Call) -> ApiResult<Response> {
         .store()
         .event(&Key::Id(id), &LoadOptions::default())
         .await?;
-    Ok(json_response(event_body(&stored, call.flag("metadata"))))
+    let mut body = event_body(&stored, call.flag("metadata"));
+    super::sharing_groups::embed_in_event(call, &mut body).await?;
+    Ok(json_response(body))
 }
 
 /// Whether the request asks for soft-deleted content too (`deleted[]:1`, `deleted:1` or a
@@ -274,6 +233,7 @@ async fn view(call: &Call) -> ApiResult<Response> {
     };
     let event = call.store().event(&Key::Id(meta.id), &options).await?;
     let mut body = event_body(&event, false);
+    super::sharing_groups::embed_in_event(call, &mut body).await?;
     if !call.flag("noSightings") {
         super::sightings::attach_to_event(call, &event, &mut body).await?;
     }
@@ -344,7 +304,9 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             },
         )
         .await?;
-    Ok(json_response(event_body(&stored, call.flag("metadata"))))
+    let mut body = event_body(&stored, call.flag("metadata"));
+    super::sharing_groups::embed_in_event(call, &mut body).await?;
+    Ok(json_response(body))
 }
 
 async fn plan_edit(
@@ -367,14 +329,6 @@ async fn plan_edit(
         event.publish_timestamp = call.now;
     }
     let mut errors = FieldErrors::new();
-    check_sharing_group(
-        call,
-        event.distribution,
-        event.sharing_group_id,
-        "sharing_group_id",
-        &mut errors,
-    )
-    .await?;
 
     let mut attributes_by_uuid: HashMap<&str, &kizuna_model::Attribute> = existing
         .attributes
@@ -488,6 +442,12 @@ async fn plan_edit(
                     {
                         updated.distribution = distribution;
                     }
+                    updated.sharing_group_id = match updated.distribution {
+                        Distribution::SharingGroup => object_input
+                            .sharing_group_id
+                            .unwrap_or(updated.sharing_group_id),
+                        _ => 0,
+                    };
                     if let Some(first_seen) = object_input.first_seen {
                         updated.first_seen = first_seen;
                     }
@@ -535,6 +495,7 @@ async fn plan_edit(
         }
     }
     changes.add_event_tags = super::tags::attachments(&input.tags);
+    super::sharing_groups::check_changes(call, &changes, &mut errors).await?;
     if !errors.is_empty() {
         return Err(fail(errors));
     }

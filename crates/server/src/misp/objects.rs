@@ -88,6 +88,14 @@ async fn add(call: &Call) -> ApiResult<Response> {
     }
     let object = new_object(&input, &call.build_context())
         .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    super::sharing_groups::require_usable(
+        call,
+        NAME,
+        object.distribution,
+        object.sharing_group_id,
+        &object.attributes,
+    )
+    .await?;
     let stored = call
         .store()
         .add_object(

@@ -9,6 +9,7 @@ mod handshake;
 mod objects;
 mod rest_search;
 mod roundtrip;
+mod sharing_groups;
 mod sightings;
 mod support;
 mod tags;
