@@ -39,6 +39,21 @@ pub fn stored_form(key: &str) -> NewAuthKey {
     }
 }
 
+/// A key's expiry as MISP reads it (AuthKey::beforeValidate): empty or `0` = never, a
+/// number = Unix seconds, otherwise a date (`YYYY-MM-DD`, read as midnight UTC) or an
+/// ISO 8601 date-time. `None` when the text is none of these.
+pub fn parse_expiration(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Some(0);
+    }
+    if text.bytes().all(|b| b.is_ascii_digit()) {
+        return text.parse().ok();
+    }
+    kizuna_formats::misp::input::parse_datetime_micros(text)
+        .map(|micros| micros.div_euclid(1_000_000))
+}
+
 /// First and last four characters, for display.
 pub fn hint(key: &str) -> String {
     if key.len() < 8 {
@@ -65,6 +80,21 @@ mod tests {
         assert_eq!(digest(&first).len(), 64);
         assert!(!is_well_formed("short"));
         assert!(!is_well_formed(&"-".repeat(40)));
+    }
+
+    #[test]
+    fn expirations_are_epochs_dates_or_never() {
+        assert_eq!(parse_expiration(""), Some(0));
+        assert_eq!(parse_expiration("0"), Some(0));
+        assert_eq!(parse_expiration("1700000000"), Some(1_700_000_000));
+        assert_eq!(parse_expiration("2030-01-01"), Some(1_893_456_000));
+        assert_eq!(parse_expiration("2030-01-01 00:00:10"), Some(1_893_456_010));
+        assert_eq!(
+            parse_expiration("2030-01-01T01:00:00+01:00"),
+            Some(1_893_456_000)
+        );
+        assert_eq!(parse_expiration("next tuesday"), None);
+        assert_eq!(parse_expiration("2030-13-01"), None);
     }
 
     #[test]

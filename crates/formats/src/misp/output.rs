@@ -11,7 +11,8 @@
 
 use kizuna_model::attribute_types::{ATTRIBUTE_TYPES, CATEGORIES};
 use kizuna_model::{
-    AttachedTag, Attribute, Event, MispObject, ObjectReference, Organisation, Role, Tag, User,
+    AttachedTag, Attribute, AuthKey, Event, MispObject, ObjectReference, Organisation, Role, Tag,
+    User,
 };
 use serde_json::{Map, Value, json};
 use time::{Date, OffsetDateTime};
@@ -376,9 +377,19 @@ pub fn render_user(user: &User) -> Value {
     map.insert("server_id".into(), int(0));
     map.insert("email".into(), Value::String(user.email.clone()));
     map.insert("autoalert".into(), Value::Bool(user.autoalert));
-    map.insert("invited_by".into(), int(0));
-    map.insert("gpgkey".into(), Value::Null);
-    map.insert("certif_public".into(), Value::String(String::new()));
+    map.insert("invited_by".into(), int(user.invited_by));
+    map.insert(
+        "gpgkey".into(),
+        if user.gpgkey.is_empty() {
+            Value::Null
+        } else {
+            Value::String(user.gpgkey.clone())
+        },
+    );
+    map.insert(
+        "certif_public".into(),
+        Value::String(user.certif_public.clone()),
+    );
     map.insert("nids_sid".into(), int(user.nids_sid));
     map.insert("termsaccepted".into(), Value::Bool(user.termsaccepted));
     map.insert("newsread".into(), int(0));
@@ -399,12 +410,57 @@ pub fn render_user(user: &User) -> Value {
     map.insert("sub".into(), Value::Null);
     map.insert("external_auth_required".into(), Value::Bool(false));
     map.insert("external_auth_key".into(), Value::Null);
-    map.insert("notification_daily".into(), Value::Bool(false));
-    map.insert("notification_weekly".into(), Value::Bool(false));
-    map.insert("notification_monthly".into(), Value::Bool(false));
+    map.insert(
+        "notification_daily".into(),
+        Value::Bool(user.notification_daily),
+    );
+    map.insert(
+        "notification_weekly".into(),
+        Value::Bool(user.notification_weekly),
+    );
+    map.insert(
+        "notification_monthly".into(),
+        Value::Bool(user.notification_monthly),
+    );
     map.insert("totp".into(), Value::Null);
     map.insert("hotp_counter".into(), Value::Null);
-    map.insert("last_pw_change".into(), Value::Null);
+    map.insert(
+        "last_pw_change".into(),
+        if user.last_pw_change == 0 {
+            Value::Null
+        } else {
+            int(user.last_pw_change)
+        },
+    );
+    Value::Object(map)
+}
+
+/// The `AuthKey` object of `/auth_keys/*` answers. Never holds the key or its digest: a
+/// fresh key's clear text is added by the caller, once, as `authkey_raw`.
+pub fn render_auth_key(key: &AuthKey) -> Value {
+    let mut map = Map::new();
+    map.insert("id".into(), int(key.id));
+    map.insert("uuid".into(), Value::String(key.uuid.clone()));
+    map.insert(
+        "authkey_start".into(),
+        Value::String(key.authkey_start.clone()),
+    );
+    map.insert("authkey_end".into(), Value::String(key.authkey_end.clone()));
+    map.insert("created".into(), int(key.created));
+    map.insert("expiration".into(), int(key.expiration));
+    map.insert("read_only".into(), Value::Bool(key.read_only));
+    map.insert("user_id".into(), int(key.user_id));
+    map.insert("comment".into(), Value::String(key.comment.clone()));
+    map.insert(
+        "allowed_ips".into(),
+        if key.allowed_ips.is_empty() {
+            Value::Null
+        } else {
+            json!(key.allowed_ips)
+        },
+    );
+    map.insert("unique_ips".into(), json!([]));
+    map.insert("last_used".into(), int(key.last_used));
     Value::Object(map)
 }
 

@@ -1,6 +1,7 @@
 //! The MISP REST API, called in-process over a fresh SQLite store per test.
 
 mod access;
+mod accounts;
 mod attributes;
 mod correlations;
 mod errors;
