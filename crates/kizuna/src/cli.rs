@@ -1,4 +1,4 @@
-//! The command line: `kizuna serve`, `kizuna init`, `kizuna config example`.
+//! The command line: `kizuna serve`, `kizuna init`, `kizuna user`, `kizuna config example`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -25,6 +25,11 @@ pub enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Manage users and their API keys (add, list, disable, enable, key).
+    User {
+        #[command(subcommand)]
+        command: crate::user_cli::UserCommand,
     },
 }
 

@@ -2,6 +2,7 @@
 
 mod cli;
 mod config;
+mod user_cli;
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -36,6 +37,7 @@ async fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Init(args) => init(args).await,
+        Command::User { command } => user_cli::run(command).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {
