@@ -93,6 +93,8 @@ contract_suite! {
     accounts::auth_keys_are_updated_listed_and_reset,
     accounts::roles_are_created_updated_deleted_and_defaulted,
     accounts::organisations_are_updated_and_deleted_when_unused,
+    audit::audit_entries_are_appended_and_listed_newest_first,
+    audit::audit_entries_are_filtered_paged_and_counted,
     sharing_groups::sharing_groups_create_read_update_delete,
     sharing_groups::sharing_group_names_and_uuids_are_unique,
     sharing_groups::sharing_group_members_are_added_and_removed,

@@ -2,6 +2,7 @@
 
 pub mod accounts;
 pub mod attributes;
+pub mod audit;
 pub mod correlations;
 pub mod events;
 pub mod objects;
