@@ -29,20 +29,29 @@ fn invalid_org() -> ApiError {
     ApiError::NotFound("Invalid organisation.".into())
 }
 
-/// `{"Organisation": {... user_count}}`. Who created the organisation is shown to site
-/// admins (with the creator's e-mail address) and to the organisation's own admins only,
-/// as MISP shows it.
+/// Who may see who created an organisation: in MISP's index site admins only, in its view
+/// also the organisation's own admins.
+#[derive(Clone, Copy)]
+enum CreatorShownTo {
+    SiteAdmins,
+    SiteAndOwnAdmins,
+}
+
+/// `{"Organisation": {... user_count}}`, with `created_by` and the creator's e-mail address
+/// for those allowed to see them and without `created_by` for everyone else.
 async fn rendered(
     call: &Call,
     org: &Organisation,
     user_count: i64,
     creator_emails: &mut HashMap<i64, String>,
+    shown_to: CreatorShownTo,
 ) -> ApiResult<Value> {
     let mut rendered = render_organisation(org);
     rendered["user_count"] = json!(user_count.to_string());
     let permissions = &call.principal.role.permissions;
+    let own_admin = permissions.perm_admin && call.principal.user.org_id == org.id;
     let full_access = permissions.perm_site_admin
-        || (permissions.perm_admin && call.principal.user.org_id == org.id);
+        || (matches!(shown_to, CreatorShownTo::SiteAndOwnAdmins) && own_admin);
     if full_access {
         let email = match creator_emails.get(&org.created_by) {
             Some(email) => email.clone(),
@@ -123,7 +132,16 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let mut rows = Vec::with_capacity(orgs.len());
     for org in &orgs {
         let count = counts.get(&org.id).copied().unwrap_or(0);
-        rows.push(rendered(call, org, count, &mut creator_emails).await?);
+        rows.push(
+            rendered(
+                call,
+                org,
+                count,
+                &mut creator_emails,
+                CreatorShownTo::SiteAdmins,
+            )
+            .await?,
+        );
     }
     Ok(json_response(Value::Array(rows)))
 }
@@ -158,6 +176,7 @@ async fn view(call: &Call) -> ApiResult<Response> {
         &org,
         counts.get(&org.id).copied().unwrap_or(0),
         &mut HashMap::new(),
+        CreatorShownTo::SiteAndOwnAdmins,
     )
     .await?;
     // MISP's view selects its columns and the landing page is not one of them.

@@ -39,7 +39,7 @@ fn rendered(role: &Role) -> Value {
     json!({ "Role": rendered })
 }
 
-/// `GET /roles/index[/name:…|/quickFilter:…]`, sorted by name as MISP sorts it.
+/// `GET /roles/index[/name:…|/quickFilter:…]`, in id order as MISP's REST index gives it.
 async fn index(call: &Call) -> ApiResult<Response> {
     let filter = call
         .path
@@ -53,7 +53,6 @@ async fn index(call: &Call) -> ApiResult<Response> {
             .as_deref()
             .is_none_or(|needle| role.name.to_lowercase().contains(needle))
     });
-    roles.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
     Ok(json_response(Value::Array(
         roles.iter().map(rendered).collect(),
     )))

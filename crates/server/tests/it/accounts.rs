@@ -366,6 +366,15 @@ async fn only_site_admins_change_organisations_and_others_see_less() {
         .get(&format!("/organisations/view/{org_id}"))
         .await;
     assert_eq!(seen["Organisation"]["created_by_email"], "admin@host.test");
+    // The index shows creators to site admins only (MISP's OrganisationsController::index).
+    let (_, _, listed) = org_admin.get("/organisations/index").await;
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|row| row["Organisation"].get("created_by").is_none())
+    );
     let (_, _, listed) = user.get("/organisations/index").await;
     assert!(
         listed
