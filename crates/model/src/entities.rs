@@ -209,7 +209,10 @@ impl Organisation {
             || self.restricted_to_domain.iter().any(|domain| {
                 email.len() > domain.len()
                     && email.ends_with(domain.as_str())
-                    && matches!(email.as_bytes()[email.len() - domain.len() - 1], b'@' | b'.')
+                    && matches!(
+                        email.as_bytes()[email.len() - domain.len() - 1],
+                        b'@' | b'.'
+                    )
             })
     }
 }
@@ -592,10 +595,25 @@ mod account_rule_tests {
 
     #[test]
     fn emails_follow_misps_rule() {
-        for good in ["a@b.c", "first.last+tag@example.org", "Jörg@example.de", "x@localhost"] {
+        for good in [
+            "a@b.c",
+            "first.last+tag@example.org",
+            "Jörg@example.de",
+            "x@localhost",
+        ] {
             assert!(User::is_valid_email(good), "{good}");
         }
-        for bad in ["", "plain", "@example.org", "a@", "a..b@example.org", ".a@b.c", "a b@c.d", "a@b c.d", "a@exämple.de"] {
+        for bad in [
+            "",
+            "plain",
+            "@example.org",
+            "a@",
+            "a..b@example.org",
+            ".a@b.c",
+            "a b@c.d",
+            "a@b c.d",
+            "a@exämple.de",
+        ] {
             assert!(!User::is_valid_email(bad), "{bad}");
         }
     }
