@@ -71,7 +71,10 @@ pub async fn users_are_edited_disabled_and_deleted(store: Store) {
 
     // E-mail addresses stay unique, case-insensitively.
     let second = store
-        .create_user(&user("c@acme.example", acme.id, 3), Some(&stored_key("k-c")))
+        .create_user(
+            &user("c@acme.example", acme.id, 3),
+            Some(&stored_key("k-c")),
+        )
         .await
         .unwrap();
     let clash = store
@@ -86,17 +89,35 @@ pub async fn users_are_edited_disabled_and_deleted(store: Store) {
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert!(matches!(
         store
-            .update_user(&User { id: 9999, ..second.clone() }, None)
+            .update_user(
+                &User {
+                    id: 9999,
+                    ..second.clone()
+                },
+                None
+            )
             .await,
         Err(StoreError::NotFound)
     ));
 
-    let disabled = store.set_user_disabled(second.id, true, T0 + 9).await.unwrap();
+    let disabled = store
+        .set_user_disabled(second.id, true, T0 + 9)
+        .await
+        .unwrap();
     assert!(disabled.disabled);
     assert_eq!(disabled.date_modified, T0 + 9);
     let principal = store.principal_by_key("k-c").await.unwrap().unwrap();
-    assert!(principal.user.disabled, "the caller decides; the flag is there");
-    assert!(!store.set_user_disabled(second.id, false, T0 + 10).await.unwrap().disabled);
+    assert!(
+        principal.user.disabled,
+        "the caller decides; the flag is there"
+    );
+    assert!(
+        !store
+            .set_user_disabled(second.id, false, T0 + 10)
+            .await
+            .unwrap()
+            .disabled
+    );
 
     assert_eq!(store.count_users_with_role(4).await.unwrap(), 1);
     assert_eq!(store.count_users_with_role(3).await.unwrap(), 1);
@@ -107,18 +128,27 @@ pub async fn users_are_edited_disabled_and_deleted(store: Store) {
         .await
         .unwrap();
     store.delete_user(created.id).await.unwrap();
-    assert!(matches!(store.user(created.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.user(created.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(store.principal_by_key("k-a").await.unwrap().is_none());
     assert!(store.principal_by_key("k-a2").await.unwrap().is_none());
     assert_eq!(
         scalar(
             &store,
-            &format!("SELECT COUNT(*) FROM auth_keys WHERE user_id = {}", created.id)
+            &format!(
+                "SELECT COUNT(*) FROM auth_keys WHERE user_id = {}",
+                created.id
+            )
         )
         .await,
         0
     );
-    assert!(matches!(store.delete_user(created.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.delete_user(created.id).await,
+        Err(StoreError::NotFound)
+    ));
     assert!(matches!(
         store.user_password_hash(created.id).await,
         Err(StoreError::NotFound)
@@ -129,11 +159,17 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
     let acme = create_org(&store, "ACME").await;
     let other = create_org(&store, "Other").await;
     let alice = store
-        .create_user(&user("alice@acme.example", acme.id, 3), Some(&key("a1", "first")))
+        .create_user(
+            &user("alice@acme.example", acme.id, 3),
+            Some(&key("a1", "first")),
+        )
         .await
         .unwrap();
     let bob = store
-        .create_user(&user("bob@other.example", other.id, 3), Some(&key("b1", "")))
+        .create_user(
+            &user("bob@other.example", other.id, 3),
+            Some(&key("b1", "")),
+        )
         .await
         .unwrap();
     let second = store
@@ -157,7 +193,10 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
     assert_eq!(store.auth_key(&Key::Id(second.id)).await.unwrap(), changed);
     assert!(matches!(
         store
-            .update_auth_key(&kizuna_model::AuthKey { id: 9999, ..changed.clone() })
+            .update_auth_key(&kizuna_model::AuthKey {
+                id: 9999,
+                ..changed.clone()
+            })
             .await,
         Err(StoreError::NotFound)
     ));
@@ -167,12 +206,21 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
     assert_eq!(all.len(), 3);
     assert_eq!(all[0].email, "alice@acme.example");
     assert_eq!(all[0].org_id, acme.id);
-    let of_acme = store.auth_keys_with_owners(None, Some(acme.id)).await.unwrap();
+    let of_acme = store
+        .auth_keys_with_owners(None, Some(acme.id))
+        .await
+        .unwrap();
     assert_eq!(
-        of_acme.iter().map(|owned| owned.key.comment.as_str()).collect::<Vec<_>>(),
+        of_acme
+            .iter()
+            .map(|owned| owned.key.comment.as_str())
+            .collect::<Vec<_>>(),
         ["first", "renamed"]
     );
-    let of_bob = store.auth_keys_with_owners(Some(bob.id), None).await.unwrap();
+    let of_bob = store
+        .auth_keys_with_owners(Some(bob.id), None)
+        .await
+        .unwrap();
     assert_eq!(of_bob.len(), 1);
     assert_eq!(of_bob[0].email, "bob@other.example");
     assert!(
@@ -184,7 +232,13 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
     );
 
     // Resetting one key: it expires, the new one names it and keeps its addresses.
-    let first_id = store.principal_by_key("a1").await.unwrap().unwrap().auth_key.id;
+    let first_id = store
+        .principal_by_key("a1")
+        .await
+        .unwrap()
+        .unwrap()
+        .auth_key
+        .id;
     let replacement = store
         .reset_auth_keys(alice.id, Some(second.id), &stored_key("a3"), T0 + 50)
         .await
@@ -195,8 +249,18 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
         replacement.comment,
         format!("Created by resetting auth key {}\nrenamed", second.id)
     );
-    assert_eq!(store.auth_key(&Key::Id(second.id)).await.unwrap().expiration, T0 + 50);
-    assert_eq!(store.auth_key(&Key::Id(first_id)).await.unwrap().expiration, 0);
+    assert_eq!(
+        store
+            .auth_key(&Key::Id(second.id))
+            .await
+            .unwrap()
+            .expiration,
+        T0 + 50
+    );
+    assert_eq!(
+        store.auth_key(&Key::Id(first_id)).await.unwrap().expiration,
+        0
+    );
     // Someone else's key id is not found for this user, and nothing is written.
     let bobs_key = of_bob[0].key.id;
     assert!(matches!(
@@ -206,7 +270,10 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
         Err(StoreError::NotFound)
     ));
     assert!(store.principal_by_key("a4").await.unwrap().is_none());
-    assert_eq!(store.auth_key(&Key::Id(bobs_key)).await.unwrap().expiration, 0);
+    assert_eq!(
+        store.auth_key(&Key::Id(bobs_key)).await.unwrap().expiration,
+        0
+    );
 
     // Resetting all: every live key expires now, expired ones keep their time.
     let fresh = store
@@ -217,7 +284,10 @@ pub async fn auth_keys_are_updated_listed_and_reset(store: Store) {
     let keys = store.list_auth_keys(Some(alice.id)).await.unwrap();
     let expirations: Vec<i64> = keys.iter().map(|key| key.expiration).collect();
     assert_eq!(expirations, [T0 + 70, T0 + 50, T0 + 70, 0]);
-    assert_eq!(store.auth_key(&Key::Id(bobs_key)).await.unwrap().expiration, 0);
+    assert_eq!(
+        store.auth_key(&Key::Id(bobs_key)).await.unwrap().expiration,
+        0
+    );
 }
 
 pub async fn roles_are_created_updated_deleted_and_defaulted(store: Store) {
@@ -244,7 +314,10 @@ pub async fn roles_are_created_updated_deleted_and_defaulted(store: Store) {
         wanted
     );
     assert_eq!((created.created, created.modified), (T0, T0));
-    assert_eq!(store.role_by_name("ANALYST").await.unwrap().unwrap().id, created.id);
+    assert_eq!(
+        store.role_by_name("ANALYST").await.unwrap().unwrap().id,
+        created.id
+    );
     assert!(store.role_by_name("nobody").await.unwrap().is_none());
     let taken = store.create_role(&wanted, T0).await;
     assert!(matches!(taken, Err(StoreError::Conflict(_))), "{taken:?}");
@@ -255,14 +328,34 @@ pub async fn roles_are_created_updated_deleted_and_defaulted(store: Store) {
     changed.permissions.set_permission_level(3);
     changed.restricted_to_site_admin = true;
     let updated = store.update_role(&changed, T0 + 5).await.unwrap();
-    assert_eq!(updated, Role { modified: T0 + 5, ..changed.clone() });
+    assert_eq!(
+        updated,
+        Role {
+            modified: T0 + 5,
+            ..changed.clone()
+        }
+    );
     assert_eq!(store.role(created.id).await.unwrap(), updated);
     assert!(matches!(
-        store.update_role(&Role { id: 9999, ..changed.clone() }, T0).await,
+        store
+            .update_role(
+                &Role {
+                    id: 9999,
+                    ..changed.clone()
+                },
+                T0
+            )
+            .await,
         Err(StoreError::NotFound)
     ));
     let clash = store
-        .update_role(&Role { name: "User".into(), ..changed.clone() }, T0)
+        .update_role(
+            &Role {
+                name: "User".into(),
+                ..changed.clone()
+            },
+            T0,
+        )
         .await;
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
 
@@ -277,11 +370,17 @@ pub async fn roles_are_created_updated_deleted_and_defaulted(store: Store) {
         .filter(|role| role.default_role)
         .count();
     assert_eq!(defaults, 1);
-    assert!(matches!(store.set_default_role(9999).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.set_default_role(9999).await,
+        Err(StoreError::NotFound)
+    ));
     assert_eq!(store.default_role().await.unwrap().unwrap().id, created.id);
 
     // Not deleted while default or in use.
-    assert!(matches!(store.delete_role(created.id).await, Err(StoreError::Conflict(_))));
+    assert!(matches!(
+        store.delete_role(created.id).await,
+        Err(StoreError::Conflict(_))
+    ));
     store.set_default_role(3).await.unwrap();
     let acme = create_org(&store, "ACME").await;
     let holder = store
@@ -295,8 +394,14 @@ pub async fn roles_are_created_updated_deleted_and_defaulted(store: Store) {
     );
     store.delete_user(holder.id).await.unwrap();
     store.delete_role(created.id).await.unwrap();
-    assert!(matches!(store.role(created.id).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_role(created.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.role(created.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_role(created.id).await,
+        Err(StoreError::NotFound)
+    ));
 }
 
 pub async fn organisations_are_updated_and_deleted_when_unused(store: Store) {
@@ -321,7 +426,10 @@ pub async fn organisations_are_updated_and_deleted_when_unused(store: Store) {
     assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
     assert!(matches!(
         store
-            .update_org(&kizuna_model::Organisation { id: 9999, ..changed.clone() })
+            .update_org(&kizuna_model::Organisation {
+                id: 9999,
+                ..changed.clone()
+            })
             .await,
         Err(StoreError::NotFound)
     ));
@@ -349,6 +457,12 @@ pub async fn organisations_are_updated_and_deleted_when_unused(store: Store) {
     let third = create_org(&store, "Unused").await;
     store.delete_org(third.id).await.unwrap();
     assert_eq!(count(&store, "organisations").await, orgs_before);
-    assert!(matches!(store.org(&Key::Id(third.id)).await, Err(StoreError::NotFound)));
-    assert!(matches!(store.delete_org(third.id).await, Err(StoreError::NotFound)));
+    assert!(matches!(
+        store.org(&Key::Id(third.id)).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_org(third.id).await,
+        Err(StoreError::NotFound)
+    ));
 }
