@@ -359,7 +359,13 @@ impl Sql {
 
     /// Tag filters with tag ids already resolved. `by_event` / `by_attribute` are the SQL
     /// expressions of the event id and attribute id being filtered.
-    fn tag_filters(&mut self, tags: &ResolvedTags, event_tags_only: bool, scope: SearchScope) {
+    fn tag_filters(
+        &mut self,
+        tags: &ResolvedTags,
+        event_tags_only: bool,
+        scope: SearchScope,
+        viewer: &Viewer,
+    ) {
         // In the attribute scope the event is named through the attribute's own column, so an
         // OR with attribute tags stays a filter on attributes alone (PostgreSQL otherwise turns
         // the join into a nested-loop filter: 15 s instead of 24 ms at 10M attributes).
@@ -380,10 +386,28 @@ impl Sql {
                     "attributes.id IN (SELECT attribute_tags.attribute_id FROM attribute_tags \
                      WHERE attribute_tags.tag_id IN ({params}))"
                 ),
-                SearchScope::Events => format!(
+                SearchScope::Events if viewer.org_id().is_none() => format!(
                     "events.id IN (SELECT attribute_tags.event_id FROM attribute_tags \
                      WHERE attribute_tags.tag_id IN ({params}))"
                 ),
+                // Only a tag on an attribute the viewer may see makes the event match, as with
+                // the value filters: a match must not betray a hidden attribute (§2.3).
+                SearchScope::Events => {
+                    let mut visible = Sql {
+                        dialect: sql.dialect,
+                        conditions: Vec::new(),
+                        binds: std::mem::take(&mut sql.binds),
+                    };
+                    visible.attribute_visible(viewer);
+                    sql.binds = visible.binds;
+                    format!(
+                        "EXISTS (SELECT 1 FROM attribute_tags JOIN attributes \
+                         ON attributes.id = attribute_tags.attribute_id \
+                         WHERE attribute_tags.event_id = events.id \
+                         AND attribute_tags.tag_id IN ({params}) AND {})",
+                        visible.conditions.join(" AND ")
+                    )
+                }
             }
         };
         if tags.unknown_required {
@@ -541,7 +565,7 @@ impl Store {
         sql.attribute_filters(criteria, viewer);
         if !criteria.tags.is_empty() {
             let tags = self.resolve_tags(&criteria.tags).await?;
-            sql.tag_filters(&tags, criteria.event_tags_only, SearchScope::Attributes);
+            sql.tag_filters(&tags, criteria.event_tags_only, SearchScope::Attributes, viewer);
         }
         Ok(sql)
     }
@@ -703,7 +727,7 @@ impl Store {
         sql.event_filters(criteria, SearchScope::Events);
         if !criteria.tags.is_empty() {
             let tags = self.resolve_tags(&criteria.tags).await?;
-            sql.tag_filters(&tags, criteria.event_tags_only, SearchScope::Events);
+            sql.tag_filters(&tags, criteria.event_tags_only, SearchScope::Events, viewer);
         }
         if !criteria.uuid.is_empty() {
             let uuids = lowercase(&criteria.uuid);
