@@ -565,7 +565,12 @@ impl Store {
         sql.attribute_filters(criteria, viewer);
         if !criteria.tags.is_empty() {
             let tags = self.resolve_tags(&criteria.tags).await?;
-            sql.tag_filters(&tags, criteria.event_tags_only, SearchScope::Attributes, viewer);
+            sql.tag_filters(
+                &tags,
+                criteria.event_tags_only,
+                SearchScope::Attributes,
+                viewer,
+            );
         }
         Ok(sql)
     }
