@@ -78,6 +78,35 @@ pub struct ServeArgs {
     /// distribution (MISP's MISP.unpublishedprivate) [default: false].
     #[arg(long, env = "KIZUNA_UNPUBLISHED_PRIVATE", value_name = "BOOL")]
     pub unpublished_private: Option<bool>,
+
+    /// Largest request body accepted, in bytes, counted after decompression; larger bodies
+    /// get 413 [default: 268435456 (256 MiB)].
+    #[arg(long, env = "KIZUNA_MAX_BODY_BYTES", value_name = "BYTES")]
+    pub max_body_bytes: Option<usize>,
+
+    /// Failed authentications allowed from one client address (IPv6: one /64) per window
+    /// before further attempts get 429; 0 = no limit [default: 10].
+    #[arg(long, env = "KIZUNA_AUTH_FAILURES_PER_ADDRESS", value_name = "COUNT")]
+    pub auth_failures_per_address: Option<u32>,
+
+    /// Failed authentications allowed with one API key per window before further attempts
+    /// with it get 429; 0 = no limit [default: 5].
+    #[arg(long, env = "KIZUNA_AUTH_FAILURES_PER_KEY", value_name = "COUNT")]
+    pub auth_failures_per_key: Option<u32>,
+
+    /// Length in seconds of the failed-authentication window [default: 300].
+    #[arg(long, env = "KIZUNA_AUTH_FAILURE_WINDOW", value_name = "SECONDS")]
+    pub auth_failure_window: Option<u64>,
+
+    /// Reverse proxies (addresses or CIDR blocks, comma-separated) whose X-Forwarded-For
+    /// header names the client [default: none; the connecting peer is the client].
+    #[arg(
+        long,
+        env = "KIZUNA_TRUSTED_PROXIES",
+        value_name = "CIDRS",
+        value_delimiter = ','
+    )]
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 #[derive(Debug, Args)]

@@ -20,6 +20,11 @@ pub struct FileConfig {
     pub warninglists_dir: Option<PathBuf>,
     pub unpublished_private: Option<bool>,
     pub log: Option<String>,
+    pub max_body_bytes: Option<usize>,
+    pub auth_failures_per_address: Option<u32>,
+    pub auth_failures_per_key: Option<u32>,
+    pub auth_failure_window: Option<u64>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 impl FileConfig {
@@ -111,6 +116,27 @@ unpublished_private = false
 # Log filter (tracing syntax), e.g. "info" or "kizuna_server=debug,info".
 # Environment KIZUNA_LOG.
 log = "info"
+
+# Largest request body accepted, in bytes, counted after decompression (so a small gzip
+# bomb stops here too). Larger bodies get 413. Default 268435456 (256 MiB).
+# Flag --max-body-bytes, environment KIZUNA_MAX_BODY_BYTES.
+max_body_bytes = 268435456
+
+# Failed-authentication throttling: after this many failures within the window, further
+# attempts from the same client address (an IPv6 /64 counts as one) or with the same API
+# key get 429 with Retry-After until the window closes. 0 turns a limit off.
+# Flags --auth-failures-per-address, --auth-failures-per-key, --auth-failure-window;
+# environment KIZUNA_AUTH_FAILURES_PER_ADDRESS, KIZUNA_AUTH_FAILURES_PER_KEY,
+# KIZUNA_AUTH_FAILURE_WINDOW.
+auth_failures_per_address = 10
+auth_failures_per_key = 5
+auth_failure_window = 300
+
+# Reverse proxies (addresses or CIDR blocks) whose X-Forwarded-For header names the client
+# address (for throttling, API keys limited to addresses, and the audit log). Default none:
+# the connecting peer is the client. Only list proxies you run.
+# Flag --trusted-proxies 10.0.0.1,10.0.1.0/24, environment KIZUNA_TRUSTED_PROXIES.
+# trusted_proxies = ["127.0.0.1", "::1"]
 "#;
 
 #[cfg(test)]
@@ -129,6 +155,11 @@ mod tests {
             "warninglists_dir",
             "unpublished_private",
             "log",
+            "max_body_bytes",
+            "auth_failures_per_address",
+            "auth_failures_per_key",
+            "auth_failure_window",
+            "trusted_proxies",
         ] {
             assert!(EXAMPLE.contains(&format!("{key} =")), "{key} missing");
         }

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use cli::{Cli, Command, ConfigCommand, InitArgs, ServeArgs};
 use config::{DEFAULT_LISTEN, DatabaseConfig, FileConfig};
-use kizuna_server::{AppState, ServerSettings, bootstrap, now};
+use kizuna_server::{AppState, IpBlock, ServerSettings, ThrottleSettings, bootstrap, now};
 use kizuna_store::Store;
 use std::process::ExitCode;
 
@@ -136,6 +136,9 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .unpublished_private
             .or(file.unpublished_private)
             .unwrap_or(false),
+        max_body_bytes: max_body_bytes(&args, &file)?,
+        throttle: throttle_settings(&args, &file),
+        trusted_proxies: trusted_proxies(&args, &file)?,
     };
     let mut state = AppState::new(store.clone(), settings);
     if let Some(dir) = args
@@ -152,6 +155,47 @@ async fn serve(args: ServeArgs) -> Result<()> {
         .context("the server stopped with an error")?;
     store.close().await;
     Ok(())
+}
+
+fn max_body_bytes(args: &ServeArgs, file: &FileConfig) -> Result<usize> {
+    let limit = args
+        .max_body_bytes
+        .or(file.max_body_bytes)
+        .unwrap_or(kizuna_server::MAX_BODY_BYTES);
+    if limit == 0 {
+        bail!("--max-body-bytes must be at least 1");
+    }
+    Ok(limit)
+}
+
+fn throttle_settings(args: &ServeArgs, file: &FileConfig) -> ThrottleSettings {
+    let defaults = ThrottleSettings::default();
+    ThrottleSettings {
+        failures_per_address: args
+            .auth_failures_per_address
+            .or(file.auth_failures_per_address)
+            .unwrap_or(defaults.failures_per_address),
+        failures_per_key: args
+            .auth_failures_per_key
+            .or(file.auth_failures_per_key)
+            .unwrap_or(defaults.failures_per_key),
+        window: args
+            .auth_failure_window
+            .or(file.auth_failure_window)
+            .map(std::time::Duration::from_secs)
+            .unwrap_or(defaults.window),
+        ..defaults
+    }
+}
+
+fn trusted_proxies(args: &ServeArgs, file: &FileConfig) -> Result<Vec<IpBlock>> {
+    let listed = args
+        .trusted_proxies
+        .clone()
+        .or_else(|| file.trusted_proxies.clone())
+        .unwrap_or_default();
+    kizuna_server::client::parse_blocks(listed.iter().map(String::as_str))
+        .map_err(|problem| anyhow::anyhow!("--trusted-proxies: {problem}"))
 }
 
 async fn shutdown_signal() {

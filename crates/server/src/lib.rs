@@ -3,30 +3,38 @@
 //! `app(state)` builds the router (tests call it in-process); `serve` runs it on a listener
 //! until the shutdown future resolves.
 
+mod audit;
 pub mod auth;
 pub mod bootstrap;
+pub mod client;
 pub mod error;
+mod hardening;
 pub mod keys;
 pub mod misp;
 pub mod routing;
+pub mod throttle;
 
+pub use client::{ClientAddress, IpBlock};
 pub use misp::warninglists::Warninglists;
+pub use throttle::{Throttle, ThrottleSettings};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use kizuna_matcher::WarninglistSet;
 use kizuna_store::Store;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tower_http::decompression::RequestDecompressionLayer;
-use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultMakeSpan, DefaultOnResponse, TraceLayer};
 
 /// MISP version we report: PyMISP and MISP peers gate features on a 2.5.x version.
 pub const MISP_COMPAT_VERSION: &str = "2.5.1";
 /// PyMISP release we test against and recommend.
 pub const PYMISP_RECOMMENDED_VERSION: &str = "2.5.34.4";
-/// Largest request body accepted (real MISP events run to tens of MiB).
+/// Default largest request body, counted after decompression (real MISP events run to tens
+/// of MiB).
 pub const MAX_BODY_BYTES: usize = 256 * 1024 * 1024;
 
 /// Settings the server needs at run time.
@@ -37,6 +45,12 @@ pub struct ServerSettings {
     /// MISP's `MISP.unpublishedprivate`: unpublished events are seen by their owner
     /// organisation only (and site admins).
     pub unpublished_private: bool,
+    /// Largest request body accepted, after decompression; larger ones get 413.
+    pub max_body_bytes: usize,
+    /// Limits of failed authentication per client address and per key.
+    pub throttle: ThrottleSettings,
+    /// Proxies whose `X-Forwarded-For` names the client; empty = the peer is the client.
+    pub trusted_proxies: Vec<IpBlock>,
 }
 
 impl Default for ServerSettings {
@@ -44,6 +58,9 @@ impl Default for ServerSettings {
         Self {
             base_url: "http://127.0.0.1:8080".into(),
             unpublished_private: false,
+            max_body_bytes: MAX_BODY_BYTES,
+            throttle: ThrottleSettings::default(),
+            trusted_proxies: Vec::new(),
         }
     }
 }
@@ -55,26 +72,40 @@ pub struct AppState {
     pub settings: Arc<ServerSettings>,
     /// The warninglists; see `AppState::warninglist_set` for the ones in force.
     pub warninglists: Arc<Warninglists>,
+    /// Failed-authentication counts, shared by every request.
+    pub throttle: Arc<Throttle>,
 }
 
 impl AppState {
     pub fn new(store: Store, settings: ServerSettings) -> Self {
         Self {
             store,
+            throttle: Arc::new(Throttle::new(&settings.throttle)),
             settings: Arc::new(settings),
             warninglists: Arc::new(Warninglists::new(WarninglistSet::defaults())),
         }
     }
 }
 
-/// The whole HTTP application.
+/// The whole HTTP application. The body limit sits inside the decompression, so it counts
+/// decompressed bytes and a small gzip bomb stops at the limit.
 pub fn app(state: AppState) -> Router {
+    let max_body_bytes = state.settings.max_body_bytes;
     Router::new()
         .fallback(misp::dispatch)
-        .with_state(state)
-        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            hardening::guard,
+        ))
+        // Spans and events name method, path and status only: headers carry API keys.
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(DefaultMakeSpan::new().include_headers(false))
+                .on_response(DefaultOnResponse::new().include_headers(false)),
+        )
+        .with_state(state)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` resolves, then finishes open requests.
@@ -83,9 +114,12 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// Current Unix time in seconds.

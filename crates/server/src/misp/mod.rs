@@ -233,11 +233,12 @@ pub async fn dispatch(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
+    client: crate::client::ClientAddress,
     body: Bytes,
 ) -> Response {
     let url = uri.path().to_string();
     let head = method == Method::HEAD;
-    match handle(state, method, &url, &headers, body).await {
+    match handle(state, method, &url, &headers, client, body).await {
         Ok(response) => response,
         Err(error) if head => error.status().into_response(),
         Err(error) => error.into_misp_response(&url),
@@ -249,12 +250,14 @@ async fn handle(
     method: Method,
     url: &str,
     headers: &HeaderMap,
+    client: crate::client::ClientAddress,
     body: Bytes,
 ) -> ApiResult<Response> {
     let path = MispPath::parse(&method, url)
         .ok_or_else(|| ApiError::NotFound(format!("Could not find {url}.")))?;
     let now = now();
-    let principal = authenticate(&state.store, headers, now).await?;
+    let principal = authenticate(&state, headers, client, now).await?;
+    crate::auth::refuse_writes_of_read_only_key(&principal, &method, &path)?;
     let body = parse_body(&body)?;
     let call = Call {
         state,
@@ -275,7 +278,7 @@ async fn handle(
             "HEAD is only supported on view actions.".into(),
         ));
     }
-    match call.path.controller.as_str() {
+    let response = match call.path.controller.as_str() {
         "servers" => servers::handle(&call).await,
         "users" => users::handle(&call).await,
         "events" => events::handle(&call).await,
@@ -291,7 +294,8 @@ async fn handle(
         "authkeys" => auth_keys::handle(&call).await,
         "logs" | "auditlogs" => audit_logs::handle(&call).await,
         _ => Err(unknown_action(&call)),
-    }
+    }?;
+    Ok(crate::audit::record_write(&call, headers, client, response).await)
 }
 
 pub(crate) fn unknown_action(call: &Call) -> ApiError {

@@ -3,10 +3,12 @@
 mod access;
 mod accounts;
 mod attributes;
+mod audit;
 mod correlations;
 mod errors;
 mod events;
 mod handshake;
+mod hardening;
 mod objects;
 mod rest_search;
 mod roundtrip;
