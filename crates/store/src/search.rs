@@ -322,10 +322,24 @@ impl Sql {
                 if to_ids { "TRUE" } else { "FALSE" }
             ));
         }
-        match criteria.deleted {
-            DeletedFilter::LiveOnly => self.push("attributes.deleted = FALSE".into()),
-            DeletedFilter::DeletedOnly => self.push("attributes.deleted = TRUE".into()),
-            DeletedFilter::Both => {}
+        // Soft-deleted attributes, when asked for, are an organisation's own business: other
+        // organisations see them on their own events only (misp-reference §2.3).
+        match (&criteria.deleted, viewer.org_id()) {
+            (DeletedFilter::LiveOnly, _) => self.push("attributes.deleted = FALSE".into()),
+            (DeletedFilter::DeletedOnly, None) => self.push("attributes.deleted = TRUE".into()),
+            (DeletedFilter::Both, None) => {}
+            (DeletedFilter::DeletedOnly, Some(org_id)) => {
+                let org = self.int(org_id);
+                self.push(format!(
+                    "(attributes.deleted = TRUE AND events.org_id = {org})"
+                ));
+            }
+            (DeletedFilter::Both, Some(org_id)) => {
+                let org = self.int(org_id);
+                self.push(format!(
+                    "(attributes.deleted = FALSE OR events.org_id = {org})"
+                ));
+            }
         }
         if !criteria.object_name.is_empty() {
             let mut inner = Sql {

@@ -8,6 +8,7 @@ use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::{edit_attribute, new_attribute};
 use kizuna_formats::misp::input::{lenient_i64, parse_attribute, parse_attributes};
 use kizuna_formats::misp::output::{describe_types, render_attribute};
+use kizuna_model::access::Viewer;
 use kizuna_model::{Attribute, Event};
 use kizuna_store::{AttributePage, Key, StoreError};
 use serde_json::{Map, Value, json};
@@ -28,7 +29,9 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     }
 }
 
-/// The attribute named by argument 0 and its event, if the caller may see both.
+/// The attribute named by argument 0 and its event, if the caller may see both; a
+/// soft-deleted one only when asked for and only if the caller may see deleted items of
+/// that event (misp-reference §2.3).
 async fn visible_attribute(call: &Call, include_deleted: bool) -> ApiResult<(Attribute, Event)> {
     let invalid = || ApiError::NotFound("Invalid attribute.".into());
     let key = call.key_arg(0, "attribute")?;
@@ -45,7 +48,34 @@ async fn visible_attribute(call: &Call, include_deleted: bool) -> ApiResult<(Att
             "attribute",
         )
         .await?;
+    if attribute.deleted && !super::acl::sees_deleted_items(call, &event) {
+        return Err(invalid());
+    }
+    let viewer = call.viewer().await?;
+    if !holding_object_visible(call, &viewer, &event, attribute.object_id).await? {
+        return Err(invalid());
+    }
     Ok((attribute, event))
+}
+
+/// Whether the object holding an attribute, if any, is visible as well: MISP shows an
+/// object's attributes only along with their object (misp-reference §2.3).
+async fn holding_object_visible(
+    call: &Call,
+    viewer: &Viewer,
+    event: &Event,
+    object_id: i64,
+) -> ApiResult<bool> {
+    if object_id == 0 {
+        return Ok(true);
+    }
+    match call.store().object(&Key::Id(object_id), true).await {
+        Ok(object) => {
+            Ok(viewer.sees_item(event.org_id, object.distribution, object.sharing_group_id))
+        }
+        Err(StoreError::NotFound) => Ok(false),
+        Err(other) => Err(other.into()),
+    }
 }
 
 fn attribute_body(attribute: &Attribute) -> Value {
@@ -74,7 +104,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
         ));
     }
     let event = call.visible_event_meta(0).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_modify_event(call, &event))?;
     let body = call.body.as_ref().ok_or_else(|| {
         ApiError::save_failed(
             NAME,
@@ -212,7 +242,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
         ));
     }
     let (mut attribute, event) = visible_attribute(call, true).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_modify_event(call, &event))?;
     let body = call.body.as_ref().ok_or_else(|| {
         ApiError::save_failed(
             NAME,
@@ -285,7 +315,7 @@ async fn delete(call: &Call) -> ApiResult<Response> {
         return Ok(describe_endpoint(call, "Attribute delete", &[], &["hard"]));
     }
     let (attribute, event) = visible_attribute(call, true).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_delete_attribute(call, &event))?;
     // Deleting an already soft-deleted attribute removes it for good (MISP).
     let hard = hard_delete_requested(call) || attribute.deleted;
     call.store()
@@ -299,7 +329,7 @@ async fn restore(call: &Call) -> ApiResult<Response> {
         return Ok(describe_endpoint(call, "Attribute restore", &[], &[]));
     }
     let (attribute, event) = visible_attribute(call, true).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_modify_event(call, &event))?;
     let restored = call.store().restore_attribute(&attribute, call.now).await?;
     Ok(json_response(attribute_body(&restored)))
 }
@@ -319,6 +349,8 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let mut visible = Vec::with_capacity(attributes.len());
     let mut events: std::collections::HashMap<i64, Option<Event>> =
         std::collections::HashMap::new();
+    let mut objects_visible: std::collections::HashMap<i64, bool> =
+        std::collections::HashMap::new();
     for attribute in attributes {
         if let std::collections::hash_map::Entry::Vacant(slot) = events.entry(attribute.event_id) {
             slot.insert(
@@ -327,13 +359,22 @@ async fn index(call: &Call) -> ApiResult<Response> {
                     .ok(),
             );
         }
-        if let Some(Some(event)) = events.get(&attribute.event_id)
-            && viewer.sees_item(
-                event.org_id,
-                attribute.distribution,
-                attribute.sharing_group_id,
-            )
+        let Some(Some(event)) = events.get(&attribute.event_id) else {
+            continue;
+        };
+        if !viewer.sees_item(
+            event.org_id,
+            attribute.distribution,
+            attribute.sharing_group_id,
+        ) {
+            continue;
+        }
+        if let std::collections::hash_map::Entry::Vacant(slot) =
+            objects_visible.entry(attribute.object_id)
         {
+            slot.insert(holding_object_visible(call, &viewer, event, attribute.object_id).await?);
+        }
+        if objects_visible[&attribute.object_id] {
             visible.push(render_attribute(&attribute));
         }
     }

@@ -149,7 +149,6 @@ async fn add(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
-    call.require(call.principal.role.permissions.perm_add)?;
     let body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
@@ -228,7 +227,7 @@ async fn view(call: &Call) -> ApiResult<Response> {
     }
     let meta = meta?;
     let options = LoadOptions {
-        include_deleted: wants_deleted(call),
+        include_deleted: wants_deleted(call) && super::acl::sees_deleted_items(call, &meta),
         viewer_org: call.viewer_org(),
     };
     let event = call.store().event(&Key::Id(meta.id), &options).await?;
@@ -269,7 +268,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     }
     let key = call.key_arg(0, "event")?;
     let meta = call.visible_event_meta_by_key(&key).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&meta))?;
+    call.require(super::acl::may_edit_event(call, &meta))?;
     let body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
@@ -551,7 +550,7 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     let mut deleted = Vec::new();
     for key in &keys {
         let event = call.visible_event_meta_by_key(key).await?;
-        call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+        call.require(super::acl::may_modify_event(call, &event))?;
         call.store().delete_event(&event, true, call.now).await?;
         deleted.push(event.id);
     }
@@ -640,15 +639,11 @@ async fn publish(call: &Call, published: bool) -> ApiResult<Response> {
         ));
     }
     let event = call.visible_event_meta(0).await?;
-    let permissions = &call.principal.role.permissions;
-    if published {
-        call.require(
-            permissions.perm_site_admin
-                || (permissions.perm_publish && event.orgc_id == call.principal.user.org_id),
-        )?;
+    call.require(if published {
+        super::acl::may_publish_event(call, &event)
     } else {
-        call.require(permissions.perm_modify && call.can_modify_event(&event))?;
-    }
+        super::acl::may_modify_event(call, &event)
+    })?;
     call.store()
         .set_published(event.id, published, call.now)
         .await?;
@@ -696,9 +691,10 @@ async fn add_tag(call: &Call) -> ApiResult<Response> {
                 })
         })
         .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
-    let tag = tag_by_reference(call, &reference).await?;
     let local = call.flag("local");
-    super::tags::check_may_attach(call, &event, &tag, local).await?;
+    call.require(super::acl::may_modify_tags(call, &event, local).await?)?;
+    let tag = tag_by_reference(call, &reference).await?;
+    super::tags::check_tag_usable(call, &tag, local)?;
     let attached = AttachedTag {
         tag,
         local,
@@ -720,7 +716,13 @@ async fn remove_tag(call: &Call) -> ApiResult<Response> {
         .arg(1)
         .ok_or_else(|| ApiError::NotFound("Invalid tag.".into()))?;
     let tag = tag_by_reference(call, reference).await?;
-    super::tags::check_may_detach(call, &event).await?;
+    let local = event
+        .tags
+        .iter()
+        .find(|attached| attached.tag.id == tag.id)
+        .map(|attached| attached.local)
+        .ok_or_else(|| ApiError::NotFound("Invalid event - tag combination.".into()))?;
+    call.require(super::acl::may_modify_tags(call, &event, local).await?)?;
     call.store()
         .detach_event_tag(event.id, tag.id, call.now)
         .await?;

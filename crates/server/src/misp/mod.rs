@@ -2,6 +2,7 @@
 //! parses MISP's URL grammar, authenticates, parses the body and renders errors in MISP's
 //! shape.
 
+mod acl;
 mod attributes;
 mod audit_logs;
 mod auth_keys;
@@ -278,6 +279,7 @@ async fn handle(
             "HEAD is only supported on view actions.".into(),
         ));
     }
+    acl::check(&call)?;
     let response = match call.path.controller.as_str() {
         "servers" => servers::handle(&call).await,
         "users" => users::handle(&call).await,

@@ -48,15 +48,21 @@ async fn add(call: &Call) -> ApiResult<Response> {
             &FieldErrors::single("object_uuid", "The referencing object is missing."),
         )
     })?;
+    let invalid_object = || ApiError::NotFound("Invalid object.".into());
     let source = match call.store().object(&source_key, false).await {
         Ok(object) => object,
-        Err(StoreError::NotFound) => return Err(ApiError::NotFound("Invalid object.".into())),
+        Err(StoreError::NotFound) => return Err(invalid_object()),
         Err(other) => return Err(other.into()),
     };
-    let event = call
+    // MISP answers an object whose event the caller may not modify as if it did not exist.
+    let event = match call
         .visible_event_meta_by_key(&Key::Id(source.event_id))
-        .await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+        .await
+    {
+        Ok(event) if super::acl::may_modify_event(call, &event) => event,
+        Ok(_) | Err(ApiError::NotFound(_)) => return Err(invalid_object()),
+        Err(other) => return Err(other),
+    };
     let referenced_uuid = input.referenced_uuid.clone().unwrap_or_default();
     let target_event = match call
         .store()

@@ -21,7 +21,9 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     }
 }
 
-/// The object named by argument 0 and its event, if the caller may see both.
+/// The object named by argument 0 and its event, if the caller may see both; a
+/// soft-deleted one only when asked for and only if the caller may see deleted items of
+/// that event (misp-reference §2.3).
 async fn visible_object(call: &Call, include_deleted: bool) -> ApiResult<(MispObject, Event)> {
     let invalid = || ApiError::NotFound("Invalid object.".into());
     let key = call.key_arg(0, "object")?;
@@ -38,7 +40,21 @@ async fn visible_object(call: &Call, include_deleted: bool) -> ApiResult<(MispOb
             "object",
         )
         .await?;
+    if object.deleted && !super::acl::sees_deleted_items(call, &event) {
+        return Err(invalid());
+    }
     Ok((object, event))
+}
+
+/// MISP's ObjectsController asks for perm_modify on top of the perm_add gate.
+fn require_perm_modify(call: &Call, doing: &str) -> ApiResult<()> {
+    if call.principal.role.permissions.perm_modify {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(format!(
+            "You don't have permissions to {doing} objects."
+        )))
+    }
 }
 
 async fn add(call: &Call) -> ApiResult<Response> {
@@ -62,8 +78,9 @@ async fn add(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
+    require_perm_modify(call, "create")?;
     let event = call.visible_event_meta(0).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_modify_event(call, &event))?;
     let body = call.body.as_ref().ok_or_else(|| {
         ApiError::save_failed(
             NAME,
@@ -121,8 +138,9 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     if !is_write(call, true)? {
         return Ok(describe_endpoint(call, "Object delete", &[], &["hard"]));
     }
+    require_perm_modify(call, "delete")?;
     let (object, event) = visible_object(call, true).await?;
-    call.require(call.principal.role.permissions.perm_add && call.can_modify_event(&event))?;
+    call.require(super::acl::may_modify_event(call, &event))?;
     let hard = call.path.arg(1) == Some("1")
         || call.flag("hard")
         || call

@@ -662,10 +662,17 @@ impl EventExport {
     /// carrying a blocked tag go; metadata drops them all.
     fn trim(&self, event: &mut Event) {
         let criteria = &self.request.criteria;
+        // Deleted items of another organisation's event stay hidden even when asked for
+        // (misp-reference §2.3).
+        let deleted_hidden = self
+            .viewer
+            .org_id()
+            .is_some_and(|org_id| org_id != event.org_id);
         let keep = |attribute: &Attribute| {
-            criteria
-                .to_ids
-                .is_none_or(|to_ids| attribute.to_ids == to_ids)
+            !(deleted_hidden && attribute.deleted)
+                && criteria
+                    .to_ids
+                    .is_none_or(|to_ids| attribute.to_ids == to_ids)
                 && match criteria.deleted {
                     DeletedFilter::LiveOnly => !attribute.deleted,
                     DeletedFilter::DeletedOnly => attribute.deleted,
@@ -682,6 +689,9 @@ impl EventExport {
             return;
         }
         event.attributes.retain(keep);
+        event
+            .objects
+            .retain(|object| !(deleted_hidden && object.deleted));
         for object in &mut event.objects {
             object.attributes.retain(keep);
         }

@@ -206,7 +206,6 @@ async fn add(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
-    call.require(call.principal.role.permissions.perm_sighting)?;
     let fields = body_fields(call, "Sighting")?;
     let kind = sighting_type(&fields)?;
     let date_sighting = sighting_time(&fields, call.now)?;
@@ -639,16 +638,15 @@ async fn rest_search(call: &Call) -> ApiResult<Response> {
 // delete
 // ---------------------------------------------------------------------------------------
 
-/// `POST /sightings/delete/{id|uuid}`: site admins delete any sighting; users with
-/// perm_sighting and perm_modify_org delete their organisation's (MISP's canDeleteSighting).
+/// `POST /sightings/delete/{id|uuid}`: behind the perm_sighting + perm_modify_org gate, site
+/// admins delete any sighting and others their organisation's (MISP's canDeleteSighting);
+/// anyone else's is answered as missing, as MISP does.
 async fn delete(call: &Call) -> ApiResult<Response> {
     if !matches!(call.method, Method::POST | Method::DELETE) {
         return Err(ApiError::MethodNotAllowed(
             "This action can only be accessed via a post request.".into(),
         ));
     }
-    let permissions = &call.principal.role.permissions;
-    call.require(permissions.perm_sighting && permissions.perm_modify_org)?;
     let invalid = || ApiError::NotFound("Invalid sighting.".into());
     let key = call.path.arg(0).and_then(Key::parse).ok_or_else(invalid)?;
     let sighting = match call.store().sighting(&key).await {
@@ -656,7 +654,7 @@ async fn delete(call: &Call) -> ApiResult<Response> {
         Err(StoreError::NotFound) => return Err(invalid()),
         Err(other) => return Err(other.into()),
     };
-    if !call.is_site_admin() && sighting.org_id != call.principal.user.org_id {
+    if !super::acl::may_delete_sighting(call, sighting.org_id) {
         return Err(invalid());
     }
     match call.store().delete_sighting(sighting.id).await {

@@ -7,7 +7,7 @@ use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::{edit_tag, new_tag};
 use kizuna_formats::misp::input::{TagInput, lenient_bool, lenient_i64, parse_tag};
 use kizuna_formats::misp::output::render_tag;
-use kizuna_model::{AttachedTag, Event, Tag};
+use kizuna_model::{AttachedTag, Attribute, Event, Tag};
 use kizuna_store::{Key, StoreError};
 use serde_json::{Value, json};
 
@@ -41,16 +41,11 @@ pub(crate) fn attachments(inputs: &[TagInput]) -> Vec<AttachedTag> {
         .collect()
 }
 
-/// MISP's canModifyTag plus the tag's own restrictions (org, user, local only).
-pub(crate) async fn check_may_attach(
-    call: &Call,
-    event: &Event,
-    tag: &Tag,
-    local: bool,
-) -> ApiResult<()> {
-    let permissions = &call.principal.role.permissions;
+/// The tag's own restrictions, whoever may otherwise tag the data: tags reserved to one
+/// organisation or one user (site admins excepted), and tags that may only be local.
+pub(crate) fn check_tag_usable(call: &Call, tag: &Tag, local: bool) -> ApiResult<()> {
     let user = &call.principal.user;
-    if !permissions.perm_site_admin {
+    if !call.is_site_admin() {
         if tag.org_id != 0 && tag.org_id != user.org_id {
             return Err(ApiError::Forbidden(
                 "This tag is restricted to another organisation.".into(),
@@ -61,20 +56,6 @@ pub(crate) async fn check_may_attach(
                 "This tag is restricted to another user.".into(),
             ));
         }
-        let tagger = permissions.perm_tagger || permissions.perm_sync;
-        if local {
-            // Local tags are the host organisation's own annotations (MISP): its taggers may
-            // set them on any event they can see, and nobody else may set them at all.
-            let host = host_org_id(call).await? == Some(user.org_id);
-            if !(host && tagger && call.can_see_event(event).await?) {
-                return Err(ApiError::save_refused(
-                    "Could not attach Tag",
-                    "Local tags may only be attached by taggers of the organisation that runs this instance.",
-                ));
-            }
-        } else {
-            call.require(tagger && call.can_modify_event(event))?;
-        }
     }
     if tag.local_only && !local {
         return Err(ApiError::Forbidden(
@@ -84,27 +65,16 @@ pub(crate) async fn check_may_attach(
     Ok(())
 }
 
-/// Removing a tag: taggers who may modify the event, or host-organisation taggers (whose
-/// local tags may sit on events they can only see).
-pub(crate) async fn check_may_detach(call: &Call, event: &Event) -> ApiResult<()> {
-    let permissions = &call.principal.role.permissions;
-    if permissions.perm_site_admin {
+/// attachTagToObject / removeTagFromObject on global tags: only the creator organisation
+/// of the data (and site admins) may change them, whatever else the caller may do.
+fn check_may_change_global_tags(call: &Call, event: &Event) -> ApiResult<()> {
+    if call.is_site_admin() || event.orgc_id == call.principal.user.org_id {
         return Ok(());
     }
-    let tagger = permissions.perm_tagger || permissions.perm_sync;
-    let host = host_org_id(call).await? == Some(call.principal.user.org_id);
-    call.require(
-        tagger && (call.can_modify_event(event) || (host && call.can_see_event(event).await?)),
-    )
-}
-
-/// The organisation that runs this instance (MISP.host_org_id).
-async fn host_org_id(call: &Call) -> ApiResult<Option<i64>> {
-    Ok(call
-        .store()
-        .setting("host_org_id")
-        .await?
-        .and_then(|value| value.parse().ok()))
+    Err(ApiError::Forbidden(
+        "Cannot alter the tags of this data: only the organisation that created it may change its global tags; the host organisation may use local tags."
+            .into(),
+    ))
 }
 
 fn tag_body(tag: &Tag) -> Value {
@@ -129,7 +99,6 @@ async fn add(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
-    call.require(call.principal.role.permissions.perm_tag_editor)?;
     let body = call.body.as_ref().ok_or_else(|| {
         ApiError::save_failed(
             NAME,
@@ -212,7 +181,6 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
-    call.require(call.principal.role.permissions.perm_tag_editor)?;
     let mut tag = tag_arg(call).await?;
     let body = call.body.as_ref().ok_or_else(|| {
         ApiError::save_failed(
@@ -238,7 +206,6 @@ async fn delete(call: &Call) -> ApiResult<Response> {
     if !is_write(call, true)? {
         return Ok(describe_endpoint(call, "Tag delete", &[], &[]));
     }
-    call.require(call.principal.role.permissions.perm_tag_editor)?;
     let tag = tag_arg(call).await?;
     call.store().delete_tag(tag.id).await?;
     Ok(call.success("Tag deleted.", Some(tag.id)))
@@ -264,23 +231,42 @@ async fn search(call: &Call) -> ApiResult<Response> {
     Ok(json_response(Value::Array(rows)))
 }
 
-/// What `attachTagToObject` / `removeTagFromObject` act on.
+/// What `attachTagToObject` / `removeTagFromObject` act on, with the tags it carries.
 enum Target {
     Event(Event),
-    Attribute { event: Event, attribute_id: i64 },
+    Attribute {
+        event: Event,
+        attribute: Box<Attribute>,
+    },
 }
 
 impl Target {
+    fn event(&self) -> &Event {
+        match self {
+            Target::Event(event) | Target::Attribute { event, .. } => event,
+        }
+    }
+
+    fn attached_tags(&self) -> &[AttachedTag] {
+        match self {
+            Target::Event(event) => &event.tags,
+            Target::Attribute { attribute, .. } => &attribute.tags,
+        }
+    }
+
     /// `Event(12)` / `Attribute(34)`, as MISP names the target in its messages.
     fn describe(&self) -> String {
         match self {
             Target::Event(event) => format!("Event({})", event.id),
-            Target::Attribute { attribute_id, .. } => format!("Attribute({attribute_id})"),
+            Target::Attribute { attribute, .. } => format!("Attribute({})", attribute.id),
         }
     }
 }
 
+/// The event or attribute named by `uuid`, if the caller may see it (and, for an
+/// attribute, its event); anything else is MISP's 404.
 async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
+    let invalid = || ApiError::NotFound("Invalid target.".into());
     let uuid = body
         .get("uuid")
         .and_then(Value::as_str)
@@ -292,19 +278,27 @@ async fn target(call: &Call, body: &Value) -> ApiResult<Target> {
         })?;
     match call.store().event_meta(&uuid).await {
         Ok(event) if call.can_see_event(&event).await? => return Ok(Target::Event(event)),
-        Ok(_) => return Err(ApiError::NotFound("Invalid target.".into())),
+        Ok(_) => return Err(invalid()),
         Err(StoreError::NotFound) => {}
         Err(other) => return Err(other.into()),
     }
     match call.store().attribute(&uuid, true).await {
         Ok(attribute) => {
             let event = call
-                .visible_event_meta_by_key(&Key::Id(attribute.event_id))
+                .event_of_visible_item(
+                    attribute.event_id,
+                    attribute.distribution,
+                    attribute.sharing_group_id,
+                    "target",
+                )
                 .await
-                .map_err(|_| ApiError::NotFound("Invalid target.".into()))?;
+                .map_err(|error| match error {
+                    ApiError::NotFound(_) => invalid(),
+                    other => other,
+                })?;
             Ok(Target::Attribute {
                 event,
-                attribute_id: attribute.id,
+                attribute: Box::new(attribute),
             })
         }
         Err(StoreError::NotFound) => Err(ApiError::NotFound(
@@ -403,13 +397,28 @@ async fn attach(call: &Call) -> ApiResult<Response> {
             "Give the tag to attach as \"tag\".".into(),
         ));
     }
-    let mut messages = Vec::new();
+    // MISP's order: who may tag this data at all comes before any tag is looked up (or
+    // created on the fly).
+    let event = target.event();
+    if local {
+        if !super::acl::is_host_org_member(call).await? {
+            return Err(ApiError::save_refused(
+                "Could not attach Tag",
+                "Local tags can only be added by users of the host organisation.",
+            ));
+        }
+    } else {
+        check_may_change_global_tags(call, event)?;
+    }
+    // Every tag is checked before the first is attached, so a refusal changes nothing.
+    let mut tags = Vec::with_capacity(references.len());
     for reference in references {
         let tag = resolve_tag(call, &reference, true).await?;
-        let event = match &target {
-            Target::Event(event) | Target::Attribute { event, .. } => event,
-        };
-        check_may_attach(call, event, &tag, local).await?;
+        check_tag_usable(call, &tag, local)?;
+        tags.push(tag);
+    }
+    let mut messages = Vec::new();
+    for tag in tags {
         messages.push(format!(
             "{} tag {}({}) successfully attached to {}.",
             if local { "Local" } else { "Global" },
@@ -428,12 +437,9 @@ async fn attach(call: &Call) -> ApiResult<Response> {
                     .attach_event_tag(event.id, &attached, call.now)
                     .await?;
             }
-            Target::Attribute {
-                event,
-                attribute_id,
-            } => {
+            Target::Attribute { event, attribute } => {
                 call.store()
-                    .attach_attribute_tag(event.id, *attribute_id, &attached, call.now)
+                    .attach_attribute_tag(event.id, attribute.id, &attached, call.now)
                     .await?;
             }
         }
@@ -458,25 +464,44 @@ async fn detach(call: &Call) -> ApiResult<Response> {
             "Give the tag to remove as \"tag\".".into(),
         ));
     }
-    let mut messages = Vec::new();
+    // Every removal is checked before the first is made, so a refusal changes nothing.
+    let event = target.event();
+    let mut tags = Vec::with_capacity(references.len());
     for reference in references {
         let tag = resolve_tag(call, &reference, false).await?;
-        let event = match &target {
-            Target::Event(event) | Target::Attribute { event, .. } => event,
-        };
-        check_may_detach(call, event).await?;
+        let attachment = target
+            .attached_tags()
+            .iter()
+            .find(|attached| attached.tag.id == tag.id)
+            .ok_or_else(|| {
+                ApiError::NotFound(format!(
+                    "The tag {} is not attached to this item.",
+                    tag.name
+                ))
+            })?;
+        if attachment.local {
+            if !super::acl::may_modify_tags(call, event, true).await? {
+                return Err(ApiError::Forbidden(
+                    "Insufficient privileges to remove local tags from events you do not own."
+                        .into(),
+                ));
+            }
+        } else {
+            check_may_change_global_tags(call, event)?;
+        }
+        tags.push(tag);
+    }
+    let mut messages = Vec::new();
+    for tag in tags {
         let removed = match &target {
             Target::Event(event) => {
                 call.store()
                     .detach_event_tag(event.id, tag.id, call.now)
                     .await?
             }
-            Target::Attribute {
-                event,
-                attribute_id,
-            } => {
+            Target::Attribute { event, attribute } => {
                 call.store()
-                    .detach_attribute_tag(event.id, *attribute_id, tag.id, call.now)
+                    .detach_attribute_tag(event.id, attribute.id, tag.id, call.now)
                     .await?
             }
         };

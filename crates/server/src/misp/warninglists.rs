@@ -92,12 +92,6 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     }
 }
 
-/// MISP's `perm_warninglist` (site admins have every permission).
-fn may_manage(call: &Call) -> bool {
-    let permissions = &call.principal.role.permissions;
-    permissions.perm_site_admin || permissions.perm_warninglist
-}
-
 /// A parameter given as a named URL parameter or as a key of the JSON body.
 fn parameter(call: &Call, name: &str) -> Option<Value> {
     if let Some(value) = call.path.named(name) {
@@ -298,7 +292,6 @@ async fn toggle_enable(call: &Call) -> ApiResult<Response> {
     if call.method != Method::POST {
         return Ok(toggle_refused("This function only accepts POST requests."));
     }
-    call.require(may_manage(call))?;
     let set = call.state.warninglist_set().await?;
     let body = call.body.clone().unwrap_or(Value::Null);
     let by_data = body.pointer("/Warninglist/data").filter(|v| !v.is_null());
@@ -430,7 +423,6 @@ async fn enable_warninglist(call: &Call) -> ApiResult<Response> {
     if !is_write(call, false)? {
         return Ok(describe_endpoint(call, "Warninglist enable", &[], &[]));
     }
-    call.require(may_manage(call))?;
     let set = call.state.warninglist_set().await?;
     let list =
         list_arg(call, set).map_err(|_| ApiError::NotFound("Invalid Warninglist.".into()))?;
@@ -515,7 +507,6 @@ fn update(call: &Call) -> ApiResult<Response> {
             "This action is only accessible via POST requests.".into(),
         ));
     }
-    call.require(call.is_site_admin())?;
     Ok(call.success("All warninglists are up to date already.", None))
 }
 
