@@ -123,7 +123,7 @@ impl Sql {
     }
 
     /// MISP's event visibility (§2.2) in SQL.
-    fn event_visible(&mut self, viewer: &Viewer) {
+    pub(crate) fn event_visible(&mut self, viewer: &Viewer) {
         if let Viewer::Organisation {
             org_id,
             sharing_groups,
@@ -151,7 +151,7 @@ impl Sql {
     }
 
     /// MISP's item rule (§2.3) for attributes, and for the object holding them.
-    fn attribute_visible(&mut self, viewer: &Viewer) {
+    pub(crate) fn attribute_visible(&mut self, viewer: &Viewer) {
         if let Viewer::Organisation {
             org_id,
             sharing_groups,

@@ -1,7 +1,9 @@
 //! Tags and their attachment to events and attributes.
 
 use crate::rows::{AttachedTagRow, TAG_COLUMNS, TagRow};
+use crate::sql::{Sql, bind_all};
 use crate::{Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Tag};
 use sqlx::AssertSqlSafe;
 
@@ -229,17 +231,35 @@ impl Store {
         Ok(())
     }
 
-    /// All tags with their usage counts, ordered by name.
-    pub async fn list_tags(&self) -> Result<Vec<(Tag, TagUsage)>> {
+    /// All tags with their usage counts, ordered by name. Only events and attributes
+    /// `viewer` may see are counted: a count over hidden events would tell an organisation
+    /// how much others hold under a tag.
+    pub async fn list_tags(&self, viewer: &Viewer) -> Result<Vec<(Tag, TagUsage)>> {
         let sql = format!("SELECT {TAG_COLUMNS} FROM tags ORDER BY name");
         let rows: Vec<TagRow> = with_pool!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?
         });
+        let mut events_seen = Sql::new(self.dialect());
+        events_seen.event_visible(viewer);
+        let event_sql = format!(
+            "SELECT event_tags.tag_id, COUNT(*) FROM event_tags \
+             JOIN events ON events.id = event_tags.event_id{} GROUP BY event_tags.tag_id",
+            events_seen.where_clause()
+        );
         let event_counts: Vec<(i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT tag_id, COUNT(*) FROM event_tags GROUP BY tag_id").fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(event_sql.as_str())), events_seen).fetch_all(pool).await?
         });
+        let mut attributes_seen = Sql::new(self.dialect());
+        attributes_seen.event_visible(viewer);
+        attributes_seen.attribute_visible(viewer);
+        let attribute_sql = format!(
+            "SELECT attribute_tags.tag_id, COUNT(*) FROM attribute_tags \
+             JOIN attributes ON attributes.id = attribute_tags.attribute_id \
+             JOIN events ON events.id = attributes.event_id{} GROUP BY attribute_tags.tag_id",
+            attributes_seen.where_clause()
+        );
         let attribute_counts: Vec<(i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as("SELECT tag_id, COUNT(*) FROM attribute_tags GROUP BY tag_id").fetch_all(pool).await?
+            bind_all!(sqlx::query_as(AssertSqlSafe(attribute_sql.as_str())), attributes_seen).fetch_all(pool).await?
         });
         let events: std::collections::HashMap<i64, i64> = event_counts.into_iter().collect();
         let attributes: std::collections::HashMap<i64, i64> =

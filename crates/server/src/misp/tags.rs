@@ -121,7 +121,7 @@ async fn index(call: &Call) -> ApiResult<Response> {
     let filter = call.path.named("searchall").map(str::to_lowercase);
     let tags: Vec<Value> = call
         .store()
-        .list_tags()
+        .list_tags(&call.viewer().await?)
         .await?
         .into_iter()
         .filter(|(tag, _)| {

@@ -2,6 +2,7 @@
 
 use crate::fixtures::{T0, create_org, org, stored_key, user};
 use crate::support;
+use kizuna_model::access::Viewer;
 use kizuna_model::{Organisation, User};
 use kizuna_store::{Key, Store, StoreError};
 
@@ -70,7 +71,13 @@ pub async fn migrations_seed_the_misp_roles(store: Store) {
     // Tables start empty.
     assert_eq!(store.count_users().await.unwrap(), 0);
     assert!(store.list_orgs().await.unwrap().is_empty());
-    assert!(store.list_tags().await.unwrap().is_empty());
+    assert!(
+        store
+            .list_tags(&Viewer::SiteAdmin)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(support::count(&store, "events").await, 0);
 }
 

@@ -2,6 +2,7 @@
 
 use crate::fixtures::{T0, attached, create_org, domain, event, ip_dst, tag, tag_names, uuid_key};
 use crate::support;
+use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Tag};
 use kizuna_store::{Key, LoadOptions, Store, StoreError, TagUsage};
 
@@ -138,7 +139,7 @@ pub async fn tags_are_listed_with_usage_counts(store: Store) {
     store.insert_event(&second, true).await.unwrap();
 
     let listed: Vec<(String, TagUsage)> = store
-        .list_tags()
+        .list_tags(&Viewer::SiteAdmin)
         .await
         .unwrap()
         .into_iter()
