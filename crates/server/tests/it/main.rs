@@ -18,4 +18,5 @@ mod sharing_groups;
 mod sightings;
 mod support;
 mod tags;
+mod visibility_property;
 mod warninglists;
