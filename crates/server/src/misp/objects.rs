@@ -130,7 +130,17 @@ async fn view(call: &Call) -> ApiResult<Response> {
     if call.is_head() {
         return Ok(head_response(found.is_ok()));
     }
-    let (object, _) = found?;
+    let (mut object, event) = found?;
+    // The object being visible says nothing of each attribute in it (MISP §2.3).
+    let viewer = call.viewer().await?;
+    let deleted_visible = super::acl::sees_deleted_items(call, &event);
+    object.attributes.retain(|attribute| {
+        viewer.sees_item(
+            event.org_id,
+            attribute.distribution,
+            attribute.sharing_group_id,
+        ) && (!attribute.deleted || deleted_visible)
+    });
     Ok(json_response(json!({ "Object": render_object(&object) })))
 }
 

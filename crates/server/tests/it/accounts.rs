@@ -815,7 +815,7 @@ async fn organisation_admins_cannot_escalate() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|row| row["User"]["org_id"] == org_id.to_string()),
+            .all(|row| row["User"]["org_id"].as_str() == Some(org_id.to_string().as_str())),
         "{listed:#}"
     );
     assert_status(

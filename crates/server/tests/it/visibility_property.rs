@@ -914,31 +914,6 @@ fn rendered_shape(event: &Value) -> (BTreeSet<String>, BTreeMap<String, BTreeSet
     )
 }
 
-/// A read path that still disagrees with the rule, reported to the owner of its module with
-/// a failing world: `request` (and `detail`, when not empty) name the comparisons skipped.
-struct Divergence {
-    request: &'static str,
-    detail: &'static str,
-    #[allow(dead_code, reason = "documentation for whoever removes the entry")]
-    cause: &'static str,
-}
-
-/// Removed entry by entry as their fixes land; `KIZUNA_VISIBILITY_STRICT=1` checks them all.
-const KNOWN_DIVERGENCES: &[Divergence] = &[Divergence {
-    request: "/objects/view/",
-    detail: " attributes",
-    cause: "misp/objects.rs view renders every attribute of a visible object, including \
-                those whose own distribution hides them (Store::object does not filter)",
-}];
-
-fn known_divergence(what: &str) -> bool {
-    let strict = std::env::var("KIZUNA_VISIBILITY_STRICT").is_ok_and(|value| value == "1");
-    !strict
-        && KNOWN_DIVERGENCES
-            .iter()
-            .any(|divergence| what.contains(divergence.request) && what.contains(divergence.detail))
-}
-
 fn status_for(visible: bool) -> StatusCode {
     if visible {
         StatusCode::OK
@@ -963,7 +938,7 @@ struct Check<'a, 'w> {
 
 impl<'w> Check<'_, 'w> {
     fn compare<T: PartialEq + fmt::Debug>(&mut self, what: &str, expected: T, actual: T) {
-        if expected != actual && !known_divergence(what) {
+        if expected != actual {
             self.findings.push(format!(
                 "{what}:\n    expected {expected:?}\n    got      {actual:?}"
             ));
