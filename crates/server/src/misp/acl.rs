@@ -177,8 +177,8 @@ pub(super) fn check(call: &Call) -> ApiResult<()> {
 }
 
 /// MISP's canModifyEvent: site admin; perm_modify_org in the creator organisation; the
-/// creating user with perm_modify. Unlike [`Call::can_modify_event`] it gives sync users
-/// nothing on locked events: MISP extends that right to the event edit alone.
+/// creating user with perm_modify. Sync users get nothing extra on locked events here: MISP
+/// extends that right to the event edit alone ([`may_edit_event`]).
 pub(super) fn may_modify_event(call: &Call, event: &Event) -> bool {
     let role = &call.principal.role.permissions;
     let user = &call.principal.user;
@@ -188,13 +188,12 @@ pub(super) fn may_modify_event(call: &Call, event: &Event) -> bool {
 }
 
 /// `events/edit`: whoever may modify the event, or any sync user (MISP lets sync users past
-/// the controller check over REST, which also covers the locked-event extension of
-/// [`Call::can_modify_event`]); then the save itself accepts only the creator
+/// the controller check over REST); then the save itself accepts only the creator
 /// organisation, site admins, and sync users on events that arrived by sync (`locked`).
 pub(super) fn may_edit_event(call: &Call, event: &Event) -> bool {
     let role = &call.principal.role.permissions;
     let org_id = call.principal.user.org_id;
-    (call.can_modify_event(event) || role.perm_sync)
+    (may_modify_event(call, event) || role.perm_sync)
         && (role.perm_site_admin || event.orgc_id == org_id || (role.perm_sync && event.locked))
 }
 

@@ -166,17 +166,6 @@ impl Call {
         }
     }
 
-    /// MISP's canModifyEvent: site admin; the creator organisation with perm_modify_org; the
-    /// creating user with perm_modify; a sync user on an event that arrived by sync.
-    pub fn can_modify_event(&self, event: &Event) -> bool {
-        let permissions = &self.principal.role.permissions;
-        let user = &self.principal.user;
-        permissions.perm_site_admin
-            || (permissions.perm_modify_org && event.orgc_id == user.org_id)
-            || (permissions.perm_modify && event.user_id == user.id)
-            || (permissions.perm_sync && event.locked)
-    }
-
     /// The event named by positional argument `index`, if the caller may see it; MISP answers
     /// 404 "Invalid event." for both missing and invisible events.
     pub async fn visible_event_meta(&self, index: usize) -> ApiResult<Event> {
