@@ -31,8 +31,8 @@ use sqlx::{AssertSqlSafe, Connection};
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-/// Worlds tried on SQLite when `PROPTEST_CASES` is not set.
-const DEFAULT_CASES: u32 = 8;
+/// The budget of worlds when `PROPTEST_CASES` is not set (see [`run_property`]).
+const DEFAULT_CASES: u32 = 16;
 
 /// Values attributes draw from, so that events share values and correlate; an index past the
 /// end stands for a value no other attribute has.
@@ -1429,23 +1429,26 @@ async fn run_world(spec: WorldSpec, backend: Backend) -> Result<(), TestCaseErro
     }
 }
 
-/// Runs the property on `backend`: `PROPTEST_CASES` worlds (or [`DEFAULT_CASES`]) on
-/// SQLite, a quarter of them (at least two) on PostgreSQL, where each world costs a database.
+/// Runs one shard of the property on `backend`. `PROPTEST_CASES` (or [`DEFAULT_CASES`]) is the
+/// budget of worlds; each world costs hundreds of requests and a fresh database, so the budget is
+/// halved and spread over [`SQLITE_SHARDS`] tests on SQLite (nextest runs them side by side and
+/// each stays far from its time limit), and a quarter of it to PostgreSQL, over
+/// [`POSTGRES_SHARDS`] tests.
 fn run_property(backend: Backend) {
-    let cases = std::env::var("PROPTEST_CASES")
+    let budget: u32 = std::env::var("PROPTEST_CASES")
         .ok()
         .and_then(|text| text.trim().parse().ok())
         .unwrap_or(DEFAULT_CASES);
     let cases = match backend {
-        Backend::Sqlite => cases,
-        Backend::Postgres => (cases / 4).max(2),
+        Backend::Sqlite => (budget / 2).div_ceil(SQLITE_SHARDS).max(1),
+        Backend::Postgres => (budget / 4).div_ceil(POSTGRES_SHARDS).max(1),
     };
     let config = Config {
         cases,
         failure_persistence: None,
-        // Each world costs hundreds of requests: shrinking is bounded in steps and time.
+        // Shrinking is bounded in steps and time for the same reason.
         max_shrink_iters: 256,
-        max_shrink_time: 120_000,
+        max_shrink_time: 60_000,
         ..Config::default()
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -1462,19 +1465,49 @@ fn run_property(backend: Backend) {
     }
 }
 
+/// SQLite shards of the property; each draws its own random worlds.
+const SQLITE_SHARDS: u32 = 4;
+
 #[test]
-fn every_read_path_answers_what_the_rule_allows() {
+fn every_read_path_answers_what_the_rule_allows_shard_1() {
     run_property(Backend::Sqlite);
 }
 
-/// The same property on PostgreSQL; skipped without `KIZUNA_TEST_PG_URL`.
 #[test]
-fn every_read_path_answers_what_the_rule_allows_on_postgres() {
+fn every_read_path_answers_what_the_rule_allows_shard_2() {
+    run_property(Backend::Sqlite);
+}
+
+#[test]
+fn every_read_path_answers_what_the_rule_allows_shard_3() {
+    run_property(Backend::Sqlite);
+}
+
+#[test]
+fn every_read_path_answers_what_the_rule_allows_shard_4() {
+    run_property(Backend::Sqlite);
+}
+
+/// PostgreSQL shards of the property.
+const POSTGRES_SHARDS: u32 = 2;
+
+/// The same property on PostgreSQL; skipped without `KIZUNA_TEST_PG_URL`.
+fn run_property_on_postgres() {
     if pg_server_url().is_none() {
         eprintln!("SKIPPED: KIZUNA_TEST_PG_URL not set");
         return;
     }
     run_property(Backend::Postgres);
+}
+
+#[test]
+fn every_read_path_answers_what_the_rule_allows_on_postgres_shard_1() {
+    run_property_on_postgres();
+}
+
+#[test]
+fn every_read_path_answers_what_the_rule_allows_on_postgres_shard_2() {
+    run_property_on_postgres();
 }
 
 /// The property found event-scope tag searches matching on tags of attributes the viewer
