@@ -5,4 +5,9 @@
 //! uses these same functions for request and response bodies, so an export and an API
 //! answer can never drift apart.
 
+pub mod csv_import;
+pub mod export;
+pub mod freetext;
 pub mod misp;
+pub mod report;
+pub mod stix;

@@ -31,3 +31,37 @@ pub(crate) const SHIPPED: &[(&str, &str)] = shipped![
     "tranco10k",
     "url-shortener",
 ];
+
+/// The top-level domains of the shipped `tlds` list (IANA's root zone, lower-case, without
+/// dots): what MISP's freetext import uses to tell a domain from a file name.
+pub fn top_level_domains() -> Vec<String> {
+    let text = SHIPPED
+        .iter()
+        .find(|(slug, _)| *slug == "tlds")
+        .map(|(_, text)| *text)
+        .unwrap_or("{}");
+    let document: serde_json::Value = serde_json::from_str(text).unwrap_or_default();
+    document["list"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .filter_map(|entry| entry.as_str())
+                .map(|tld| tld.trim_matches('.').to_ascii_lowercase())
+                .filter(|tld| !tld.is_empty())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tld_tests {
+    #[test]
+    fn the_shipped_tld_list_is_read() {
+        let tlds = super::top_level_domains();
+        assert!(tlds.len() > 1000, "{}", tlds.len());
+        for tld in ["com", "lu", "xn--p1ai", "museum"] {
+            assert!(tlds.iter().any(|known| known == tld), "{tld}");
+        }
+    }
+}

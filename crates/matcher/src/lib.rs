@@ -9,10 +9,11 @@
 //!
 //! No IO beyond reading list files: the enabled state is persisted by the caller.
 
-mod embedded;
+pub(crate) mod embedded;
 mod pcre;
 mod set;
 mod warninglist;
 
+pub use embedded::top_level_domains;
 pub use set::{WarninglistHit, WarninglistSet, misp_event_warnings};
 pub use warninglist::{ALL_TYPES, Category, Entry, ListType, LoadError, Warninglist};

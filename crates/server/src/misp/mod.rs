@@ -8,6 +8,7 @@ mod audit_logs;
 mod auth_keys;
 mod correlations;
 mod events;
+mod feeds;
 mod object_references;
 mod objects;
 mod organisations;
@@ -282,6 +283,7 @@ async fn handle(
         "sightings" => sightings::handle(&call).await,
         "sharinggroups" => sharing_groups::handle(&call).await,
         "roles" => roles::handle(&call).await,
+        "feeds" => feeds::handle(&call).await,
         "authkeys" => auth_keys::handle(&call).await,
         "logs" | "auditlogs" => audit_logs::handle(&call).await,
         _ => Err(unknown_action(&call)),
