@@ -9,6 +9,7 @@ pub mod attribute_types;
 pub mod correlation;
 pub mod entities;
 pub mod enums;
+pub mod feed;
 pub mod normalize;
 pub mod query;
 pub mod refang;
