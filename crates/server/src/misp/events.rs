@@ -6,15 +6,12 @@ use crate::error::{ApiError, ApiResult};
 use axum::http::HeaderValue;
 use axum::response::Response;
 use kizuna_formats::misp::FieldErrors;
-use kizuna_formats::misp::build::{
-    edit_attribute, edit_event_fields, new_attribute, new_event, new_object, new_object_reference,
-};
+use kizuna_formats::misp::build::new_event;
 use kizuna_formats::misp::input::{EventInput, OrgInput, lenient_i64, parse_event};
 use kizuna_formats::misp::output::{render_event, render_event_index_entry};
-use kizuna_model::{AttachedTag, Distribution, Event, Organisation};
+use kizuna_model::{AttachedTag, Event};
 use kizuna_store::{EventChanges, Key, LoadOptions, StoreError};
 use serde_json::{Value, json};
-use std::collections::{HashMap, HashSet};
 
 pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
     match call.path.action.as_str() {
@@ -57,52 +54,15 @@ fn event_body(event: &Event, metadata: bool) -> Value {
 /// creates events as their own organisation (MISP).
 async fn resolve_orgc(call: &Call, orgc: Option<&OrgInput>) -> ApiResult<i64> {
     let own = call.principal.user.org_id;
-    let Some(orgc) = orgc else { return Ok(own) };
     if !call.principal.role.permissions.perm_sync {
         return Ok(own);
     }
-    if let Some(uuid) = &orgc.uuid {
-        match call.store().org(&Key::Uuid(uuid.clone())).await {
-            Ok(org) => return Ok(org.id),
-            Err(StoreError::NotFound) => {}
-            Err(other) => return Err(other.into()),
-        }
+    if let Some(id) =
+        crate::import::creator_org(call.store(), orgc, call.principal.user.id, call.now).await?
+    {
+        return Ok(id);
     }
-    if let Some(name) = orgc.name.as_deref().filter(|name| !name.trim().is_empty()) {
-        if let Some(org) = call.store().org_by_name(name).await? {
-            return Ok(org.id);
-        }
-        let created = match call
-            .store()
-            .create_org(&Organisation {
-                uuid: orgc
-                    .uuid
-                    .clone()
-                    .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
-                name: name.trim().to_string(),
-                local: false,
-                created_by: call.principal.user.id,
-                date_created: call.now,
-                date_modified: call.now,
-                ..Organisation::default()
-            })
-            .await
-        {
-            Ok(created) => created,
-            // Another request brought the same new creator first: use its row.
-            Err(StoreError::Conflict(_)) => match call.store().org_by_name(name).await? {
-                Some(org) => org,
-                None => {
-                    call.store()
-                        .org(&Key::Uuid(orgc.uuid.clone().unwrap_or_default()))
-                        .await?
-                }
-            },
-            Err(other) => return Err(other.into()),
-        };
-        return Ok(created.id);
-    }
-    if let Some(id) = orgc.id
+    if let Some(id) = orgc.and_then(|orgc| orgc.id)
         && call.store().org(&Key::Id(id)).await.is_ok()
     {
         return Ok(id);
@@ -315,198 +275,19 @@ async fn plan_edit(
     context: &kizuna_formats::misp::build::BuildContext,
 ) -> ApiResult<EventChanges> {
     const NAME: &str = "Could not edit Event";
-    let fail = |errors: FieldErrors| ApiError::save_failed(NAME, &errors);
-    let mut event = existing.clone();
-    event.attributes.clear();
-    event.objects.clear();
-    event.tags.clear();
-    edit_event_fields(&mut event, input, context).map_err(fail)?;
-    event.timestamp = input.timestamp.unwrap_or(call.now);
-    event.published =
-        input.published.unwrap_or(false) && call.principal.role.permissions.perm_publish;
-    if event.published {
-        event.publish_timestamp = call.now;
-    }
+    let permissions = &call.principal.role.permissions;
+    let rights = crate::event_merge::MergeRights {
+        publish: permissions.perm_publish,
+        create_tags: permissions.perm_tag_editor,
+    };
+    let changes = crate::event_merge::plan_event_changes(existing, input, context, rights)
+        .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     let mut errors = FieldErrors::new();
-
-    let mut attributes_by_uuid: HashMap<&str, &kizuna_model::Attribute> = existing
-        .attributes
-        .iter()
-        .map(|attribute| (attribute.uuid.as_str(), attribute))
-        .collect();
-    for object in &existing.objects {
-        for attribute in &object.attributes {
-            attributes_by_uuid.insert(attribute.uuid.as_str(), attribute);
-        }
-    }
-    let objects_by_uuid: HashMap<&str, &kizuna_model::MispObject> = existing
-        .objects
-        .iter()
-        .map(|object| (object.uuid.as_str(), object))
-        .collect();
-
-    let mut changes = EventChanges {
-        event,
-        new_attributes: Vec::new(),
-        updated_attributes: Vec::new(),
-        new_objects: Vec::new(),
-        updated_objects: Vec::new(),
-        new_references: Vec::new(),
-        add_event_tags: Vec::new(),
-        may_create_tags: call.principal.role.permissions.perm_tag_editor,
-    };
-    let mut seen_new: HashSet<(String, String, String, String)> = HashSet::new();
-
-    let mut upsert_attribute = |input: &kizuna_formats::misp::input::AttributeInput,
-                                object_id: i64,
-                                field: String,
-                                changes: &mut EventChanges,
-                                errors: &mut FieldErrors| {
-        let known = input
-            .uuid
-            .as_deref()
-            .and_then(|uuid| attributes_by_uuid.get(uuid).copied());
-        match known {
-            Some(stored) => {
-                if input
-                    .timestamp
-                    .is_some_and(|timestamp| timestamp <= stored.timestamp)
-                {
-                    return;
-                }
-                let mut updated = stored.clone();
-                updated.tags.clear();
-                match edit_attribute(&mut updated, input, context) {
-                    Ok(_) => {
-                        updated.tags = super::tags::attachments(&input.tags);
-                        changes.updated_attributes.push(updated);
-                    }
-                    Err(problems) => merge_errors(errors, &field, problems),
-                }
-            }
-            None => match new_attribute(input, context) {
-                Ok(mut attribute) => {
-                    attribute.object_id = object_id;
-                    let identity = (
-                        attribute.attr_type.clone(),
-                        attribute.category.clone(),
-                        attribute.value1.clone(),
-                        attribute.value2.clone(),
-                    );
-                    if object_id == 0 && !attribute.deleted && !seen_new.insert(identity) {
-                        return;
-                    }
-                    changes.new_attributes.push(attribute);
-                }
-                Err(problems) => merge_errors(errors, &field, problems),
-            },
-        }
-    };
-
-    for (index, attribute) in input.attributes.iter().enumerate() {
-        upsert_attribute(
-            attribute,
-            0,
-            format!("Attribute.{index}"),
-            &mut changes,
-            &mut errors,
-        );
-    }
-    for (index, object_input) in input.objects.iter().enumerate() {
-        let known = object_input
-            .uuid
-            .as_deref()
-            .and_then(|uuid| objects_by_uuid.get(uuid).copied());
-        match known {
-            None => match new_object(object_input, context) {
-                Ok(object) => changes.new_objects.push(object),
-                Err(problems) => merge_errors(&mut errors, &format!("Object.{index}"), problems),
-            },
-            Some(stored) => {
-                let newer = object_input
-                    .timestamp
-                    .is_none_or(|timestamp| timestamp > stored.timestamp);
-                if newer {
-                    let mut updated = stored.clone();
-                    updated.attributes.clear();
-                    updated.references.clear();
-                    if let Some(comment) = &object_input.comment {
-                        updated.comment = comment.clone();
-                    }
-                    if let Some(deleted) = object_input.deleted {
-                        updated.deleted = deleted;
-                    }
-                    if let Some(distribution) =
-                        object_input.distribution.and_then(Distribution::from_i64)
-                    {
-                        updated.distribution = distribution;
-                    }
-                    updated.sharing_group_id = match updated.distribution {
-                        Distribution::SharingGroup => object_input
-                            .sharing_group_id
-                            .unwrap_or(updated.sharing_group_id),
-                        _ => 0,
-                    };
-                    if let Some(first_seen) = object_input.first_seen {
-                        updated.first_seen = first_seen;
-                    }
-                    if let Some(last_seen) = object_input.last_seen {
-                        updated.last_seen = last_seen;
-                    }
-                    updated.timestamp = object_input.timestamp.unwrap_or(call.now);
-                    changes.updated_objects.push(updated);
-                }
-                for (attribute_index, attribute) in object_input.attributes.iter().enumerate() {
-                    upsert_attribute(
-                        attribute,
-                        stored.id,
-                        format!("Object.{index}.Attribute.{attribute_index}"),
-                        &mut changes,
-                        &mut errors,
-                    );
-                }
-                let known_references: HashSet<&str> = stored
-                    .references
-                    .iter()
-                    .map(|reference| reference.uuid.as_str())
-                    .collect();
-                for (reference_index, reference) in object_input.references.iter().enumerate() {
-                    if reference
-                        .uuid
-                        .as_deref()
-                        .is_some_and(|uuid| known_references.contains(uuid))
-                    {
-                        continue;
-                    }
-                    match new_object_reference(reference, &stored.uuid, context) {
-                        Ok(mut built) => {
-                            built.object_id = stored.id;
-                            changes.new_references.push(built);
-                        }
-                        Err(problems) => merge_errors(
-                            &mut errors,
-                            &format!("Object.{index}.ObjectReference.{reference_index}"),
-                            problems,
-                        ),
-                    }
-                }
-            }
-        }
-    }
-    changes.add_event_tags = super::tags::attachments(&input.tags);
     super::sharing_groups::check_changes(call, &changes, &mut errors).await?;
     if !errors.is_empty() {
-        return Err(fail(errors));
+        return Err(ApiError::save_failed(NAME, &errors));
     }
     Ok(changes)
-}
-
-fn merge_errors(into: &mut FieldErrors, prefix: &str, problems: FieldErrors) {
-    for (field, messages) in problems.0 {
-        for message in messages {
-            into.add(&format!("{prefix}.{field}"), message);
-        }
-    }
 }
 
 async fn delete(call: &Call) -> ApiResult<Response> {

@@ -17,7 +17,7 @@ mod roles;
 mod servers;
 mod sharing_groups;
 mod sightings;
-mod tags;
+pub(crate) mod tags;
 mod users;
 pub(crate) mod warninglists;
 

@@ -1,0 +1,526 @@
+//! The one path that saves imported events: MISP JSON files, MISP feeds, STIX bundles and
+//! lists of values (after `kizuna_formats` turned them into MISP JSON), from the CLI's
+//! `kizuna import` and from feed fetching alike.
+//!
+//! Each event is saved whole or not at all. Items the event cannot hold (an attribute with
+//! an unknown type or a bad value, an object with such an attribute) are left out and
+//! reported with their place in the source; the rest of the event is saved. A known event
+//! (same uuid) is updated only when the incoming one is newer, with MISP's edit rules
+//! (`event_merge`).
+
+use crate::event_merge::{MergeRights, plan_event_changes};
+use kizuna_formats::misp::FieldErrors;
+use kizuna_formats::misp::build::{BuildContext, new_event};
+use kizuna_formats::misp::input::{EventInput, OrgInput, TagInput, parse_event};
+use kizuna_formats::report::Rejection;
+use kizuna_model::{Distribution, Event, Organisation};
+use kizuna_store::{Key, LoadOptions, Store, StoreError};
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+
+/// How the source's `to_ids` flags are treated (MISP feed `override_ids` / `force_to_ids`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ToIdsOverride {
+    #[default]
+    Keep,
+    ForceOff,
+    ForceOn,
+}
+
+/// Who owns the imported events and what of the source is overridden.
+#[derive(Clone, Debug)]
+pub struct ImportSettings {
+    /// Owner organisation (`org_id`) and user of the saved events.
+    pub org_id: i64,
+    pub user_id: i64,
+    /// Keep the creator organisation the source names (found by uuid, then name, created as
+    /// a non-local organisation when unknown); otherwise the owner is the creator.
+    pub keep_creator: bool,
+    /// Distribution (and sharing group id) forced on every event, with its items set to
+    /// inherit it (MISP's feed rule); None keeps what the source says.
+    pub distribution: Option<(Distribution, i64)>,
+    /// Published flag forced on every event; None keeps the source's.
+    pub publish: Option<bool>,
+    /// Tags added to every event.
+    pub tags: Vec<String>,
+    pub to_ids: ToIdsOverride,
+    /// Update a known event when the incoming one is newer; otherwise known events are left
+    /// alone.
+    pub update_existing: bool,
+}
+
+impl ImportSettings {
+    /// Events owned by `org_id`, everything else as the source says.
+    pub fn owned_by(org_id: i64, user_id: i64) -> Self {
+        Self {
+            org_id,
+            user_id,
+            keep_creator: true,
+            distribution: None,
+            publish: None,
+            tags: Vec::new(),
+            to_ids: ToIdsOverride::Keep,
+            update_existing: true,
+        }
+    }
+}
+
+/// What an import did.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ImportSummary {
+    pub events_added: u64,
+    pub events_updated: u64,
+    /// Known events the source holds no newer version of.
+    pub events_unchanged: u64,
+    /// Attributes saved (loose and inside objects) in added and updated events.
+    pub attributes_added: u64,
+    pub objects_added: u64,
+    /// Values given twice within one event, saved once.
+    pub duplicates: u64,
+    pub rejected: Vec<Rejection>,
+}
+
+impl ImportSummary {
+    pub fn merge(&mut self, other: ImportSummary) {
+        self.events_added += other.events_added;
+        self.events_updated += other.events_updated;
+        self.events_unchanged += other.events_unchanged;
+        self.attributes_added += other.attributes_added;
+        self.objects_added += other.objects_added;
+        self.duplicates += other.duplicates;
+        self.rejected.extend(other.rejected);
+    }
+
+    pub fn to_json(&self) -> Value {
+        json!({
+            "events_added": self.events_added,
+            "events_updated": self.events_updated,
+            "events_unchanged": self.events_unchanged,
+            "attributes_added": self.attributes_added,
+            "objects_added": self.objects_added,
+            "duplicates": self.duplicates,
+            "rejected": self.rejected.iter().map(|rejection| json!({
+                "location": rejection.location,
+                "item": rejection.item,
+                "reason": rejection.reason,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
+/// Rounds of leaving out failing items before an event is given up (items only fail once,
+/// but a parse error can hide a build error of the same item).
+const REPAIR_ROUNDS: usize = 3;
+
+/// Saves one MISP-JSON event (`{"Event": {...}}` or the bare object) read from `source` (a
+/// file name or URL, for the report).
+pub async fn import_event(
+    store: &Store,
+    source: &str,
+    event: &Value,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<ImportSummary, StoreError> {
+    let mut summary = ImportSummary::default();
+    let mut document = match event.get("Event") {
+        Some(inner) => inner.clone(),
+        None => event.clone(),
+    };
+    let label = event_label(&document);
+    if !document.is_object() {
+        summary.rejected.push(
+            Rejection::new("event", label, "an event must be a JSON object").in_source(source),
+        );
+        return Ok(summary);
+    }
+    let context = build_context(now);
+    let mut rounds = 0;
+    let (input, built) = loop {
+        let attempt = parse_event(&document).and_then(|mut input| {
+            apply_settings(&mut input, settings);
+            let event = new_event(&input, &context, settings.org_id, settings.user_id)?;
+            Ok((input, event))
+        });
+        match attempt {
+            Ok(done) => break done,
+            Err(errors) => {
+                rounds += 1;
+                let removed = (rounds <= REPAIR_ROUNDS)
+                    .then(|| remove_failing_items(&mut document, &errors, source))
+                    .flatten();
+                match removed {
+                    Some(rejections) => summary.rejected.extend(rejections),
+                    None => {
+                        summary.rejected.push(
+                            Rejection::new("event", label, errors.summary()).in_source(source),
+                        );
+                        return Ok(summary);
+                    }
+                }
+            }
+        }
+    };
+    let given = count_loose_values(&input);
+    summary.duplicates = given.saturating_sub(built.attributes.len() as u64);
+
+    if let Some(uuid) = input.uuid.as_deref() {
+        if let Some(existing_id) = store.event_id_by_uuid(uuid).await? {
+            update_known_event(store, existing_id, &input, settings, &context, &mut summary)
+                .await?;
+            return Ok(summary);
+        }
+        if store.is_event_blocklisted(uuid).await? {
+            summary.rejected.push(
+                Rejection::new(
+                    "event",
+                    label,
+                    "the event was deleted on this instance and is blocklisted",
+                )
+                .in_source(source),
+            );
+            return Ok(summary);
+        }
+    }
+    let mut event = built;
+    event.orgc_id = if settings.keep_creator {
+        creator_org(store, input.orgc.as_ref(), settings.user_id, now)
+            .await?
+            .unwrap_or(settings.org_id)
+    } else {
+        settings.org_id
+    };
+    // Imported events by another creator are locked as synced ones are: edits come from
+    // their source.
+    event.locked = event.orgc_id != event.org_id;
+    drop_unknown_sharing_groups(store, &mut event).await?;
+    if event.published && event.attributes.is_empty() && event.objects.is_empty() {
+        event.published = false;
+    }
+    if event.published {
+        event.publish_timestamp = input.publish_timestamp.filter(|&at| at > 0).unwrap_or(now);
+    }
+    summary.attributes_added = count_attributes(&event);
+    summary.objects_added = event.objects.len() as u64;
+    store.insert_event(&event, true).await?;
+    summary.events_added = 1;
+    Ok(summary)
+}
+
+async fn update_known_event(
+    store: &Store,
+    existing_id: i64,
+    input: &EventInput,
+    settings: &ImportSettings,
+    context: &BuildContext,
+    summary: &mut ImportSummary,
+) -> Result<(), StoreError> {
+    let existing = store
+        .event(
+            &Key::Id(existing_id),
+            &LoadOptions {
+                include_deleted: true,
+                viewer_org: None,
+            },
+        )
+        .await?;
+    let newer = input
+        .timestamp
+        .is_some_and(|timestamp| timestamp > existing.timestamp);
+    if !settings.update_existing || !newer {
+        summary.events_unchanged = 1;
+        return Ok(());
+    }
+    let rights = MergeRights {
+        publish: true,
+        create_tags: true,
+    };
+    let mut changes = match plan_event_changes(&existing, input, context, rights) {
+        Ok(changes) => changes,
+        Err(errors) => {
+            summary.rejected.push(Rejection::new(
+                "event",
+                existing.uuid.clone(),
+                format!("the newer version cannot be merged: {}", errors.summary()),
+            ));
+            return Ok(());
+        }
+    };
+    // The owner stays who it was; the source may not move the event to another creator.
+    changes.event.org_id = existing.org_id;
+    changes.event.orgc_id = existing.orgc_id;
+    if changes.event.published {
+        changes.event.publish_timestamp = input
+            .publish_timestamp
+            .filter(|&at| at > 0)
+            .unwrap_or(context.now);
+    }
+    summary.attributes_added = changes.new_attributes.len() as u64
+        + changes
+            .new_objects
+            .iter()
+            .map(|object| object.attributes.len() as u64)
+            .sum::<u64>();
+    summary.objects_added = changes.new_objects.len() as u64;
+    store.apply_event_changes(&changes).await?;
+    summary.events_updated = 1;
+    Ok(())
+}
+
+/// The creator organisation a source names: found by uuid, then by name, else created as a
+/// non-local organisation. None when the source names none.
+pub(crate) async fn creator_org(
+    store: &Store,
+    orgc: Option<&OrgInput>,
+    created_by: i64,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
+    let Some(orgc) = orgc else { return Ok(None) };
+    if let Some(uuid) = &orgc.uuid {
+        match store.org(&Key::Uuid(uuid.clone())).await {
+            Ok(org) => return Ok(Some(org.id)),
+            Err(StoreError::NotFound) => {}
+            Err(other) => return Err(other),
+        }
+    }
+    let Some(name) = orgc
+        .name
+        .as_deref()
+        .map(str::trim)
+        .filter(|name| !name.is_empty())
+    else {
+        return Ok(None);
+    };
+    if let Some(org) = store.org_by_name(name).await? {
+        return Ok(Some(org.id));
+    }
+    let uuid = orgc
+        .uuid
+        .clone()
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+    let created = store
+        .create_org(&Organisation {
+            uuid: uuid.clone(),
+            name: name.to_string(),
+            local: false,
+            created_by,
+            date_created: now,
+            date_modified: now,
+            ..Organisation::default()
+        })
+        .await;
+    match created {
+        Ok(org) => Ok(Some(org.id)),
+        // Another import brought the same creator first: use its row.
+        Err(StoreError::Conflict(_)) => match store.org_by_name(name).await? {
+            Some(org) => Ok(Some(org.id)),
+            None => store.org(&Key::Uuid(uuid)).await.map(|org| Some(org.id)),
+        },
+        Err(other) => Err(other),
+    }
+}
+
+fn build_context(now: i64) -> BuildContext {
+    let today = time::OffsetDateTime::from_unix_timestamp(now)
+        .map(|moment| moment.date())
+        .unwrap_or(time::macros::date!(1970 - 01 - 01));
+    BuildContext { now, today }
+}
+
+fn apply_settings(input: &mut EventInput, settings: &ImportSettings) {
+    if let Some((distribution, sharing_group_id)) = settings.distribution {
+        input.distribution = Some(distribution as i64);
+        input.sharing_group_id = Some(sharing_group_id);
+        let inherit = Some(Distribution::InheritEvent as i64);
+        for attribute in &mut input.attributes {
+            attribute.distribution = inherit;
+            attribute.sharing_group_id = None;
+        }
+        for object in &mut input.objects {
+            object.distribution = inherit;
+            object.sharing_group_id = None;
+            for attribute in &mut object.attributes {
+                attribute.distribution = inherit;
+                attribute.sharing_group_id = None;
+            }
+        }
+    }
+    if let Some(publish) = settings.publish {
+        input.published = Some(publish);
+    }
+    let forced = match settings.to_ids {
+        ToIdsOverride::Keep => None,
+        ToIdsOverride::ForceOff => Some(false),
+        ToIdsOverride::ForceOn => Some(true),
+    };
+    if let Some(to_ids) = forced {
+        let all = input.attributes.iter_mut().chain(
+            input
+                .objects
+                .iter_mut()
+                .flat_map(|o| o.attributes.iter_mut()),
+        );
+        for attribute in all {
+            attribute.to_ids = Some(to_ids);
+        }
+    }
+    for name in &settings.tags {
+        let already = input
+            .tags
+            .iter()
+            .any(|tag| tag.name.as_deref() == Some(name.as_str()));
+        if !already {
+            input.tags.push(TagInput {
+                name: Some(name.clone()),
+                ..TagInput::default()
+            });
+        }
+    }
+}
+
+/// Items whose errors `errors` names are taken out of `document` and reported. None when an
+/// error is about the event itself (nothing can be left out to save it).
+fn remove_failing_items(
+    document: &mut Value,
+    errors: &FieldErrors,
+    source: &str,
+) -> Option<Vec<Rejection>> {
+    let mut attributes = BTreeSet::new();
+    let mut objects = BTreeSet::new();
+    for field in errors.0.keys() {
+        let mut parts = field.split('.');
+        let list = parts.next()?;
+        let index: usize = parts.next()?.parse().ok()?;
+        match list {
+            "Attribute" => attributes.insert(index),
+            "Object" => objects.insert(index),
+            _ => return None,
+        };
+    }
+    let reason = |prefix: String| {
+        errors
+            .0
+            .iter()
+            .filter(|(field, _)| {
+                field.as_str() == prefix || field.starts_with(&format!("{prefix}."))
+            })
+            .map(|(field, problems)| format!("{field}: {}", problems.join(" ")))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let mut rejections = Vec::new();
+    for (list, indexes) in [("Attribute", &attributes), ("Object", &objects)] {
+        let Some(items) = document.get_mut(list).and_then(Value::as_array_mut) else {
+            if indexes.is_empty() {
+                continue;
+            }
+            return None;
+        };
+        for &index in indexes.iter().rev() {
+            if index >= items.len() {
+                return None;
+            }
+            let item = items.remove(index);
+            rejections.push(
+                Rejection::new(
+                    format!("{list}.{index}"),
+                    item_label(list, &item),
+                    reason(format!("{list}.{index}")),
+                )
+                .in_source(source),
+            );
+        }
+    }
+    rejections.reverse();
+    (!rejections.is_empty()).then_some(rejections)
+}
+
+fn item_label(list: &str, item: &Value) -> String {
+    let text = |key: &str| item.get(key).and_then(Value::as_str).unwrap_or("");
+    match list {
+        "Attribute" => format!("{} {}", text("type"), text("value"))
+            .trim()
+            .to_string(),
+        _ => text("name").to_string(),
+    }
+}
+
+fn event_label(document: &Value) -> String {
+    let text = |key: &str| document.get(key).and_then(Value::as_str).unwrap_or("");
+    match (text("uuid"), text("info")) {
+        ("", info) => info.to_string(),
+        (uuid, "") => uuid.to_string(),
+        (uuid, info) => format!("{uuid} {info}"),
+    }
+}
+
+fn count_loose_values(input: &EventInput) -> u64 {
+    input
+        .attributes
+        .iter()
+        .filter(|attribute| attribute.deleted != Some(true))
+        .count() as u64
+}
+
+fn count_attributes(event: &Event) -> u64 {
+    event.attributes.len() as u64
+        + event
+            .objects
+            .iter()
+            .map(|object| object.attributes.len() as u64)
+            .sum::<u64>()
+}
+
+/// A sharing group id from another instance means nothing here: such items fall back to
+/// "your organisation only", the safe side.
+async fn drop_unknown_sharing_groups(store: &Store, event: &mut Event) -> Result<(), StoreError> {
+    let mut ids: BTreeSet<i64> = BTreeSet::new();
+    if event.distribution == Distribution::SharingGroup {
+        ids.insert(event.sharing_group_id);
+    }
+    let items = event
+        .attributes
+        .iter()
+        .chain(
+            event
+                .objects
+                .iter()
+                .flat_map(|object| object.attributes.iter()),
+        )
+        .filter(|attribute| attribute.distribution == Distribution::SharingGroup)
+        .map(|attribute| attribute.sharing_group_id)
+        .chain(
+            event
+                .objects
+                .iter()
+                .filter(|object| object.distribution == Distribution::SharingGroup)
+                .map(|object| object.sharing_group_id),
+        );
+    ids.extend(items);
+    if ids.is_empty() {
+        return Ok(());
+    }
+    let wanted: Vec<i64> = ids.into_iter().collect();
+    let known: BTreeSet<i64> = store
+        .sharing_groups_by_ids(&wanted)
+        .await?
+        .into_iter()
+        .map(|group| group.id)
+        .collect();
+    let fix = |distribution: &mut Distribution, group: &mut i64| {
+        if *distribution == Distribution::SharingGroup && !known.contains(group) {
+            *distribution = Distribution::OrganisationOnly;
+            *group = 0;
+        }
+    };
+    fix(&mut event.distribution, &mut event.sharing_group_id);
+    for attribute in &mut event.attributes {
+        fix(&mut attribute.distribution, &mut attribute.sharing_group_id);
+    }
+    for object in &mut event.objects {
+        fix(&mut object.distribution, &mut object.sharing_group_id);
+        for attribute in &mut object.attributes {
+            fix(&mut attribute.distribution, &mut attribute.sharing_group_id);
+        }
+    }
+    Ok(())
+}
