@@ -13,6 +13,7 @@ pub mod feed;
 pub mod normalize;
 pub mod query;
 pub mod refang;
+pub mod validity;
 
 pub use entities::*;
 pub use enums::*;

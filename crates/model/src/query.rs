@@ -104,6 +104,8 @@ pub struct AttributeCriteria {
     /// first_seen ≥ (µs) and last_seen ≤ (µs), or ranges on each.
     pub first_seen: Option<TimeBound>,
     pub last_seen: Option<TimeBound>,
+    /// Only attributes valid at this moment (µs), by `validity::is_valid_at` (Kizuna).
+    pub valid_at: Option<i64>,
     pub published: Option<bool>,
     pub to_ids: Option<bool>,
     pub deleted: DeletedFilter,

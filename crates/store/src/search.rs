@@ -316,6 +316,16 @@ impl Sql {
         self.time("attributes.timestamp", criteria.attribute_timestamp);
         self.time("attributes.first_seen", criteria.first_seen);
         self.time("attributes.last_seen", criteria.last_seen);
+        if let Some(at) = criteria.valid_at {
+            // kizuna_model::validity::is_valid_at, in SQL.
+            let (first, last, until) = (self.int(at), self.int(at), self.int(at));
+            self.push(format!(
+                "(attributes.status IS NULL OR attributes.status <> 'withdrawn') \
+                 AND (attributes.first_seen IS NULL OR attributes.first_seen <= {first}) \
+                 AND (attributes.last_seen IS NULL OR attributes.last_seen >= {last}) \
+                 AND (attributes.valid_until IS NULL OR attributes.valid_until >= {until})"
+            ));
+        }
         if let Some(to_ids) = criteria.to_ids {
             self.push(format!(
                 "attributes.to_ids = {}",
@@ -956,6 +966,7 @@ fn has_attribute_filters(criteria: &AttributeCriteria) -> bool {
         && criteria.attribute_timestamp.is_none()
         && criteria.first_seen.is_none()
         && criteria.last_seen.is_none()
+        && criteria.valid_at.is_none()
         && criteria.to_ids.is_none()
         && criteria.object_name.is_empty()
         && criteria.search_all.is_none())

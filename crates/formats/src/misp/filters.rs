@@ -440,6 +440,11 @@ pub fn parse_search(
     }
     criteria.first_seen = seen_time("first_seen", params, now)?;
     criteria.last_seen = seen_time("last_seen", params, now)?;
+    criteria.valid_at = match params.get("valid_at") {
+        Some(value) => valid_at(value, now)?,
+        // Device formats carry only what applies now (Kizuna; `valid_at: "all"` lifts it).
+        None => format.is_restrictive().then_some(now * 1_000_000),
+    };
     if let Some(value) = params.get("published") {
         criteria.published = tri_state("published", value)?;
     }
@@ -732,6 +737,25 @@ fn seen_time(
             TimeBound::Between(Some(from.unwrap_or(0) * 1_000_000), to * 1_000_000)
         }
     }))
+}
+
+/// Kizuna's `valid_at` filter: a moment (anything `resolve_time_delta` reads, `now`
+/// included) in µs, or `all` / `false` / `0` for no validity filter.
+fn valid_at(value: &Value, now: i64) -> Result<Option<i64>, FilterError> {
+    let lifted = match value {
+        Value::Null | Value::Bool(false) => true,
+        Value::String(text) => matches!(
+            text.trim().to_ascii_lowercase().as_str(),
+            "all" | "" | "false" | "0"
+        ),
+        Value::Number(number) => number.as_i64() == Some(0),
+        _ => false,
+    };
+    if lifted {
+        return Ok(None);
+    }
+    let moment = resolve_time_delta("valid_at", value, now)?;
+    Ok(Some(moment.saturating_mul(1_000_000)))
 }
 
 fn is_blank(value: &Value) -> bool {

@@ -658,7 +658,7 @@ struct EventExport {
 }
 
 impl EventExport {
-    /// What of a loaded event the export keeps: attributes failing to_ids / deleted filters or
+    /// What of a loaded event the export keeps: attributes failing to_ids / validity / deleted filters or
     /// carrying a blocked tag go; metadata drops them all.
     fn trim(&self, event: &mut Event) {
         let criteria = &self.request.criteria;
@@ -673,6 +673,9 @@ impl EventExport {
                 && criteria
                     .to_ids
                     .is_none_or(|to_ids| attribute.to_ids == to_ids)
+                && criteria
+                    .valid_at
+                    .is_none_or(|at| kizuna_model::validity::is_valid_at(attribute, at))
                 && match criteria.deleted {
                     DeletedFilter::LiveOnly => !attribute.deleted,
                     DeletedFilter::DeletedOnly => attribute.deleted,

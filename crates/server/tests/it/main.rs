@@ -7,6 +7,7 @@ mod audit;
 mod correlations;
 mod errors;
 mod events;
+mod exports;
 mod handshake;
 mod hardening;
 mod objects;
