@@ -188,7 +188,10 @@ mod tests {
         ] {
             assert_eq!(FeedSourceFormat::parse(format.as_str()), Some(format));
         }
-        assert_eq!(FeedSourceFormat::parse(" CSV "), Some(FeedSourceFormat::Csv));
+        assert_eq!(
+            FeedSourceFormat::parse(" CSV "),
+            Some(FeedSourceFormat::Csv)
+        );
         assert_eq!(FeedSourceFormat::parse("stix"), None);
         assert_eq!(
             FeedInputSource::parse("Local"),

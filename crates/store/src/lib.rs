@@ -13,6 +13,7 @@ mod attributes;
 mod audit;
 mod correlations;
 mod events;
+mod feeds;
 mod objects;
 mod orgs;
 mod roles;
@@ -34,6 +35,7 @@ pub use audit::{
 };
 pub use correlations::Correlation;
 pub use events::{EventChanges, LoadOptions};
+pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{AttributeHit, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;

@@ -101,4 +101,9 @@ contract_suite! {
     sharing_groups::sharing_groups_in_use_are_not_deleted,
     sharing_groups::sharing_groups_are_listed_by_name,
     sharing_groups::usable_sharing_groups_are_owned_listed_or_open,
+    feeds::feeds_create_read_update_delete,
+    feeds::feed_fetch_state_and_event_marks_are_kept_until_the_source_changes,
+    feeds::event_timestamps_are_found_by_uuid,
+    feeds::fixed_event_values_are_soft_deleted_at_once,
+    feeds::feed_cache_is_replaced_and_searched,
 }

@@ -5,6 +5,7 @@ pub mod attributes;
 pub mod audit;
 pub mod correlations;
 pub mod events;
+pub mod feeds;
 pub mod objects;
 pub mod schema;
 pub mod sharing_groups;
