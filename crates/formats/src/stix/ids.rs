@@ -1,1 +1,369 @@
-//! (being written)
+//! STIX 2.1 identifiers and timestamps (stix-taxii-reference A.2, A.5).
+//!
+//! SCO ids are the spec's deterministic UUIDv5: the RFC 8785 (JCS) canonical JSON of the
+//! object's ID-contributing properties, hashed under the namespace the spec fixes. The same
+//! observable therefore gets the same id in every bundle, from every producer that follows
+//! the spec (python-stix2 among them), which is what lets consumers deduplicate by id.
+
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+/// The namespace STIX 2.1 §2.9 fixes for SCO ids.
+pub const SCO_NAMESPACE: Uuid = uuid::uuid!("00abedb4-aa42-466c-9c01-fed23315a9b7");
+
+/// Kizuna's namespace for the other ids it derives from names (galaxy cluster SDOs,
+/// relationships, bundles), so that exporting the same data twice gives the same ids.
+pub const KIZUNA_NAMESPACE: Uuid = uuid::uuid!("6b1f3f0e-51c5-4f63-9d3b-7a0e4c2d8e11");
+
+/// The ID-contributing properties of each SCO type (STIX 2.1 §6, "ID Contributing
+/// Properties"). Types not listed have none.
+fn contributing_properties(sco_type: &str) -> &'static [&'static str] {
+    match sco_type {
+        "artifact" => &["hashes", "payload_bin"],
+        "autonomous-system" => &["number"],
+        "directory" => &["path"],
+        "domain-name" | "email-addr" | "ipv4-addr" | "ipv6-addr" | "mac-addr" | "url" => &["value"],
+        "email-message" => &["from_ref", "subject", "body"],
+        "file" => &["hashes", "name", "extensions", "parent_directory_ref"],
+        "mutex" => &["name"],
+        "network-traffic" => &[
+            "start",
+            "end",
+            "src_ref",
+            "dst_ref",
+            "src_port",
+            "dst_port",
+            "protocols",
+            "extensions",
+        ],
+        "software" => &["name", "cpe", "swid", "vendor", "version"],
+        "user-account" => &["account_type", "user_id", "account_login"],
+        "windows-registry-key" => &["key", "values"],
+        "x509-certificate" => &["hashes", "serial_number"],
+        _ => &[],
+    }
+}
+
+/// The id of an SCO of `sco_type` with these properties (the object's other keys —
+/// `type`, `id`, `spec_version` — are ignored if present).
+///
+/// With at least one ID-contributing property present this is the spec's UUIDv5. Without
+/// any (an `email-message` known only by its recipients, say) the spec asks for a UUIDv4;
+/// we derive its 122 free bits from a hash of the whole object instead of a random source,
+/// so the export stays reproducible, and mark it version 4 as the spec requires.
+pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
+    let mut contributing = Map::new();
+    for &key in contributing_properties(sco_type) {
+        let Some(value) = properties.get(key) else {
+            continue;
+        };
+        let value = if key == "hashes" {
+            match one_hash(value) {
+                Some(chosen) => chosen,
+                None => continue,
+            }
+        } else {
+            value.clone()
+        };
+        contributing.insert(key.to_string(), value);
+    }
+    let uuid = if contributing.is_empty() {
+        let mut whole = properties.clone();
+        for key in ["type", "id", "spec_version"] {
+            whole.remove(key);
+        }
+        whole.insert("type".to_string(), Value::String(sco_type.to_string()));
+        hashed_v4(&canonical_json(&Value::Object(whole)))
+    } else {
+        Uuid::new_v5(
+            &SCO_NAMESPACE,
+            canonical_json(&Value::Object(contributing)).as_bytes(),
+        )
+    };
+    format!("{sco_type}--{uuid}")
+}
+
+/// The single hash that contributes to a file's id: MD5, else SHA-1, else SHA-256, else
+/// SHA-512, else the first one listed (python-stix2 `_choose_one_hash`).
+fn one_hash(hashes: &Value) -> Option<Value> {
+    let hashes = hashes.as_object()?;
+    let key = ["MD5", "SHA-1", "SHA-256", "SHA-512"]
+        .into_iter()
+        .find(|key| hashes.contains_key(*key))
+        .map(str::to_string)
+        .or_else(|| hashes.keys().next().cloned())?;
+    let mut chosen = Map::new();
+    chosen.insert(key.clone(), hashes[&key].clone());
+    Some(Value::Object(chosen))
+}
+
+/// A version-4-shaped UUID whose bits come from a SHA-1 (UUIDv5) of `name`.
+fn hashed_v4(name: &str) -> Uuid {
+    let bytes = *Uuid::new_v5(&KIZUNA_NAMESPACE, name.as_bytes()).as_bytes();
+    uuid::Builder::from_random_bytes(bytes).into_uuid()
+}
+
+/// `<type>--<UUIDv5 of name under KIZUNA_NAMESPACE>`: the id of an object Kizuna derives
+/// from something that has no UUID of its own (a galaxy cluster tag, a relationship).
+pub fn derived_id(object_type: &str, name: &str) -> String {
+    format!(
+        "{object_type}--{}",
+        Uuid::new_v5(&KIZUNA_NAMESPACE, name.as_bytes())
+    )
+}
+
+// ---------------------------------------------------------------------------------------
+// RFC 8785 JSON Canonicalization Scheme
+// ---------------------------------------------------------------------------------------
+
+/// RFC 8785 canonical JSON: no whitespace, object members sorted by the UTF-16 code units
+/// of their names, strings escaped as ECMAScript's `JSON.stringify` does, numbers in
+/// ECMAScript's shortest round-trip form.
+pub fn canonical_json(value: &Value) -> String {
+    let mut out = String::new();
+    write_canonical(value, &mut out);
+    out
+}
+
+fn write_canonical(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => {
+            if let Some(integer) = number.as_i64() {
+                out.push_str(&integer.to_string());
+            } else if let Some(integer) = number.as_u64() {
+                out.push_str(&integer.to_string());
+            } else {
+                out.push_str(&ecmascript_number(number.as_f64().unwrap_or(0.0)));
+            }
+        }
+        Value::String(text) => write_string(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_canonical(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            let mut keys: Vec<&String> = members.keys().collect();
+            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
+            out.push('{');
+            for (index, key) in keys.into_iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_string(key, out);
+                out.push(':');
+                write_canonical(&members[key], out);
+            }
+            out.push('}');
+        }
+    }
+}
+
+fn write_string(text: &str, out: &mut String) {
+    out.push('"');
+    for ch in text.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{08}' => out.push_str("\\b"),
+            '\u{0c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            control if (control as u32) < 0x20 => {
+                out.push_str(&format!("\\u{:04x}", control as u32));
+            }
+            other => out.push(other),
+        }
+    }
+    out.push('"');
+}
+
+/// ECMAScript `Number.prototype.toString` for a finite double (RFC 8785 §3.2.2.3).
+fn ecmascript_number(number: f64) -> String {
+    if number == 0.0 || !number.is_finite() {
+        return "0".to_string();
+    }
+    let sign = if number < 0.0 { "-" } else { "" };
+    // Rust's `{:e}` gives the shortest round-trip digits: `d[.ddd]e<exp>`.
+    let scientific = format!("{:e}", number.abs());
+    let (mantissa, exponent) = scientific.split_once('e').unwrap_or((&scientific, "0"));
+    let digits: String = mantissa.chars().filter(|c| *c != '.').collect();
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    let digit_count = digits.len() as i32;
+    // ECMAScript's n: the position of the decimal point relative to the digits.
+    let point = exponent + 1;
+    let body = if digit_count <= point && point <= 21 {
+        format!("{digits}{}", "0".repeat((point - digit_count) as usize))
+    } else if 0 < point && point <= 21 {
+        let (whole, fraction) = digits.split_at(point as usize);
+        format!("{whole}.{fraction}")
+    } else if -6 < point && point <= 0 {
+        format!("0.{}{digits}", "0".repeat((-point) as usize))
+    } else {
+        let exponent_sign = if point - 1 < 0 { "-" } else { "+" };
+        let (first, rest) = digits.split_at(1);
+        let rest = if rest.is_empty() {
+            String::new()
+        } else {
+            format!(".{rest}")
+        };
+        format!("{first}{rest}e{exponent_sign}{}", (point - 1).abs())
+    };
+    format!("{sign}{body}")
+}
+
+// ---------------------------------------------------------------------------------------
+// Timestamps
+// ---------------------------------------------------------------------------------------
+
+fn utc(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
+fn date_time(moment: OffsetDateTime) -> String {
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+        moment.year(),
+        u8::from(moment.month()),
+        moment.day(),
+        moment.hour(),
+        moment.minute(),
+        moment.second()
+    )
+}
+
+/// `created` / `modified`: RFC 3339 UTC with exactly millisecond precision, as STIX
+/// requires for those two properties (`2020-10-25T16:22:00.000Z`).
+pub fn timestamp_millis(seconds: i64) -> String {
+    format!("{}.000Z", date_time(utc(seconds)))
+}
+
+/// Other timestamps (`valid_from`, `first_observed`, …) from Unix microseconds: whole
+/// seconds as `…:00Z`, otherwise with the fraction the value carries (milliseconds or
+/// microseconds).
+pub fn timestamp_micros(micros: i64) -> String {
+    let seconds = micros.div_euclid(1_000_000);
+    let fraction = micros.rem_euclid(1_000_000);
+    let base = date_time(utc(seconds));
+    if fraction == 0 {
+        format!("{base}Z")
+    } else if fraction % 1000 == 0 {
+        format!("{base}.{:03}Z", fraction / 1000)
+    } else {
+        format!("{base}.{fraction:06}Z")
+    }
+}
+
+/// [`timestamp_micros`] for Unix seconds.
+pub fn timestamp_seconds(seconds: i64) -> String {
+    format!("{}Z", date_time(utc(seconds)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn id_of(sco: Value) -> String {
+        let map = sco.as_object().unwrap().clone();
+        sco_id(map["type"].as_str().unwrap(), &map)
+    }
+
+    #[test]
+    fn spec_test_vectors() {
+        assert_eq!(
+            id_of(json!({"type": "ipv4-addr", "value": "198.51.100.3"})),
+            "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4"
+        );
+        assert_eq!(
+            id_of(json!({"type": "domain-name", "value": "example.com"})),
+            "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7"
+        );
+        assert_eq!(
+            id_of(json!({"type": "url", "value": "https://example.com/evil"})),
+            "url--bda81b68-9775-5129-a9ec-0a5e3bacf6aa"
+        );
+        assert_eq!(
+            id_of(json!({"type": "email-addr", "value": "bad@example.com"})),
+            "email-addr--8453ab81-f2cb-56fb-8edc-36024381c6fd"
+        );
+        let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        assert_eq!(
+            id_of(json!({"type": "file", "hashes": {"SHA-256": sha256}})),
+            "file--22f8ff52-8f62-5f03-a53a-6f50f54fd74c"
+        );
+        assert_eq!(
+            id_of(json!({"type": "file", "hashes": {
+                "SHA-256": sha256,
+                "MD5": "d41d8cd98f00b204e9800998ecf8427e",
+            }})),
+            "file--02fff920-f614-527c-81d1-6353633a6d21"
+        );
+    }
+
+    #[test]
+    fn objects_without_contributing_properties_get_a_reproducible_v4() {
+        let sco = json!({"type": "email-message", "is_multipart": false, "to_refs": ["email-addr--8453ab81-f2cb-56fb-8edc-36024381c6fd"]});
+        let first = id_of(sco.clone());
+        assert_eq!(first, id_of(sco));
+        let uuid = Uuid::parse_str(first.split_once("--").unwrap().1).unwrap();
+        assert_eq!(uuid.get_version_num(), 4);
+    }
+
+    #[test]
+    fn canonical_json_orders_by_utf16_and_escapes_like_ecmascript() {
+        // RFC 8785 §3.2.3's sorting example, reduced.
+        let value =
+            json!({"\u{20ac}": 1, "\r": 2, "\u{1f600}": 3, "1": 4, "\u{80}": 5, "\u{fb33}": 6});
+        assert_eq!(
+            canonical_json(&value),
+            "{\"\\r\":2,\"1\":4,\"\u{80}\":5,\"\u{20ac}\":1,\"\u{1f600}\":3,\"\u{fb33}\":6}"
+        );
+        assert_eq!(
+            canonical_json(&json!(["a\"b\\c\u{1}", true, null])),
+            "[\"a\\\"b\\\\c\\u0001\",true,null]"
+        );
+    }
+
+    #[test]
+    fn numbers_follow_ecmascript() {
+        for (number, text) in [
+            (1e21, "1e+21"),
+            (1e20, "100000000000000000000"),
+            (0.000001, "0.000001"),
+            (1e-7, "1e-7"),
+            (-1.5, "-1.5"),
+            (123.456, "123.456"),
+            (4.5e-300, "4.5e-300"),
+        ] {
+            assert_eq!(ecmascript_number(number), text);
+        }
+    }
+
+    #[test]
+    fn timestamps() {
+        assert_eq!(timestamp_millis(1_603_642_920), "2020-10-25T16:22:00.000Z");
+        assert_eq!(timestamp_seconds(1_603_642_920), "2020-10-25T16:22:00Z");
+        assert_eq!(
+            timestamp_micros(1_603_642_920_000_000),
+            "2020-10-25T16:22:00Z"
+        );
+        assert_eq!(
+            timestamp_micros(1_603_642_920_123_000),
+            "2020-10-25T16:22:00.123Z"
+        );
+        assert_eq!(
+            timestamp_micros(1_603_642_920_123_456),
+            "2020-10-25T16:22:00.123456Z"
+        );
+    }
+}
