@@ -5,7 +5,7 @@ pub mod csv;
 pub mod feed;
 pub mod filters;
 pub mod input;
-mod md5;
+pub(crate) mod md5;
 pub mod output;
 pub mod sharing_groups;
 
