@@ -3,6 +3,7 @@
 
 mod build;
 mod describe_types;
+mod exports;
 mod misp_events;
 mod parsing;
 mod rendering;
