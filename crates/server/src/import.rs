@@ -9,13 +9,14 @@
 //! (`event_merge`).
 
 use crate::event_merge::{MergeRights, plan_event_changes};
+use kizuna_formats::freetext::DetectedValue;
 use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::{BuildContext, new_event};
 use kizuna_formats::misp::input::{EventInput, OrgInput, TagInput, parse_event};
 use kizuna_formats::report::Rejection;
 use kizuna_model::{Distribution, Event, Organisation};
 use kizuna_store::{Key, LoadOptions, Store, StoreError};
-use serde_json::{Value, json};
+use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
 /// How the source's `to_ids` flags are treated (MISP feed `override_ids` / `force_to_ids`).
@@ -523,4 +524,107 @@ async fn drop_unknown_sharing_groups(store: &Store, event: &mut Event) -> Result
         }
     }
     Ok(())
+}
+
+/// Where an import reads from: a local file or folder, or an http(s) URL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceLocation {
+    Path(std::path::PathBuf),
+    Url(String),
+}
+
+/// Largest source read whole (a feed's event files are read one by one).
+pub const MAX_SOURCE_BYTES: u64 = 1024 * 1024 * 1024;
+
+impl SourceLocation {
+    pub fn parse(text: &str) -> Self {
+        let lower = text.to_ascii_lowercase();
+        if lower.starts_with("http://") || lower.starts_with("https://") {
+            Self::Url(text.to_string())
+        } else {
+            Self::Path(text.strip_prefix("file://").unwrap_or(text).into())
+        }
+    }
+
+    /// Whether this names a MISP feed: a folder, a `manifest.json`, or a URL ending in `/`.
+    pub fn is_feed(&self) -> bool {
+        match self {
+            Self::Path(path) => {
+                path.is_dir() || path.file_name().is_some_and(|name| name == "manifest.json")
+            }
+            Self::Url(url) => url.ends_with('/') || url.ends_with("/manifest.json"),
+        }
+    }
+
+    /// A file of the feed this names (`manifest.json`, `<uuid>.json`, `hashes.csv`).
+    pub fn feed_file(&self, name: &str) -> Self {
+        match self {
+            Self::Path(path) if path.is_dir() => Self::Path(path.join(name)),
+            Self::Path(path) => Self::Path(
+                path.parent()
+                    .map_or_else(|| name.into(), |folder| folder.join(name)),
+            ),
+            Self::Url(url) => {
+                let base = url.strip_suffix("manifest.json").unwrap_or(url);
+                let separator = if base.ends_with('/') { "" } else { "/" };
+                Self::Url(format!("{base}{separator}{name}"))
+            }
+        }
+    }
+
+    pub fn display_name(&self) -> String {
+        match self {
+            Self::Path(path) => path.display().to_string(),
+            Self::Url(url) => url.clone(),
+        }
+    }
+}
+
+/// The bytes of a source, or why they cannot be read.
+pub async fn read_source(location: &SourceLocation) -> Result<Vec<u8>, String> {
+    match location {
+        SourceLocation::Path(path) => {
+            let size = tokio::fs::metadata(path)
+                .await
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))?
+                .len();
+            if size > MAX_SOURCE_BYTES {
+                return Err(format!(
+                    "{} is {size} bytes, more than the {MAX_SOURCE_BYTES} an import reads",
+                    path.display()
+                ));
+            }
+            tokio::fs::read(path)
+                .await
+                .map_err(|error| format!("cannot read {}: {error}", path.display()))
+        }
+        SourceLocation::Url(url) => crate::http::get_bytes(url, MAX_SOURCE_BYTES)
+            .await
+            .map_err(|error| format!("cannot fetch {url}: {error}")),
+    }
+}
+/// A MISP-JSON event holding detected values: what a freetext or CSV import saves.
+/// MISP's feed defaults: analysis 2 (completed), threat level 4 (undefined), dated today.
+pub fn values_event(info: &str, values: &[DetectedValue], today: time::Date) -> Value {
+    let attributes: Vec<Value> = values
+        .iter()
+        .map(|detected| {
+            let mut attribute = Map::new();
+            attribute.insert("type".into(), json!(detected.attr_type));
+            attribute.insert("category".into(), json!(detected.category));
+            attribute.insert("value".into(), json!(detected.value));
+            attribute.insert("to_ids".into(), json!(detected.to_ids));
+            if !detected.comment.is_empty() {
+                attribute.insert("comment".into(), json!(detected.comment));
+            }
+            Value::Object(attribute)
+        })
+        .collect();
+    json!({"Event": {
+        "info": info,
+        "date": kizuna_formats::misp::output::format_date(today),
+        "analysis": "2",
+        "threat_level_id": "4",
+        "Attribute": attributes,
+    }})
 }

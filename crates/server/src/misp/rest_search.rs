@@ -35,90 +35,208 @@ const EVENT_IDS_PREFETCH: u64 = 10_000;
 pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Attributes)?;
     let viewer = call.viewer().await?;
-    let store = call.store().clone();
-    let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
-    let mut events = EventStubCache::default();
-    let mut prefetched = None;
-    let count = if request.options.enforce_warninglist {
-        count_unwarned(call, &store, &request, &viewer).await?
-    } else if request
-        .paging
-        .limit
-        .is_some_and(|limit| limit <= SEARCH_PAGE_SIZE)
-    {
-        // A page that fits one read: read it now and count it, instead of counting every
-        // match (what makes deep paging over millions of attributes slow).
-        let hits = store
-            .search_attributes_page(&request.criteria, &viewer, &mut cursor, &mut events)
-            .await?;
-        let count = hits.len() as u64;
-        prefetched = Some(hits);
-        count
-    } else {
-        let total = store.count_attributes(&request.criteria, &viewer).await?;
-        page_count(total, &request)
-    };
-    if request.format == ReturnFormat::Count {
-        return Ok(count_response(count));
-    }
-    let export = AttributeExport {
-        cursor,
-        prefetched,
-        warninglists: call.state.warninglists.clone(),
-        store,
-        viewer,
-        request,
-        events,
-        stage: Stage::Start,
-        written: 0,
-        seen: SeenValues::default(),
-    };
-    Ok(stream_response(export, count))
+    let (count, export) =
+        AttributeExport::prepare(call.store(), &call.state.warninglists, viewer, request).await?;
+    Ok(match export {
+        Some(export) => stream_response(export, count),
+        None => count_response(count),
+    })
 }
 
 pub(super) async fn events(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Events)?;
     let viewer = call.viewer().await?;
-    let store = call.store().clone();
-    let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
-    let mut prefetched = None;
-    let count = match request.paging.limit {
-        // A page of event ids is cheap to read whole; its length is the count.
-        Some(limit) if limit <= EVENT_IDS_PREFETCH => {
-            let ids = store
-                .search_event_ids_page(&request.criteria, &viewer, &mut cursor, limit)
-                .await?;
-            let count = ids.len() as u64;
-            prefetched = Some(ids);
-            count
-        }
-        _ => {
-            let total = store.count_events(&request.criteria, &viewer).await?;
-            page_count(total, &request)
-        }
-    };
-    if request.format == ReturnFormat::Count {
-        return Ok(count_response(count));
-    }
-    let blocked_tags = if request.criteria.tags.none.is_empty() {
-        HashSet::new()
-    } else {
-        request.criteria.tags.none.iter().cloned().collect()
-    };
-    let export = EventExport {
-        cursor,
-        prefetched,
-        viewer_org: call.viewer_org(),
-        warninglists: call.state.warninglists.clone(),
-        store,
+    let (count, export) = EventExport::prepare(
+        call.store(),
+        &call.state.warninglists,
         viewer,
+        call.viewer_org(),
         request,
-        blocked_tags,
-        stage: Stage::Start,
-        written: 0,
-        seen: SeenValues::default(),
+    )
+    .await?;
+    Ok(match export {
+        Some(export) => stream_response(export, count),
+        None => count_response(count),
+    })
+}
+
+/// Runs a parsed restSearch outside HTTP (the CLI's `kizuna export`): the answer's chunks go
+/// to `sink` as they are produced. Returns MISP's result count.
+pub async fn write_search(
+    store: &Store,
+    warninglists: &Arc<crate::Warninglists>,
+    viewer: Viewer,
+    request: SearchRequest,
+    scope: Scope,
+    mut sink: impl FnMut(&str) -> std::io::Result<()>,
+) -> Result<u64, SearchError> {
+    let viewer_org = viewer.org_id();
+    let (count, chunks): (u64, Option<Box<dyn ChunkSource>>) = match scope {
+        Scope::Events => {
+            let (count, export) =
+                EventExport::prepare(store, warninglists, viewer, viewer_org, request).await?;
+            (
+                count,
+                export.map(|export| Box::new(export) as Box<dyn ChunkSource>),
+            )
+        }
+        Scope::Attributes | Scope::Objects => {
+            let (count, export) =
+                AttributeExport::prepare(store, warninglists, viewer, request).await?;
+            (
+                count,
+                export.map(|export| Box::new(export) as Box<dyn ChunkSource>),
+            )
+        }
     };
-    Ok(stream_response(export, count))
+    let Some(mut chunks) = chunks else {
+        sink(&json!({ "count": count }).to_string())?;
+        return Ok(count);
+    };
+    while let Some(chunk) = chunks.next_boxed().await? {
+        sink(&chunk)?;
+    }
+    Ok(count)
+}
+
+/// Why a search written outside HTTP stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SearchError {
+    #[error(transparent)]
+    Store(#[from] kizuna_store::StoreError),
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    #[error("cannot write the export: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// An `Export` behind a pointer, for callers that pick the scope at run time.
+trait ChunkSource: Send {
+    fn next_boxed(
+        &mut self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<String>, kizuna_store::StoreError>>
+                + Send
+                + '_,
+        >,
+    >;
+}
+
+impl<E: Export> ChunkSource for E {
+    fn next_boxed(
+        &mut self,
+    ) -> std::pin::Pin<
+        Box<
+            dyn std::future::Future<Output = Result<Option<String>, kizuna_store::StoreError>>
+                + Send
+                + '_,
+        >,
+    > {
+        Box::pin(self.next_chunk())
+    }
+}
+
+impl AttributeExport {
+    /// The answer's count and, unless only the count was asked for, the export.
+    async fn prepare(
+        store: &Store,
+        warninglists: &Arc<crate::Warninglists>,
+        viewer: Viewer,
+        request: SearchRequest,
+    ) -> ApiResult<(u64, Option<AttributeExport>)> {
+        let store = store.clone();
+        let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
+        let mut events = EventStubCache::default();
+        let mut prefetched = None;
+        let count = if request.options.enforce_warninglist {
+            count_unwarned(warninglists, &store, &request, &viewer).await?
+        } else if request
+            .paging
+            .limit
+            .is_some_and(|limit| limit <= SEARCH_PAGE_SIZE)
+        {
+            // A page that fits one read: read it now and count it, instead of counting every
+            // match (what makes deep paging over millions of attributes slow).
+            let hits = store
+                .search_attributes_page(&request.criteria, &viewer, &mut cursor, &mut events)
+                .await?;
+            let count = hits.len() as u64;
+            prefetched = Some(hits);
+            count
+        } else {
+            let total = store.count_attributes(&request.criteria, &viewer).await?;
+            page_count(total, &request)
+        };
+        if request.format == ReturnFormat::Count {
+            return Ok((count, None));
+        }
+        Ok((
+            count,
+            Some(AttributeExport {
+                cursor,
+                prefetched,
+                warninglists: warninglists.clone(),
+                store,
+                viewer,
+                request,
+                events,
+                stage: Stage::Start,
+                written: 0,
+                seen: SeenValues::default(),
+            }),
+        ))
+    }
+}
+
+impl EventExport {
+    /// The answer's count and, unless only the count was asked for, the export.
+    async fn prepare(
+        store: &Store,
+        warninglists: &Arc<crate::Warninglists>,
+        viewer: Viewer,
+        viewer_org: Option<i64>,
+        request: SearchRequest,
+    ) -> ApiResult<(u64, Option<EventExport>)> {
+        let store = store.clone();
+        let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
+        let mut prefetched = None;
+        let count = match request.paging.limit {
+            // A page of event ids is cheap to read whole; its length is the count.
+            Some(limit) if limit <= EVENT_IDS_PREFETCH => {
+                let ids = store
+                    .search_event_ids_page(&request.criteria, &viewer, &mut cursor, limit)
+                    .await?;
+                let count = ids.len() as u64;
+                prefetched = Some(ids);
+                count
+            }
+            _ => {
+                let total = store.count_events(&request.criteria, &viewer).await?;
+                page_count(total, &request)
+            }
+        };
+        if request.format == ReturnFormat::Count {
+            return Ok((count, None));
+        }
+        let blocked_tags = request.criteria.tags.none.iter().cloned().collect();
+        Ok((
+            count,
+            Some(EventExport {
+                cursor,
+                prefetched,
+                viewer_org,
+                warninglists: warninglists.clone(),
+                store,
+                viewer,
+                request,
+                blocked_tags,
+                stage: Stage::Start,
+                written: 0,
+                seen: SeenValues::default(),
+            }),
+        ))
+    }
 }
 
 /// `/objects/restSearch`: objects holding a matching attribute, each with its visible
@@ -223,12 +341,12 @@ impl Export for ObjectExport {
 /// X-Result-Count when enforceWarninglist drops attributes: MISP counts what it exported, so
 /// the page is walked once ahead of the export to count the attributes no list holds.
 async fn count_unwarned(
-    call: &Call,
+    warninglists: &crate::Warninglists,
     store: &Store,
     request: &SearchRequest,
     viewer: &Viewer,
 ) -> ApiResult<u64> {
-    let lists = call.state.warninglists.ready(store).await?;
+    let lists = warninglists.ready(store).await?;
     let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
     let mut events = EventStubCache::default();
     let mut count = 0;
