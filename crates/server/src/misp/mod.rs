@@ -12,7 +12,7 @@ mod feeds;
 mod object_references;
 mod objects;
 mod organisations;
-mod rest_search;
+pub mod rest_search;
 mod roles;
 mod servers;
 mod sharing_groups;
