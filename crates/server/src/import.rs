@@ -628,3 +628,68 @@ pub fn values_event(info: &str, values: &[DetectedValue], today: time::Date) -> 
         "Attribute": attributes,
     }})
 }
+
+/// Imports a whole MISP feed (`manifest.json` and one `<uuid>.json` per event) from a
+/// folder or URL. `on_event` hears how many events the manifest lists, then once per event
+/// done (for a progress bar). Entries the manifest cannot use and event files that cannot
+/// be read are reported; the other events are imported.
+pub async fn import_misp_feed(
+    store: &Store,
+    location: &SourceLocation,
+    settings: &ImportSettings,
+    mut on_event: impl FnMut(FeedProgress<'_>),
+) -> Result<ImportSummary, ImportError> {
+    let manifest_location = location.feed_file("manifest.json");
+    let manifest_name = manifest_location.display_name();
+    let bytes = read_source(&manifest_location)
+        .await
+        .map_err(ImportError::Source)?;
+    let manifest = kizuna_formats::misp::feed::parse_manifest(&bytes)
+        .map_err(|error| ImportError::Source(format!("{manifest_name}: {error}")))?;
+    let mut summary = ImportSummary {
+        rejected: manifest
+            .rejected
+            .into_iter()
+            .map(|rejection| rejection.in_source(&manifest_name))
+            .collect(),
+        ..ImportSummary::default()
+    };
+    on_event(FeedProgress::Listed(manifest.entries.len() as u64));
+    for entry in &manifest.entries {
+        let file = location.feed_file(&format!("{}.json", entry.uuid));
+        let name = file.display_name();
+        let event = match read_source(&file).await {
+            Ok(bytes) => kizuna_formats::misp::feed::parse_lenient_json(&bytes),
+            Err(error) => Err(error),
+        };
+        match event {
+            Ok(event) => {
+                let saved = import_event(store, &name, &event, settings, crate::now()).await?;
+                summary.merge(saved);
+            }
+            Err(error) => summary
+                .rejected
+                .push(Rejection::new("event", entry.uuid.clone(), error).in_source(&name)),
+        }
+        on_event(FeedProgress::Done(&entry.uuid));
+    }
+    Ok(summary)
+}
+
+/// Progress of a feed import.
+#[derive(Clone, Copy, Debug)]
+pub enum FeedProgress<'a> {
+    /// The manifest lists this many events.
+    Listed(u64),
+    /// This event was handled.
+    Done(&'a str),
+}
+
+/// Why an import could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("{0}")]
+    Source(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
