@@ -28,10 +28,10 @@ fn full_value(attribute: &Attribute) -> Cow<'_, str> {
 
 /// Writes `line` and a newline unless it was written before.
 fn write_once(seen: &mut HashSet<String>, out: &mut String, line: &str) -> bool {
-    if seen.contains(line) {
+    // Most values are new: one hash and one allocation beats a lookup before the insert.
+    if !seen.insert(line.to_string()) {
         return false;
     }
-    seen.insert(line.to_string());
     out.push_str(line);
     out.push('\n');
     true
