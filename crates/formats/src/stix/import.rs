@@ -1584,8 +1584,15 @@ fn restore_value(attr_type: &str, facts: &[PathValue]) -> Result<(String, Option
     let chosen = found
         .iter()
         .find(|candidate| candidate.attr_type == attr_type)
-        .or_else(|| (found.len() == 1).then(|| &found[0]));
-    let Some(chosen) = chosen else {
+        .or_else(|| (found.len() == 1).then(|| &found[0]))
+        .map(|candidate| candidate.value.clone())
+        // The label names the type; a single stated value (a custom `x_` property, a
+        // path with no attribute type of its own) is then its value.
+        .or_else(|| match facts {
+            [only] => Some(only.value.clone()),
+            _ => None,
+        });
+    let Some(value) = chosen else {
         let listed: Vec<String> = facts.iter().map(|fact| fact.path.clone()).collect();
         return Err(format!(
             "cannot read one {attr_type} value from {}",
@@ -1606,7 +1613,7 @@ fn restore_value(attr_type: &str, facts: &[PathValue]) -> Result<(String, Option
     } else {
         None
     };
-    Ok((chosen.value.clone(), data))
+    Ok((value, data))
 }
 
 // ---------------------------------------------------------------------------------------

@@ -1329,8 +1329,8 @@ pub fn misp_hash_type(canonical_name: &str) -> Option<&'static str> {
         "SHA256" => "sha256",
         "SHA384" => "sha384",
         "SHA512" => "sha512",
-        "SHA512/224" => "sha512/224",
-        "SHA512/256" => "sha512/256",
+        "SHA512/224" | "SHA512224" => "sha512/224",
+        "SHA512/256" | "SHA512256" => "sha512/256",
         "SHA3224" => "sha3-224",
         "SHA3256" => "sha3-256",
         "SHA3384" => "sha3-384",
@@ -1839,6 +1839,7 @@ mod tests {
             ),
             ("[file:hashes.'SHA-256' = 'ab']", &[("sha256", "ab")]),
             ("[file:hashes.md5 = 'ab']", &[("md5", "ab")]),
+            ("[file:hashes.'SHA512-256' = 'ab']", &[("sha512/256", "ab")]),
             ("[file:name = 'evil.exe']", &[("filename", "evil.exe")]),
             (
                 "[file:name = 'evil.exe' AND file:hashes.MD5 = 'ab']",

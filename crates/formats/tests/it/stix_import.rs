@@ -938,3 +938,43 @@ fn imports_are_deterministic_and_shared_objects_get_their_own_ids() {
     );
     assert!(!ids.contains("d4d4d4d4-0000-4000-8000-000000000001"));
 }
+
+#[test]
+fn a_misp_type_label_names_the_type_of_a_single_custom_value() {
+    let mut labelled = indicator(
+        "indicator--e5e5e5e5-0000-4000-8000-000000000001",
+        "[network-traffic:x_ja3_fingerprint_md5 = 'e7d705a3286e19ea42f587b344ee6865']",
+    );
+    labelled["labels"] = json!([
+        "misp:type=\"ja3-fingerprint-md5\"",
+        "misp:category=\"Network activity\""
+    ]);
+    let unlabelled = indicator(
+        "indicator--e5e5e5e5-0000-4000-8000-000000000002",
+        "[network-traffic:x_ja3_fingerprint_md5 = 'e7d705a3286e19ea42f587b344ee6865']",
+    );
+    let result = import_value(&json!({"objects": [labelled, unlabelled]}), "x");
+    assert_eq!(
+        result.rejected.len(),
+        1,
+        "without the label the path means nothing known"
+    );
+    assert_eq!(
+        result.rejected[0].location,
+        "objects[1] indicator--e5e5e5e5-0000-4000-8000-000000000002"
+    );
+    let event = &build(&result)[0];
+    let attribute = &event.attributes[0];
+    assert_eq!(
+        (
+            attribute.attr_type.as_str(),
+            attribute.value(),
+            attribute.to_ids
+        ),
+        (
+            "ja3-fingerprint-md5",
+            "e7d705a3286e19ea42f587b344ee6865".to_string(),
+            true
+        )
+    );
+}
