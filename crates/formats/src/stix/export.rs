@@ -1,1 +1,1925 @@
-//! (being written)
+//! MISP events as one STIX 2.1 bundle (stix-taxii-reference A.9), in misp-stix's dialect
+//! so that MISP (which imports STIX through misp-stix) reads it back as MISP data, while
+//! every object stays plain STIX for other consumers.
+//!
+//! Mapping:
+//! - event → `report` when published (`published` = publish time), else `grouping`
+//!   (`context: suspicious-activity`); id `report--<event uuid>` / `grouping--<event uuid>`;
+//!   labels `Threat-Report`, `misp:tool="MISP-STIX-Converter"` (the label misp-stix
+//!   recognises MISP-made bundles by) and the event's plain tags.
+//! - creator organisation → `identity--<org uuid>` (`created_by_ref` of every SDO), once
+//!   per bundle.
+//! - attribute with an observable → `observed-data--<attribute uuid>` plus its SCOs, whose
+//!   ids are the spec's deterministic UUIDv5 (the same value has the same id in every
+//!   event and every bundle); `to_ids` attributes with a STIX pattern also get
+//!   `indicator--<attribute uuid>` and a `based-on` relationship to the observed-data.
+//!   Attributes with a pattern but no observable (user-agent, port…) are indicators only;
+//!   anything else is misp-stix's custom `x-misp-attribute` (and a `to_ids` attribute
+//!   misp-stix cannot read back from a pattern gets both). `vulnerability` and
+//!   `campaign-name` attributes are `vulnerability` / `campaign` SDOs.
+//! - MISP objects of the templates file, domain-ip, ip-port, url, email and
+//!   network-connection → one observed-data (and one indicator over their `to_ids`
+//!   attributes) named after the object; the attributes that have no place in the STIX
+//!   object (a file's `state`, a URL's `scheme`…) and every other template are exported
+//!   attribute by attribute.
+//! - TLP tags → `object_marking_refs` with the marking definitions (once per bundle). An
+//!   event's TLP marks the report and every SDO of the event, since markings do not
+//!   cascade through `object_refs`; an attribute's own TLP tags replace it. SCOs carry no
+//!   marking: one SCO id stands for the value across events of different TLP levels.
+//! - galaxy cluster tags (`misp-galaxy:<type>="<value>"`) of known types → attack-pattern,
+//!   course-of-action, intrusion-set, malware, threat-actor, tool or vulnerability SDOs
+//!   with id UUIDv5(Kizuna namespace, tag name) — deterministic, one per cluster per
+//!   bundle. Event clusters are referenced by the report; an attribute's clusters are
+//!   also linked from its indicator (`indicates`) or other object (`related-to`).
+//!   MITRE values `Name - T1234` become the name plus a `mitre-attack` external id.
+//! - other tags → `labels`; local and non-exportable tags are not exported.
+//! - Kizuna's context: `intended_use` and `status` as labels
+//!   `kizuna:intended-use="block-outbound"` / `kizuna:status="confirmed"`;
+//!   `valid_until` (else a later `last_seen`) → the indicator's `valid_until`.
+//! - created/modified: the attribute's (object's, event's) timestamp, ms precision.
+
+use super::ids::{derived_id, sco_id, timestamp_micros, timestamp_millis, timestamp_seconds};
+use super::markings::TlpMarking;
+use super::pattern::{
+    address_type, as_number, attribute_pattern, bracket, hash_key, hash_path, hash_value,
+    hash_value_fits, port_number, quote, registry_key,
+};
+use crate::export::{ExportItem, ExportWriter};
+use kizuna_model::{AttachedTag, Attribute, Event, MispObject};
+use serde_json::{Map, Value, json};
+use std::collections::{HashMap, HashSet};
+
+/// What a STIX export needs besides the events.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Stix2Options {
+    /// The instance's external URL: reports link to `<base_url>/events/view/<uuid>`.
+    /// Empty = no link.
+    pub base_url: String,
+    /// The export's clock (Unix seconds), for timestamps the data lacks.
+    pub now: i64,
+    /// The bundle id (`bundle--<uuid>`); None = a random one (a bundle id only names the
+    /// transport, so each export may get its own).
+    pub bundle_id: Option<String>,
+}
+
+impl Stix2Options {
+    pub fn new(base_url: impl Into<String>, now: i64) -> Self {
+        Self {
+            base_url: base_url.into(),
+            now,
+            bundle_id: None,
+        }
+    }
+}
+
+/// The events as one bundle in memory (tests, small exports): the bundle id, unless
+/// given, is derived from the event uuids.
+pub fn events_to_bundle(events: &[Event], options: Stix2Options) -> Value {
+    let mut options = options;
+    if options.bundle_id.is_none() {
+        let uuids: Vec<&str> = events.iter().map(|event| event.uuid.as_str()).collect();
+        options.bundle_id = Some(derived_id("bundle", &uuids.join(",")));
+    }
+    let mut writer = Stix2Writer::new(options);
+    let mut out = String::new();
+    writer.begin(&mut out);
+    for event in events {
+        writer.event(&mut out, event);
+    }
+    writer.finish(&mut out);
+    serde_json::from_str(&out).unwrap_or(Value::Null)
+}
+
+/// The streaming STIX 2.1 writer: one bundle, written event by event; only one event's
+/// objects are held at a time (plus the ids of the identities, markings and clusters
+/// already written, which are emitted once per bundle).
+pub struct Stix2Writer {
+    options: Stix2Options,
+    bundle_id: String,
+    objects_open: bool,
+    seen: BundleSeen,
+    pending: Option<PendingEvent>,
+}
+
+#[derive(Default)]
+struct BundleSeen {
+    identities: HashSet<String>,
+    markings: HashSet<&'static str>,
+    clusters: HashSet<String>,
+}
+
+/// Attributes handed over one by one (`attribute`), gathered per event until the event
+/// changes, then written as that event.
+struct PendingEvent {
+    event: Event,
+}
+
+impl Stix2Writer {
+    pub fn new(options: Stix2Options) -> Self {
+        let bundle_id = options
+            .bundle_id
+            .clone()
+            .unwrap_or_else(|| format!("bundle--{}", uuid::Uuid::new_v4()));
+        Self {
+            options,
+            bundle_id,
+            objects_open: false,
+            seen: BundleSeen::default(),
+            pending: None,
+        }
+    }
+
+    fn push(&mut self, out: &mut String, object: &Value) {
+        if self.objects_open {
+            out.push_str(",\n");
+        } else {
+            out.push_str(",\"objects\":[\n");
+            self.objects_open = true;
+        }
+        out.push_str(&object.to_string());
+    }
+
+    fn write_event(&mut self, out: &mut String, event: &Event) {
+        let objects = EventExport::new(event, &self.options, &mut self.seen).build();
+        for object in &objects {
+            self.push(out, object);
+        }
+    }
+
+    fn flush_pending(&mut self, out: &mut String) {
+        if let Some(pending) = self.pending.take() {
+            self.write_event(out, &pending.event);
+        }
+    }
+}
+
+/// The event's own fields, without its attributes and objects.
+fn event_shell(event: &Event) -> Event {
+    let mut shell = Event::new(
+        event.uuid.clone(),
+        event.info.clone(),
+        event.date,
+        event.org_id,
+        event.timestamp,
+    );
+    shell.threat_level = event.threat_level;
+    shell.analysis = event.analysis;
+    shell.distribution = event.distribution;
+    shell.published = event.published;
+    shell.publish_timestamp = event.publish_timestamp;
+    shell.orgc_id = event.orgc_id;
+    shell.orgc = event.orgc.clone();
+    shell.tags = event.tags.clone();
+    shell
+}
+
+impl ExportWriter for Stix2Writer {
+    fn content_type(&self) -> &'static str {
+        "application/json; charset=UTF-8"
+    }
+
+    fn wants_events(&self) -> bool {
+        true
+    }
+
+    fn begin(&mut self, out: &mut String) {
+        out.push_str("{\"type\":\"bundle\",\"id\":");
+        out.push_str(&Value::String(self.bundle_id.clone()).to_string());
+    }
+
+    fn attribute(&mut self, out: &mut String, item: &ExportItem<'_>) {
+        if self
+            .pending
+            .as_ref()
+            .is_some_and(|pending| pending.event.uuid != item.event.uuid)
+        {
+            self.flush_pending(out);
+        }
+        let pending = self.pending.get_or_insert_with(|| PendingEvent {
+            event: event_shell(item.event),
+        });
+        match item.object {
+            None => pending.event.attributes.push(item.attribute.clone()),
+            Some(object) => {
+                let holder = match pending
+                    .event
+                    .objects
+                    .iter()
+                    .position(|held| held.uuid == object.uuid)
+                {
+                    Some(index) => &mut pending.event.objects[index],
+                    None => {
+                        let mut shell = object.clone();
+                        shell.attributes.clear();
+                        pending.event.objects.push(shell);
+                        pending.event.objects.last_mut().expect("just pushed")
+                    }
+                };
+                holder.attributes.push(item.attribute.clone());
+            }
+        }
+    }
+
+    fn event(&mut self, out: &mut String, event: &Event) {
+        self.flush_pending(out);
+        self.write_event(out, event);
+    }
+
+    fn finish(&mut self, out: &mut String) {
+        self.flush_pending(out);
+        // A bundle's `objects`, when present, must not be empty.
+        if self.objects_open {
+            out.push_str("\n]}\n");
+        } else {
+            out.push_str("}\n");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// One event
+// ---------------------------------------------------------------------------------------
+
+/// The objects of one event: `prelude` (identity, markings and clusters this bundle has
+/// not seen yet), then the report, then `body` (everything the report refers to).
+struct EventExport<'a> {
+    event: &'a Event,
+    options: &'a Stix2Options,
+    seen: &'a mut BundleSeen,
+    creator: String,
+    event_markings: Vec<String>,
+    prelude: Vec<Value>,
+    body: Vec<Value>,
+    positions: HashMap<String, usize>,
+    cluster_refs: Vec<String>,
+}
+
+/// A tag's role in STIX.
+enum TagRole {
+    Marking(&'static TlpMarking),
+    Cluster(Cluster),
+    Label(String),
+}
+
+/// How an attribute's tags come out.
+#[derive(Default)]
+struct SortedTags {
+    markings: Vec<&'static TlpMarking>,
+    clusters: Vec<Cluster>,
+    labels: Vec<String>,
+}
+
+impl<'a> EventExport<'a> {
+    fn new(event: &'a Event, options: &'a Stix2Options, seen: &'a mut BundleSeen) -> Self {
+        Self {
+            event,
+            options,
+            seen,
+            creator: String::new(),
+            event_markings: Vec::new(),
+            prelude: Vec::new(),
+            body: Vec::new(),
+            positions: HashMap::new(),
+            cluster_refs: Vec::new(),
+        }
+    }
+
+    fn build(mut self) -> Vec<Value> {
+        self.creator = self.identity();
+        let event_tags = sort_tags(&self.event.tags);
+        self.event_markings = self.marking_refs(&event_tags.markings);
+        let event_timestamp = self.event_timestamp();
+        for cluster in &event_tags.clusters {
+            let id = self.cluster(cluster, event_timestamp);
+            if !self.cluster_refs.contains(&id) {
+                self.cluster_refs.push(id);
+            }
+        }
+        for attribute in self.event.attributes.iter().filter(|a| !a.deleted) {
+            self.attribute(attribute);
+        }
+        for object in self.event.objects.iter().filter(|o| !o.deleted) {
+            self.object(object);
+        }
+        let report = self.report(event_tags.labels);
+        let mut objects = self.prelude;
+        objects.push(report);
+        objects.extend(self.body);
+        objects
+    }
+
+    fn event_timestamp(&self) -> i64 {
+        if self.event.timestamp > 0 {
+            self.event.timestamp
+        } else {
+            self.options.now
+        }
+    }
+
+    fn item_timestamp(&self, timestamp: i64) -> i64 {
+        if timestamp > 0 {
+            timestamp
+        } else {
+            self.event_timestamp()
+        }
+    }
+
+    /// The creator organisation's identity; emitted the first time the bundle meets it.
+    fn identity(&mut self) -> String {
+        let (uuid, name, created, modified) = match &self.event.orgc {
+            Some(org) if !org.uuid.is_empty() => (
+                Some(org.uuid.clone()),
+                org.name.clone(),
+                org.date_created,
+                org.date_modified,
+            ),
+            _ => (None, String::new(), 0, 0),
+        };
+        let id = match &uuid {
+            Some(uuid) => format!("identity--{uuid}"),
+            None => derived_id("identity", &format!("organisation:{}", self.event.orgc_id)),
+        };
+        if self.seen.identities.insert(id.clone()) {
+            let name = if name.is_empty() {
+                "Unknown organisation".to_string()
+            } else {
+                name
+            };
+            let created = if created > 0 {
+                created
+            } else {
+                self.event_timestamp()
+            };
+            let modified = modified.max(created);
+            self.prelude.push(json!({
+                "type": "identity",
+                "spec_version": "2.1",
+                "id": id,
+                "created": timestamp_millis(created),
+                "modified": timestamp_millis(modified),
+                "name": name,
+                "identity_class": "organization",
+            }));
+        }
+        id
+    }
+
+    /// Marking ids for TLP tags; each definition is emitted once per bundle.
+    fn marking_refs(&mut self, markings: &[&'static TlpMarking]) -> Vec<String> {
+        let mut refs = Vec::new();
+        for marking in markings {
+            if self.seen.markings.insert(marking.id) {
+                self.prelude.push(marking.definition());
+            }
+            if !refs.iter().any(|id: &String| id == marking.id) {
+                refs.push(marking.id.to_string());
+            }
+        }
+        refs
+    }
+
+    /// The marking refs of an item: its own TLP tags, else the event's.
+    fn item_markings(&mut self, tags: &SortedTags) -> Vec<String> {
+        if tags.markings.is_empty() {
+            self.event_markings.clone()
+        } else {
+            self.marking_refs(&tags.markings)
+        }
+    }
+
+    /// A galaxy cluster's SDO id; the SDO is emitted once per bundle.
+    fn cluster(&mut self, cluster: &Cluster, timestamp: i64) -> String {
+        let id = derived_id(cluster.sdo_type, &cluster.tag);
+        if self.seen.clusters.insert(id.clone()) {
+            self.prelude.push(cluster.sdo(&id, timestamp));
+        }
+        id
+    }
+
+    /// Adds an object to the event's body. An SCO already there (same deterministic id)
+    /// is merged rather than repeated, so the event never holds two versions of it.
+    fn add(&mut self, object: Value) -> String {
+        let id = object["id"].as_str().unwrap_or_default().to_string();
+        match self.positions.get(&id) {
+            Some(&index) => merge_into(&mut self.body[index], object),
+            None => {
+                self.positions.insert(id.clone(), self.body.len());
+                self.body.push(object);
+            }
+        }
+        id
+    }
+
+    fn relationship(&mut self, source: &str, kind: &str, target: &str, timestamp: i64) {
+        let id = derived_id("relationship", &format!("{source} {kind} {target}"));
+        let created = timestamp_millis(timestamp);
+        self.add(json!({
+            "type": "relationship",
+            "spec_version": "2.1",
+            "id": id,
+            "created": created,
+            "modified": created,
+            "relationship_type": kind,
+            "source_ref": source,
+            "target_ref": target,
+        }));
+    }
+
+    /// Links an exported item to the clusters tagged on it.
+    fn link_clusters(&mut self, source: &str, clusters: &[Cluster], timestamp: i64) {
+        let source_type = source.split("--").next().unwrap_or_default();
+        for cluster in clusters {
+            let target = self.cluster(cluster, timestamp);
+            if !self.cluster_refs.contains(&target) {
+                self.cluster_refs.push(target.clone());
+            }
+            let kind = if source_type == "indicator"
+                && matches!(
+                    cluster.sdo_type,
+                    "attack-pattern" | "intrusion-set" | "malware" | "threat-actor" | "tool"
+                ) {
+                "indicates"
+            } else {
+                "related-to"
+            };
+            self.relationship(source, kind, &target, timestamp);
+        }
+    }
+
+    fn report(&mut self, labels: Vec<String>) -> Value {
+        let timestamp = timestamp_millis(self.event_timestamp());
+        let published = self.event.published;
+        let id = format!(
+            "{}--{}",
+            if published { "report" } else { "grouping" },
+            self.event.uuid
+        );
+        let mut refs: Vec<Value> = self
+            .body
+            .iter()
+            .map(|object| object["id"].clone())
+            .collect();
+        refs.extend(self.cluster_refs.iter().cloned().map(Value::String));
+        if refs.is_empty() {
+            // `object_refs` must not be empty; an empty event still names its author.
+            refs.push(Value::String(self.creator.clone()));
+        }
+        let mut report = Map::new();
+        report.insert(
+            "type".into(),
+            json!(if published { "report" } else { "grouping" }),
+        );
+        report.insert("spec_version".into(), json!("2.1"));
+        report.insert("id".into(), json!(id));
+        report.insert("created_by_ref".into(), json!(self.creator));
+        report.insert("created".into(), json!(timestamp));
+        report.insert("modified".into(), json!(timestamp));
+        report.insert("name".into(), json!(self.event.info));
+        if published {
+            let publish_time = if self.event.publish_timestamp > 0 {
+                self.event.publish_timestamp
+            } else {
+                self.event_timestamp()
+            };
+            report.insert("published".into(), json!(timestamp_seconds(publish_time)));
+            report.insert("report_types".into(), json!(["threat-report"]));
+        } else {
+            report.insert("context".into(), json!("suspicious-activity"));
+        }
+        report.insert("object_refs".into(), Value::Array(refs));
+        let mut all_labels = vec![
+            "Threat-Report".to_string(),
+            "misp:tool=\"MISP-STIX-Converter\"".to_string(),
+        ];
+        all_labels.extend(labels);
+        report.insert("labels".into(), json!(all_labels));
+        if !self.options.base_url.is_empty() {
+            report.insert(
+                "external_references".into(),
+                json!([{
+                    "source_name": "kizuna",
+                    "url": format!(
+                        "{}/events/view/{}",
+                        self.options.base_url.trim_end_matches('/'),
+                        self.event.uuid
+                    ),
+                }]),
+            );
+        }
+        if !self.event_markings.is_empty() {
+            report.insert("object_marking_refs".into(), json!(self.event_markings));
+        }
+        Value::Object(report)
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Attributes
+    // -----------------------------------------------------------------------------------
+
+    fn attribute(&mut self, attribute: &Attribute) {
+        let tags = sort_tags(&attribute.tags);
+        let markings = self.item_markings(&tags);
+        let timestamp = self.item_timestamp(attribute.timestamp);
+        let value = attribute.value();
+        let common = Common {
+            creator: self.creator.clone(),
+            timestamp,
+            markings,
+        };
+        let mut labels = vec![
+            format!("misp:type=\"{}\"", attribute.attr_type),
+            format!("misp:category=\"{}\"", attribute.category),
+        ];
+        let mut plain_labels = tags.labels.clone();
+        plain_labels.extend(kizuna_labels(attribute));
+        let uuid = &attribute.uuid;
+
+        let main_id = match attribute.attr_type.as_str() {
+            "vulnerability" => {
+                let mut sdo = common.sdo("vulnerability", uuid);
+                sdo.insert("name".into(), json!(value));
+                if let Some(description) = non_empty(&attribute.comment) {
+                    sdo.insert("description".into(), json!(description));
+                }
+                sdo.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                if is_cve(&value) {
+                    sdo.insert(
+                        "external_references".into(),
+                        json!([{"source_name": "cve", "external_id": value}]),
+                    );
+                }
+                common.finish(&mut sdo);
+                self.add(Value::Object(sdo))
+            }
+            "campaign-name" => {
+                let mut sdo = common.sdo("campaign", uuid);
+                sdo.insert("name".into(), json!(value));
+                if let Some(description) = non_empty(&attribute.comment) {
+                    sdo.insert("description".into(), json!(description));
+                }
+                sdo.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                common.finish(&mut sdo);
+                self.add(Value::Object(sdo))
+            }
+            "snort" | "suricata" | "yara" | "sigma" if attribute.to_ids => {
+                labels.push("misp:to_ids=\"True\"".into());
+                let mut indicator = common.sdo("indicator", uuid);
+                indicator.insert("name".into(), json!(attribute.attr_type));
+                if let Some(description) = non_empty(&attribute.comment) {
+                    indicator.insert("description".into(), json!(description));
+                }
+                indicator.insert("pattern".into(), json!(value));
+                indicator.insert("pattern_type".into(), json!(attribute.attr_type));
+                insert_validity(&mut indicator, attribute, timestamp);
+                indicator.insert("kill_chain_phases".into(), kill_chain(&attribute.category));
+                indicator.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                common.finish(&mut indicator);
+                self.add(Value::Object(indicator))
+            }
+            _ => {
+                let scos = attribute_observables(attribute);
+                let pattern = if attribute.to_ids {
+                    attribute_pattern(&attribute.attr_type, &attribute.value1, &attribute.value2)
+                } else {
+                    None
+                };
+                let mut main = None;
+                let mut observed_id = None;
+                if let Some(scos) = scos {
+                    let refs: Vec<String> = scos
+                        .iter()
+                        .map(|sco| sco["id"].as_str().unwrap_or_default().to_string())
+                        .collect();
+                    let mut observed = common.sdo("observed-data", uuid);
+                    insert_observation_window(
+                        &mut observed,
+                        attribute.first_seen,
+                        attribute.last_seen,
+                        timestamp,
+                    );
+                    observed.insert("number_observed".into(), json!(1));
+                    observed.insert("object_refs".into(), json!(refs));
+                    observed.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                    common.finish(&mut observed);
+                    let id = self.add(Value::Object(observed));
+                    for sco in scos {
+                        self.add(sco);
+                    }
+                    observed_id = Some(id.clone());
+                    main = Some(id);
+                }
+                if let Some(pattern) = &pattern {
+                    let mut indicator_labels = labels.clone();
+                    indicator_labels.push("misp:to_ids=\"True\"".into());
+                    let mut indicator = common.sdo("indicator", uuid);
+                    indicator.insert("name".into(), json!(value));
+                    if let Some(description) = non_empty(&attribute.comment) {
+                        indicator.insert("description".into(), json!(description));
+                    }
+                    indicator.insert("pattern".into(), json!(pattern));
+                    indicator.insert("pattern_type".into(), json!("stix"));
+                    indicator.insert("pattern_version".into(), json!("2.1"));
+                    insert_validity(&mut indicator, attribute, timestamp);
+                    indicator.insert("kill_chain_phases".into(), kill_chain(&attribute.category));
+                    indicator.insert(
+                        "labels".into(),
+                        json!(concat(&indicator_labels, &plain_labels)),
+                    );
+                    common.finish(&mut indicator);
+                    let id = self.add(Value::Object(indicator));
+                    if let Some(observed_id) = &observed_id {
+                        self.relationship(&id, "based-on", observed_id, timestamp);
+                    }
+                    main = Some(id);
+                }
+                let misp_reads_it_back = observed_id.is_some()
+                    || (pattern.is_some()
+                        && MISP_STIX_INDICATOR_TYPES.contains(&attribute.attr_type.as_str()));
+                if !misp_reads_it_back {
+                    let mut custom = common.sdo("x-misp-attribute", uuid);
+                    custom.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                    custom.insert("x_misp_category".into(), json!(attribute.category));
+                    custom.insert("x_misp_type".into(), json!(attribute.attr_type));
+                    custom.insert("x_misp_value".into(), json!(value));
+                    if let Some(comment) = non_empty(&attribute.comment) {
+                        custom.insert("x_misp_comment".into(), json!(comment));
+                    }
+                    common.finish(&mut custom);
+                    let id = self.add(Value::Object(custom));
+                    main.get_or_insert(id);
+                }
+                main.unwrap_or_default()
+            }
+        };
+        self.link_clusters(&main_id, &tags.clusters, timestamp);
+    }
+
+    // -----------------------------------------------------------------------------------
+    // Objects
+    // -----------------------------------------------------------------------------------
+
+    fn object(&mut self, object: &MispObject) {
+        let live: Vec<&Attribute> = object.attributes.iter().filter(|a| !a.deleted).collect();
+        if live.is_empty() {
+            return;
+        }
+        let Some(mapping) = map_object(&object.name, &live) else {
+            for attribute in live {
+                self.attribute(attribute);
+            }
+            return;
+        };
+        let mapped: Vec<&Attribute> = mapping.mapped.iter().map(|&index| live[index]).collect();
+        let mut tags = SortedTags::default();
+        for attribute in &mapped {
+            let sorted = sort_tags(&attribute.tags);
+            for marking in sorted.markings {
+                if !tags.markings.contains(&marking) {
+                    tags.markings.push(marking);
+                }
+            }
+            for cluster in sorted.clusters {
+                if !tags.clusters.iter().any(|known| known.tag == cluster.tag) {
+                    tags.clusters.push(cluster);
+                }
+            }
+            for label in sorted.labels.into_iter().chain(kizuna_labels(attribute)) {
+                if !tags.labels.contains(&label) {
+                    tags.labels.push(label);
+                }
+            }
+        }
+        let markings = self.item_markings(&tags);
+        let timestamp = self.item_timestamp(object.timestamp);
+        let common = Common {
+            creator: self.creator.clone(),
+            timestamp,
+            markings,
+        };
+        let labels = vec![
+            format!("misp:name=\"{}\"", object.name),
+            format!("misp:meta-category=\"{}\"", object.meta_category),
+        ];
+        let refs: Vec<String> = mapping
+            .scos
+            .iter()
+            .map(|sco| sco["id"].as_str().unwrap_or_default().to_string())
+            .collect();
+        let mut observed = common.sdo("observed-data", &object.uuid);
+        insert_observation_window(
+            &mut observed,
+            object.first_seen,
+            object.last_seen,
+            timestamp,
+        );
+        observed.insert("number_observed".into(), json!(1));
+        observed.insert("object_refs".into(), json!(refs));
+        observed.insert("labels".into(), json!(concat(&labels, &tags.labels)));
+        common.finish(&mut observed);
+        let observed_id = self.add(Value::Object(observed));
+        for sco in mapping.scos {
+            self.add(sco);
+        }
+        let mut main = observed_id.clone();
+        if !mapping.comparisons.is_empty() {
+            let mut indicator_labels = labels.clone();
+            indicator_labels.push("misp:to_ids=\"True\"".into());
+            let mut indicator = common.sdo("indicator", &object.uuid);
+            indicator.insert("name".into(), json!(object.name));
+            if let Some(description) = non_empty(&object.comment) {
+                indicator.insert("description".into(), json!(description));
+            }
+            indicator.insert("pattern".into(), json!(bracket(&mapping.comparisons)));
+            indicator.insert("pattern_type".into(), json!("stix"));
+            indicator.insert("pattern_version".into(), json!("2.1"));
+            let detecting: Vec<&Attribute> = mapped.iter().copied().filter(|a| a.to_ids).collect();
+            insert_object_validity(&mut indicator, object, &detecting, timestamp);
+            indicator.insert(
+                "kill_chain_phases".into(),
+                kill_chain(&object.meta_category),
+            );
+            indicator.insert(
+                "labels".into(),
+                json!(concat(&indicator_labels, &tags.labels)),
+            );
+            common.finish(&mut indicator);
+            let id = self.add(Value::Object(indicator));
+            self.relationship(&id, "based-on", &observed_id, timestamp);
+            main = id;
+        }
+        self.link_clusters(&main, &tags.clusters, timestamp);
+        for (index, attribute) in live.iter().enumerate() {
+            if !mapping.mapped.contains(&index) {
+                self.attribute(attribute);
+            }
+        }
+    }
+}
+
+/// The attribute types misp-stix reads back from an indicator's pattern alone (its
+/// Internal import); other `to_ids` attributes exported as indicators without an
+/// observed-data also get an `x-misp-attribute` so that MISP does not lose them.
+const MISP_STIX_INDICATOR_TYPES: &[&str] = &[
+    "AS",
+    "authentihash",
+    "cdhash",
+    "domain",
+    "email",
+    "email-attachment",
+    "email-dst",
+    "email-message-id",
+    "email-reply-to",
+    "email-src",
+    "email-subject",
+    "email-x-mailer",
+    "filename",
+    "github-username",
+    "hostname",
+    "http-method",
+    "imphash",
+    "impfuzzy",
+    "link",
+    "mac-address",
+    "md5",
+    "mutex",
+    "pehash",
+    "port",
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "sha512/224",
+    "sha512/256",
+    "sha3-224",
+    "sha3-256",
+    "sha3-384",
+    "sha3-512",
+    "size-in-bytes",
+    "ssdeep",
+    "regkey",
+    "telfhash",
+    "tlsh",
+    "uri",
+    "url",
+    "user-agent",
+    "vhash",
+    "x509-fingerprint-md5",
+    "x509-fingerprint-sha1",
+    "x509-fingerprint-sha256",
+];
+
+/// The properties every SDO of one item shares.
+struct Common {
+    creator: String,
+    timestamp: i64,
+    markings: Vec<String>,
+}
+
+impl Common {
+    fn sdo(&self, object_type: &str, uuid: &str) -> Map<String, Value> {
+        let created = timestamp_millis(self.timestamp);
+        let mut sdo = Map::new();
+        sdo.insert("type".into(), json!(object_type));
+        sdo.insert("spec_version".into(), json!("2.1"));
+        sdo.insert("id".into(), json!(format!("{object_type}--{uuid}")));
+        sdo.insert("created_by_ref".into(), json!(self.creator));
+        sdo.insert("created".into(), json!(created));
+        sdo.insert("modified".into(), json!(created));
+        sdo
+    }
+
+    fn finish(&self, sdo: &mut Map<String, Value>) {
+        if !self.markings.is_empty() {
+            sdo.insert("object_marking_refs".into(), json!(self.markings));
+        }
+    }
+}
+
+fn concat(first: &[String], second: &[String]) -> Vec<String> {
+    let mut all = first.to_vec();
+    for label in second {
+        if !all.contains(label) {
+            all.push(label.clone());
+        }
+    }
+    all
+}
+
+fn non_empty(text: &str) -> Option<&str> {
+    let trimmed = text.trim();
+    (!trimmed.is_empty()).then_some(text)
+}
+
+fn kill_chain(phase: &str) -> Value {
+    json!([{"kill_chain_name": "misp-category", "phase_name": phase}])
+}
+
+fn kizuna_labels(attribute: &Attribute) -> Vec<String> {
+    let mut labels = Vec::new();
+    if let Some(intended_use) = attribute.intended_use {
+        labels.push(format!("kizuna:intended-use=\"{intended_use}\""));
+    }
+    if let Some(status) = attribute.status {
+        labels.push(format!("kizuna:status=\"{status}\""));
+    }
+    labels
+}
+
+fn is_cve(value: &str) -> bool {
+    let upper = value.to_ascii_uppercase();
+    let Some(rest) = upper.strip_prefix("CVE-") else {
+        return false;
+    };
+    let Some((year, number)) = rest.split_once('-') else {
+        return false;
+    };
+    year.len() == 4
+        && year.bytes().all(|b| b.is_ascii_digit())
+        && number.len() >= 4
+        && number.bytes().all(|b| b.is_ascii_digit())
+}
+
+/// `first_observed` / `last_observed`: the attribute's first/last seen, else its
+/// timestamp; never ending before it starts.
+fn insert_observation_window(
+    sdo: &mut Map<String, Value>,
+    first_seen: Option<i64>,
+    last_seen: Option<i64>,
+    timestamp: i64,
+) {
+    let first = first_seen.unwrap_or(timestamp * 1_000_000);
+    let last = last_seen.filter(|last| *last >= first).unwrap_or(first);
+    sdo.insert("first_observed".into(), json!(timestamp_micros(first)));
+    sdo.insert("last_observed".into(), json!(timestamp_micros(last)));
+}
+
+/// `valid_from` (first seen, else the timestamp) and `valid_until` (Kizuna's validity end,
+/// else a last seen later than the start). STIX wants the end strictly after the start; a
+/// validity that ended before the indicator was first seen keeps its end and starts a
+/// second earlier.
+fn insert_validity(indicator: &mut Map<String, Value>, attribute: &Attribute, timestamp: i64) {
+    let from = attribute.first_seen.unwrap_or(timestamp * 1_000_000);
+    let until = attribute
+        .valid_until
+        .or(attribute.last_seen.filter(|last| *last > from));
+    insert_window(indicator, from, until);
+}
+
+fn insert_object_validity(
+    indicator: &mut Map<String, Value>,
+    object: &MispObject,
+    detecting: &[&Attribute],
+    timestamp: i64,
+) {
+    let from = object.first_seen.unwrap_or(timestamp * 1_000_000);
+    // The object's indicator stops being valid once none of its parts is: only when every
+    // detecting attribute has an end.
+    let until = if !detecting.is_empty() && detecting.iter().all(|a| a.valid_until.is_some()) {
+        detecting.iter().filter_map(|a| a.valid_until).max()
+    } else {
+        object.last_seen.filter(|last| *last > from)
+    };
+    insert_window(indicator, from, until);
+}
+
+fn insert_window(indicator: &mut Map<String, Value>, from: i64, until: Option<i64>) {
+    let from = match until {
+        Some(until) if until <= from => until - 1_000_000,
+        _ => from,
+    };
+    indicator.insert("valid_from".into(), json!(timestamp_micros(from)));
+    if let Some(until) = until {
+        indicator.insert("valid_until".into(), json!(timestamp_micros(until)));
+    }
+}
+
+/// Merges a repeated SCO into the one already in the event: new properties are added,
+/// lists are joined, the rest stays as first written.
+fn merge_into(existing: &mut Value, addition: Value) {
+    let (Value::Object(existing), Value::Object(addition)) = (existing, addition) else {
+        return;
+    };
+    for (key, value) in addition {
+        match (existing.get_mut(&key), value) {
+            (None, value) => {
+                existing.insert(key, value);
+            }
+            (Some(Value::Array(items)), Value::Array(more)) => {
+                for item in more {
+                    if !items.contains(&item) {
+                        items.push(item);
+                    }
+                }
+            }
+            (Some(current @ Value::Object(_)), value @ Value::Object(_)) => {
+                merge_into(current, value);
+            }
+            _ => {}
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Tags
+// ---------------------------------------------------------------------------------------
+
+fn sort_tags(tags: &[AttachedTag]) -> SortedTags {
+    let mut sorted = SortedTags::default();
+    for attached in tags {
+        if attached.local || !attached.tag.exportable {
+            continue;
+        }
+        match tag_role(&attached.tag.name) {
+            TagRole::Marking(marking) => {
+                if !sorted.markings.contains(&marking) {
+                    sorted.markings.push(marking);
+                }
+            }
+            TagRole::Cluster(cluster) => sorted.clusters.push(cluster),
+            TagRole::Label(label) => {
+                if !sorted.labels.contains(&label) {
+                    sorted.labels.push(label);
+                }
+            }
+        }
+    }
+    sorted
+}
+
+fn tag_role(name: &str) -> TagRole {
+    if let Some(marking) = TlpMarking::for_tag(name) {
+        return TagRole::Marking(marking);
+    }
+    if let Some(cluster) = Cluster::from_tag(name) {
+        return TagRole::Cluster(cluster);
+    }
+    TagRole::Label(name.to_string())
+}
+
+/// A galaxy cluster known only by its tag.
+struct Cluster {
+    tag: String,
+    galaxy_type: String,
+    value: String,
+    sdo_type: &'static str,
+}
+
+/// MISP galaxy types and the STIX SDO their clusters become, with the galaxy's name
+/// (misp-galaxy): the types misp-stix maps.
+const GALAXY_TYPES: &[(&str, &str, &str)] = &[
+    (
+        "cmtmf-attack-pattern",
+        "attack-pattern",
+        "CONCORDIA Mobile Modelling Framework - Attack Pattern",
+    ),
+    ("mitre-attack-pattern", "attack-pattern", "Attack Pattern"),
+    (
+        "mitre-enterprise-attack-attack-pattern",
+        "attack-pattern",
+        "Enterprise Attack - Attack Pattern",
+    ),
+    ("mitre-ics-techniques", "attack-pattern", "Techniques"),
+    (
+        "mitre-mobile-attack-attack-pattern",
+        "attack-pattern",
+        "Mobile Attack - Attack Pattern",
+    ),
+    (
+        "mitre-pre-attack-attack-pattern",
+        "attack-pattern",
+        "Pre Attack - Attack Pattern",
+    ),
+    (
+        "mitre-course-of-action",
+        "course-of-action",
+        "Course of Action",
+    ),
+    (
+        "mitre-enterprise-attack-course-of-action",
+        "course-of-action",
+        "Enterprise Attack - Course of Action",
+    ),
+    (
+        "mitre-mobile-attack-course-of-action",
+        "course-of-action",
+        "Mobile Attack - Course of Action",
+    ),
+    (
+        "mitre-enterprise-attack-intrusion-set",
+        "intrusion-set",
+        "Enterprise Attack - Intrusion Set",
+    ),
+    ("mitre-intrusion-set", "intrusion-set", "Intrusion Set"),
+    (
+        "mitre-mobile-attack-intrusion-set",
+        "intrusion-set",
+        "Mobile Attack - Intrusion Set",
+    ),
+    (
+        "mitre-pre-attack-intrusion-set",
+        "intrusion-set",
+        "Pre Attack - Intrusion Set",
+    ),
+    ("android", "malware", "Android"),
+    ("backdoor", "malware", "Backdoor"),
+    ("banker", "malware", "Banker"),
+    ("cryptominers", "malware", "Cryptominers"),
+    ("malpedia", "malware", "Malpedia"),
+    (
+        "mitre-enterprise-attack-malware",
+        "malware",
+        "Enterprise Attack - Malware",
+    ),
+    ("mitre-ics-software", "malware", "Software"),
+    ("mitre-malware", "malware", "Malware"),
+    (
+        "mitre-mobile-attack-malware",
+        "malware",
+        "Mobile Attack - Malware",
+    ),
+    ("ransomware", "malware", "Ransomware"),
+    ("stealer", "malware", "Stealer"),
+    (
+        "360net-threat-actor",
+        "threat-actor",
+        "360.net Threat Actors",
+    ),
+    (
+        "microsoft-activity-group",
+        "threat-actor",
+        "Microsoft Activity Group actor",
+    ),
+    ("mitre-ics-groups", "threat-actor", "Groups"),
+    ("threat-actor", "threat-actor", "Threat Actor"),
+    ("botnet", "tool", "Botnet"),
+    ("rat", "tool", "RAT"),
+    ("exploit-kit", "tool", "Exploit-Kit"),
+    ("tds", "tool", "TDS"),
+    ("tool", "tool", "Tool"),
+    ("mitre-tool", "tool", "mitre-tool"),
+    (
+        "mitre-enterprise-attack-tool",
+        "tool",
+        "Enterprise Attack - Tool",
+    ),
+    ("mitre-mobile-attack-tool", "tool", "Mobile Attack - Tool"),
+    (
+        "branded-vulnerability",
+        "vulnerability",
+        "Branded Vulnerability",
+    ),
+];
+
+impl Cluster {
+    /// `misp-galaxy:<type>="<value>"` of a type we map.
+    fn from_tag(name: &str) -> Option<Self> {
+        let rest = name.strip_prefix("misp-galaxy:")?;
+        let (galaxy_type, quoted) = rest.split_once('=')?;
+        let value = quoted.strip_prefix('"')?.strip_suffix('"')?;
+        if value.is_empty() {
+            return None;
+        }
+        let &(_, sdo_type, _) = GALAXY_TYPES
+            .iter()
+            .find(|(known, _, _)| *known == galaxy_type)?;
+        Some(Self {
+            tag: name.to_string(),
+            galaxy_type: galaxy_type.to_string(),
+            value: value.to_string(),
+            sdo_type,
+        })
+    }
+
+    fn galaxy_name(&self) -> &'static str {
+        GALAXY_TYPES
+            .iter()
+            .find(|(known, _, _)| *known == self.galaxy_type)
+            .map_or("", |(_, _, name)| *name)
+    }
+
+    /// MITRE clusters are `Name - T1234`: the name, and the ATT&CK id.
+    fn mitre_split(&self) -> Option<(&str, &str)> {
+        if !self.galaxy_type.starts_with("mitre-") {
+            return None;
+        }
+        let (name, external_id) = self.value.rsplit_once(" - ")?;
+        let mut chars = external_id.chars();
+        let letters: String = chars
+            .by_ref()
+            .take_while(|c| c.is_ascii_uppercase())
+            .collect();
+        let is_attack_id = !letters.is_empty()
+            && letters.len() <= 2
+            && external_id[letters.len()..]
+                .split('.')
+                .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()));
+        is_attack_id.then_some((name.trim(), external_id))
+    }
+
+    fn sdo(&self, id: &str, timestamp: i64) -> Value {
+        let created = timestamp_millis(timestamp);
+        let (name, external_id) = match self.mitre_split() {
+            Some((name, external_id)) => (name.to_string(), Some(external_id)),
+            None => (self.value.clone(), None),
+        };
+        let mut sdo = Map::new();
+        sdo.insert("type".into(), json!(self.sdo_type));
+        sdo.insert("spec_version".into(), json!("2.1"));
+        sdo.insert("id".into(), json!(id));
+        sdo.insert("created".into(), json!(created));
+        sdo.insert("modified".into(), json!(created));
+        sdo.insert("name".into(), json!(name));
+        if self.sdo_type == "malware" {
+            sdo.insert("is_family".into(), json!(true));
+        }
+        sdo.insert(
+            "labels".into(),
+            json!([
+                format!("misp:galaxy-name=\"{}\"", self.galaxy_name()),
+                format!("misp:galaxy-type=\"{}\"", self.galaxy_type),
+                self.tag,
+            ]),
+        );
+        if let Some(external_id) = external_id {
+            sdo.insert(
+                "external_references".into(),
+                json!([{"source_name": "mitre-attack", "external_id": external_id}]),
+            );
+        } else if self.sdo_type == "vulnerability" && is_cve(&self.value) {
+            sdo.insert(
+                "external_references".into(),
+                json!([{"source_name": "cve", "external_id": self.value}]),
+            );
+        }
+        Value::Object(sdo)
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Observables
+// ---------------------------------------------------------------------------------------
+
+/// An SCO with its deterministic id: `{"type", "spec_version", "id", …properties}`.
+fn sco(sco_type: &str, properties: Value) -> Value {
+    let properties = match properties {
+        Value::Object(map) => map,
+        _ => Map::new(),
+    };
+    let id = sco_id(sco_type, &properties);
+    let mut object = Map::new();
+    object.insert("type".into(), json!(sco_type));
+    object.insert("spec_version".into(), json!("2.1"));
+    object.insert("id".into(), json!(id));
+    object.extend(properties);
+    Value::Object(object)
+}
+
+fn id_of(sco: &Value) -> Value {
+    sco["id"].clone()
+}
+
+/// An address SCO, if the value is one the STIX schema accepts (dotted quad or IPv6
+/// without an embedded IPv4 or zone, optionally a CIDR block).
+fn address_sco(value: &str) -> Option<Value> {
+    let address_type = address_type(value)?;
+    if address_type == "ipv6-addr" && value.contains('.') {
+        return None;
+    }
+    Some(sco(address_type, json!({"value": value})))
+}
+
+fn ip_family(address: &Value) -> &'static str {
+    if address["type"] == "ipv6-addr" {
+        "ipv6"
+    } else {
+        "ipv4"
+    }
+}
+
+/// The SCOs of an attribute's observed-data, in the order misp-stix's import reads them
+/// (the object carrying the value first, or as it expects for composite types), or None
+/// when the type has no observable or the value is one the STIX schema would refuse.
+fn attribute_observables(attribute: &Attribute) -> Option<Vec<Value>> {
+    let value1 = attribute.value1.as_str();
+    let value2 = attribute.value2.as_str();
+    let attr_type = attribute.attr_type.as_str();
+    if let Some(key) = hash_key(attr_type) {
+        let hash = hash_value(key, value1);
+        return hash_value_fits(key, &hash)
+            .then(|| vec![sco("file", json!({"hashes": {key: hash}}))]);
+    }
+    if let Some(hash_type) = attr_type.strip_prefix("filename|") {
+        let key = hash_key(hash_type)?;
+        let hash = hash_value(key, value2);
+        return hash_value_fits(key, &hash)
+            .then(|| vec![sco("file", json!({"hashes": {key: hash}, "name": value1}))]);
+    }
+    Some(match attr_type {
+        "ip-src" | "ip-dst" => {
+            let address = address_sco(value1)?;
+            let side = if attr_type == "ip-src" {
+                "src_ref"
+            } else {
+                "dst_ref"
+            };
+            let traffic = sco(
+                "network-traffic",
+                json!({side: id_of(&address), "protocols": [ip_family(&address)]}),
+            );
+            vec![traffic, address]
+        }
+        "ip-src|port" | "ip-dst|port" => {
+            let address = address_sco(value1)?;
+            let port = port_number(value2)?;
+            let (side, port_key) = if attr_type == "ip-src|port" {
+                ("src_ref", "src_port")
+            } else {
+                ("dst_ref", "dst_port")
+            };
+            let traffic = sco(
+                "network-traffic",
+                json!({side: id_of(&address), port_key: port, "protocols": [ip_family(&address)]}),
+            );
+            vec![traffic, address]
+        }
+        "domain" | "hostname" => vec![domain_sco(value1, None)?],
+        "domain|ip" => {
+            let address = address_sco(value2)?;
+            vec![domain_sco(value1, Some(&address))?, address]
+        }
+        "hostname|port" => {
+            let domain = domain_sco(value1, None)?;
+            let port = port_number(value2)?;
+            let traffic = sco(
+                "network-traffic",
+                json!({"dst_ref": id_of(&domain), "dst_port": port, "protocols": ["tcp"]}),
+            );
+            vec![domain, traffic]
+        }
+        "url" | "link" if is_uri(value1) => vec![sco("url", json!({"value": value1}))],
+        "email" => vec![email_address_sco(value1)?],
+        "email-src" | "email-dst" => {
+            let address = email_address_sco(value1)?;
+            let message = if attr_type == "email-src" {
+                json!({"is_multipart": false, "from_ref": id_of(&address)})
+            } else {
+                json!({"is_multipart": false, "to_refs": [id_of(&address)]})
+            };
+            vec![sco("email-message", message), address]
+        }
+        "email-subject" => vec![sco(
+            "email-message",
+            json!({"is_multipart": false, "subject": value1}),
+        )],
+        "email-message-id" => vec![sco(
+            "email-message",
+            json!({"is_multipart": false, "message_id": value1}),
+        )],
+        "email-reply-to" => vec![sco(
+            "email-message",
+            json!({"is_multipart": false, "additional_header_fields": {"Reply-To": value1}}),
+        )],
+        "email-x-mailer" => vec![sco(
+            "email-message",
+            json!({"is_multipart": false, "additional_header_fields": {"X-Mailer": value1}}),
+        )],
+        "email-attachment" => {
+            let file = sco("file", json!({"name": value1}));
+            let message = sco(
+                "email-message",
+                json!({
+                    "is_multipart": true,
+                    "body_multipart": [{
+                        "body_raw_ref": id_of(&file),
+                        "content_disposition": format!("attachment; filename='{value1}'"),
+                    }],
+                }),
+            );
+            vec![message, file]
+        }
+        "filename" => vec![sco("file", json!({"name": value1}))],
+        "malware-sample" => {
+            let hash = value2.to_ascii_lowercase();
+            if !hash_value_fits("MD5", &hash) {
+                return None;
+            }
+            vec![sco(
+                "file",
+                json!({"name": value1, "hashes": {"MD5": hash}}),
+            )]
+        }
+        "mutex" => vec![sco("mutex", json!({"name": value1}))],
+        "regkey" => vec![registry_sco(value1, None)?],
+        "regkey|value" => vec![registry_sco(value1, Some(value2))?],
+        "AS" => vec![sco(
+            "autonomous-system",
+            json!({"number": as_number(value1)?}),
+        )],
+        "mac-address" if is_mac(value1) => vec![sco("mac-addr", json!({"value": value1}))],
+        "x509-fingerprint-md5" | "x509-fingerprint-sha1" | "x509-fingerprint-sha256" => {
+            let key = match attr_type {
+                "x509-fingerprint-md5" => "MD5",
+                "x509-fingerprint-sha1" => "SHA-1",
+                _ => "SHA-256",
+            };
+            if !hash_value_fits(key, value1) {
+                return None;
+            }
+            vec![sco("x509-certificate", json!({"hashes": {key: value1}}))]
+        }
+        _ => return None,
+    })
+}
+
+fn domain_sco(value: &str, resolves_to: Option<&Value>) -> Option<Value> {
+    if !is_hostname(value) {
+        return None;
+    }
+    Some(match resolves_to {
+        Some(address) => sco(
+            "domain-name",
+            json!({"value": value, "resolves_to_refs": [id_of(address)]}),
+        ),
+        None => sco("domain-name", json!({"value": value})),
+    })
+}
+
+fn email_address_sco(value: &str) -> Option<Value> {
+    value
+        .contains('@')
+        .then(|| sco("email-addr", json!({"value": value})))
+}
+
+/// The STIX schema refuses keys that start with an abbreviated hive, or contain one.
+fn registry_sco(key: &str, data: Option<&str>) -> Option<Value> {
+    let key = registry_key(key);
+    let refused = key.starts_with("HKLM")
+        || [
+            "HKCC", "HKCR", "HKCU", "HKU", "hklm", "hkcc", "hkcr", "hkcu", "hku",
+        ]
+        .iter()
+        .any(|short| key.contains(short));
+    if refused || key.is_empty() {
+        return None;
+    }
+    Some(match data {
+        Some(data) => sco(
+            "windows-registry-key",
+            json!({"key": key, "values": [{"data": data}]}),
+        ),
+        None => sco("windows-registry-key", json!({"key": key})),
+    })
+}
+
+fn is_mac(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    bytes.len() == 17
+        && bytes.iter().enumerate().all(|(index, b)| {
+            if index % 3 == 2 {
+                *b == b':'
+            } else {
+                b.is_ascii_digit() || (b'a'..=b'f').contains(b)
+            }
+        })
+}
+
+/// A host name the schema's `idn-hostname` check accepts: ASCII labels of letters,
+/// digits and inner hyphens, at most 63 characters each and 253 in all.
+fn is_hostname(value: &str) -> bool {
+    let name = value.strip_suffix('.').unwrap_or(value);
+    if name.is_empty() || name.len() > 253 {
+        return false;
+    }
+    name.split('.').all(|label| {
+        let bytes = label.as_bytes();
+        !bytes.is_empty()
+            && bytes.len() <= 63
+            && bytes
+                .iter()
+                .all(|b| b.is_ascii_alphanumeric() || *b == b'-')
+            && bytes[0] != b'-'
+            && bytes[bytes.len() - 1] != b'-'
+            && (bytes.len() < 4 || &bytes[2..4] != b"--" || label.starts_with("xn--"))
+    })
+}
+
+/// RFC 3986 `URI` (absolute, with a scheme), the grammar the schema's `uri` format
+/// checks: a URL with a space, a raw non-ASCII character or no scheme is not one.
+pub(crate) fn is_uri(value: &str) -> bool {
+    let Some((scheme, rest)) = value.split_once(':') else {
+        return false;
+    };
+    let mut scheme_chars = scheme.bytes();
+    if !scheme_chars.next().is_some_and(|b| b.is_ascii_alphabetic())
+        || !scheme_chars.all(|b| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'.' | b'-'))
+    {
+        return false;
+    }
+    let (rest, fragment) = match rest.split_once('#') {
+        Some((rest, fragment)) => (rest, Some(fragment)),
+        None => (rest, None),
+    };
+    let (hier, query) = match rest.split_once('?') {
+        Some((hier, query)) => (hier, Some(query)),
+        None => (rest, None),
+    };
+    let query_ok = |text: &str| chars_ok(text, |b| is_pchar(b) || b == b'/' || b == b'?');
+    if !query.is_none_or(query_ok) || !fragment.is_none_or(query_ok) {
+        return false;
+    }
+    match hier.strip_prefix("//") {
+        Some(after) => {
+            let (authority, path) = match after.find('/') {
+                Some(index) => after.split_at(index),
+                None => (after, ""),
+            };
+            is_authority(authority) && chars_ok(path, |b| is_pchar(b) || b == b'/')
+        }
+        None => chars_ok(hier, |b| is_pchar(b) || b == b'/'),
+    }
+}
+
+fn is_unreserved_or_sub_delim(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~!$&'()*+,;=".contains(&b)
+}
+
+fn is_pchar(b: u8) -> bool {
+    is_unreserved_or_sub_delim(b) || b == b':' || b == b'@'
+}
+
+/// Every byte allowed by `allowed`, or a `%` followed by two hex digits.
+fn chars_ok(text: &str, allowed: impl Fn(u8) -> bool) -> bool {
+    let bytes = text.as_bytes();
+    let mut index = 0;
+    while index < bytes.len() {
+        let b = bytes[index];
+        if b == b'%' {
+            if !(bytes.get(index + 1).is_some_and(u8::is_ascii_hexdigit)
+                && bytes.get(index + 2).is_some_and(u8::is_ascii_hexdigit))
+            {
+                return false;
+            }
+            index += 3;
+        } else if allowed(b) {
+            index += 1;
+        } else {
+            return false;
+        }
+    }
+    true
+}
+
+fn is_authority(authority: &str) -> bool {
+    let (userinfo, host_port) = match authority.split_once('@') {
+        Some((userinfo, host_port)) => (Some(userinfo), host_port),
+        None => (None, authority),
+    };
+    if !userinfo.is_none_or(|info| chars_ok(info, |b| is_unreserved_or_sub_delim(b) || b == b':')) {
+        return false;
+    }
+    let (host, port) = if let Some(inner) = host_port.strip_prefix('[') {
+        let Some((literal, after)) = inner.split_once(']') else {
+            return false;
+        };
+        if literal.parse::<std::net::Ipv6Addr>().is_err() {
+            return false;
+        }
+        match after {
+            "" => ("", None),
+            _ => match after.strip_prefix(':') {
+                Some(port) => ("", Some(port)),
+                None => return false,
+            },
+        }
+    } else {
+        match host_port.split_once(':') {
+            Some((host, port)) => (host, Some(port)),
+            None => (host_port, None),
+        }
+    };
+    chars_ok(host, is_unreserved_or_sub_delim)
+        && port.is_none_or(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+// ---------------------------------------------------------------------------------------
+// MISP objects
+// ---------------------------------------------------------------------------------------
+
+/// An object as one STIX observation: its SCOs (in misp-stix's order), the comparisons
+/// of its `to_ids` attributes, and which attributes it took.
+struct ObjectMapping {
+    scos: Vec<Value>,
+    comparisons: Vec<String>,
+    mapped: Vec<usize>,
+}
+
+/// The first attribute with this relation and type that `accept` takes, not yet taken.
+fn take<'a>(
+    attributes: &[&'a Attribute],
+    mapped: &mut Vec<usize>,
+    relation: &str,
+    attr_type: &str,
+) -> Option<(usize, &'a Attribute)> {
+    let found = attributes.iter().enumerate().find(|(index, attribute)| {
+        !mapped.contains(index)
+            && attribute.object_relation.as_deref() == Some(relation)
+            && attribute.attr_type == attr_type
+    });
+    found.map(|(index, attribute)| {
+        mapped.push(index);
+        (index, *attribute)
+    })
+}
+
+fn map_object(name: &str, attributes: &[&Attribute]) -> Option<ObjectMapping> {
+    let mut mapping = ObjectMapping {
+        scos: Vec::new(),
+        comparisons: Vec::new(),
+        mapped: Vec::new(),
+    };
+    let equals = |path: &str, value: &str| format!("{path} = {}", quote(value));
+    match name {
+        "domain-ip" => {
+            let (_, domain) = take(attributes, &mut mapping.mapped, "domain", "domain")?;
+            if !is_hostname(&domain.value1) {
+                return None;
+            }
+            let mut addresses = Vec::new();
+            let mut address_comparisons = Vec::new();
+            while let Some((index, ip)) = take(attributes, &mut mapping.mapped, "ip", "ip-dst") {
+                match address_sco(&ip.value1).filter(|_| !ip.value1.contains('/')) {
+                    Some(address) => {
+                        if ip.to_ids {
+                            address_comparisons
+                                .push(equals("domain-name:resolves_to_refs[*].value", &ip.value1));
+                        }
+                        addresses.push(address);
+                    }
+                    None => mapping.mapped.retain(|taken| *taken != index),
+                }
+            }
+            let mut properties = json!({"value": domain.value1});
+            if !addresses.is_empty() {
+                properties["resolves_to_refs"] =
+                    Value::Array(addresses.iter().map(id_of).collect());
+            }
+            if domain.to_ids {
+                mapping
+                    .comparisons
+                    .push(equals("domain-name:value", &domain.value1));
+            }
+            mapping.comparisons.extend(address_comparisons);
+            mapping.scos.push(sco("domain-name", properties));
+            mapping.scos.extend(addresses);
+        }
+        "ip-port" => {
+            let (_, ip) = take(attributes, &mut mapping.mapped, "ip", "ip-dst")?;
+            let address = address_sco(&ip.value1)?;
+            let mut properties = json!({"dst_ref": id_of(&address)});
+            if ip.to_ids {
+                mapping.comparisons.push(equals(
+                    "network-traffic:dst_ref.type",
+                    address["type"].as_str().unwrap_or_default(),
+                ));
+                mapping
+                    .comparisons
+                    .push(equals("network-traffic:dst_ref.value", &ip.value1));
+            }
+            for (relation, key) in [("dst-port", "dst_port"), ("src-port", "src_port")] {
+                if let Some((index, port)) = take(attributes, &mut mapping.mapped, relation, "port")
+                {
+                    match port_number(&port.value1) {
+                        Some(number) => {
+                            properties[key] = json!(number);
+                            if port.to_ids {
+                                mapping
+                                    .comparisons
+                                    .push(format!("network-traffic:{key} = {number}"));
+                            }
+                        }
+                        None => mapping.mapped.retain(|taken| *taken != index),
+                    }
+                }
+            }
+            properties["protocols"] = json!([ip_family(&address)]);
+            mapping.scos.push(sco("network-traffic", properties));
+            mapping.scos.push(address);
+        }
+        "url" => {
+            let (_, url) = take(attributes, &mut mapping.mapped, "url", "url")?;
+            if !is_uri(&url.value1) {
+                return None;
+            }
+            if url.to_ids {
+                mapping.comparisons.push(equals("url:value", &url.value1));
+            }
+            mapping.scos.push(sco("url", json!({"value": url.value1})));
+        }
+        "file" => {
+            let mut properties = Map::new();
+            let mut hashes = Map::new();
+            for hash_type in [
+                "md5", "sha1", "sha256", "sha512", "sha3-256", "sha3-512", "ssdeep", "tlsh",
+            ] {
+                let key = hash_key(hash_type)?;
+                if let Some((index, hash)) =
+                    take(attributes, &mut mapping.mapped, hash_type, hash_type)
+                {
+                    let value = hash_value(key, &hash.value1);
+                    if hash_value_fits(key, &value) {
+                        if hash.to_ids {
+                            mapping
+                                .comparisons
+                                .push(equals(&hash_path("file", key), &value));
+                        }
+                        hashes.insert(key.to_string(), json!(value));
+                    } else {
+                        mapping.mapped.retain(|taken| *taken != index);
+                    }
+                }
+            }
+            if !hashes.is_empty() {
+                properties.insert("hashes".into(), Value::Object(hashes));
+            }
+            if let Some((index, size)) = take(
+                attributes,
+                &mut mapping.mapped,
+                "size-in-bytes",
+                "size-in-bytes",
+            ) {
+                match size.value1.trim().parse::<u64>() {
+                    Ok(bytes) => {
+                        if size.to_ids {
+                            mapping.comparisons.push(format!("file:size = {bytes}"));
+                        }
+                        properties.insert("size".into(), json!(bytes));
+                    }
+                    Err(_) => mapping.mapped.retain(|taken| *taken != index),
+                }
+            }
+            if let Some((_, filename)) =
+                take(attributes, &mut mapping.mapped, "filename", "filename")
+            {
+                if filename.to_ids {
+                    mapping
+                        .comparisons
+                        .push(equals("file:name", &filename.value1));
+                }
+                properties.insert("name".into(), json!(filename.value1));
+            }
+            if !properties.contains_key("hashes") && !properties.contains_key("name") {
+                return None;
+            }
+            mapping.scos.push(sco("file", Value::Object(properties)));
+        }
+        "email" => {
+            let mut message = json!({"is_multipart": false});
+            let mut addresses = Vec::new();
+            if let Some((index, from)) = take(attributes, &mut mapping.mapped, "from", "email-src")
+            {
+                match email_address_sco(&from.value1) {
+                    Some(address) => {
+                        message["from_ref"] = id_of(&address);
+                        if from.to_ids {
+                            mapping
+                                .comparisons
+                                .push(equals("email-message:from_ref.value", &from.value1));
+                        }
+                        addresses.push(address);
+                    }
+                    None => mapping.mapped.retain(|taken| *taken != index),
+                }
+            }
+            for (relation, key) in [("to", "to_refs"), ("cc", "cc_refs")] {
+                let mut refs = Vec::new();
+                while let Some((index, recipient)) =
+                    take(attributes, &mut mapping.mapped, relation, "email-dst")
+                {
+                    match email_address_sco(&recipient.value1) {
+                        Some(address) => {
+                            refs.push(id_of(&address));
+                            if recipient.to_ids {
+                                mapping.comparisons.push(equals(
+                                    &format!("email-message:{key}[*].value"),
+                                    &recipient.value1,
+                                ));
+                            }
+                            addresses.push(address);
+                        }
+                        None => mapping.mapped.retain(|taken| *taken != index),
+                    }
+                }
+                if !refs.is_empty() {
+                    message[key] = Value::Array(refs);
+                }
+            }
+            for (relation, attr_type, key) in [
+                ("subject", "email-subject", "subject"),
+                ("message-id", "email-message-id", "message_id"),
+            ] {
+                if let Some((_, field)) = take(attributes, &mut mapping.mapped, relation, attr_type)
+                {
+                    message[key] = json!(field.value1);
+                    if field.to_ids {
+                        mapping
+                            .comparisons
+                            .push(equals(&format!("email-message:{key}"), &field.value1));
+                    }
+                }
+            }
+            if mapping.mapped.is_empty() {
+                return None;
+            }
+            mapping.scos.push(sco("email-message", message));
+            mapping.scos.extend(addresses);
+        }
+        "network-connection" => {
+            let mut traffic = Map::new();
+            let mut addresses = Vec::new();
+            for (relation, key) in [("ip-src", "src"), ("ip-dst", "dst")] {
+                if let Some((index, ip)) = take(attributes, &mut mapping.mapped, relation, relation)
+                {
+                    match address_sco(&ip.value1) {
+                        Some(address) => {
+                            traffic.insert(format!("{key}_ref"), id_of(&address));
+                            if ip.to_ids {
+                                mapping.comparisons.push(equals(
+                                    &format!("network-traffic:{key}_ref.type"),
+                                    address["type"].as_str().unwrap_or_default(),
+                                ));
+                                mapping.comparisons.push(address_equals(
+                                    &format!("network-traffic:{key}_ref.value"),
+                                    &ip.value1,
+                                ));
+                            }
+                            addresses.push(address);
+                        }
+                        None => mapping.mapped.retain(|taken| *taken != index),
+                    }
+                }
+            }
+            if addresses.is_empty() {
+                return None;
+            }
+            for (relation, key) in [("src-port", "src_port"), ("dst-port", "dst_port")] {
+                if let Some((index, port)) = take(attributes, &mut mapping.mapped, relation, "port")
+                {
+                    match port_number(&port.value1) {
+                        Some(number) => {
+                            traffic.insert(key.into(), json!(number));
+                            if port.to_ids {
+                                mapping
+                                    .comparisons
+                                    .push(format!("network-traffic:{key} = {number}"));
+                            }
+                        }
+                        None => mapping.mapped.retain(|taken| *taken != index),
+                    }
+                }
+            }
+            let mut protocols = Vec::new();
+            for (relation, layer) in [
+                ("layer3-protocol", 3),
+                ("layer4-protocol", 4),
+                ("layer7-protocol", 7),
+            ] {
+                if let Some((index, protocol)) =
+                    take(attributes, &mut mapping.mapped, relation, "text")
+                {
+                    let name = protocol.value1.to_ascii_lowercase();
+                    if protocol_layer(&name) == Some(layer) {
+                        if protocol.to_ids {
+                            mapping
+                                .comparisons
+                                .push(equals("network-traffic:protocols[*]", &name));
+                        }
+                        protocols.push(json!(name));
+                    } else {
+                        mapping.mapped.retain(|taken| *taken != index);
+                    }
+                }
+            }
+            // `protocols` is required; without a named one the object goes attribute by
+            // attribute rather than gaining a protocol its author did not state.
+            if protocols.is_empty() {
+                return None;
+            }
+            traffic.insert("protocols".into(), Value::Array(protocols));
+            mapping
+                .scos
+                .push(sco("network-traffic", Value::Object(traffic)));
+            mapping.scos.extend(addresses);
+        }
+        _ => return None,
+    }
+    Some(mapping)
+}
+
+fn address_equals(path: &str, value: &str) -> String {
+    let operator = if value.contains('/') { "ISSUBSET" } else { "=" };
+    format!("{path} {operator} {}", quote(value))
+}
+
+/// The network layer of the protocols misp-stix maps back to a network-connection's
+/// `layer3/4/7-protocol`.
+fn protocol_layer(name: &str) -> Option<u8> {
+    match name {
+        "ip" | "ipv4" | "ipv6" | "icmp" | "arp" => Some(3),
+        "tcp" | "udp" => Some(4),
+        "http" | "https" | "ftp" => Some(7),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uri_grammar() {
+        for good in [
+            "https://example.com/evil",
+            "http://user:pw@example.com:8080/a/b?c=d&e#frag",
+            "http://[2001:db8::1]/x",
+            "mailto:someone@example.com",
+            "http://example.com/%41",
+        ] {
+            assert!(is_uri(good), "{good}");
+        }
+        for bad in [
+            "example.com/evil",
+            "/gate.php",
+            "http://exa mple.com/",
+            "http://example.com/é",
+            "http://example.com/%4",
+            "http://example.com:80a/",
+            "1http://example.com",
+        ] {
+            assert!(!is_uri(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn hostnames() {
+        assert!(is_hostname("evil.example.com"));
+        assert!(is_hostname("xn--bcher-kva.example"));
+        assert!(!is_hostname("under_score.example"));
+        assert!(!is_hostname("-bad.example"));
+        assert!(!is_hostname("ab--cd.example"));
+    }
+
+    #[test]
+    fn galaxy_tags() {
+        let cluster =
+            Cluster::from_tag("misp-galaxy:mitre-attack-pattern=\"Launch Daemon - T1543.004\"")
+                .unwrap();
+        assert_eq!(cluster.sdo_type, "attack-pattern");
+        assert_eq!(cluster.mitre_split(), Some(("Launch Daemon", "T1543.004")));
+        let actor = Cluster::from_tag("misp-galaxy:threat-actor=\"Sofacy\"").unwrap();
+        assert_eq!(actor.sdo_type, "threat-actor");
+        assert_eq!(actor.mitre_split(), None);
+        assert!(Cluster::from_tag("misp-galaxy:unknown-galaxy=\"x\"").is_none());
+        assert!(Cluster::from_tag("tlp:amber").is_none());
+    }
+}
