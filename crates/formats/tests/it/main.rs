@@ -7,6 +7,7 @@ mod exports;
 mod misp_events;
 mod parsing;
 mod rendering;
+mod stix_export;
 mod stix_import;
 
 use kizuna_formats::misp::build::BuildContext;
