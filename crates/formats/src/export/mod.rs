@@ -268,7 +268,8 @@ impl ExportOptions {
 
 pub use rpz::{RpzOptions, RpzPolicy};
 
-/// The writer for `format`; None for `Stix2`, whose writer lives with the STIX code.
+/// The writer for `format`, configured from `options`. Every format has one; the Option
+/// leaves room for formats a build may lack.
 pub fn writer(format: ExportFormat, options: &ExportOptions) -> Option<Box<dyn ExportWriter>> {
     Some(match format {
         ExportFormat::Text => Box::new(plain::TextWriter::new()),
@@ -285,7 +286,9 @@ pub fn writer(format: ExportFormat, options: &ExportOptions) -> Option<Box<dyn E
         ExportFormat::Snort => Box::new(nids::NidsWriter::new(nids::Dialect::Snort, options)),
         ExportFormat::Zeek => Box::new(zeek::ZeekWriter::new(options)),
         ExportFormat::Rpz => Box::new(rpz::RpzWriter::new(&options.rpz, options.now)),
-        ExportFormat::Stix2 => return None,
+        ExportFormat::Stix2 => Box::new(crate::stix::export::Stix2Writer::new(
+            crate::stix::export::Stix2Options::new(options.base_url.clone(), options.now),
+        )),
     })
 }
 
