@@ -5,6 +5,7 @@
 use kizuna_model::query::{
     AttributeCriteria, DateRange, DeletedFilter, OrderField, Paging, SortOrder, Terms, TimeBound,
 };
+use crate::export::{CacheHash, EdlList, ExportFormat, ExportOptions, RpzPolicy};
 use serde_json::{Map, Value};
 use std::net::Ipv6Addr;
 use time::format_description::well_known::Rfc3339;
@@ -43,13 +44,14 @@ pub enum Scope {
     Objects,
 }
 
-/// The output a restSearch asked for.
+/// The output a restSearch asked for: MISP's JSON, CSV, a count, or an export for devices
+/// and tools (`text` is one of those).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReturnFormat {
     Json,
     Csv,
-    Text,
     Count,
+    Export(ExportFormat),
 }
 
 impl ReturnFormat {
@@ -57,16 +59,21 @@ impl ReturnFormat {
         match name.to_ascii_lowercase().as_str() {
             "json" | "" => Some(ReturnFormat::Json),
             "csv" => Some(ReturnFormat::Csv),
-            "text" => Some(ReturnFormat::Text),
             "count" => Some(ReturnFormat::Count),
-            _ => None,
+            other => ExportFormat::parse(other).map(ReturnFormat::Export),
         }
     }
 
     /// MISP's restrictive formats export published IDS data unless told otherwise
-    /// (misp-reference §4.4).
+    /// (misp-reference §4.4): every device format; STIX is a sharing format.
     fn is_restrictive(self) -> bool {
-        matches!(self, ReturnFormat::Text)
+        matches!(self, ReturnFormat::Export(format) if format != ExportFormat::Stix2)
+    }
+
+    /// Whether an export carries only what is valid now unless told otherwise (Kizuna):
+    /// every export but MISP's own JSON and CSV.
+    fn is_valid_now_by_default(self) -> bool {
+        matches!(self, ReturnFormat::Export(_))
     }
 }
 
@@ -84,6 +91,9 @@ pub struct SearchOptions {
     pub headerless: bool,
     /// CSV columns asked for beyond (or instead of) the defaults.
     pub requested_attributes: Vec<String>,
+    /// Options of the export formats (RPZ zone settings, hosts address, cache digest);
+    /// the caller fills in the instance's URL and the user's NIDS sid base.
+    pub export: ExportOptions,
 }
 
 /// A parsed restSearch call.
@@ -363,12 +373,29 @@ pub fn parse_search(
                 .map(str::to_string)
         })
         .unwrap_or_else(|| "json".to_string());
-    let format = ReturnFormat::parse(&format_name).ok_or_else(|| {
+    let mut format = ReturnFormat::parse(&format_name).ok_or_else(|| {
         FilterError::new(
             "returnFormat",
-            format!("{format_name:?} is not supported (json, csv, text, count)"),
+            format!(
+                "{format_name:?} is not supported (json, csv, count, text, hashes, hosts, edl, \
+                 suricata, snort, zeek, rpz, cache, stix2)"
+            ),
         )
     })?;
+    if let ReturnFormat::Export(ExportFormat::Edl(_)) = format
+        && let Some(list) = params.get("edl_list").and_then(scalar_text)
+    {
+        let list = EdlList::parse(&list).ok_or_else(|| {
+            FilterError::new(
+                "edl_list",
+                format!(
+                    "{list:?} is not a list (inbound-addresses, outbound-addresses, \
+                     outbound-domains, outbound-urls)"
+                ),
+            )
+        })?;
+        format = ReturnFormat::Export(ExportFormat::Edl(list));
+    }
     let terms = |name: &str| params.get(name).map(convert_filter).unwrap_or_default();
     let mut criteria = AttributeCriteria {
         value: terms("value").map(compress_ipv6),
@@ -442,8 +469,8 @@ pub fn parse_search(
     criteria.last_seen = seen_time("last_seen", params, now)?;
     criteria.valid_at = match params.get("valid_at") {
         Some(value) => valid_at(value, now)?,
-        // Device formats carry only what applies now (Kizuna; `valid_at: "all"` lifts it).
-        None => format.is_restrictive().then_some(now * 1_000_000),
+        // Exports carry only what applies now (Kizuna; `valid_at: "all"` lifts it).
+        None => format.is_valid_now_by_default().then_some(now * 1_000_000),
     };
     if let Some(value) = params.get("published") {
         criteria.published = tri_state("published", value)?;
@@ -533,6 +560,7 @@ pub fn parse_search(
         metadata: flag(params, "metadata"),
         headerless: flag(params, "headerless"),
         requested_attributes,
+        export: export_options(params, now)?,
     };
     Ok(SearchRequest {
         format,
@@ -737,6 +765,58 @@ fn seen_time(
             TimeBound::Between(Some(from.unwrap_or(0) * 1_000_000), to * 1_000_000)
         }
     }))
+}
+
+/// The export options a restSearch names (MISP's RPZ filters `policy`, `walled_garden`,
+/// `ns`, `ns_alt`, `email`, `serial`, `refresh`, `retry`, `expiry`, `minimum_ttl`, `ttl`;
+/// `ip_address` for hosts; `hash_type` and `includeEventUuid` for cache), checked.
+fn export_options(params: &Map<String, Value>, now: i64) -> Result<ExportOptions, FilterError> {
+    let mut options = ExportOptions {
+        now,
+        include_event_uuid: flag(params, "includeEventUuid"),
+        ..ExportOptions::default()
+    };
+    let text = |name: &str| params.get(name).and_then(scalar_text).filter(|t| !t.is_empty());
+    if let Some(policy) = text("policy") {
+        options.rpz.policy = RpzPolicy::parse(&policy).ok_or_else(|| {
+            FilterError::new(
+                "policy",
+                format!(
+                    "{policy:?} is not an RPZ policy (DROP, NXDOMAIN, NODATA, Local-Data, \
+                     PASSTHRU, TCP-only)"
+                ),
+            )
+        })?;
+    }
+    let rpz = &mut options.rpz;
+    for (name, field) in [
+        ("walled_garden", &mut rpz.walled_garden),
+        ("ns", &mut rpz.ns),
+        ("ns_alt", &mut rpz.ns_alt),
+        ("email", &mut rpz.email),
+        ("serial", &mut rpz.serial),
+        ("refresh", &mut rpz.refresh),
+        ("retry", &mut rpz.retry),
+        ("expiry", &mut rpz.expiry),
+        ("minimum_ttl", &mut rpz.minimum_ttl),
+        ("ttl", &mut rpz.ttl),
+    ] {
+        if let Some(value) = text(name) {
+            *field = value;
+        }
+    }
+    if let Some(address) = text("ip_address") {
+        options.hosts_address = address;
+    }
+    if let Some(hash) = text("hash_type") {
+        options.hash_type = CacheHash::parse(&hash).ok_or_else(|| {
+            FilterError::new("hash_type", format!("{hash:?} is not supported (md5)"))
+        })?;
+    }
+    options
+        .validate()
+        .map_err(|error| FilterError::new(error.field, error.message))?;
+    Ok(options)
 }
 
 /// Kizuna's `valid_at` filter: a moment (anything `resolve_time_delta` reads, `now`

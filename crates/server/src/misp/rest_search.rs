@@ -7,6 +7,7 @@ use crate::error::{ApiError, ApiResult};
 use axum::body::{Body, Bytes};
 use axum::http::{HeaderValue, header};
 use axum::response::Response;
+use kizuna_formats::export::{ExportItem, ExportWriter};
 use kizuna_formats::misp::csv::{CsvLayout, ObjectColumns};
 use kizuna_formats::misp::filters::{ReturnFormat, Scope, SearchRequest, parse_search};
 use kizuna_formats::misp::output::render_sighting_with_reporter;
@@ -24,7 +25,6 @@ use kizuna_store::{
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
 use std::collections::HashSet;
-use std::hash::{BuildHasher, Hasher};
 use std::sync::Arc;
 
 /// Events loaded per step of an event-scope export.
@@ -171,6 +171,7 @@ impl AttributeExport {
         if request.format == ReturnFormat::Count {
             return Ok((count, None));
         }
+        let writer = export_writer(&request)?;
         Ok((
             count,
             Some(AttributeExport {
@@ -183,7 +184,7 @@ impl AttributeExport {
                 events,
                 stage: Stage::Start,
                 written: 0,
-                seen: SeenValues::default(),
+                writer,
             }),
         ))
     }
@@ -219,6 +220,7 @@ impl EventExport {
         if request.format == ReturnFormat::Count {
             return Ok((count, None));
         }
+        let writer = export_writer(&request)?;
         let blocked_tags = request.criteria.tags.none.iter().cloned().collect();
         Ok((
             count,
@@ -233,7 +235,7 @@ impl EventExport {
                 blocked_tags,
                 stage: Stage::Start,
                 written: 0,
-                seen: SeenValues::default(),
+                writer,
             }),
         ))
     }
@@ -278,8 +280,8 @@ struct ObjectExport {
 }
 
 impl Export for ObjectExport {
-    fn format(&self) -> ReturnFormat {
-        ReturnFormat::Json
+    fn content_type(&self) -> &'static str {
+        "application/json; charset=UTF-8"
     }
 
     async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
@@ -389,8 +391,13 @@ fn parse_request(call: &Call, scope: Scope) -> ApiResult<SearchRequest> {
                 .into(),
         ));
     }
-    parse_search(&params, scope, format_from_path, call.now)
-        .map_err(|error| ApiError::BadRequest(error.to_string()))
+    let mut request = parse_search(&params, scope, format_from_path, call.now)
+        .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    request.options.export.base_url = call.state.settings.base_url.clone();
+    if call.principal.user.nids_sid > 0 {
+        request.options.export.nids_sid_base = call.principal.user.nids_sid;
+    }
+    Ok(request)
 }
 
 /// MISP's X-Result-Count: what this response holds (the page size when paging).
@@ -416,18 +423,14 @@ fn set_result_count(response: &mut Response, count: u64) {
 
 /// A restSearch body written in steps: each call returns the next chunk, `None` at the end.
 trait Export: Send + 'static {
-    fn format(&self) -> ReturnFormat;
+    fn content_type(&self) -> &'static str;
     fn next_chunk(
         &mut self,
     ) -> impl std::future::Future<Output = Result<Option<String>, kizuna_store::StoreError>> + Send;
 }
 
 fn stream_response<E: Export>(export: E, count: u64) -> Response {
-    let content_type = match export.format() {
-        ReturnFormat::Json | ReturnFormat::Count => "application/json; charset=UTF-8",
-        ReturnFormat::Csv => "text/csv; charset=UTF-8",
-        ReturnFormat::Text => "text/plain; charset=UTF-8",
-    };
+    let content_type = export.content_type();
     let stream = futures_util::stream::unfold(Some(export), |state| async move {
         let mut export = state?;
         match export.next_chunk().await {
@@ -457,29 +460,6 @@ enum Stage {
     Done,
 }
 
-/// Values already written by a text export (MISP's text is the set of distinct values). A
-/// 128-bit digest per value keeps a million values in 16 MB instead of their text.
-#[derive(Default)]
-struct SeenValues {
-    digests: HashSet<u128>,
-}
-
-impl SeenValues {
-    fn first_time(&mut self, value: &str) -> bool {
-        let digest = |seed: u64| {
-            let mut hasher = std::hash::BuildHasherDefault::<
-                std::collections::hash_map::DefaultHasher,
-            >::default()
-            .build_hasher();
-            hasher.write_u64(seed);
-            hasher.write(value.as_bytes());
-            hasher.finish()
-        };
-        let key = (u128::from(digest(0x6b69_7a75_6e61)) << 64) | u128::from(digest(0x7465_7874));
-        self.digests.insert(key)
-    }
-}
-
 fn csv_layout(request: &SearchRequest) -> CsvLayout {
     CsvLayout::new(
         &request.options.requested_attributes,
@@ -487,23 +467,66 @@ fn csv_layout(request: &SearchRequest) -> CsvLayout {
     )
 }
 
-fn header_chunk(request: &SearchRequest, attribute_scope: bool) -> String {
-    match request.format {
-        ReturnFormat::Json if attribute_scope => "{\"response\": {\"Attribute\": [".into(),
-        ReturnFormat::Json => "{\"response\": [".into(),
-        ReturnFormat::Csv if request.options.headerless => String::new(),
-        ReturnFormat::Csv => csv_layout(request).header(),
-        ReturnFormat::Text | ReturnFormat::Count => String::new(),
+fn content_type(request: &SearchRequest, writer: Option<&dyn ExportWriter>) -> &'static str {
+    match (request.format, writer) {
+        (_, Some(writer)) => writer.content_type(),
+        (ReturnFormat::Csv, None) => "text/csv; charset=UTF-8",
+        _ => "application/json; charset=UTF-8",
     }
 }
 
-fn footer_chunk(format: ReturnFormat, attribute_scope: bool, written: u64) -> String {
-    match format {
-        ReturnFormat::Json if attribute_scope => "]}}".into(),
-        ReturnFormat::Json => "]}".into(),
-        ReturnFormat::Csv => "\n".into(),
-        ReturnFormat::Text if written == 0 => "\n".into(),
-        ReturnFormat::Text | ReturnFormat::Count => String::new(),
+fn header_chunk(
+    request: &SearchRequest,
+    attribute_scope: bool,
+    writer: Option<&mut Box<dyn ExportWriter>>,
+) -> String {
+    let mut out = String::new();
+    match (request.format, writer) {
+        (_, Some(writer)) => writer.begin(&mut out),
+        (ReturnFormat::Json, None) if attribute_scope => {
+            out.push_str("{\"response\": {\"Attribute\": [")
+        }
+        (ReturnFormat::Json, None) => out.push_str("{\"response\": ["),
+        (ReturnFormat::Csv, None) if !request.options.headerless => {
+            out.push_str(&csv_layout(request).header())
+        }
+        _ => {}
+    }
+    out
+}
+
+fn footer_chunk(
+    format: ReturnFormat,
+    attribute_scope: bool,
+    writer: Option<&mut Box<dyn ExportWriter>>,
+) -> String {
+    let mut out = String::new();
+    match (format, writer) {
+        (_, Some(writer)) => {
+            writer.finish(&mut out);
+            for warning in writer.warnings() {
+                tracing::warn!(format = ?format, "{warning}");
+            }
+        }
+        (ReturnFormat::Json, None) if attribute_scope => out.push_str("]}}"),
+        (ReturnFormat::Json, None) => out.push_str("]}"),
+        (ReturnFormat::Csv, None) => out.push('\n'),
+        _ => {}
+    }
+    out
+}
+
+/// The writer of an export format, with the instance's URL and the caller's NIDS sid base.
+fn export_writer(request: &SearchRequest) -> ApiResult<Option<Box<dyn ExportWriter>>> {
+    let ReturnFormat::Export(format) = request.format else {
+        return Ok(None);
+    };
+    match kizuna_formats::export::writer(format, &request.options.export) {
+        Some(writer) => Ok(Some(writer)),
+        None => Err(ApiError::BadRequest(format!(
+            "Invalid filter returnFormat: {} is not available.",
+            format.name()
+        ))),
     }
 }
 
@@ -518,12 +541,12 @@ struct AttributeExport {
     events: EventStubCache,
     stage: Stage,
     written: u64,
-    seen: SeenValues,
+    writer: Option<Box<dyn ExportWriter>>,
 }
 
 impl Export for AttributeExport {
-    fn format(&self) -> ReturnFormat {
-        self.request.format
+    fn content_type(&self) -> &'static str {
+        content_type(&self.request, self.writer.as_deref())
     }
 
     async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
@@ -531,7 +554,11 @@ impl Export for AttributeExport {
             Stage::Done => Ok(None),
             Stage::Start => {
                 self.stage = Stage::Body;
-                Ok(Some(header_chunk(&self.request, true)))
+                Ok(Some(header_chunk(
+                    &self.request,
+                    true,
+                    self.writer.as_mut(),
+                )))
             }
             Stage::Body => {
                 let hits = match self.prefetched.take() {
@@ -549,7 +576,11 @@ impl Export for AttributeExport {
                 };
                 if hits.is_empty() {
                     self.stage = Stage::Done;
-                    return Ok(Some(footer_chunk(self.request.format, true, self.written)));
+                    return Ok(Some(footer_chunk(
+                        self.request.format,
+                        true,
+                        self.writer.as_mut(),
+                    )));
                 }
                 let options = &self.request.options;
                 let lists = if options.enforce_warninglist || options.include_warninglist_hits {
@@ -609,13 +640,19 @@ impl Export for AttributeExport {
                                 object.as_ref(),
                             );
                         }
-                        ReturnFormat::Text | ReturnFormat::Count => {
-                            let value = hit.attribute.value();
-                            if self.seen.first_time(&value) {
-                                chunk.push_str(&value);
-                                chunk.push('\n');
+                        ReturnFormat::Export(_) => {
+                            if let Some(writer) = self.writer.as_mut() {
+                                writer.attribute(
+                                    &mut chunk,
+                                    &ExportItem {
+                                        attribute: &hit.attribute,
+                                        event: &hit.event,
+                                        object: hit.object.as_deref(),
+                                    },
+                                );
                             }
                         }
+                        ReturnFormat::Count => {}
                     }
                     self.written += 1;
                 }
@@ -772,7 +809,7 @@ struct EventExport {
     cursor: SearchCursor,
     stage: Stage,
     written: u64,
-    seen: SeenValues,
+    writer: Option<Box<dyn ExportWriter>>,
 }
 
 impl EventExport {
@@ -884,8 +921,8 @@ fn add_event_warnings(event: &mut Value, hits: &HashMap<i64, Vec<kizuna_matcher:
 }
 
 impl Export for EventExport {
-    fn format(&self) -> ReturnFormat {
-        self.request.format
+    fn content_type(&self) -> &'static str {
+        content_type(&self.request, self.writer.as_deref())
     }
 
     async fn next_chunk(&mut self) -> Result<Option<String>, kizuna_store::StoreError> {
@@ -893,7 +930,11 @@ impl Export for EventExport {
             Stage::Done => Ok(None),
             Stage::Start => {
                 self.stage = Stage::Body;
-                Ok(Some(header_chunk(&self.request, false)))
+                Ok(Some(header_chunk(
+                    &self.request,
+                    false,
+                    self.writer.as_mut(),
+                )))
             }
             Stage::Body => {
                 let ids: Vec<i64> = match self.prefetched.as_mut() {
@@ -914,12 +955,11 @@ impl Export for EventExport {
                 };
                 if ids.is_empty() {
                     self.stage = Stage::Done;
-                    let counted = if self.request.format == ReturnFormat::Text {
-                        self.written
-                    } else {
-                        1
-                    };
-                    return Ok(Some(footer_chunk(self.request.format, false, counted)));
+                    return Ok(Some(footer_chunk(
+                        self.request.format,
+                        false,
+                        self.writer.as_mut(),
+                    )));
                 }
                 let options = LoadOptions {
                     include_deleted: self.request.criteria.deleted != DeletedFilter::LiveOnly,
@@ -963,18 +1003,12 @@ impl Export for EventExport {
                                 }
                             }
                         }
-                        ReturnFormat::Text | ReturnFormat::Count => {
-                            let objects =
-                                event.objects.iter().flat_map(|object| &object.attributes);
-                            for attribute in event.attributes.iter().chain(objects) {
-                                let value = attribute.value();
-                                if self.seen.first_time(&value) {
-                                    chunk.push_str(&value);
-                                    chunk.push('\n');
-                                    self.written += 1;
-                                }
+                        ReturnFormat::Export(_) => {
+                            if let Some(writer) = self.writer.as_mut() {
+                                writer.event(&mut chunk, &event);
                             }
                         }
+                        ReturnFormat::Count => {}
                     }
                 }
                 Ok(Some(chunk))
