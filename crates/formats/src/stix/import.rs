@@ -1265,6 +1265,10 @@ impl<'b, 'a> Importer<'b, 'a> {
             .iter()
             .map(|&container| self.members(container))
             .collect();
+        let mut member_sets: Vec<HashSet<usize>> = memberships
+            .iter()
+            .map(|members| members.iter().copied().collect())
+            .collect();
         let mut held: HashSet<usize> = memberships.iter().flatten().copied().collect();
         // Threat intelligence a member points at (or is pointed at from) joins its events.
         for relationship in &self.bundle.objects {
@@ -1281,8 +1285,8 @@ impl<'b, 'a> Importer<'b, 'a> {
                 if held.contains(&other) || role_of(self.object(other).kind) != Role::Galaxy {
                     continue;
                 }
-                for members in &mut memberships {
-                    if members.contains(&member) && !members.contains(&other) {
+                for (members, set) in memberships.iter_mut().zip(&mut member_sets) {
+                    if set.contains(&member) && set.insert(other) {
                         members.push(other);
                     }
                 }
@@ -1469,20 +1473,25 @@ fn top_level_observables<'m>(
     members: &[&'m Map<String, Value>],
     scope: &Scope<'_, '_>,
 ) -> Vec<&'m Map<String, Value>> {
-    let mut referenced: Vec<*const Map<String, Value>> = Vec::new();
+    let mut referenced: Vec<&Map<String, Value>> = Vec::new();
     for member in members {
         let mut references = Vec::new();
         collect_map_references(member, &mut references);
-        for reference in references {
-            if let Some(target) = scope.resolve(reference) {
-                referenced.push(target as *const _);
-            }
-        }
+        referenced.extend(
+            references
+                .into_iter()
+                .filter_map(|reference| scope.resolve(reference)),
+        );
     }
+    // Identity, not equality: two observables may hold the same properties.
     let top: Vec<&Map<String, Value>> = members
         .iter()
         .copied()
-        .filter(|member| !referenced.contains(&(*member as *const _)))
+        .filter(|member| {
+            !referenced
+                .iter()
+                .any(|target| std::ptr::eq(*target, *member))
+        })
         .collect();
     if top.is_empty() {
         members.to_vec()
@@ -2341,6 +2350,12 @@ impl Assembler<'_, '_, '_> {
             .iter()
             .map(|&index| self.importer.object(index).id)
             .collect();
+        let position_of: HashMap<String, usize> = draft
+            .objects
+            .iter()
+            .enumerate()
+            .map(|(position, object)| (object.uuid.clone(), position))
+            .collect();
         for relationship in &self.importer.bundle.objects {
             if relationship.kind != "relationship" {
                 continue;
@@ -2372,11 +2387,8 @@ impl Assembler<'_, '_, '_> {
             if &target_uuid == source_uuid {
                 continue;
             }
-            if let Some(object_draft) = draft
-                .objects
-                .iter_mut()
-                .find(|object_draft| &object_draft.uuid == source_uuid)
-            {
+            if let Some(&position) = position_of.get(source_uuid) {
+                let object_draft = &mut draft.objects[position];
                 let reference = (target_uuid, kind.to_string());
                 if !object_draft.references.contains(&reference) {
                     object_draft.references.push(reference);
@@ -2504,18 +2516,20 @@ fn render_event(
                     "name": candidate.name,
                     "meta-category": candidate.meta_category,
                     "comment": candidate.comment,
-                    "Attribute": candidate
-                        .attributes
-                        .iter()
-                        .zip(&object.attribute_uuids)
-                        .map(|(attribute, uuid)| render_attribute(uuid, attribute))
-                        .collect::<Vec<_>>(),
                     "ObjectReference": object
                         .references
                         .iter()
                         .map(|(target, kind)| json!({"referenced_uuid": target, "relationship_type": kind}))
                         .collect::<Vec<_>>(),
                 });
+                rendered["Attribute"] = Value::Array(
+                    candidate
+                        .attributes
+                        .iter()
+                        .zip(&object.attribute_uuids)
+                        .map(|(attribute, uuid)| render_attribute(uuid, attribute))
+                        .collect(),
+                );
                 if let Some(timestamp) = candidate.timestamp {
                     rendered["timestamp"] = json!(timestamp.to_string());
                 }
@@ -2523,5 +2537,8 @@ fn render_event(
             })
             .collect(),
     );
-    json!({ "Event": event })
+    // Not `json!`: it would copy the whole event through serde.
+    let mut envelope = Map::new();
+    envelope.insert("Event".to_string(), event);
+    Value::Object(envelope)
 }
