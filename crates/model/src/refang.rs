@@ -70,6 +70,32 @@ pub fn refang(text: &str) -> String {
     out
 }
 
+/// [`refang`] without allocating when there is nothing to rewrite (the common case for
+/// values that were never defanged).
+pub fn refang_cow(text: &str) -> std::borrow::Cow<'_, str> {
+    let bytes = text.as_bytes();
+    let first_rewrite = (0..bytes.len()).find(|&i| {
+        let b = bytes[i];
+        match b {
+            b'[' | b'(' | b'{' => marker_at(&text[i..]).is_some(),
+            b'h' | b'H' | b'm' | b'M' | b'f' | b'F' => {
+                let word_start = i == 0 || !bytes[i - 1].is_ascii_alphanumeric();
+                word_start && scheme_at(&text[i..]).is_some()
+            }
+            _ => false,
+        }
+    });
+    match first_rewrite {
+        None => std::borrow::Cow::Borrowed(text),
+        Some(i) => {
+            let mut out = String::with_capacity(text.len());
+            out.push_str(&text[..i]);
+            out.push_str(&refang(&text[i..]));
+            std::borrow::Cow::Owned(out)
+        }
+    }
+}
+
 /// Whether `text` contains anything [`refang`] would rewrite.
 pub fn is_defanged(text: &str) -> bool {
     refang(text) != text
@@ -169,6 +195,30 @@ mod tests {
         for input in cases {
             assert_eq!(refang(input), input, "{input}");
             assert!(!is_defanged(input));
+        }
+    }
+
+    #[test]
+    fn refang_cow_agrees_and_borrows_clean_text() {
+        let inputs = [
+            "hxxp://example[.]com/a",
+            "see hxxp://a[.]b and hxxps://c[.]d",
+            "x hxxp://a",
+            "thxxp://not-a-scheme",
+            "user(AT)example{DOT}com",
+            "1.2.3[.]4",
+            "http://example.com/a?b[1]=2",
+            "ünïcödé [x] (y) {z}",
+            "",
+        ];
+        for input in inputs {
+            let cow = refang_cow(input);
+            assert_eq!(cow, refang(input), "{input}");
+            assert_eq!(
+                matches!(cow, std::borrow::Cow::Borrowed(_)),
+                !is_defanged(input),
+                "{input}"
+            );
         }
     }
 
