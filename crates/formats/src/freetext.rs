@@ -39,12 +39,12 @@
 
 use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::net::IpAddr;
 
 use kizuna_model::attribute_types::{AttributeType, attribute_type};
-use kizuna_model::normalize::normalize_value;
-use kizuna_model::refang::refang;
+use kizuna_model::normalize::{format_ipv6, normalize_value};
+use kizuna_model::refang::refang_cow;
 use regex::Regex;
 
 use crate::report::Rejection;
@@ -188,7 +188,25 @@ pub fn classify(token: &str, tlds: &TldSet) -> Classification {
 }
 
 fn finish(resolved: Resolved<'_>) -> Classification {
+    let port_comment =
+        |port: Option<&str>| port.map(|p| format!("On port {p}")).unwrap_or_default();
     match resolved {
+        Resolved::Canonical {
+            attr_type,
+            value,
+            port,
+        } => {
+            debug_assert_eq!(
+                normalize_value(attr_type, &value).map(|n| n.joined(attr_type)),
+                Ok(value.clone()),
+                "a canonical {attr_type} must normalise to itself"
+            );
+            Classification::Indicator {
+                attr_type,
+                value,
+                comment: port_comment(port),
+            }
+        }
         Resolved::Found {
             attr_type,
             value,
@@ -197,7 +215,7 @@ fn finish(resolved: Resolved<'_>) -> Classification {
             Ok(normalized) => Classification::Indicator {
                 attr_type,
                 value: normalized.joined(attr_type),
-                comment: port.map(|p| format!("On port {p}")).unwrap_or_default(),
+                comment: port_comment(port),
             },
             Err(error) => Classification::Invalid(error.message),
         },
@@ -291,7 +309,7 @@ pub(crate) fn join_comments(detected: String, other: &str) -> String {
 /// MISP's token separators: white space, control and format characters, NBSP, `,<>;`.
 fn is_separator(c: char) -> bool {
     if c.is_ascii() {
-        return matches!(c, ',' | '<' | '>' | ';') || c.is_ascii_whitespace() || c.is_control();
+        return ASCII_SEPARATORS[c as usize];
     }
     c.is_whitespace() || c.is_control() || is_format_or_private(c)
 }
@@ -306,16 +324,40 @@ fn is_format_or_private(c: char) -> bool {
         | 0xE000..=0xF8FF | 0xF0000..=0xFFFFD | 0x100000..=0x10FFFD)
 }
 
+/// [`is_separator`] for ASCII, as a table: the tokeniser looks at every byte of the input.
+const ASCII_SEPARATORS: [bool; 128] = {
+    let mut table = [false; 128];
+    let mut b = 0;
+    while b < 128 {
+        let byte = b as u8;
+        table[b] = matches!(byte, b',' | b'<' | b'>' | b';')
+            || byte.is_ascii_whitespace()
+            || byte.is_ascii_control();
+        b += 1;
+    }
+    table
+};
+
 fn split_tokens<'a>(text: &'a str, mut each: impl FnMut(&'a str)) {
+    let bytes = text.as_bytes();
     let mut start = None;
-    for (i, c) in text.char_indices() {
-        if is_separator(c) {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (separator, width) = if b < 0x80 {
+            (ASCII_SEPARATORS[b as usize], 1)
+        } else {
+            let c = text[i..].chars().next().expect("i is a char boundary");
+            (is_separator(c), c.len_utf8())
+        };
+        if separator {
             if let Some(s) = start.take() {
                 each(&text[s..i]);
             }
         } else if start.is_none() {
             start = Some(i);
         }
+        i += width;
     }
     if let Some(s) = start {
         each(&text[s..]);
@@ -351,9 +393,29 @@ pub(crate) fn trim_token(token: &str) -> &str {
 #[derive(Default)]
 pub(crate) struct Collector {
     parsed: ParsedValues,
-    seen: HashMap<u64, SeenSlot>,
+    seen: HashMap<u64, SeenSlot, BuildHasherDefault<PassThrough>>,
     hasher: RandomState,
     type_defaults: Vec<&'static AttributeType>,
+}
+
+/// The keys of `Collector::seen` are already SipHash outputs; hashing them again is waste.
+#[derive(Default)]
+struct PassThrough(u64);
+
+impl Hasher for PassThrough {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(b);
+        }
+    }
+
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n;
+    }
 }
 
 enum SeenSlot {
@@ -441,6 +503,14 @@ impl Collector {
 // Type resolution (ComplexTypeTool::__resolveType)
 
 enum Resolved<'a> {
+    /// Already in the form MISP stores: the checks that found it prove it (an address that
+    /// parsed, lower-cased hex of a digest length, a lower-case ASCII host name).
+    Canonical {
+        attr_type: &'static str,
+        value: String,
+        port: Option<&'a str>,
+    },
+    /// To be normalised and validated for its type.
     Found {
         attr_type: &'static str,
         value: Cow<'a, str>,
@@ -459,17 +529,34 @@ fn found<'a>(attr_type: &'static str, value: impl Into<Cow<'a, str>>) -> Resolve
     }
 }
 
+fn canonical<'a>(attr_type: &'static str, value: String) -> Resolved<'a> {
+    Resolved::Canonical {
+        attr_type,
+        value,
+        port: None,
+    }
+}
+
+/// The text MISP stores for `addr`, parsed from `text`: IPv4 as written (the parser refuses
+/// leading zeros, so the text is already canonical), IPv6 compressed and lower-case.
+fn canonical_ip(addr: IpAddr, text: &str) -> String {
+    match addr {
+        IpAddr::V4(_) => text.to_string(),
+        IpAddr::V6(v6) => format_ipv6(&v6),
+    }
+}
+
 /// The checks MISP runs on the token as given: a clean IP, then hashes.
 fn resolve_raw(raw: &str) -> Option<Resolved<'_>> {
-    if raw.parse::<IpAddr>().is_ok() {
-        return Some(found("ip-dst", raw));
+    if let Ok(addr) = raw.parse::<IpAddr>() {
+        return Some(canonical("ip-dst", canonical_ip(addr, raw)));
     }
     check_hashes(raw)
 }
 
 /// The remaining checks, in MISP's order, on the token and its refanged form.
 fn resolve_refanged<'a>(raw: &'a str, refanged: &'a str, tlds: &TldSet) -> Resolved<'a> {
-    if refanged.contains('@') && is_php_email(refanged) {
+    if has_byte(refanged, b'@') && is_php_email(refanged) {
         return found("email-src", refanged);
     }
     let (no_port, port) = split_port(refanged);
@@ -522,8 +609,14 @@ fn hash_types(len: usize) -> Option<(&'static str, &'static str)> {
 }
 
 fn check_hashes(raw: &str) -> Option<Resolved<'_>> {
-    if let Some((name, hash)) = raw.split_once('|')
-        && !hash.contains('|')
+    if let Some(hash_types) = hash_types(raw.len())
+        && is_hex(raw)
+    {
+        return Some(canonical(hash_types.0, raw.to_ascii_lowercase()));
+    }
+    if let Some(bar) = find_byte(raw, b'|')
+        && let (name, hash) = (&raw[..bar], &raw[bar + 1..])
+        && !has_byte(hash, b'|')
         && resolve_filename(name)
     {
         if is_hex(hash) {
@@ -539,19 +632,26 @@ fn check_hashes(raw: &str) -> Option<Resolved<'_>> {
             return Some(found("filename|ssdeep", raw));
         }
     }
-    if is_hex(raw)
-        && let Some((single, _)) = hash_types(raw.len())
-    {
-        return Some(found(single, raw));
-    }
     if is_ssdeep(raw) {
         return Some(found("ssdeep", raw));
     }
     None
 }
 
+/// Tokens are short: a plain loop beats setting up a substring search.
+fn find_byte(s: &str, needle: u8) -> Option<usize> {
+    s.bytes().position(|b| b == needle)
+}
+
+fn has_byte(s: &str, needle: u8) -> bool {
+    s.bytes().any(|b| b == needle)
+}
+
 /// `blocksize:hash:hash`, but not a time of day such as `12:30:45`.
 fn is_ssdeep(s: &str) -> bool {
+    if !s.as_bytes().first().is_some_and(u8::is_ascii_digit) || !has_byte(s, b':') {
+        return false;
+    }
     let mut parts = s.split(':');
     let (Some(size), Some(a), Some(b), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -570,26 +670,19 @@ fn is_ssdeep(s: &str) -> bool {
 
 /// Refangs a token, then drops trailing dots (`evil[.]com[.]`).
 fn refang_token(raw: &str) -> Cow<'_, str> {
-    let may_be_defanged = raw.bytes().any(|b| matches!(b, b'[' | b'(' | b'{' | b':'));
-    if !may_be_defanged {
-        return Cow::Borrowed(raw.trim_end_matches('.'));
-    }
-    let refanged = refang(raw);
-    if refanged == raw {
-        Cow::Borrowed(raw.trim_end_matches('.'))
-    } else {
-        let trimmed = refanged.trim_end_matches('.');
-        if trimmed.len() == refanged.len() {
+    match refang_cow(raw) {
+        Cow::Borrowed(clean) => Cow::Borrowed(clean.trim_end_matches('.')),
+        Cow::Owned(mut refanged) => {
+            let kept = refanged.trim_end_matches('.').len();
+            refanged.truncate(kept);
             Cow::Owned(refanged)
-        } else {
-            Cow::Owned(trimmed.to_string())
         }
     }
 }
 
 /// Sets aside a trailing `:NN`…`:NNNNN`.
 fn split_port(refanged: &str) -> (&str, Option<&str>) {
-    if let Some(colon) = refanged.rfind(':') {
+    if let Some(colon) = refanged.bytes().rposition(|b| b == b':') {
         let port = &refanged[colon + 1..];
         if (2..=5).contains(&port.len()) && port.bytes().all(|b| b.is_ascii_digit()) {
             return (&refanged[..colon], Some(port));
@@ -603,14 +696,20 @@ fn check_ip<'a>(
     no_port: &'a str,
     port: Option<&'a str>,
 ) -> Option<Resolved<'a>> {
-    if no_port.parse::<IpAddr>().is_ok() {
+    if let Ok(addr) = no_port.parse::<IpAddr>() {
+        let address = canonical_ip(addr, no_port);
         return Some(match port {
-            Some(p) => Resolved::Found {
+            Some(p) if is_canonical_port(p) => Resolved::Canonical {
                 attr_type: "ip-dst|port",
-                value: Cow::Owned(format!("{no_port}|{p}")),
+                value: format!("{address}|{p}"),
                 port: Some(p),
             },
-            None => found("ip-dst", no_port),
+            Some(p) => Resolved::Found {
+                attr_type: "ip-dst|port",
+                value: Cow::Owned(format!("{address}|{p}")),
+                port: Some(p),
+            },
+            None => canonical("ip-dst", address),
         });
     }
     if refanged.parse::<std::net::Ipv6Addr>().is_ok() {
@@ -626,8 +725,9 @@ fn check_ip<'a>(
             port: Some(p),
         });
     }
-    if let Some((address, prefix)) = no_port.split_once('/')
-        && !prefix.contains('/')
+    if let Some(slash) = find_byte(no_port, b'/')
+        && let (address, prefix) = (&no_port[..slash], &no_port[slash + 1..])
+        && !has_byte(prefix, b'/')
     {
         if address.parse::<IpAddr>().is_ok() && is_php_numeric(prefix) {
             return Some(Resolved::Found {
@@ -644,6 +744,11 @@ fn check_ip<'a>(
         return Some(Resolved::Invalid(bad_ipv4()));
     }
     None
+}
+
+/// 1-65535 written without leading zeros.
+fn is_canonical_port(port: &str) -> bool {
+    !port.starts_with('0') && port.parse::<u32>().is_ok_and(|n| (1..=65535).contains(&n))
 }
 
 fn bad_ipv4() -> String {
@@ -669,16 +774,30 @@ fn check_domain_url_filename<'a>(
     port: Option<&'a str>,
     tlds: &TldSet,
 ) -> Option<Resolved<'a>> {
-    if no_port.contains('.') {
+    if has_byte(no_port, b'.') {
         if let Some(last_label) = domain_shape(no_port)
             && tlds.contains(last_label)
         {
             let labels = no_port.split('.').count();
             let attr_type = if labels > 2 { "hostname" } else { "domain" };
-            return Some(Resolved::Found {
-                attr_type,
-                value: Cow::Borrowed(no_port),
-                port,
+            let lower_ascii = no_port
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+            let lengths_ok = no_port.len() <= 253
+                && last_label.len() >= 2
+                && no_port.split('.').all(|label| label.len() <= 63);
+            return Some(if lower_ascii && lengths_ok {
+                Resolved::Canonical {
+                    attr_type,
+                    value: no_port.to_string(),
+                    port,
+                }
+            } else {
+                Resolved::Found {
+                    attr_type,
+                    value: Cow::Borrowed(no_port),
+                    port,
+                }
             });
         }
         if is_php_url(no_port) || is_php_url_with_http(no_port) {
@@ -686,7 +805,7 @@ fn check_domain_url_filename<'a>(
             if is_link(refanged, tlds) {
                 return Some(found("link", refanged));
             }
-            if no_port.contains('/') {
+            if has_byte(no_port, b'/') {
                 return Some(found("url", refanged));
             }
         } else if let Some(reason) = broken_url(refanged) {
@@ -696,7 +815,7 @@ fn check_domain_url_filename<'a>(
             return Some(found("filename", raw));
         }
     }
-    if raw.contains('\\') {
+    if has_byte(raw, b'\\') {
         let first = raw.split('\\').next().unwrap_or("");
         let last = raw.rsplit('\\').next().unwrap_or("");
         if last.contains('.') || second_byte_is_colon(first) {
@@ -810,7 +929,7 @@ fn check_cve_and_phone(raw: &str) -> Option<Resolved<'_>> {
             )
         });
     }
-    let dash_after_start = raw.find('-').is_some_and(|i| i > 0);
+    let dash_after_start = find_byte(raw, b'-').is_some_and(|i| i > 0);
     if (bytes[0] == b'+' || dash_after_start) && !is_iso_date(raw) && is_phone(raw) {
         return Some(found("phone-number", raw));
     }
