@@ -1,4 +1,5 @@
-//! The command line: `kizuna serve`, `kizuna init`, `kizuna user`, `kizuna config example`.
+//! The command line: `kizuna serve`, `kizuna init`, `kizuna user`, `kizuna import`,
+//! `kizuna export`, `kizuna config example`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -31,6 +32,12 @@ pub enum Command {
         #[command(subcommand)]
         command: crate::user_cli::UserCommand,
     },
+    /// Import MISP events, MISP feeds, STIX 2.1 bundles, CSV or free text (files, folders or
+    /// URLs); prints what was added and what was rejected, and why.
+    Import(crate::import_cli::ImportArgs),
+    /// Export for devices and tools (text, edl, suricata, snort, zeek, rpz, stix2, a MISP
+    /// feed …): only what is valid now unless --all or --valid-at.
+    Export(crate::export_cli::ExportArgs),
 }
 
 #[derive(Debug, Subcommand)]

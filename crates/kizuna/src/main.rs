@@ -2,6 +2,9 @@
 
 mod cli;
 mod config;
+mod export_cli;
+mod feed_cli;
+mod import_cli;
 mod user_cli;
 
 use anyhow::{Context, Result, bail};
@@ -25,7 +28,7 @@ fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(error) => {
             eprintln!("kizuna: {error:#}");
             ExitCode::from(2)
@@ -33,11 +36,13 @@ fn main() -> ExitCode {
     }
 }
 
-async fn run(cli: Cli) -> Result<()> {
+async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Init(args) => init(args).await,
         Command::User { command } => user_cli::run(command).await,
+        Command::Import(args) => return import_cli::run(args).await,
+        Command::Export(args) => export_cli::run(args).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -45,6 +50,7 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+    .map(|()| ExitCode::SUCCESS)
 }
 
 fn init_logging(file: &FileConfig) {

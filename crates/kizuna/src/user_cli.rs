@@ -83,7 +83,7 @@ pub async fn run(command: UserCommand) -> Result<()> {
     }
 }
 
-async fn open(database: &DatabaseArgs) -> Result<Store> {
+pub(crate) async fn open(database: &DatabaseArgs) -> Result<Store> {
     let file = FileConfig::load(database.config.as_deref())?;
     let database = DatabaseConfig::resolve(database, &file)?;
     crate::open_store(&database).await
@@ -93,7 +93,7 @@ fn is_id(text: &str) -> bool {
     !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())
 }
 
-async fn find_org(store: &Store, wanted: &str) -> Result<Option<Organisation>> {
+pub(crate) async fn find_org(store: &Store, wanted: &str) -> Result<Option<Organisation>> {
     if is_id(wanted) {
         match store.org(&Key::Id(wanted.parse()?)).await {
             Ok(org) => return Ok(Some(org)),

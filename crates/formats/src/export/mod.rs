@@ -29,7 +29,7 @@ pub struct ExportItem<'a> {
 /// A format written in steps: `begin`, then `attribute` (or `event`) any number of times,
 /// then `finish`. Each step appends to `out`; the caller may send and clear `out` between
 /// steps.
-pub trait ExportWriter: Send {
+pub trait ExportWriter: Send + Sync {
     /// The HTTP `Content-Type` of the whole output.
     fn content_type(&self) -> &'static str;
 
@@ -268,10 +268,9 @@ impl ExportOptions {
 
 pub use rpz::{RpzOptions, RpzPolicy};
 
-/// The writer for `format`, configured from `options`. Every format has one; the Option
-/// leaves room for formats a build may lack.
-pub fn writer(format: ExportFormat, options: &ExportOptions) -> Option<Box<dyn ExportWriter>> {
-    Some(match format {
+/// The writer for `format`, configured from `options`.
+pub fn writer(format: ExportFormat, options: &ExportOptions) -> Box<dyn ExportWriter> {
+    match format {
         ExportFormat::Text => Box::new(plain::TextWriter::new()),
         ExportFormat::Hashes => Box::new(plain::HashesWriter::new()),
         ExportFormat::Hosts => {
@@ -289,7 +288,7 @@ pub fn writer(format: ExportFormat, options: &ExportOptions) -> Option<Box<dyn E
         ExportFormat::Stix2 => Box::new(crate::stix::export::Stix2Writer::new(
             crate::stix::export::Stix2Options::new(options.base_url.clone(), options.now),
         )),
-    })
+    }
 }
 
 // ---------------------------------------------------------------------------------------

@@ -171,7 +171,7 @@ impl AttributeExport {
         if request.format == ReturnFormat::Count {
             return Ok((count, None));
         }
-        let writer = export_writer(&request)?;
+        let writer = export_writer(&request);
         Ok((
             count,
             Some(AttributeExport {
@@ -220,7 +220,7 @@ impl EventExport {
         if request.format == ReturnFormat::Count {
             return Ok((count, None));
         }
-        let writer = export_writer(&request)?;
+        let writer = export_writer(&request);
         let blocked_tags = request.criteria.tags.none.iter().cloned().collect();
         Ok((
             count,
@@ -516,17 +516,15 @@ fn footer_chunk(
     out
 }
 
-/// The writer of an export format, with the instance's URL and the caller's NIDS sid base.
-fn export_writer(request: &SearchRequest) -> ApiResult<Option<Box<dyn ExportWriter>>> {
-    let ReturnFormat::Export(format) = request.format else {
-        return Ok(None);
-    };
-    match kizuna_formats::export::writer(format, &request.options.export) {
-        Some(writer) => Ok(Some(writer)),
-        None => Err(ApiError::BadRequest(format!(
-            "Invalid filter returnFormat: {} is not available.",
-            format.name()
-        ))),
+/// The writer of an export format (its options carry the instance's URL and the caller's
+/// NIDS sid base).
+fn export_writer(request: &SearchRequest) -> Option<Box<dyn ExportWriter>> {
+    match request.format {
+        ReturnFormat::Export(format) => Some(kizuna_formats::export::writer(
+            format,
+            &request.options.export,
+        )),
+        _ => None,
     }
 }
 
