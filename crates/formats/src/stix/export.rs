@@ -129,14 +129,14 @@ impl Stix2Writer {
         }
     }
 
-    fn push(&mut self, out: &mut String, object: &Value) {
+    fn push(&mut self, out: &mut String, object: &str) {
         if self.objects_open {
             out.push_str(",\n");
         } else {
             out.push_str(",\"objects\":[\n");
             self.objects_open = true;
         }
-        out.push_str(&object.to_string());
+        out.push_str(object);
     }
 
     fn write_event(&mut self, out: &mut String, event: &Event) {
@@ -242,6 +242,10 @@ impl ExportWriter for Stix2Writer {
 
 /// The objects of one event: `prelude` (identity, markings and clusters this bundle has
 /// not seen yet), then the report, then `body` (everything the report refers to).
+///
+/// Body objects are kept serialised, which is far smaller than their JSON trees; only
+/// SCOs stay as trees until the event is complete, since a later attribute may add to one
+/// (another address a domain resolves to).
 struct EventExport<'a> {
     event: &'a Event,
     options: &'a Stix2Options,
@@ -249,9 +253,19 @@ struct EventExport<'a> {
     creator: String,
     event_markings: Vec<String>,
     prelude: Vec<Value>,
-    body: Vec<Value>,
+    body: Vec<BodyEntry>,
     positions: HashMap<String, usize>,
     cluster_refs: Vec<String>,
+}
+
+struct BodyEntry {
+    id: String,
+    object: Pending,
+}
+
+enum Pending {
+    Written(String),
+    Observable(Value),
 }
 
 /// A tag's role in STIX.
@@ -284,7 +298,7 @@ impl<'a> EventExport<'a> {
         }
     }
 
-    fn build(mut self) -> Vec<Value> {
+    fn build(mut self) -> Vec<String> {
         self.creator = self.identity();
         let event_tags = sort_tags(&self.event.tags);
         self.event_markings = self.marking_refs(&event_tags.markings);
@@ -302,9 +316,12 @@ impl<'a> EventExport<'a> {
             self.object(object);
         }
         let report = self.report(event_tags.labels);
-        let mut objects = self.prelude;
-        objects.push(report);
-        objects.extend(self.body);
+        let mut objects: Vec<String> = self.prelude.iter().map(Value::to_string).collect();
+        objects.push(report.to_string());
+        objects.extend(self.body.into_iter().map(|entry| match entry.object {
+            Pending::Written(text) => text,
+            Pending::Observable(sco) => sco.to_string(),
+        }));
         objects
     }
 
@@ -401,10 +418,22 @@ impl<'a> EventExport<'a> {
     fn add(&mut self, object: Value) -> String {
         let id = object["id"].as_str().unwrap_or_default().to_string();
         match self.positions.get(&id) {
-            Some(&index) => merge_into(&mut self.body[index], object),
+            Some(&index) => {
+                if let Pending::Observable(existing) = &mut self.body[index].object {
+                    merge_into(existing, object);
+                }
+            }
             None => {
                 self.positions.insert(id.clone(), self.body.len());
-                self.body.push(object);
+                let object = if object.get("created").is_some() {
+                    Pending::Written(object.to_string())
+                } else {
+                    Pending::Observable(object)
+                };
+                self.body.push(BodyEntry {
+                    id: id.clone(),
+                    object,
+                });
             }
         }
         id
@@ -457,7 +486,7 @@ impl<'a> EventExport<'a> {
         let mut refs: Vec<Value> = self
             .body
             .iter()
-            .map(|object| object["id"].clone())
+            .map(|entry| Value::String(entry.id.clone()))
             .collect();
         refs.extend(self.cluster_refs.iter().cloned().map(Value::String));
         if refs.is_empty() {
