@@ -2,8 +2,10 @@
 //! typing, parsing leniency, build defaults and validation, describeTypes.
 
 mod build;
+mod csv_import;
 mod describe_types;
 mod exports;
+mod freetext;
 mod misp_events;
 mod parsing;
 mod rendering;
