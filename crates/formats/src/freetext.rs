@@ -3,7 +3,7 @@
 //!
 //! The text is cut into tokens on white space, control characters, `,`, `<`, `>` and `;`
 //! (plus the contents of double-quoted strings); each token loses surrounding quotes,
-//! brackets, dots and commas, and is then typed in MISP's order:
+//! parentheses, dots and commas, and is then typed in MISP's order:
 //!
 //! 1. a clean IPv4/IPv6 address → `ip-dst`;
 //! 2. `filename|<hash>` → `filename|md5` … `filename|sha512`, `filename|ssdeep`; a hex string
