@@ -10,7 +10,10 @@
 use super::filters::resolve_time_delta;
 use super::input::{is_uuid, lenient_i64};
 use super::output::{format_date, format_seen};
+use crate::csv_import::{CsvMapping, misp_regex_to_rust, parse_csv};
+use crate::freetext::{ParsedValues, TldSet, parse_freetext_excluding};
 use crate::report::Rejection;
+use kizuna_model::feed::FeedSourceFormat;
 use kizuna_model::{AttachedTag, Attribute, Event, MispObject, ObjectReference};
 use serde_json::{Map, Value, json};
 use std::fmt::Write as _;
@@ -203,6 +206,12 @@ fn manifest_entry_from(key: Option<&str>, entry: &Value) -> Result<ManifestEntry
         orgc_uuid: orgc_text("uuid"),
         tags,
     })
+}
+
+/// The manifest entry an event file describes itself with (`{"Event": {...}}` or the bare
+/// object), for applying feed rules to what a file really holds.
+pub fn manifest_entry_of_event(event: &Value) -> Result<ManifestEntry, String> {
+    manifest_entry_from(None, event.get("Event").unwrap_or(event))
 }
 
 /// A feed's `rules`: which manifest entries are fetched (MISP's feed pull rules). Tag rules
@@ -592,6 +601,43 @@ fn feed_reference(reference: &ObjectReference) -> Value {
     })
 }
 
+/// The values of a csv or freetext feed document, parsed with the feed's `settings`
+/// (`csv.value` columns and `csv.delimiter` for csv; `common.excluderegex` for both).
+pub fn parse_values_feed(
+    format: FeedSourceFormat,
+    text: &str,
+    settings: &Value,
+    tlds: &TldSet,
+) -> Result<ParsedValues, String> {
+    match format {
+        FeedSourceFormat::Csv => {
+            let mapping = CsvMapping::from_misp_feed_settings(settings)?;
+            parse_csv(text, &mapping, tlds)
+        }
+        FeedSourceFormat::Freetext | FeedSourceFormat::Misp => {
+            let exclude = match settings
+                .get("common")
+                .and_then(|common| common.get("excluderegex"))
+            {
+                None | Some(Value::Null) => None,
+                Some(Value::String(pattern)) if pattern.trim().is_empty() => None,
+                Some(Value::String(pattern)) => {
+                    let rust = misp_regex_to_rust(pattern)?;
+                    Some(regex::Regex::new(&rust).map_err(|error| {
+                        format!("settings.common.excluderegex {pattern:?}: {error}")
+                    })?)
+                }
+                Some(other) => {
+                    return Err(format!(
+                        "settings.common.excluderegex: expected a delimited pattern such as \"/^10\\\\./\", got {other}"
+                    ));
+                }
+            };
+            Ok(parse_freetext_excluding(text, tlds, exclude.as_ref()))
+        }
+    }
+}
+
 /// MISP writes integer columns as JSON strings.
 fn int_text(value: i64) -> Value {
     Value::String(value.to_string())
@@ -885,5 +931,39 @@ mod tests {
         assert_eq!(pairs[0].1, event.uuid);
         assert_eq!(rejected.len(), 2);
         assert_eq!(rejected[0].location, "line 5");
+    }
+
+    #[test]
+    fn values_feeds_are_parsed_with_their_settings() {
+        let tlds = TldSet::new(["com".to_string(), "test".to_string()]);
+        let text = "# blocklist\n198.51.100.7\nevil[.]com\n10.0.0.1\n";
+        let settings = json!({"common": {"excluderegex": "/^10\\./"}});
+        let parsed = parse_values_feed(FeedSourceFormat::Freetext, text, &settings, &tlds).unwrap();
+        let values: Vec<(&str, &str)> = parsed
+            .values
+            .iter()
+            .map(|value| (value.attr_type.as_str(), value.value.as_str()))
+            .collect();
+        assert_eq!(values, [("ip-dst", "198.51.100.7"), ("domain", "evil.com")]);
+
+        let csv = "1,198.51.100.7,c2\n2,evil.com,phishing\n";
+        let settings = json!({"csv": {"value": "2", "delimiter": ","}});
+        let parsed = parse_values_feed(FeedSourceFormat::Csv, csv, &settings, &tlds).unwrap();
+        assert_eq!(parsed.values.len(), 2);
+        assert_eq!(parsed.values[1].value, "evil.com");
+        let bad = json!({"csv": {"value": "zero"}});
+        assert!(parse_values_feed(FeedSourceFormat::Csv, csv, &bad, &tlds).is_err());
+        let bad = json!({"common": {"excluderegex": "no-delimiters"}});
+        assert!(parse_values_feed(FeedSourceFormat::Freetext, csv, &bad, &tlds).is_err());
+    }
+
+    #[test]
+    fn event_files_describe_themselves_for_rules() {
+        let described = manifest_entry_of_event(&feed_event(&sample_event())).unwrap();
+        assert_eq!(described.uuid, "5f0c7a1e-0000-4000-8000-0000000000e1");
+        assert_eq!(described.orgc_name, "CIRCL");
+        assert_eq!(described.tags, ["tlp:clear"]);
+        assert_eq!(described.timestamp, 1_700_000_000);
+        assert!(manifest_entry_of_event(&json!({"Event": {"info": "x"}})).is_err());
     }
 }
