@@ -9,7 +9,9 @@ pub mod bootstrap;
 pub mod client;
 pub mod error;
 mod event_merge;
+pub mod feed_fetch;
 mod hardening;
+pub mod http;
 pub mod import;
 pub mod keys;
 pub mod misp;
@@ -76,6 +78,8 @@ pub struct AppState {
     pub warninglists: Arc<Warninglists>,
     /// Failed-authentication counts, shared by every request.
     pub throttle: Arc<Throttle>,
+    /// Feed fetching: limits, HTTP client, one lock per feed.
+    pub feeds: Arc<feed_fetch::Feeds>,
 }
 
 impl AppState {
@@ -85,6 +89,7 @@ impl AppState {
             throttle: Arc::new(Throttle::new(&settings.throttle)),
             settings: Arc::new(settings),
             warninglists: Arc::new(Warninglists::new(WarninglistSet::defaults())),
+            feeds: Arc::new(feed_fetch::Feeds::new(feed_fetch::FeedSettings::default())),
         }
     }
 }
