@@ -8,6 +8,7 @@ mod correlations;
 mod errors;
 mod events;
 mod exports;
+mod feeds;
 mod handshake;
 mod hardening;
 mod objects;
