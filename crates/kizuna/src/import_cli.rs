@@ -30,8 +30,8 @@ pub struct ImportArgs {
     /// What the sources hold; `auto` decides per source from its content and name.
     #[arg(long, value_enum, default_value_t = ImportFormat::Auto)]
     pub format: ImportFormat,
-    /// Organisation owning the imported events, by name or id [default: the first local
-    /// organisation, the one `kizuna init` created].
+    /// Organisation owning the imported events, by name or id [default: the instance's host
+    /// organisation, the one `kizuna init` or the first `kizuna serve` created].
     #[arg(long, value_name = "NAME_OR_ID")]
     pub org: Option<String>,
     /// Distribution forced on every imported event (0 your organisation, 1 this community,
@@ -114,12 +114,17 @@ async fn owner(store: &Store, wanted: Option<&str>) -> Result<(i64, i64)> {
         Some(wanted) => crate::user_cli::find_org(store, wanted)
             .await?
             .with_context(|| format!("no organisation named {wanted:?}"))?,
-        None => store
-            .list_orgs()
-            .await?
-            .into_iter()
-            .find(|org| org.local)
-            .context("the database has no local organisation yet; run `kizuna init` first")?,
+        None => {
+            let host = store
+                .setting("host_org_id")
+                .await?
+                .and_then(|id| id.parse::<i64>().ok())
+                .context(
+                    "the database has no host organisation yet; run `kizuna init` (or start \
+                     `kizuna serve` once) first, or name one with --org",
+                )?;
+            store.org(&kizuna_store::Key::Id(host)).await?
+        }
     };
     let user_id = store
         .list_users(Some(org.id))
