@@ -1,5 +1,6 @@
-//! MD5 (RFC 1321), only to derive MISP's default tag colour (`'#' . substr(md5($name), 0, 6)`).
-//! Not used for anything security-related.
+//! MD5 (RFC 1321), where MISP uses it as a fingerprint: default tag colours
+//! (`'#' . substr(md5($name), 0, 6)`), feed `hashes.csv` and cache exports. Not used for
+//! anything security-related.
 
 const SHIFTS: [u32; 64] = [
     7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 7, 12, 17, 22, 5, 9, 14, 20, 5, 9, 14, 20, 5, 9,
@@ -7,12 +8,16 @@ const SHIFTS: [u32; 64] = [
     21, 6, 10, 15, 21, 6, 10, 15, 21, 6, 10, 15, 21,
 ];
 
-fn constants() -> [u32; 64] {
-    let mut table = [0u32; 64];
-    for (i, slot) in table.iter_mut().enumerate() {
-        *slot = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
-    }
-    table
+/// The per-round constants (RFC 1321's sine table), computed once: exports digest every value.
+fn constants() -> &'static [u32; 64] {
+    static TABLE: std::sync::OnceLock<[u32; 64]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = [0u32; 64];
+        for (i, slot) in table.iter_mut().enumerate() {
+            *slot = ((i as f64 + 1.0).sin().abs() * 4_294_967_296.0) as u32;
+        }
+        table
+    })
 }
 
 pub(crate) fn md5(input: &[u8]) -> [u8; 16] {
@@ -69,10 +74,13 @@ pub(crate) fn md5(input: &[u8]) -> [u8; 16] {
 }
 
 pub(crate) fn md5_hex(input: &[u8]) -> String {
-    md5(input)
-        .iter()
-        .map(|byte| format!("{byte:02x}"))
-        .collect()
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut hex = String::with_capacity(32);
+    for byte in md5(input) {
+        hex.push(char::from(DIGITS[usize::from(byte >> 4)]));
+        hex.push(char::from(DIGITS[usize::from(byte & 0x0f)]));
+    }
+    hex
 }
 
 #[cfg(test)]
