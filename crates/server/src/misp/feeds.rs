@@ -658,13 +658,19 @@ fn fetching_user(call: &Call) -> FeedUser {
     }
 }
 
-/// A fetch that could not read or use its feed: 502 in MISP's error shape, naming the
-/// document and the problem (MISP answers 200 "Fetching the feed has failed.").
-fn fetch_failed(call: &Call, problem: &str) -> Response {
-    let message = format!("Fetching the feed has failed: {problem}");
+/// A feed that could not be read or used: MISP's error shape (plus MISP's `result` key of
+/// fetch answers), naming the document and the problem. 422 rather than a 5xx: PyMISP turns
+/// 4xx answers into `{"errors": ...}` but raises on 5xx as if the server were broken (MISP
+/// itself answers 200 "Fetching the feed has failed.").
+fn feed_failed(call: &Call, message: String) -> Response {
     (
-        StatusCode::BAD_GATEWAY,
-        axum::Json(json!({"name": message, "message": message, "url": call.url})),
+        StatusCode::UNPROCESSABLE_ENTITY,
+        axum::Json(json!({
+            "name": message,
+            "message": message,
+            "url": call.url,
+            "result": message,
+        })),
     )
         .into_response()
 }
@@ -683,7 +689,10 @@ async fn fetch_one(call: &Call) -> ApiResult<Response> {
             "summary": report.to_json(),
         }))),
         Err(FeedError::NotFound) => Err(invalid_feed()),
-        Err(FeedError::Source(problem)) => Ok(fetch_failed(call, &problem)),
+        Err(FeedError::Source(problem)) => Ok(feed_failed(
+            call,
+            format!("Fetching the feed has failed: {problem}"),
+        )),
         Err(FeedError::Store(error)) => Err(error.into()),
     }
 }
@@ -777,12 +786,10 @@ async fn cache(call: &Call) -> ApiResult<Response> {
     if failures.is_empty() {
         return Ok(call.success("Caching the feeds has successfully completed.", None));
     }
-    let message = format!("Caching the feeds has failed: {}", failures.join("; "));
-    Ok((
-        StatusCode::BAD_GATEWAY,
-        axum::Json(json!({"name": message, "message": message, "url": call.url})),
-    )
-        .into_response())
+    Ok(feed_failed(
+        call,
+        format!("Caching the feeds has failed: {}", failures.join("; ")),
+    ))
 }
 
 /// `/feeds/searchCaches`: which cached feeds hold a value (`{"value": "..."}` or a list of

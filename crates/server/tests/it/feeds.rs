@@ -473,8 +473,9 @@ async fn fetch_failures_are_answered_and_recorded() {
     )
     .await;
     let (status, body) = fetch(&server, unreachable).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY, "{body:#}");
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
     assert_misp_error(&body, &format!("/feeds/fetchFromFeed/{unreachable}"));
+    assert_eq!(body["result"], body["message"], "MISP's key of fetch answers");
     let message = text(&body["message"]);
     assert!(
         message
@@ -489,7 +490,7 @@ async fn fetch_failures_are_answered_and_recorded() {
     std::fs::write(dir.path().join("manifest.json"), "{\"a\": [1, 2}").unwrap();
     let broken = local_misp_feed(&server, dir.path(), json!({})).await;
     let (status, body) = fetch(&server, broken).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text(&body["message"]).contains("manifest.json: "),
         "{body:#}"
@@ -530,7 +531,7 @@ async fn local_feeds_can_be_switched_off() {
         key: server.key.clone(),
     };
     let (status, _, body) = locked.get(&format!("/feeds/fetchFromFeed/{id}")).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
         text(&body["message"]).contains("local feeds are disabled"),
         "{body:#}"
@@ -620,7 +621,7 @@ async fn an_http_misp_feed_is_fetched_with_conditional_requests() {
     )
     .await;
     let (status, body) = fetch(&server, missing).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&body["message"]).contains("HTTP 404"), "{body:#}");
 }
 
@@ -889,6 +890,6 @@ async fn the_served_feed_holds_what_the_caller_may_see_and_another_instance_subs
     )
     .await;
     let (status, body) = fetch(&subscriber, wrong_key).await;
-    assert_eq!(status, StatusCode::BAD_GATEWAY);
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(text(&body["message"]).contains("HTTP 403"), "{body:#}");
 }
