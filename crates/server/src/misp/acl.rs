@@ -71,6 +71,7 @@ const GATES: &[(&str, &[(&str, Rule)])] = &[
             ("unpublish", AllOf(&[Modify])),
             ("addtag", AllOf(&[Tagger])),
             ("removetag", AllOf(&[Tagger])),
+            ("uploadstix", AllOf(&[Add, Modify])),
             ("view", Anyone),
             ("index", Anyone),
             ("restsearch", Anyone),

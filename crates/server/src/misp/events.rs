@@ -25,6 +25,7 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "unpublish" => publish(call, false).await,
         "addtag" => add_tag(call).await,
         "removetag" => remove_tag(call).await,
+        "uploadstix" => super::event_uploads::upload_stix(call).await,
         _ => Err(unknown_action(call)),
     }
 }

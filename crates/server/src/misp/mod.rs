@@ -7,6 +7,7 @@ mod attributes;
 mod audit_logs;
 mod auth_keys;
 mod correlations;
+mod event_uploads;
 mod events;
 mod feeds;
 mod object_references;
@@ -249,6 +250,7 @@ async fn handle(
     let now = now();
     let principal = authenticate(&state, headers, client, now).await?;
     crate::auth::refuse_writes_of_read_only_key(&principal, &method, &path)?;
+    event_uploads::refuse_stix_1(&path, &body)?;
     let body = parse_body(&body)?;
     let call = Call {
         state,

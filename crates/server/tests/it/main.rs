@@ -18,6 +18,7 @@ mod roles_support;
 mod roundtrip;
 mod sharing_groups;
 mod sightings;
+mod stix_upload;
 mod support;
 mod tags;
 mod visibility_property;
