@@ -16,7 +16,6 @@ use crate::report::Rejection;
 use kizuna_model::feed::FeedSourceFormat;
 use kizuna_model::{AttachedTag, Attribute, Event, MispObject, ObjectReference};
 use serde_json::{Map, Value, json};
-use std::fmt::Write as _;
 
 /// Parses JSON as real feeds write it: a UTF-8 byte order mark and trailing commas before
 /// `]` or `}` are accepted. The error names line and column of the first problem.
@@ -365,12 +364,7 @@ pub fn write_manifest(entries: impl IntoIterator<Item = (String, Value)>) -> Str
 
 /// The hex md5 of a value, as `hashes.csv` and feed caches key values.
 pub fn value_md5(value: &str) -> String {
-    let digest = super::md5::md5(value.as_bytes());
-    let mut hex = String::with_capacity(32);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
+    super::md5::md5_hex(value.as_bytes())
 }
 
 /// The md5 digests an attribute contributes to `hashes.csv`: one per half of a composite
