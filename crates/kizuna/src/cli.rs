@@ -114,6 +114,11 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub trusted_proxies: Option<Vec<String>>,
+
+    /// Forbid feeds that read files on this machine (MISP's
+    /// Security.disable_local_feed_access) [default: false; only site admins configure feeds].
+    #[arg(long, env = "KIZUNA_DISABLE_LOCAL_FEEDS", value_name = "BOOL")]
+    pub disable_local_feeds: Option<bool>,
 }
 
 #[derive(Debug, Args)]

@@ -25,6 +25,7 @@ pub struct FileConfig {
     pub auth_failures_per_key: Option<u32>,
     pub auth_failure_window: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub disable_local_feeds: Option<bool>,
 }
 
 impl FileConfig {
@@ -137,6 +138,11 @@ auth_failure_window = 300
 # the connecting peer is the client. Only list proxies you run.
 # Flag --trusted-proxies 10.0.0.1,10.0.1.0/24, environment KIZUNA_TRUSTED_PROXIES.
 # trusted_proxies = ["127.0.0.1", "::1"]
+
+# Forbid feeds that read files on this machine (feeds with input_source "local"; only site
+# admins configure feeds). MISP's Security.disable_local_feed_access.
+# Flag --disable-local-feeds true, environment KIZUNA_DISABLE_LOCAL_FEEDS.
+disable_local_feeds = false
 "#;
 
 #[cfg(test)]
@@ -160,6 +166,7 @@ mod tests {
             "auth_failures_per_key",
             "auth_failure_window",
             "trusted_proxies",
+            "disable_local_feeds",
         ] {
             assert!(EXAMPLE.contains(&format!("{key} =")), "{key} missing");
         }

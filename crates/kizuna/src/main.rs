@@ -11,6 +11,7 @@ use anyhow::{Context, Result, bail};
 use clap::Parser;
 use cli::{Cli, Command, ConfigCommand, InitArgs, ServeArgs};
 use config::{DEFAULT_LISTEN, DatabaseConfig, FileConfig};
+use kizuna_server::feed_fetch::{FeedSettings, spawn_feed_scheduler};
 use kizuna_server::{AppState, IpBlock, ServerSettings, ThrottleSettings, bootstrap, now};
 use kizuna_store::Store;
 use std::process::ExitCode;
@@ -156,9 +157,24 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .with_warninglists_dir(&dir)
             .with_context(|| format!("cannot load the warninglists in {}", dir.display()))?;
     }
-    kizuna_server::serve(listener, state, shutdown_signal())
-        .await
-        .context("the server stopped with an error")?;
+    let disable_local_feeds = args
+        .disable_local_feeds
+        .or(file.disable_local_feeds)
+        .unwrap_or(false);
+    let state = state.with_feed_settings(FeedSettings {
+        allow_local: !disable_local_feeds,
+        ..FeedSettings::default()
+    });
+    // The scheduler stops when the server has finished its open requests.
+    let (stop_feeds, feeds_stopping) = tokio::sync::watch::channel(());
+    let scheduler = spawn_feed_scheduler(state.clone(), async move {
+        let mut stopping = feeds_stopping;
+        let _ = stopping.changed().await;
+    });
+    let served = kizuna_server::serve(listener, state, shutdown_signal()).await;
+    drop(stop_feeds);
+    let _ = scheduler.await;
+    served.context("the server stopped with an error")?;
     store.close().await;
     Ok(())
 }
