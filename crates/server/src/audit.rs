@@ -231,6 +231,8 @@ fn audit_action(call: &Call, model: &str) -> String {
         "publish" | "alert" => "publish",
         "publishsightings" => "publish_sightings",
         "restore" | "undelete" => "undelete",
+        // MISP logs an upload as the events it adds; the path's argument is the STIX version.
+        "uploadstix" => "add",
         // Attributes and objects are only flagged deleted unless asked otherwise.
         "delete" if matches!(model, "Attribute" | "Object") && !call.flag("hard") => "soft_delete",
         action if action.starts_with("add") || action == "import" => "add",
