@@ -111,14 +111,16 @@ async fn export(store: &Store, args: &ExportArgs) -> Result<()> {
         )),
         None => Box::new(std::io::BufWriter::new(std::io::stdout().lock())),
     };
-    let count = write_search(store, &warninglists, viewer, request, scope, |chunk| {
+    let mut bytes = 0u64;
+    write_search(store, &warninglists, viewer, request, scope, |chunk| {
+        bytes += chunk.len() as u64;
         out.write_all(chunk.as_bytes())
     })
     .await
     .map_err(|error| anyhow::anyhow!("{error}"))?;
     out.flush().context("cannot write the export")?;
     if let Some(path) = &args.output {
-        eprintln!("{}: {count} exported", path.display());
+        eprintln!("{}: {bytes} bytes written", path.display());
     }
     Ok(())
 }

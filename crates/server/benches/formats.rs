@@ -10,7 +10,8 @@
 //!
 //! `cargo bench -p kizuna-server --bench formats`
 //! Environment: `KIZUNA_BENCH_FEED_ATTRIBUTES` (default 60000),
-//! `KIZUNA_BENCH_EXPORT_ATTRIBUTES` (default 1000000).
+//! `KIZUNA_BENCH_EXPORT_ATTRIBUTES` (default 1000000), `KIZUNA_BENCH_EXPORT_FORMATS` (default
+//! `text,suricata,stix2`).
 
 use kizuna_formats::misp::feed::{feed_event, manifest_entry, write_manifest};
 use kizuna_formats::misp::filters::{Scope, parse_search};
@@ -163,6 +164,30 @@ async fn bench_feed_import(folder: &std::path::Path, attributes: u64) {
         manifest.push(manifest_entry(&event));
     }
     std::fs::write(feed.join("manifest.json"), write_manifest(manifest)).expect("manifest");
+    // The pure part alone (read, JSON, MISP parsing and validation), to tell it from the
+    // database's share.
+    let began = Instant::now();
+    let context = kizuna_formats::misp::build::BuildContext {
+        now: NOW,
+        today: time::macros::date!(2024 - 01 - 01),
+    };
+    for entry in std::fs::read_dir(&feed).expect("the feed folder") {
+        let path = entry.expect("an entry").path();
+        if path.file_name().is_some_and(|name| name == "manifest.json") {
+            continue;
+        }
+        let bytes = std::fs::read(&path).expect("an event file");
+        let document = kizuna_formats::misp::feed::parse_lenient_json(&bytes).expect("JSON");
+        let input = kizuna_formats::misp::input::parse_event(&document).expect("an event");
+        kizuna_formats::misp::build::new_event(&input, &context, 1, 0).expect("valid");
+    }
+    report(
+        "  of which reading and validating",
+        attributes,
+        began,
+        false,
+        "",
+    );
     let (store, org_id) = fresh_store(folder, "feed.db").await;
     let settings = ImportSettings::owned_by(org_id, 0);
     let peak_reset = reset_peak();
@@ -200,17 +225,27 @@ async fn bench_exports(folder: &std::path::Path, attributes: u64) {
             .bulk_insert_attributes(event_id, &batch, NOW)
             .await
             .expect("attributes");
+        // Adding content unpublishes an event (MISP); device exports want published ones.
+        store
+            .set_published(event_id, true, NOW)
+            .await
+            .expect("publish");
     }
     println!(
         "  (loaded {attributes} attributes in {events} events in {:.1} s)",
         began.elapsed().as_secs_f64()
     );
     let warninglists = Arc::new(Warninglists::new(kizuna_matcher::WarninglistSet::defaults()));
+    let wanted = std::env::var("KIZUNA_BENCH_EXPORT_FORMATS")
+        .unwrap_or_else(|_| "text,suricata,stix2".into());
     for (format, scope) in [
         ("text", Scope::Attributes),
         ("suricata", Scope::Attributes),
         ("stix2", Scope::Events),
     ] {
+        if !wanted.split(',').any(|name| name.trim() == format) {
+            continue;
+        }
         let mut params = Map::new();
         params.insert("valid_at".into(), json!("all"));
         let request = parse_search(&params, scope, Some(format), NOW).expect("a request");

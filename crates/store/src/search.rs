@@ -529,7 +529,7 @@ pub struct AttributeHit {
 }
 
 /// Attributes read per query while streaming.
-pub const SEARCH_PAGE_SIZE: u64 = 2_000;
+pub const SEARCH_PAGE_SIZE: u64 = 5_000;
 
 impl Store {
     /// Tag names (LIKE patterns, case-sensitive as MISP's binary collation) or ids → ids.
@@ -607,13 +607,40 @@ impl Store {
     ) -> Result<u64> {
         let sql = self.attribute_search_sql(criteria, viewer).await?;
         let text = format!(
-            "SELECT COUNT(*) FROM attributes JOIN events ON events.id = attributes.event_id{}",
+            "SELECT COUNT(*) FROM attributes {} events ON events.id = attributes.event_id{}",
+            self.attribute_event_join(criteria),
             sql.where_clause()
         );
         let (count,): (i64,) = with_pool!(self, pool => {
             bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_one(pool).await?
         });
         Ok(count.max(0) as u64)
+    }
+
+    /// How an attribute search joins events. Only event-wide filters that keep most events
+    /// (published, distribution, threat level, analysis, visibility) — the shape of every
+    /// device export — make SQLite's planner start from the events and sort every match
+    /// by attribute id for each page, which turns a million-attribute export quadratic;
+    /// `CROSS JOIN` makes SQLite walk attributes in id order instead, so a keyset page stops
+    /// after its rows. Selective event filters (ids, organisations, tags, dates, info) keep
+    /// the planner's choice; PostgreSQL plans this well by itself.
+    fn attribute_event_join(&self, criteria: &AttributeCriteria) -> &'static str {
+        let selective_event_filters = !criteria.event.is_empty()
+            || !criteria.uuid.is_empty()
+            || !criteria.orgc.is_empty()
+            || !criteria.event_info.is_empty()
+            || criteria.event_date.from.is_some()
+            || criteria.event_date.to.is_some()
+            || criteria.event_timestamp.is_some()
+            || criteria.publish_timestamp.is_some()
+            || !criteria.tags.is_empty()
+            || !criteria.sharing_group.is_empty()
+            || !criteria.creator_email.is_empty()
+            || criteria.creator_user.is_some();
+        match self.dialect() {
+            Dialect::Sqlite if !selective_event_filters => "CROSS JOIN",
+            _ => "JOIN",
+        }
     }
 
     /// The next page of an attribute search, in id order, with tags and event stubs; empty
@@ -636,14 +663,23 @@ impl Store {
         }
         let asked = cursor.take(SEARCH_PAGE_SIZE);
         let text = format!(
-            "SELECT {ATTRIBUTE_COLUMNS} FROM attributes JOIN events ON events.id = attributes.event_id{} \
+            "SELECT {ATTRIBUTE_COLUMNS} FROM attributes {} events ON events.id = attributes.event_id{} \
              ORDER BY {order} LIMIT {asked} OFFSET {}",
+            self.attribute_event_join(criteria),
             sql.where_clause(),
             cursor.skip
         );
-        let rows: Vec<AttributeRow> = with_pool!(self, pool => {
-            bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
-        });
+        let rows: Vec<AttributeRow> = match &self.backend {
+            crate::Backend::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                crate::sqlite_bulk::select_attribute_rows(&mut conn, &text, &sql.binds).await?
+            }
+            crate::Backend::Postgres(pool) => {
+                bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         let returned = rows.len() as u64;
         let mut attributes = rows
             .into_iter()

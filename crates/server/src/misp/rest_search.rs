@@ -35,8 +35,14 @@ const EVENT_IDS_PREFETCH: u64 = 10_000;
 pub(super) async fn attributes(call: &Call) -> ApiResult<Response> {
     let request = parse_request(call, Scope::Attributes)?;
     let viewer = call.viewer().await?;
-    let (count, export) =
-        AttributeExport::prepare(call.store(), &call.state.warninglists, viewer, request).await?;
+    let (count, export) = AttributeExport::prepare(
+        call.store(),
+        &call.state.warninglists,
+        viewer,
+        request,
+        Counted::Yes,
+    )
+    .await?;
     Ok(match export {
         Some(export) => stream_response(export, count),
         None => count_response(count),
@@ -52,6 +58,7 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
         viewer,
         call.viewer_org(),
         request,
+        Counted::Yes,
     )
     .await?;
     Ok(match export {
@@ -60,8 +67,17 @@ pub(super) async fn events(call: &Call) -> ApiResult<Response> {
     })
 }
 
+/// Whether an answer needs MISP's result count before its body (the `X-Result-Count`
+/// header); counting a million matches costs a pass of its own.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counted {
+    Yes,
+    No,
+}
+
 /// Runs a parsed restSearch outside HTTP (the CLI's `kizuna export`): the answer's chunks go
-/// to `sink` as they are produced. Returns MISP's result count.
+/// to `sink` as they are produced. Nothing is counted ahead (there is no header to fill):
+/// the result is the count only for `returnFormat: count`, else 0.
 pub async fn write_search(
     store: &Store,
     warninglists: &Arc<crate::Warninglists>,
@@ -73,8 +89,15 @@ pub async fn write_search(
     let viewer_org = viewer.org_id();
     let (count, chunks): (u64, Option<Box<dyn ChunkSource>>) = match scope {
         Scope::Events => {
-            let (count, export) =
-                EventExport::prepare(store, warninglists, viewer, viewer_org, request).await?;
+            let (count, export) = EventExport::prepare(
+                store,
+                warninglists,
+                viewer,
+                viewer_org,
+                request,
+                Counted::No,
+            )
+            .await?;
             (
                 count,
                 export.map(|export| Box::new(export) as Box<dyn ChunkSource>),
@@ -82,7 +105,7 @@ pub async fn write_search(
         }
         Scope::Attributes | Scope::Objects => {
             let (count, export) =
-                AttributeExport::prepare(store, warninglists, viewer, request).await?;
+                AttributeExport::prepare(store, warninglists, viewer, request, Counted::No).await?;
             (
                 count,
                 export.map(|export| Box::new(export) as Box<dyn ChunkSource>),
@@ -144,12 +167,15 @@ impl AttributeExport {
         warninglists: &Arc<crate::Warninglists>,
         viewer: Viewer,
         request: SearchRequest,
+        counted: Counted,
     ) -> ApiResult<(u64, Option<AttributeExport>)> {
         let store = store.clone();
         let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
         let mut events = EventStubCache::default();
         let mut prefetched = None;
-        let count = if request.options.enforce_warninglist {
+        let count = if counted == Counted::No && request.format != ReturnFormat::Count {
+            0
+        } else if request.options.enforce_warninglist {
             count_unwarned(warninglists, &store, &request, &viewer).await?
         } else if request
             .paging
@@ -198,11 +224,13 @@ impl EventExport {
         viewer: Viewer,
         viewer_org: Option<i64>,
         request: SearchRequest,
+        counted: Counted,
     ) -> ApiResult<(u64, Option<EventExport>)> {
         let store = store.clone();
         let mut cursor = SearchCursor::new(request.paging.offset(), request.paging.limit);
         let mut prefetched = None;
         let count = match request.paging.limit {
+            _ if counted == Counted::No && request.format != ReturnFormat::Count => 0,
             // A page of event ids is cheap to read whole; its length is the count.
             Some(limit) if limit <= EVENT_IDS_PREFETCH => {
                 let ids = store
