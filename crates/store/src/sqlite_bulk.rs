@@ -73,7 +73,7 @@ impl Statement {
         Self::prepare_sql(
             db,
             INSERT_SQL,
-            ffi::SQLITE_PREPARE_PERSISTENT as u32,
+            ffi::SQLITE_PREPARE_PERSISTENT,
             "preparing the attribute insert",
         )
     }

@@ -2,10 +2,10 @@
 //! (`resolveTimeDelta`) and the per-scope filter names, turned into
 //! [`kizuna_model::query`] criteria.
 
+use crate::export::{CacheHash, EdlList, ExportFormat, ExportOptions, RpzPolicy};
 use kizuna_model::query::{
     AttributeCriteria, DateRange, DeletedFilter, OrderField, Paging, SortOrder, Terms, TimeBound,
 };
-use crate::export::{CacheHash, EdlList, ExportFormat, ExportOptions, RpzPolicy};
 use serde_json::{Map, Value};
 use std::net::Ipv6Addr;
 use time::format_description::well_known::Rfc3339;
@@ -776,7 +776,12 @@ fn export_options(params: &Map<String, Value>, now: i64) -> Result<ExportOptions
         include_event_uuid: flag(params, "includeEventUuid"),
         ..ExportOptions::default()
     };
-    let text = |name: &str| params.get(name).and_then(scalar_text).filter(|t| !t.is_empty());
+    let text = |name: &str| {
+        params
+            .get(name)
+            .and_then(scalar_text)
+            .filter(|t| !t.is_empty())
+    };
     if let Some(policy) = text("policy") {
         options.rpz.policy = RpzPolicy::parse(&policy).ok_or_else(|| {
             FilterError::new(

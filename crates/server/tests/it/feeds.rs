@@ -475,7 +475,10 @@ async fn fetch_failures_are_answered_and_recorded() {
     let (status, body) = fetch(&server, unreachable).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body:#}");
     assert_misp_error(&body, &format!("/feeds/fetchFromFeed/{unreachable}"));
-    assert_eq!(body["result"], body["message"], "MISP's key of fetch answers");
+    assert_eq!(
+        body["result"], body["message"],
+        "MISP's key of fetch answers"
+    );
     let message = text(&body["message"]);
     assert!(
         message
