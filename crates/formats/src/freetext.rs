@@ -729,7 +729,7 @@ fn check_ip<'a>(
         && let (address, prefix) = (&no_port[..slash], &no_port[slash + 1..])
         && !has_byte(prefix, b'/')
     {
-        if address.parse::<IpAddr>().is_ok() && is_php_numeric(prefix) {
+        if address.parse::<IpAddr>().is_ok() && kizuna_model::normalize::is_php_numeric(prefix) {
             return Some(Resolved::Found {
                 attr_type: "ip-dst",
                 value: Cow::Borrowed(no_port),
@@ -891,24 +891,7 @@ fn resolve_filename(s: &str) -> bool {
     let extension = s.rsplit('.').next().unwrap_or("");
     !extension.is_empty()
         && extension.bytes().all(|b| b.is_ascii_alphanumeric())
-        && !is_php_numeric(extension)
-}
-
-/// PHP's `is_numeric` for strings without surrounding white space.
-fn is_php_numeric(s: &str) -> bool {
-    let body = s.strip_prefix(['+', '-']).unwrap_or(s);
-    let (mantissa, exponent) = match body.find(['e', 'E']) {
-        Some(i) => (&body[..i], Some(&body[i + 1..])),
-        None => (body, None),
-    };
-    let (int, frac) = mantissa.split_once('.').unwrap_or((mantissa, ""));
-    let digits = |t: &str| t.bytes().all(|b| b.is_ascii_digit());
-    let mantissa_ok = digits(int) && digits(frac) && !(int.is_empty() && frac.is_empty());
-    let exponent_ok = exponent.is_none_or(|e| {
-        let e = e.strip_prefix(['+', '-']).unwrap_or(e);
-        !e.is_empty() && digits(e)
-    });
-    mantissa_ok && exponent_ok
+        && !kizuna_model::normalize::is_php_numeric(extension)
 }
 
 fn check_cve_and_phone(raw: &str) -> Option<Resolved<'_>> {

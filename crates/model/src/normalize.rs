@@ -985,7 +985,7 @@ fn normalize_phone(type_name: &str, value: &str) -> Result<String, ValueError> {
 
 /// PHP's `is_numeric` for trimmed strings: optional sign, decimal digits with an optional
 /// fraction, optional exponent.
-fn is_php_numeric(value: &str) -> bool {
+pub fn is_php_numeric(value: &str) -> bool {
     let s = value.strip_prefix(['+', '-']).unwrap_or(value);
     let (mantissa, exponent) = match s.find(['e', 'E']) {
         Some(i) => (&s[..i], Some(&s[i + 1..])),
