@@ -269,6 +269,24 @@ struct Validators {
     last_modified: String,
 }
 
+/// The feed's main document (a MISP feed's manifest, a csv/freetext feed's list), asked
+/// for conditionally with the validators of the last fetch.
+async fn fetch_feed_document(
+    state: &AppState,
+    feed: &Feed,
+    location: &Location,
+) -> Result<Fetched, FeedError> {
+    let known = Validators {
+        etag: feed.state.etag.clone(),
+        last_modified: feed.state.last_modified.clone(),
+    };
+    state
+        .feeds
+        .get(feed, location, Some(&known))
+        .await
+        .map_err(FeedError::Source)
+}
+
 enum Fetched {
     Fresh {
         bytes: Vec<u8>,
@@ -525,21 +543,11 @@ async fn fetch_misp_feed(
     };
     let manifest_location = locate(feed, Some("manifest.json"))?;
     let manifest_source = manifest_location.to_string();
-    let known = Validators {
-        etag: feed.state.etag.clone(),
-        last_modified: feed.state.last_modified.clone(),
-    };
-    let (bytes, validators) = match state
-        .feeds
-        .get(feed, &manifest_location, Some(&known))
-        .await
-        .map_err(FeedError::Source)?
-    {
-        Fetched::NotModified => {
-            report.not_modified = true;
-            return Ok((report, None));
-        }
-        Fetched::Fresh { bytes, validators } => (bytes, validators),
+    let Fetched::Fresh { bytes, validators } =
+        fetch_feed_document(state, feed, &manifest_location).await?
+    else {
+        report.not_modified = true;
+        return Ok((report, None));
     };
     let manifest = parse_manifest(&bytes)
         .map_err(|error| FeedError::Source(format!("{manifest_source}: {error}")))?;
@@ -750,21 +758,10 @@ async fn fetch_values_feed(
     };
     let location = locate(feed, None)?;
     let source = location.to_string();
-    let known = Validators {
-        etag: feed.state.etag.clone(),
-        last_modified: feed.state.last_modified.clone(),
-    };
-    let (bytes, validators) = match state
-        .feeds
-        .get(feed, &location, Some(&known))
-        .await
-        .map_err(FeedError::Source)?
-    {
-        Fetched::NotModified => {
-            report.not_modified = true;
-            return Ok((report, None));
-        }
-        Fetched::Fresh { bytes, validators } => (bytes, validators),
+    let Fetched::Fresh { bytes, validators } = fetch_feed_document(state, feed, &location).await?
+    else {
+        report.not_modified = true;
+        return Ok((report, None));
     };
     let text = String::from_utf8_lossy(&bytes);
     let parsed = parse_values_feed(
