@@ -34,13 +34,6 @@ INFOBLOX_EVENTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def misp() -> PyMISP:
-    if not URL or not KEY:
-        pytest.fail("KIZUNA_URL / KIZUNA_KEY are not set: run the suite with tests/interop/run.sh")
-    return PyMISP(URL, KEY, ssl=False, timeout=TIMEOUT)
-
-
 def ok(response: Any, what: str) -> Any:
     if isinstance(response, dict) and "errors" in response:
         pytest.fail(f"{what} failed: {response['errors']!r}")

@@ -48,25 +48,6 @@ TIMEOUT = (10, 60)
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def misp() -> PyMISP:
-    if not URL or not KEY:
-        pytest.fail("KIZUNA_URL / KIZUNA_KEY are not set: run the suite with tests/interop/run.sh")
-    return PyMISP(URL, KEY, ssl=False, timeout=TIMEOUT)
-
-
-@pytest.fixture
-def cleanup(misp: PyMISP):
-    """Register event uuids to delete after the test (whatever its outcome)."""
-    uuids: list[str] = []
-    yield uuids.append
-    for u in uuids:
-        try:
-            misp.delete_event(u)
-        except Exception:  # the test result matters, not the cleanup's
-            pass
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

@@ -35,13 +35,6 @@ ROLE_USER = 3
 ROLE_ORG_ADMIN = 2
 
 
-@pytest.fixture(scope="module")
-def misp() -> PyMISP:
-    if not URL or not KEY:
-        pytest.fail("KIZUNA_URL / KIZUNA_KEY are not set: run the suite with tests/interop/run.sh")
-    return PyMISP(URL, KEY, ssl=False, timeout=TIMEOUT)
-
-
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 

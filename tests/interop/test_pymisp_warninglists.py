@@ -24,13 +24,6 @@ EMPTY_MD5 = "d41d8cd98f00b204e9800998ecf8427e"
 SHIPPED_LISTS = 21
 
 
-@pytest.fixture(scope="module")
-def misp() -> PyMISP:
-    if not URL or not KEY:
-        pytest.fail("KIZUNA_URL / KIZUNA_KEY are not set: run the suite with tests/interop/run.sh")
-    return PyMISP(URL, KEY, ssl=False, timeout=TIMEOUT)
-
-
 @pytest.fixture
 def all_enabled_after(misp: PyMISP):
     """Switch every list back on when the test ends, whatever its outcome."""

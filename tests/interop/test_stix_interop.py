@@ -80,25 +80,6 @@ NOT_VALID_NOW = {
 # --------------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def misp() -> PyMISP:
-    if not URL or not KEY:
-        pytest.fail("KIZUNA_URL / KIZUNA_KEY are not set: run the suite with tests/interop/run.sh")
-    return PyMISP(URL, KEY, ssl=False, timeout=TIMEOUT)
-
-
-@pytest.fixture
-def cleanup(misp: PyMISP):
-    """Register event ids or uuids to delete after the test (whatever its outcome)."""
-    keys: list[str] = []
-    yield keys.append
-    for key in keys:
-        try:
-            misp.delete_event(key)
-        except Exception:  # the test result matters, not the cleanup's
-            pass
-
-
 def eset_event(name: str) -> dict[str, Any]:
     """The event of an ESET file with new uuids for it, its objects and attributes (object
     references follow their targets)."""
