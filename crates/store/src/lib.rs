@@ -36,7 +36,9 @@ pub use audit::{
 pub use correlations::Correlation;
 pub use events::{EventChanges, LoadOptions};
 pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
-pub use search::{AttributeHit, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope};
+pub use search::{
+    AttributeHit, Details, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope,
+};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use users::{NewAuthKey, OwnedAuthKey, Principal};

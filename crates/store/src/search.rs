@@ -528,6 +528,24 @@ pub struct AttributeHit {
     pub object: Option<std::sync::Arc<kizuna_model::MispObject>>,
 }
 
+/// Whether a search page reads each attribute's details (see
+/// [`Store::search_attributes_page_reading`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Details {
+    Read,
+    Skip,
+}
+
+/// `ATTRIBUTE_COLUMNS` with the details left empty, in the same order (the row decoders
+/// read columns by position).
+const ATTRIBUTE_VALUE_COLUMNS: &str = "attributes.id, '' AS uuid, attributes.event_id, \
+     attributes.object_id, CAST(NULL AS TEXT) AS object_relation, '' AS category, \
+     attributes.type, attributes.value1, attributes.value2, attributes.to_ids, '' AS comment, \
+     attributes.distribution, attributes.sharing_group_id, attributes.timestamp, \
+     attributes.deleted, attributes.disable_correlation, attributes.first_seen, \
+     attributes.last_seen, attributes.valid_until, attributes.intended_use, attributes.status, \
+     CAST(NULL AS TEXT) AS data";
+
 /// Attributes read per query while streaming.
 pub const SEARCH_PAGE_SIZE: u64 = 5_000;
 
@@ -652,6 +670,21 @@ impl Store {
         cursor: &mut SearchCursor,
         events: &mut EventStubCache,
     ) -> Result<Vec<AttributeHit>> {
+        self.search_attributes_page_reading(criteria, viewer, cursor, events, Details::Read)
+            .await
+    }
+
+    /// [`Store::search_attributes_page`], optionally without each attribute's uuid, category,
+    /// comment, object relation, payload, tags and object (for exports that only write
+    /// values).
+    pub async fn search_attributes_page_reading(
+        &self,
+        criteria: &AttributeCriteria,
+        viewer: &Viewer,
+        cursor: &mut SearchCursor,
+        events: &mut EventStubCache,
+        details: Details,
+    ) -> Result<Vec<AttributeHit>> {
         if cursor.is_done() {
             return Ok(Vec::new());
         }
@@ -663,8 +696,12 @@ impl Store {
         }
         let asked = cursor.take(SEARCH_PAGE_SIZE);
         let text = format!(
-            "SELECT {ATTRIBUTE_COLUMNS} FROM attributes {} events ON events.id = attributes.event_id{} \
+            "SELECT {} FROM attributes {} events ON events.id = attributes.event_id{} \
              ORDER BY {order} LIMIT {asked} OFFSET {}",
+            match details {
+                Details::Read => ATTRIBUTE_COLUMNS,
+                Details::Skip => ATTRIBUTE_VALUE_COLUMNS,
+            },
             self.attribute_event_join(criteria),
             sql.where_clause(),
             cursor.skip
@@ -693,8 +730,13 @@ impl Store {
                 .map_or(cursor.after_id, |attribute| attribute.id);
             cursor.advance(last_id, returned, asked);
         }
-        self.attach_tags_to(&mut attributes).await?;
-        let objects = self.objects_of(&attributes).await?;
+        let objects = match details {
+            Details::Read => {
+                self.attach_tags_to(&mut attributes).await?;
+                self.objects_of(&attributes).await?
+            }
+            Details::Skip => HashMap::new(),
+        };
         let event_ids: Vec<i64> = attributes
             .iter()
             .map(|attribute| attribute.event_id)

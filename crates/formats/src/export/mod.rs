@@ -71,6 +71,14 @@ pub trait ExportWriter: Send + Sync {
 
     fn finish(&mut self, out: &mut String);
 
+    /// Whether the writer reads an attribute's uuid, category, comment, object relation,
+    /// payload, tags or object. Writers that only need the type and value (and validity
+    /// context) say no, and a search can skip reading those: a million-value list export
+    /// spends much of its time allocating them.
+    fn reads_attribute_details(&self) -> bool {
+        true
+    }
+
     /// Warnings for the operator once the export is finished (a list past a device's
     /// documented capacity, values a format cannot express).
     fn warnings(&self) -> Vec<String> {

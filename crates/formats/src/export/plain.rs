@@ -53,6 +53,10 @@ impl TextWriter {
 }
 
 impl ExportWriter for TextWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         PLAIN_TEXT
     }
@@ -120,6 +124,10 @@ impl HashesWriter {
 }
 
 impl ExportWriter for HashesWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         PLAIN_TEXT
     }
@@ -181,6 +189,10 @@ impl HostsWriter {
 }
 
 impl ExportWriter for HostsWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         PLAIN_TEXT
     }
@@ -265,6 +277,10 @@ impl CacheWriter {
 }
 
 impl ExportWriter for CacheWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         PLAIN_TEXT
     }
@@ -409,6 +425,10 @@ fn edl_url(raw: &str) -> Option<String> {
 }
 
 impl ExportWriter for EdlWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         PLAIN_TEXT
     }

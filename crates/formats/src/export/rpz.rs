@@ -384,6 +384,10 @@ impl RpzWriter {
 }
 
 impl ExportWriter for RpzWriter {
+    fn reads_attribute_details(&self) -> bool {
+        false
+    }
+
     fn content_type(&self) -> &'static str {
         "text/plain; charset=UTF-8"
     }

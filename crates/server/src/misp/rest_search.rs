@@ -19,8 +19,8 @@ use kizuna_model::correlation::DEFAULT_CORRELATION_LIMIT;
 use kizuna_model::query::DeletedFilter;
 use kizuna_model::{Attribute, Event};
 use kizuna_store::{
-    AttributeHit, EventStubCache, Key, LoadOptions, SEARCH_PAGE_SIZE, SearchCursor, SightingFilter,
-    Store,
+    AttributeHit, Details, EventStubCache, Key, LoadOptions, SEARCH_PAGE_SIZE, SearchCursor,
+    SightingFilter, Store,
 };
 use serde_json::{Map, Value, json};
 use std::collections::HashMap;
@@ -587,15 +587,20 @@ impl Export for AttributeExport {
                 )))
             }
             Stage::Body => {
+                let details = match &self.writer {
+                    Some(writer) if !writer.reads_attribute_details() => Details::Skip,
+                    _ => Details::Read,
+                };
                 let hits = match self.prefetched.take() {
                     Some(hits) => hits,
                     None => {
                         self.store
-                            .search_attributes_page(
+                            .search_attributes_page_reading(
                                 &self.request.criteria,
                                 &self.viewer,
                                 &mut self.cursor,
                                 &mut self.events,
+                                details,
                             )
                             .await?
                     }
