@@ -173,6 +173,9 @@ impl Store {
                 // A 64 MiB page cache per connection keeps the uuid index of a few million
                 // attributes in memory, so bulk inserts do not thrash on random keys.
                 .pragma("cache_size", "-65536")
+                // Reads of large exports map the file instead of copying every page through
+                // read(); the mapping is address space, shared by the page cache.
+                .pragma("mmap_size", "1073741824")
                 .pragma("temp_store", "memory");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
