@@ -319,20 +319,13 @@ impl Store {
         org_id: i64,
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        tx.touch_sharing_group(sharing_group_id, now).await?;
-        let affected = with_tx!(&mut tx, conn => {
-            sqlx::query("DELETE FROM sharing_group_orgs WHERE sharing_group_id = $1 AND org_id = $2")
-                .bind(sharing_group_id)
-                .bind(org_id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await
+        self.remove_sharing_group_member(
+            "DELETE FROM sharing_group_orgs WHERE sharing_group_id = $1 AND org_id = $2",
+            sharing_group_id,
+            org_id,
+            now,
+        )
+        .await
     }
 
     /// Adds a server (0: this instance) to a group and touches the group's `modified`. A
@@ -376,17 +369,33 @@ impl Store {
         server_id: i64,
         now: i64,
     ) -> Result<()> {
+        self.remove_sharing_group_member(
+            "DELETE FROM sharing_group_servers WHERE sharing_group_id = $1 AND server_id = $2",
+            sharing_group_id,
+            server_id,
+            now,
+        )
+        .await
+    }
+
+    /// Runs `delete` (a member row of one group, `$1` the group, `$2` the member) and touches
+    /// the group's `modified`; NotFound when there was no such member.
+    async fn remove_sharing_group_member(
+        &self,
+        delete: &'static str,
+        sharing_group_id: i64,
+        member_id: i64,
+        now: i64,
+    ) -> Result<()> {
         let mut tx = self.begin().await?;
         tx.touch_sharing_group(sharing_group_id, now).await?;
         let affected = with_tx!(&mut tx, conn => {
-            sqlx::query(
-                "DELETE FROM sharing_group_servers WHERE sharing_group_id = $1 AND server_id = $2",
-            )
-            .bind(sharing_group_id)
-            .bind(server_id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
+            sqlx::query(delete)
+                .bind(sharing_group_id)
+                .bind(member_id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
         });
         if affected == 0 {
             return Err(StoreError::NotFound);

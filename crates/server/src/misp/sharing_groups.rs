@@ -669,112 +669,126 @@ fn member_action_server(call: &Call) -> ApiResult<i64> {
 }
 
 async fn add_org(call: &Call) -> ApiResult<Response> {
-    const NAME: &str = "Could not add Organisation to SharingGroup";
-    require_sharing_group_permission(call)?;
-    if !is_write(call, false)? {
-        return Ok(describe_endpoint(
-            call,
-            "SharingGroup addOrg",
-            &["sg_id", "org_id"],
-            &["extend"],
-        ));
+    if let Some(description) = describe_member_action(call, "addOrg", "org_id", &["extend"])? {
+        return Ok(description);
     }
     let group = group_of_member_action(call).await?;
     let org = member_action_org(call).await?;
     let extend = member_flag(call, 2, &["extend"]);
-    match call
+    let outcome = call
         .store()
         .add_sharing_group_org(group.id, org.id, extend, call.now)
-        .await
-    {
-        Ok(_) => Ok(call.success("Organisation added to the sharing group.", None)),
-        Err(StoreError::Conflict(_)) => Err(ApiError::save_refused(
-            NAME,
-            "Organisation is already in the sharing group.",
-        )),
-        Err(other) => Err(other.into()),
-    }
+        .await;
+    membership_answer(
+        call,
+        outcome,
+        "Organisation added to the sharing group.",
+        Refusal::AlreadyMember("Could not add Organisation to SharingGroup"),
+        "Organisation is already in the sharing group.",
+    )
 }
 
 async fn remove_org(call: &Call) -> ApiResult<Response> {
-    const NAME: &str = "Could not remove Organisation from SharingGroup";
-    require_sharing_group_permission(call)?;
-    if !is_write(call, false)? {
-        return Ok(describe_endpoint(
-            call,
-            "SharingGroup removeOrg",
-            &["sg_id", "org_id"],
-            &[],
-        ));
+    if let Some(description) = describe_member_action(call, "removeOrg", "org_id", &[])? {
+        return Ok(description);
     }
     let group = group_of_member_action(call).await?;
     let org = member_action_org(call).await?;
-    match call
+    let outcome = call
         .store()
         .remove_sharing_group_org(group.id, org.id, call.now)
-        .await
-    {
-        Ok(()) => Ok(call.success("Organisation removed from the sharing group.", None)),
-        Err(StoreError::NotFound) => Err(ApiError::save_refused(
-            NAME,
-            "Organisation is not in the sharing group.",
-        )),
-        Err(other) => Err(other.into()),
-    }
+        .await;
+    membership_answer(
+        call,
+        outcome,
+        "Organisation removed from the sharing group.",
+        Refusal::NotMember("Could not remove Organisation from SharingGroup"),
+        "Organisation is not in the sharing group.",
+    )
 }
 
 async fn add_server(call: &Call) -> ApiResult<Response> {
-    const NAME: &str = "Could not add Server to SharingGroup";
-    require_sharing_group_permission(call)?;
-    if !is_write(call, false)? {
-        return Ok(describe_endpoint(
-            call,
-            "SharingGroup addServer",
-            &["sg_id", "server_id"],
-            &["all_orgs"],
-        ));
+    if let Some(description) =
+        describe_member_action(call, "addServer", "server_id", &["all_orgs"])?
+    {
+        return Ok(description);
     }
     let group = group_of_member_action(call).await?;
     let server_id = member_action_server(call)?;
     let all_orgs = member_flag(call, 2, &["all", "all_orgs"]);
-    match call
+    let outcome = call
         .store()
         .add_sharing_group_server(group.id, server_id, all_orgs, call.now)
-        .await
-    {
-        Ok(_) => Ok(call.success("Server added to the sharing group.", None)),
-        Err(StoreError::Conflict(_)) => Err(ApiError::save_refused(
-            NAME,
-            "Server is already in the sharing group.",
-        )),
-        Err(other) => Err(other.into()),
-    }
+        .await;
+    membership_answer(
+        call,
+        outcome,
+        "Server added to the sharing group.",
+        Refusal::AlreadyMember("Could not add Server to SharingGroup"),
+        "Server is already in the sharing group.",
+    )
 }
 
 async fn remove_server(call: &Call) -> ApiResult<Response> {
-    const NAME: &str = "Could not remove Server from SharingGroup";
-    require_sharing_group_permission(call)?;
-    if !is_write(call, false)? {
-        return Ok(describe_endpoint(
-            call,
-            "SharingGroup removeServer",
-            &["sg_id", "server_id"],
-            &[],
-        ));
+    if let Some(description) = describe_member_action(call, "removeServer", "server_id", &[])? {
+        return Ok(description);
     }
     let group = group_of_member_action(call).await?;
     let server_id = member_action_server(call)?;
-    match call
+    let outcome = call
         .store()
         .remove_sharing_group_server(group.id, server_id, call.now)
-        .await
-    {
-        Ok(()) => Ok(call.success("Server removed from the sharing group.", None)),
-        Err(StoreError::NotFound) => Err(ApiError::save_refused(
-            NAME,
-            "Server is not in the sharing group.",
-        )),
-        Err(other) => Err(other.into()),
+        .await;
+    membership_answer(
+        call,
+        outcome,
+        "Server removed from the sharing group.",
+        Refusal::NotMember("Could not remove Server from SharingGroup"),
+        "Server is not in the sharing group.",
+    )
+}
+
+/// The permission check every membership action starts with, and MISP's description of the
+/// endpoint when it is asked with GET.
+fn describe_member_action(
+    call: &Call,
+    action: &str,
+    member: &'static str,
+    optional: &[&str],
+) -> ApiResult<Option<Response>> {
+    require_sharing_group_permission(call)?;
+    if is_write(call, false)? {
+        return Ok(None);
+    }
+    Ok(Some(describe_endpoint(
+        call,
+        &format!("SharingGroup {action}"),
+        &["sg_id", member],
+        optional,
+    )))
+}
+
+/// The store error a membership change turns into MISP's save refusal (named by the
+/// failure's title); any other error stays what it is.
+enum Refusal {
+    AlreadyMember(&'static str),
+    NotMember(&'static str),
+}
+
+fn membership_answer<T>(
+    call: &Call,
+    outcome: Result<T, StoreError>,
+    done: &str,
+    refusal: Refusal,
+    refused: &str,
+) -> ApiResult<Response> {
+    match (outcome, refusal) {
+        (Ok(_), _) => Ok(call.success(done, None)),
+        (Err(StoreError::Conflict(_)), Refusal::AlreadyMember(name))
+        | (Err(StoreError::NotFound), Refusal::NotMember(name)) => {
+            Err(ApiError::save_refused(name, refused))
+        }
+        (Err(other), _) => Err(other.into()),
     }
 }
 
