@@ -1,5 +1,5 @@
 //! The command line: `kizuna serve`, `kizuna init`, `kizuna user`, `kizuna import`,
-//! `kizuna export`, `kizuna config example`.
+//! `kizuna export`, `kizuna hunt`, `kizuna config example`.
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -38,6 +38,10 @@ pub enum Command {
     /// Export for devices and tools (text, edl, suricata, snort, zeek, rpz, stix2, a MISP
     /// feed …): only what is valid now unless --all or --valid-at.
     Export(crate::export_cli::ExportArgs),
+    /// Hunt for IoCs in log files (Zeek, Squid, Apache/nginx, syslog, JSON lines, CSV; plain,
+    /// .gz or .zst): whole field values, CIDRs, subdomains, validity windows. Exit status
+    /// like grep: 0 hits, 1 none, 2 error.
+    Hunt(crate::hunt_cli::HuntArgs),
 }
 
 #[derive(Debug, Subcommand)]

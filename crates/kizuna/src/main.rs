@@ -4,6 +4,9 @@ mod cli;
 mod config;
 mod export_cli;
 mod feed_cli;
+mod hunt_cli;
+mod hunt_iocs;
+mod hunt_sightings;
 mod import_cli;
 mod user_cli;
 
@@ -43,6 +46,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init(args) => init(args).await,
         Command::User { command } => user_cli::run(command).await,
         Command::Import(args) => return import_cli::run(args).await,
+        Command::Hunt(args) => return hunt_cli::run(args).await,
         Command::Export(args) => export_cli::run(args).await,
         Command::Config {
             command: ConfigCommand::Example,

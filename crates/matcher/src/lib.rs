@@ -1,4 +1,5 @@
-//! Kizuna's pure matchers: MISP warninglists (misp-reference §7.2).
+//! Kizuna's pure matchers: MISP warninglists (misp-reference §7.2) and the IoC hunt over
+//! logs ([`hunt`], hunt-semantics.md).
 //!
 //! A [`WarninglistSet`] holds numbered, compiled lists — the ones shipped in the binary
 //! ([`WarninglistSet::defaults`]), a directory in MISP's layout
@@ -10,6 +11,7 @@
 //! No IO beyond reading list files: the enabled state is persisted by the caller.
 
 pub(crate) mod embedded;
+pub mod hunt;
 mod pcre;
 mod set;
 mod warninglist;

@@ -1,0 +1,2 @@
+//! `kizuna hunt --record-sightings`: hits back as sightings, locally or through the API.
+pub const PLACEHOLDER: () = ();
