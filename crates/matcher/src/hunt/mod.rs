@@ -15,5 +15,7 @@ pub mod scan;
 
 pub use index::{Candidate, IocId, IocIndex, IocIndexBuilder, Micros, ValueForm, Window};
 pub use ioc::{IocKind, IocRejection, canonical_ioc};
-pub use logs::{LineOutcome, LineParser, LogFormat, LogOptions, detect_format};
+pub use logs::{
+    LineOutcome, LineParser, LogFormat, LogOptions, detect_format, parse_iso8601_micros,
+};
 pub use scan::{Hit, ScanError, ScanOptions, ScanReport, scan_path, scan_reader};

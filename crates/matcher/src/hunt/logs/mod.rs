@@ -67,6 +67,14 @@ pub fn detect_format(first_non_empty_line: &[u8]) -> Option<LogFormat> {
     unimplemented!("helper B")
 }
 
+/// An ISO 8601 date-time (`2026-03-02T00:00:10.5Z`, `±hh:mm` offsets, a space instead of
+/// `T`, no offset = UTC; a bare date is midnight UTC) in microseconds since the epoch; digits
+/// beyond microseconds are truncated. Used for log timestamps and for IoC windows.
+pub fn parse_iso8601_micros(text: &str) -> Option<Micros> {
+    let _ = text;
+    unimplemented!("helper B")
+}
+
 /// A parser for one file's lines; `Clone` so that scanning threads can start from the state
 /// (Zeek headers, CSV columns) in force at their chunk.
 #[derive(Clone, Debug)]
