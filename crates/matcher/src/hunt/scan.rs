@@ -59,7 +59,10 @@ impl std::fmt::Display for ScanError {
         match self {
             ScanError::Open { path, message } => write!(f, "{path}: {message}"),
             ScanError::UnknownFormat { path } => {
-                write!(f, "{path}: the log format cannot be detected; give --format")
+                write!(
+                    f,
+                    "{path}: the log format cannot be detected; give --format"
+                )
             }
         }
     }
@@ -90,4 +93,3 @@ pub fn scan_reader(
     let _ = (index, name, reader, options, progress);
     unimplemented!("helper B")
 }
-
