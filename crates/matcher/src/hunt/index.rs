@@ -1,7 +1,18 @@
 //! The compiled IoC index (hunt-semantics §4): built once from up to millions of IoC
 //! attributes, then shared read-only by every scanning thread.
+//!
+//! [`IocIndex::match_value`] runs for every field value of every log line, and nearly all
+//! of them match nothing, so the lookup is arranged to give up early: one pass over the
+//! bytes with a class table decides which single shape the value can still have, an IPv4
+//! value first consults a per-/16 table of the prefix lengths present there, a domain
+//! first probes a bit filter of the IoCs' last two labels. Nothing allocates unless a URL
+//! is longer than a stack buffer.
 
-use super::ioc::{IocKind, IocRejection};
+use super::ioc::{
+    ByteSink, IocKey, IocKind, IocRejection, UrlHost, UrlParts, domain_len, is_space,
+    parse_authority, parse_ioc, parse_ipv4, parse_ipv6, parse_url, v4_netmask, v6_netmask,
+    write_normalised_url,
+};
 
 /// Microseconds since the Unix epoch, UTC.
 pub type Micros = i64;
@@ -11,6 +22,26 @@ pub type Micros = i64;
 pub struct Window {
     pub first_seen: Option<Micros>,
     pub last_seen: Option<Micros>,
+}
+
+impl Window {
+    /// Whether `ts` lies inside the window (§4.6).
+    pub fn contains(&self, ts: Micros) -> bool {
+        self.first_seen.is_none_or(|first| first <= ts)
+            && self.last_seen.is_none_or(|last| ts <= last)
+    }
+
+    /// No bound at all: the attribute is always active.
+    pub fn is_unbounded(&self) -> bool {
+        self.first_seen.is_none() && self.last_seen.is_none()
+    }
+
+    fn holds(&self, ts: Option<Micros>) -> bool {
+        match ts {
+            Some(ts) => self.contains(ts),
+            None => self.is_unbounded(),
+        }
+    }
 }
 
 /// One distinct IoC (one canonical form) in an [`IocIndex`].
@@ -38,11 +69,40 @@ pub struct Candidate {
 
 /// Collects IoC attributes; [`IocIndexBuilder::build`] compiles them.
 #[derive(Default)]
-pub struct IocIndexBuilder {}
+pub struct IocIndexBuilder {
+    arena: String,
+    starts: Vec<usize>,
+    kinds: Vec<IocKind>,
+    keys: Vec<IocKey>,
+    dedup: DedupTable,
+    /// (IoC, window, source) per attribute, in insertion order.
+    attributes: Vec<(u32, Window, u32)>,
+}
 
 impl IocIndexBuilder {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Room for about `attributes` attributes without reallocating.
+    pub fn with_capacity(attributes: usize) -> Self {
+        Self {
+            arena: String::with_capacity(attributes.saturating_mul(24)),
+            starts: Vec::with_capacity(attributes),
+            kinds: Vec::with_capacity(attributes),
+            keys: Vec::with_capacity(attributes),
+            dedup: DedupTable::with_capacity(attributes),
+            attributes: Vec::with_capacity(attributes),
+        }
+    }
+
+    /// Number of distinct IoCs added so far.
+    pub fn len(&self) -> usize {
+        self.kinds.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.kinds.is_empty()
     }
 
     /// Adds one attribute. Attributes with the same canonical form become one IoC, active
@@ -55,22 +115,162 @@ impl IocIndexBuilder {
         window: Window,
         source: u32,
     ) -> Result<IocId, IocRejection> {
-        let _ = (misp_type, value, window, source);
-        unimplemented!("helper A")
+        let parsed = parse_ioc(misp_type, value)?;
+        let fingerprint = bytes_fingerprint(parsed.canonical.as_bytes());
+        let existing = self.dedup.find(fingerprint, |id| {
+            canonical_at(&self.arena, &self.starts, id as usize) == parsed.canonical
+        });
+        let id = match existing {
+            Some(id) => id,
+            None => {
+                let id = u32::try_from(self.kinds.len())
+                    .ok()
+                    .filter(|&id| id != u32::MAX)
+                    .ok_or(IocRejection::BadShape)?;
+                self.starts.push(self.arena.len());
+                self.arena.push_str(&parsed.canonical);
+                self.kinds.push(parsed.kind);
+                self.keys.push(parsed.key);
+                self.dedup.insert(fingerprint, id);
+                id
+            }
+        };
+        self.attributes.push((id, window, source));
+        Ok(IocId(id))
     }
 
     pub fn build(self) -> IocIndex {
-        unimplemented!("helper A")
+        let count = self.kinds.len();
+        let mut canonical_bounds = self.starts;
+        canonical_bounds.push(self.arena.len());
+
+        let mut attribute_bounds = vec![0u32; count + 1];
+        for &(id, _, _) in &self.attributes {
+            attribute_bounds[id as usize + 1] += 1;
+        }
+        for i in 0..count {
+            attribute_bounds[i + 1] += attribute_bounds[i];
+        }
+        let mut next = attribute_bounds.clone();
+        let mut sources = vec![0u32; self.attributes.len()];
+        let mut windows = vec![Window::default(); self.attributes.len()];
+        let mut always_active = vec![false; count];
+        for &(id, window, source) in &self.attributes {
+            let slot = &mut next[id as usize];
+            sources[*slot as usize] = source;
+            windows[*slot as usize] = window;
+            *slot += 1;
+            always_active[id as usize] |= window.is_unbounded();
+        }
+        drop(self.attributes);
+
+        let mut lookup = Lookup::default();
+        let mut ipv4 = Vec::new();
+        let mut ipv6 = Vec::new();
+        let mut cidr4: Vec<Vec<(u32, u32)>> = vec![Vec::new(); 33];
+        let mut cidr6: Vec<Vec<(u128, u32)>> = vec![Vec::new(); 129];
+        let mut domains = Vec::new();
+        let mut domain_tails = Vec::new();
+        let mut urls = Vec::new();
+        let mut md5 = Vec::new();
+        let mut sha1 = Vec::new();
+        let mut sha256 = Vec::new();
+        for (id, (&kind, &key)) in self.kinds.iter().zip(&self.keys).enumerate() {
+            let canonical = canonical_at(&self.arena, &canonical_bounds, id).as_bytes();
+            let id = id as u32;
+            match key {
+                IocKey::Ipv4(ip) => ipv4.push((ip, id)),
+                IocKey::Ipv6(ip) => ipv6.push((ip, id)),
+                IocKey::Cidr4 { network, prefix } => cidr4[prefix as usize].push((network, id)),
+                IocKey::Cidr6 { network, prefix } => cidr6[prefix as usize].push((network, id)),
+                IocKey::Text => match kind {
+                    IocKind::Domain => domain_suffixes(canonical, |labels, start, fingerprint| {
+                        if labels == 2 {
+                            domain_tails.push(fingerprint);
+                        }
+                        if start == 0 {
+                            domains.push((fingerprint, id));
+                        }
+                        true
+                    }),
+                    IocKind::Url => urls.push((bytes_fingerprint(canonical), id)),
+                    IocKind::Hash => match canonical.len() {
+                        32 => md5.push((decode_hex::<16>(canonical), id)),
+                        40 => sha1.push((decode_hex::<20>(canonical), id)),
+                        _ => sha256.push((decode_hex::<32>(canonical), id)),
+                    },
+                    IocKind::Ip | IocKind::Cidr => {}
+                },
+            }
+        }
+
+        if !ipv4.is_empty() || cidr4.iter().any(|networks| !networks.is_empty()) {
+            let mut blocks = vec![0u64; 1 << 16];
+            for &(ip, _) in &ipv4 {
+                blocks[(ip >> 16) as usize] |= V4_EXACT_BIT;
+            }
+            for (prefix, networks) in cidr4.iter().enumerate() {
+                for &(network, _) in networks {
+                    let first = (network >> 16) as usize;
+                    let covered = if prefix <= 16 { 1 << (16 - prefix) } else { 1 };
+                    for block in &mut blocks[first..first + covered] {
+                        *block |= 1 << prefix;
+                    }
+                }
+            }
+            lookup.v4_blocks = blocks;
+        }
+        lookup.ipv4 = FlatMap::build(&ipv4);
+        lookup.ipv6 = FlatMap::build(&ipv6);
+        lookup.cidr4 = cidr4
+            .iter()
+            .map(|networks| FlatMap::build(networks))
+            .collect();
+        lookup.cidr6 = cidr6
+            .iter()
+            .enumerate()
+            .rev()
+            .filter(|(_, networks)| !networks.is_empty())
+            .map(|(prefix, networks)| (prefix as u32, FlatMap::build(networks)))
+            .collect();
+        lookup.domains = FlatMap::build(&domains);
+        lookup.domain_tails = BitFilter::build(&domain_tails);
+        lookup.urls = FlatMap::build(&urls);
+        lookup.md5 = FlatMap::build(&md5);
+        lookup.sha1 = FlatMap::build(&sha1);
+        lookup.sha256 = FlatMap::build(&sha256);
+
+        IocIndex {
+            arena: self.arena,
+            canonical_bounds,
+            kinds: self.kinds,
+            attribute_bounds,
+            sources,
+            windows,
+            always_active,
+            lookup,
+        }
     }
 }
 
 /// Immutable, `Send + Sync`.
-pub struct IocIndex {}
+pub struct IocIndex {
+    /// Every canonical form, back to back; IoC `i` is `arena[bounds[i]..bounds[i + 1]]`.
+    arena: String,
+    canonical_bounds: Vec<usize>,
+    kinds: Vec<IocKind>,
+    /// The attributes of IoC `i` are `sources[bounds[i]..bounds[i + 1]]` (and `windows`).
+    attribute_bounds: Vec<u32>,
+    sources: Vec<u32>,
+    windows: Vec<Window>,
+    always_active: Vec<bool>,
+    lookup: Lookup,
+}
 
 impl IocIndex {
     /// Number of distinct IoCs.
     pub fn len(&self) -> usize {
-        unimplemented!("helper A")
+        self.kinds.len()
     }
 
     pub fn is_empty(&self) -> bool {
@@ -78,39 +278,1118 @@ impl IocIndex {
     }
 
     pub fn kind(&self, ioc: IocId) -> IocKind {
-        let _ = ioc;
-        unimplemented!("helper A")
+        self.kinds[ioc.0 as usize]
     }
 
     /// The canonical form (hunt-semantics §1.4): what a hit reports as `ioc`.
     pub fn canonical(&self, ioc: IocId) -> &str {
-        let _ = ioc;
-        unimplemented!("helper A")
+        canonical_at(&self.arena, &self.canonical_bounds, ioc.0 as usize)
     }
 
     /// The `source` handles of every attribute behind this IoC, in insertion order.
     pub fn sources(&self, ioc: IocId) -> &[u32] {
-        let _ = ioc;
-        unimplemented!("helper A")
+        &self.sources[self.attribute_range(ioc)]
+    }
+
+    /// The windows of every attribute behind this IoC, in the order of [`Self::sources`].
+    pub fn windows(&self, ioc: IocId) -> &[Window] {
+        &self.windows[self.attribute_range(ioc)]
     }
 
     /// Whether the IoC is active at `ts` (§4.6): any attribute's window holds it; a line
     /// without a timestamp (`None`) matches only IoCs with an unbounded attribute.
     pub fn is_active(&self, ioc: IocId, ts: Option<Micros>) -> bool {
-        let _ = (ioc, ts);
-        unimplemented!("helper A")
+        if self.always_active[ioc.0 as usize] {
+            return true;
+        }
+        let Some(ts) = ts else { return false };
+        self.windows(ioc).iter().any(|window| window.contains(ts))
     }
 
     /// The `source` handles of the attributes active at `ts`, appended to `out`.
     pub fn active_sources(&self, ioc: IocId, ts: Option<Micros>, out: &mut Vec<u32>) {
-        let _ = (ioc, ts, out);
-        unimplemented!("helper A")
+        let range = self.attribute_range(ioc);
+        out.extend(
+            self.sources[range.clone()]
+                .iter()
+                .zip(&self.windows[range])
+                .filter(|(_, window)| window.holds(ts))
+                .map(|(&source, _)| source),
+        );
     }
 
     /// Every IoC the field value matches (§4.1–4.5), appended to `out`, windows not yet
     /// checked. Cheap for the common case of a value that matches nothing.
     pub fn match_value(&self, value: &str, form: ValueForm, out: &mut Vec<Candidate>) {
-        let _ = (value, form, out);
-        unimplemented!("helper A")
+        match form {
+            ValueForm::Plain => self.match_plain(value, out),
+            ValueForm::Authority => self.match_authority(value, out),
+        }
+    }
+
+    fn attribute_range(&self, ioc: IocId) -> std::ops::Range<usize> {
+        let i = ioc.0 as usize;
+        self.attribute_bounds[i] as usize..self.attribute_bounds[i + 1] as usize
+    }
+}
+
+fn canonical_at<'a>(arena: &'a str, starts: &[usize], id: usize) -> &'a str {
+    let end = starts.get(id + 1).copied().unwrap_or(arena.len());
+    &arena[starts[id]..end]
+}
+
+/// The lookup structures, one per kind of key.
+#[derive(Default)]
+struct Lookup {
+    /// Per /16 block of the IPv4 space: bit `p` is set when a CIDR of prefix length `p`
+    /// overlaps the block, [`V4_EXACT_BIT`] when an IPv4 IoC lies in it. Empty when there
+    /// are no IPv4 IoCs at all.
+    v4_blocks: Vec<u64>,
+    ipv4: FlatMap<u32>,
+    /// Indexed by prefix length, network address as key.
+    cidr4: Vec<FlatMap<u32>>,
+    ipv6: FlatMap<u128>,
+    /// Only the prefix lengths present, longest first.
+    cidr6: Vec<(u32, FlatMap<u128>)>,
+    /// Fingerprint of the whole name (see [`domain_suffixes`]).
+    domains: FlatMap<u64>,
+    /// Fingerprints of the last two labels of every domain IoC: any domain IoC a value
+    /// matches ends with the same two labels as the value.
+    domain_tails: BitFilter,
+    urls: FlatMap<u64>,
+    md5: FlatMap<[u8; 16]>,
+    sha1: FlatMap<[u8; 20]>,
+    sha256: FlatMap<[u8; 32]>,
+}
+
+const V4_EXACT_BIT: u64 = 1 << 40;
+
+// Byte classes of the first pass over a value in `match_plain`.
+const DIGIT: u16 = 1;
+const HEX_LETTER: u16 = 1 << 1;
+const OTHER_LETTER: u16 = 1 << 2;
+const DOT: u16 = 1 << 3;
+const COLON: u16 = 1 << 4;
+const DASH: u16 = 1 << 5;
+const SLASH: u16 = 1 << 6;
+const OTHER: u16 = 1 << 7;
+const SPACE: u16 = 1 << 8;
+/// The byte may begin a value of some shape: alphanumerics (URL schemes, IPs, hashes,
+/// domains), `_` and `-` (domain labels) and `:` (IPv6).
+const START: u16 = 1 << 9;
+
+const CLASSES: [u16; 256] = {
+    let mut classes = [OTHER; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        classes[i] = match c {
+            b'0'..=b'9' => DIGIT | START,
+            b'a'..=b'f' | b'A'..=b'F' => HEX_LETTER | START,
+            b'g'..=b'z' | b'G'..=b'Z' => OTHER_LETTER | START,
+            b'.' => DOT,
+            b':' => COLON | START,
+            b'-' | b'_' => DASH | START,
+            b'/' => SLASH,
+            _ if is_space(c) => SPACE,
+            _ => OTHER,
+        };
+        i += 1;
+    }
+    classes
+};
+
+impl IocIndex {
+    fn canonical_bytes(&self, id: u32) -> &[u8] {
+        self.canonical(IocId(id)).as_bytes()
+    }
+
+    fn match_plain(&self, value: &str, out: &mut Vec<Candidate>) {
+        let bytes = value.as_bytes();
+        let Some(&first) = bytes.first() else { return };
+        if CLASSES[first as usize] & START == 0 {
+            return;
+        }
+        let mut seen = 0;
+        for &c in bytes {
+            let class = CLASSES[c as usize];
+            if class & SPACE != 0 {
+                // No shape contains whitespace (a URL neither, §3.4).
+                return;
+            }
+            seen |= class;
+        }
+        let seen = seen & !START;
+        if seen & COLON != 0 {
+            // Only URLs and IPv6 addresses contain colons; only URLs slashes.
+            if seen & SLASH != 0 {
+                if let Some(parts) = parse_url(value) {
+                    self.match_url(value, &parts, out);
+                }
+            } else if seen & !(DIGIT | HEX_LETTER | COLON | DOT) == 0
+                && (!self.lookup.ipv6.is_empty() || !self.lookup.cidr6.is_empty())
+                && let Some(ip) = parse_ipv6(value)
+            {
+                self.match_ipv6(ip, None, out);
+            }
+            return;
+        }
+        if seen & !(DIGIT | DOT) == 0 {
+            if seen & DOT != 0
+                && let Some(ip) = parse_ipv4(bytes)
+            {
+                self.match_ipv4(ip, None, out);
+            }
+            return;
+        }
+        if seen & !(DIGIT | HEX_LETTER) == 0 {
+            self.match_hash(bytes, out);
+            return;
+        }
+        if seen & !(DIGIT | HEX_LETTER | OTHER_LETTER | DOT | DASH) == 0 && seen & DOT != 0 {
+            self.match_domain(bytes, None, out);
+        }
+    }
+
+    fn match_authority(&self, value: &str, out: &mut Vec<Candidate>) {
+        if let Some(((start, end), host_kind)) = parse_authority(value) {
+            self.match_host(value, (start, end), host_kind, out);
+        }
+    }
+
+    fn match_url(&self, value: &str, parts: &UrlParts, out: &mut Vec<Candidate>) {
+        if !self.lookup.urls.is_empty() {
+            let mut normalised = StackBytes::new();
+            write_normalised_url(value, parts, &mut normalised);
+            let normalised = normalised.as_bytes();
+            self.lookup
+                .urls
+                .for_each(bytes_fingerprint(normalised), |id| {
+                    if self.canonical_bytes(id) == normalised {
+                        out.push(Candidate {
+                            ioc: IocId(id),
+                            host: None,
+                        });
+                    }
+                });
+        }
+        self.match_host(value, parts.host, parts.host_kind, out);
+    }
+
+    /// §4.3/§4.4: a URL's or authority's host, checked as an IP or a domain.
+    fn match_host(
+        &self,
+        value: &str,
+        (start, end): (usize, usize),
+        host_kind: UrlHost,
+        out: &mut Vec<Candidate>,
+    ) {
+        let host = Some((start as u32, end as u32));
+        match host_kind {
+            UrlHost::Ipv4(ip) => self.match_ipv4(ip, host, out),
+            UrlHost::Ipv6(ip) => self.match_ipv6(ip, host, out),
+            UrlHost::Name => self.match_domain(&value.as_bytes()[start..end], host, out),
+        }
+    }
+
+    fn match_ipv4(&self, ip: u32, host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
+        let Some(&block) = self.lookup.v4_blocks.get((ip >> 16) as usize) else {
+            return;
+        };
+        if block & V4_EXACT_BIT != 0
+            && let Some(id) = self.lookup.ipv4.get(ip)
+        {
+            out.push(Candidate {
+                ioc: IocId(id),
+                host,
+            });
+        }
+        let mut prefixes = block & !V4_EXACT_BIT;
+        while prefixes != 0 {
+            let prefix = prefixes.trailing_zeros();
+            prefixes &= prefixes - 1;
+            if let Some(id) = self.lookup.cidr4[prefix as usize].get(ip & v4_netmask(prefix)) {
+                out.push(Candidate {
+                    ioc: IocId(id),
+                    host,
+                });
+            }
+        }
+    }
+
+    fn match_ipv6(&self, ip: u128, host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
+        if let Some(id) = self.lookup.ipv6.get(ip) {
+            out.push(Candidate {
+                ioc: IocId(id),
+                host,
+            });
+        }
+        for (prefix, networks) in &self.lookup.cidr6 {
+            if let Some(id) = networks.get(ip & v6_netmask(*prefix)) {
+                out.push(Candidate {
+                    ioc: IocId(id),
+                    host,
+                });
+            }
+        }
+    }
+
+    /// `hex` holds hex digits only.
+    fn match_hash(&self, hex: &[u8], out: &mut Vec<Candidate>) {
+        let found = match hex.len() {
+            32 if !self.lookup.md5.is_empty() => self.lookup.md5.get(decode_hex(hex)),
+            40 if !self.lookup.sha1.is_empty() => self.lookup.sha1.get(decode_hex(hex)),
+            64 if !self.lookup.sha256.is_empty() => self.lookup.sha256.get(decode_hex(hex)),
+            _ => None,
+        };
+        if let Some(id) = found {
+            out.push(Candidate {
+                ioc: IocId(id),
+                host: None,
+            });
+        }
+    }
+
+    /// §4.2: the name and each of its parents with two labels or more.
+    fn match_domain(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
+        if self.lookup.domains.is_empty() {
+            return;
+        }
+        let name = value.strip_suffix(b".").unwrap_or(value);
+        let mut tail_known = false;
+        domain_suffixes(name, |labels, _, fingerprint| {
+            if labels < 2 {
+                return true;
+            }
+            tail_known = self.lookup.domain_tails.contains(fingerprint);
+            false
+        });
+        if !tail_known || domain_len(value).is_none() {
+            return;
+        }
+        domain_suffixes(name, |labels, start, fingerprint| {
+            if labels >= 2 {
+                self.lookup.domains.for_each(fingerprint, |id| {
+                    if self
+                        .canonical_bytes(id)
+                        .eq_ignore_ascii_case(&name[start..])
+                    {
+                        out.push(Candidate {
+                            ioc: IocId(id),
+                            host,
+                        });
+                    }
+                });
+            }
+            true
+        });
+    }
+}
+
+/// The normalised URL of a log value: on the stack unless the URL is long.
+struct StackBytes {
+    stack: [u8; 2048],
+    len: usize,
+    heap: Vec<u8>,
+}
+
+impl StackBytes {
+    fn new() -> Self {
+        Self {
+            stack: [0; 2048],
+            len: 0,
+            heap: Vec::new(),
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        if self.heap.is_empty() {
+            &self.stack[..self.len]
+        } else {
+            &self.heap
+        }
+    }
+}
+
+impl ByteSink for StackBytes {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.heap.is_empty() && self.len + bytes.len() <= self.stack.len() {
+            self.stack[self.len..self.len + bytes.len()].copy_from_slice(bytes);
+            self.len += bytes.len();
+        } else {
+            if self.heap.is_empty() {
+                self.heap.extend_from_slice(&self.stack[..self.len]);
+            }
+            self.heap.extend_from_slice(bytes);
+        }
+    }
+}
+
+fn decode_hex<const N: usize>(hex: &[u8]) -> [u8; N] {
+    // Digits and ASCII letters only: `c & 0xf` is the digit's value, letters add 9.
+    fn nibble(c: u8) -> u8 {
+        (c & 0xf) + 9 * (c >> 6)
+    }
+    let mut bytes = [0u8; N];
+    for (byte, pair) in bytes.iter_mut().zip(hex.chunks_exact(2)) {
+        *byte = nibble(pair[0]) << 4 | nibble(pair[1]);
+    }
+    bytes
+}
+
+const SEED: u64 = 0x243f_6a88_85a3_08d3;
+const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
+
+fn mix_word(hash: u64, word: u64) -> u64 {
+    (hash.rotate_left(26) ^ word).wrapping_mul(MULTIPLIER)
+}
+
+/// MurmurHash3's finaliser: every input bit reaches every output bit, so the high bits
+/// choose table slots and the low bits filter bits independently.
+fn finish(mut hash: u64) -> u64 {
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    hash ^= hash >> 33;
+    hash = hash.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    hash ^ (hash >> 33)
+}
+
+/// A fast non-cryptographic hash over 8-byte words; `or_mask` is or-ed into every byte
+/// (`0x20` folds ASCII case).
+fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
+    let or_word = u64::from_ne_bytes([or_byte; 8]);
+    let mut hash = SEED ^ bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        hash = mix_word(hash, word | or_word);
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut tail = [0u8; 8];
+        for (out, &c) in tail.iter_mut().zip(rest) {
+            *out = c | or_byte;
+        }
+        hash = mix_word(hash, u64::from_le_bytes(tail));
+    }
+    hash
+}
+
+fn bytes_fingerprint(bytes: &[u8]) -> u64 {
+    finish(words_hash(bytes, 0))
+}
+
+/// Visits the suffixes of a dotted name at label boundaries, shortest first, with their
+/// label count, start offset and a case-insensitive fingerprint (over the validated domain
+/// alphabet, or-ing `0x20` into each byte is injective: it maps `A-Z` to `a-z` and `_` to
+/// DEL, which cannot occur). Stops when `visit` returns false.
+fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool) {
+    let mut end = name.len();
+    let mut hash = SEED;
+    let mut labels = 0;
+    loop {
+        let start = memchr::memrchr(b'.', &name[..end]).map_or(0, |dot| dot + 1);
+        hash = mix_word(hash, words_hash(&name[start..end], 0x20));
+        labels += 1;
+        if !visit(labels, start, finish(hash)) || start == 0 {
+            return;
+        }
+        end = start - 1;
+    }
+}
+
+/// A key of a [`FlatMap`] with the hash that places it.
+trait FlatKey: Copy + Eq + Default {
+    fn slot_hash(&self) -> u64;
+}
+
+impl FlatKey for u32 {
+    fn slot_hash(&self) -> u64 {
+        finish(u64::from(*self))
+    }
+}
+
+impl FlatKey for u64 {
+    /// Already a [`finish`]ed fingerprint.
+    fn slot_hash(&self) -> u64 {
+        *self
+    }
+}
+
+impl FlatKey for u128 {
+    fn slot_hash(&self) -> u64 {
+        finish((*self as u64).wrapping_mul(MULTIPLIER) ^ (*self >> 64) as u64)
+    }
+}
+
+impl<const N: usize> FlatKey for [u8; N]
+where
+    [u8; N]: Default,
+{
+    /// Digests are uniformly distributed already; their first eight bytes are hash enough.
+    fn slot_hash(&self) -> u64 {
+        let mut first = [0u8; 8];
+        for (out, &byte) in first.iter_mut().zip(self) {
+            *out = byte;
+        }
+        finish(u64::from_le_bytes(first))
+    }
+}
+
+const EMPTY_SLOT: u32 = u32::MAX;
+
+/// An immutable open-addressing hash map from keys to IoC ids: linear probing, at most
+/// half full. A key may occur more than once (distinct names with the same fingerprint).
+struct FlatMap<K> {
+    slots: Vec<(K, u32)>,
+    shift: u32,
+}
+
+impl<K> Default for FlatMap<K> {
+    fn default() -> Self {
+        Self {
+            slots: Vec::new(),
+            shift: 0,
+        }
+    }
+}
+
+impl<K: FlatKey> FlatMap<K> {
+    fn build(entries: &[(K, u32)]) -> Self {
+        if entries.is_empty() {
+            return Self::default();
+        }
+        let capacity = (entries.len() * 2).next_power_of_two().max(8);
+        let mask = capacity - 1;
+        let shift = 64 - capacity.trailing_zeros();
+        let mut slots = vec![(K::default(), EMPTY_SLOT); capacity];
+        for &(key, id) in entries {
+            let mut slot = (key.slot_hash() >> shift) as usize;
+            while slots[slot].1 != EMPTY_SLOT {
+                slot = (slot + 1) & mask;
+            }
+            slots[slot] = (key, id);
+        }
+        Self { slots, shift }
+    }
+
+    fn is_empty(&self) -> bool {
+        self.slots.is_empty()
+    }
+
+    fn get(&self, key: K) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = (key.slot_hash() >> self.shift) as usize;
+        loop {
+            let (stored, id) = self.slots[slot];
+            if id == EMPTY_SLOT {
+                return None;
+            }
+            if stored == key {
+                return Some(id);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    fn for_each(&self, key: K, mut visit: impl FnMut(u32)) {
+        if self.slots.is_empty() {
+            return;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = (key.slot_hash() >> self.shift) as usize;
+        loop {
+            let (stored, id) = self.slots[slot];
+            if id == EMPTY_SLOT {
+                return;
+            }
+            if stored == key {
+                visit(id);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+}
+
+/// A one-probe bit filter over fingerprints: "certainly absent" or "maybe present", with
+/// 16 bits per entry (about 6 % false positives).
+#[derive(Default)]
+struct BitFilter {
+    words: Vec<u64>,
+}
+
+impl BitFilter {
+    fn build(fingerprints: &[u64]) -> Self {
+        if fingerprints.is_empty() {
+            return Self::default();
+        }
+        let words = (fingerprints.len() * 16 / 64).next_power_of_two().max(1);
+        let mut filter = Self {
+            words: vec![0; words],
+        };
+        for &fingerprint in fingerprints {
+            let (word, bit) = filter.position(fingerprint);
+            filter.words[word] |= bit;
+        }
+        filter
+    }
+
+    fn position(&self, fingerprint: u64) -> (usize, u64) {
+        let word = (fingerprint >> 6) as usize & (self.words.len() - 1);
+        (word, 1 << (fingerprint & 63))
+    }
+
+    fn contains(&self, fingerprint: u64) -> bool {
+        if self.words.is_empty() {
+            return false;
+        }
+        let (word, bit) = self.position(fingerprint);
+        self.words[word] & bit != 0
+    }
+}
+
+/// The builder's map from canonical form to IoC id: slots hold `id + 1` (0 = empty), the
+/// fingerprint of every id is kept for growing without rehashing the text.
+#[derive(Default)]
+struct DedupTable {
+    slots: Vec<u32>,
+    fingerprints: Vec<u64>,
+}
+
+impl DedupTable {
+    fn with_capacity(ids: usize) -> Self {
+        Self {
+            slots: vec![0; (ids * 2).next_power_of_two().max(16)],
+            fingerprints: Vec::with_capacity(ids),
+        }
+    }
+
+    fn find(&self, fingerprint: u64, is_same: impl Fn(u32) -> bool) -> Option<u32> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut slot = fingerprint as usize & mask;
+        loop {
+            let entry = self.slots[slot];
+            if entry == 0 {
+                return None;
+            }
+            let id = entry - 1;
+            if self.fingerprints[id as usize] == fingerprint && is_same(id) {
+                return Some(id);
+            }
+            slot = (slot + 1) & mask;
+        }
+    }
+
+    /// `id` is the next id: the number of ids inserted so far.
+    fn insert(&mut self, fingerprint: u64, id: u32) {
+        self.fingerprints.push(fingerprint);
+        if self.fingerprints.len() * 2 > self.slots.len() {
+            let capacity = (self.slots.len() * 2).max(16);
+            self.slots = vec![0; capacity];
+            for (id, &fingerprint) in self.fingerprints.iter().enumerate() {
+                Self::place(&mut self.slots, fingerprint, id as u32);
+            }
+        } else {
+            Self::place(&mut self.slots, fingerprint, id);
+        }
+    }
+
+    fn place(slots: &mut [u32], fingerprint: u64, id: u32) {
+        let mask = slots.len() - 1;
+        let mut slot = fingerprint as usize & mask;
+        while slots[slot] != 0 {
+            slot = (slot + 1) & mask;
+        }
+        slots[slot] = id + 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+    fn index_of(iocs: &[&str]) -> IocIndex {
+        let mut builder = IocIndexBuilder::new();
+        for (source, value) in iocs.iter().enumerate() {
+            builder
+                .add(None, value, Window::default(), source as u32)
+                .unwrap();
+        }
+        builder.build()
+    }
+
+    /// The canonical forms matched, sorted, each with the host as written when the match
+    /// is on a URL's or authority's host.
+    fn matches_in(index: &IocIndex, value: &str, form: ValueForm) -> Vec<(String, Option<String>)> {
+        let mut candidates = Vec::new();
+        index.match_value(value, form, &mut candidates);
+        let mut found: Vec<_> = candidates
+            .iter()
+            .map(|candidate| {
+                (
+                    index.canonical(candidate.ioc).to_owned(),
+                    candidate
+                        .host
+                        .map(|(start, end)| value[start as usize..end as usize].to_owned()),
+                )
+            })
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn plain(index: &IocIndex, value: &str) -> Vec<String> {
+        matches_in(index, value, ValueForm::Plain)
+            .into_iter()
+            .map(|(ioc, host)| {
+                assert_eq!(host, None, "{value}");
+                ioc
+            })
+            .collect()
+    }
+
+    fn on_host(index: &IocIndex, value: &str, form: ValueForm) -> Vec<(String, String)> {
+        matches_in(index, value, form)
+            .into_iter()
+            .filter_map(|(ioc, host)| Some((ioc, host?)))
+            .collect()
+    }
+
+    fn strings(items: &[&str]) -> Vec<String> {
+        items.iter().map(|item| (*item).to_owned()).collect()
+    }
+
+    #[test]
+    fn domains_match_themselves_and_their_subdomains() {
+        let index = index_of(&["evil.com"]);
+        for value in ["evil.com", "a.b.evil.com", "WWW.Evil.Com.", "evil.com."] {
+            assert_eq!(plain(&index, value), strings(&["evil.com"]), "{value}");
+        }
+        for value in [
+            "evil.com.org",
+            "notevil.com",
+            "foo evil.com",
+            "com",
+            "evil.com..",
+            "a..evil.com",
+            "x/evil.com",
+            "évil.com",
+            "-",
+            "",
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+    }
+
+    #[test]
+    fn every_parent_domain_ioc_matches() {
+        let index = index_of(&["evil.com", "a.evil.com"]);
+        assert_eq!(
+            plain(&index, "x.a.evil.com"),
+            strings(&["a.evil.com", "evil.com"])
+        );
+        // Never the bare TLD, even with a TLD-looking IoC set around.
+        let index = index_of(&["org.ru", "b.evil.com"]);
+        assert_eq!(plain(&index, "x.org.ru"), strings(&["org.ru"]));
+        assert!(plain(&index, "evil.com").is_empty());
+        assert!(plain(&index, "c.evil.com").is_empty());
+        assert_eq!(plain(&index, "A.B.Evil.COM"), strings(&["b.evil.com"]));
+    }
+
+    #[test]
+    fn an_invalid_value_never_matches_through_its_valid_tail() {
+        let index = index_of(&["evil.com"]);
+        let long_label = format!("{}.evil.com", "a".repeat(64));
+        let too_long = format!("{}.evil.com", vec!["b".repeat(60); 5].join("."));
+        for value in [long_label.as_str(), too_long.as_str(), "a_-.x..evil.com"] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+        assert_eq!(plain(&index, "_a-.-x.evil.com"), strings(&["evil.com"]));
+    }
+
+    #[test]
+    fn ipv4_matches_exactly_and_in_every_containing_cidr() {
+        let index = index_of(&["1.2.3.4"]);
+        assert_eq!(plain(&index, "1.2.3.4"), strings(&["1.2.3.4"]));
+        for value in [
+            "1.2.3.45",
+            "001.2.3.4",
+            "01.2.3.4",
+            "::ffff:1.2.3.4",
+            "1.2.3.4.",
+            "1.2.3.4/32",
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+        let index = index_of(&[
+            "10.0.0.0/8",
+            "10.1.0.0/16",
+            "10.1.2.3/32",
+            "0.0.0.0/0",
+            "10.1.2.0/23",
+        ]);
+        assert_eq!(
+            plain(&index, "10.1.2.3"),
+            strings(&[
+                "0.0.0.0/0",
+                "10.0.0.0/8",
+                "10.1.0.0/16",
+                "10.1.2.0/23",
+                "10.1.2.3/32"
+            ])
+        );
+        assert_eq!(
+            plain(&index, "10.1.3.255"),
+            strings(&["0.0.0.0/0", "10.0.0.0/8", "10.1.0.0/16", "10.1.2.0/23"])
+        );
+        assert_eq!(
+            plain(&index, "10.2.0.0"),
+            strings(&["0.0.0.0/0", "10.0.0.0/8"])
+        );
+        assert_eq!(plain(&index, "11.0.0.0"), strings(&["0.0.0.0/0"]));
+        // CIDRs are of one family: an IPv6 value is never inside an IPv4 network.
+        assert!(plain(&index, "::ffff:10.1.2.3").is_empty());
+    }
+
+    #[test]
+    fn ipv6_compares_by_value_and_matches_cidrs_of_its_family() {
+        let index = index_of(&[
+            "2001:db8::1",
+            "2001:470:36:1250::/60",
+            "::/0",
+            "::ffff:0.0.0.0/96",
+        ]);
+        assert_eq!(
+            plain(&index, "2001:0DB8:0000:0000:0000:0000:0000:0001"),
+            strings(&["2001:db8::1", "::/0"])
+        );
+        assert_eq!(
+            plain(&index, "2001:470:36:125f::dead"),
+            strings(&["2001:470:36:1250::/60", "::/0"])
+        );
+        assert_eq!(plain(&index, "2001:470:36:1260::"), strings(&["::/0"]));
+        assert_eq!(
+            plain(&index, "::ffff:1.2.3.4"),
+            strings(&["::/0", "::ffff:0.0.0.0/96"])
+        );
+        // IPv4 and IPv4-mapped IPv6 are not equivalent.
+        assert!(plain(&index, "1.2.3.4").is_empty());
+        for value in [
+            "fe80::1%eth0",
+            "[2001:db8::1]",
+            "2001:db8::1 ",
+            "2001:db8:::1",
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+    }
+
+    #[test]
+    fn hashes_match_ignoring_case_at_their_exact_length() {
+        let sha1 = "da39a3ee5e6b4b0d3255bfef95601890afd80709";
+        let sha256 = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
+        let index = index_of(&[MD5, sha1, sha256]);
+        assert_eq!(plain(&index, &MD5.to_uppercase()), strings(&[MD5]));
+        assert_eq!(plain(&index, sha1), strings(&[sha1]));
+        assert_eq!(plain(&index, &sha256.to_uppercase()), strings(&[sha256]));
+        let doubled = format!("{MD5}{MD5}");
+        for value in [
+            &doubled,
+            &MD5[..31],
+            &format!("{MD5}0"),
+            &format!(" {MD5}"),
+            &sha1[..32],
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+    }
+
+    #[test]
+    fn urls_match_by_normalised_equality_only() {
+        let index = index_of(&["http://bad.example/gate.php", "https://x.example/"]);
+        assert_eq!(
+            plain(&index, "HTTP://BAD.Example:80/gate.php#x"),
+            strings(&["http://bad.example/gate.php"])
+        );
+        assert_eq!(
+            plain(&index, "http://user:pw@bad.example./gate.php"),
+            strings(&["http://bad.example/gate.php"])
+        );
+        for value in [
+            "http://bad.example/GATE.php",
+            "http://bad.example/gate.phpx",
+            "http://bad.example/gate.php?a=1",
+            "http://bad.example/gate.php/",
+            "https://bad.example/gate.php",
+            "http://bad.example:8080/gate.php",
+            "bad.example/gate.php",
+            "http://bad.example/gate.php x",
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+        assert_eq!(
+            plain(&index, "https://x.example"),
+            strings(&["https://x.example/"])
+        );
+        assert_eq!(
+            plain(&index, "HTTPS://X.EXAMPLE:443#top"),
+            strings(&["https://x.example/"])
+        );
+        // A URL IoC never matches a domain value.
+        assert!(plain(&index, "x.example").is_empty());
+        // Longer than the stack buffer: still normalised and compared.
+        let long = format!("http://bad.example/{}", "p".repeat(5000));
+        let index = index_of(&[&long]);
+        assert_eq!(
+            plain(&index, &long.replace("http://bad", "HTTP://BAD")),
+            strings(&[&long])
+        );
+    }
+
+    #[test]
+    fn a_urls_host_is_checked_as_its_own_value() {
+        let index = index_of(&["evil.com", "10.0.0.0/8", "2001:db8::/32", "1.2.3.4"]);
+        let host = |value, ioc: &str, host: &str| {
+            assert_eq!(
+                matches_in(&index, value, ValueForm::Plain),
+                vec![(ioc.to_owned(), Some(host.to_owned()))],
+                "{value}"
+            );
+        };
+        host("https://cdn.evil.com/a.js", "evil.com", "cdn.evil.com");
+        host(
+            "http://u:p@CDN.Evil.com.:8080/x?y#z",
+            "evil.com",
+            "CDN.Evil.com.",
+        );
+        host("http://10.9.9.9:8080/x", "10.0.0.0/8", "10.9.9.9");
+        host("ftp://[2001:DB8::5]:21/", "2001:db8::/32", "2001:DB8::5");
+        host("http://1.2.3.4", "1.2.3.4", "1.2.3.4");
+        // Not a URL at all, or a domain only inside the path or query.
+        for value in [
+            "Mozilla/5.0 (+http://evil.com/bot)",
+            "http://x.example/evil.com",
+            "http://x.example/?u=http://evil.com/",
+            "http://evil.com:99999/",
+            "http://01.2.3.4/",
+            "evil.com:443",
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+    }
+
+    #[test]
+    fn a_url_ioc_and_the_hosts_iocs_match_together() {
+        let index = index_of(&["http://cdn.evil.com/a.js", "evil.com"]);
+        assert_eq!(
+            matches_in(&index, "http://cdn.evil.com/a.js", ValueForm::Plain),
+            vec![
+                ("evil.com".to_owned(), Some("cdn.evil.com".to_owned())),
+                ("http://cdn.evil.com/a.js".to_owned(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn authority_form_checks_only_the_host() {
+        let index = index_of(&["evil.com", "1.2.3.0/24", "::1", "http://evil.com:443/"]);
+        let authority = ValueForm::Authority;
+        assert_eq!(
+            on_host(&index, "Www.Evil.com:443", authority),
+            vec![("evil.com".to_owned(), "Www.Evil.com".to_owned())]
+        );
+        assert_eq!(
+            on_host(&index, "1.2.3.9:8443", authority),
+            vec![("1.2.3.0/24".to_owned(), "1.2.3.9".to_owned())]
+        );
+        assert_eq!(
+            on_host(&index, "[0::1]:443", authority),
+            vec![("::1".to_owned(), "0::1".to_owned())]
+        );
+        for value in [
+            "evil.com",
+            "evil.com:",
+            "[::1]",
+            "::1:443",
+            "evil.com:443x",
+            "https://evil.com:443/",
+        ] {
+            assert!(matches_in(&index, value, authority).is_empty(), "{value}");
+        }
+        // The same text read plainly has no shape.
+        assert!(plain(&index, "evil.com:443").is_empty());
+    }
+
+    #[test]
+    fn values_are_compared_as_a_whole() {
+        let index = index_of(&["evil.com", "1.2.3.4", MD5]);
+        for value in [
+            "Mozilla/5.0 (+http://evil.com/bot)",
+            "evil.com,1.2.3.4",
+            "x evil.com",
+            "1.2.3.4:80",
+            "(1.2.3.4)",
+            &format!("{MD5}{MD5}"),
+            &format!("md5={MD5}"),
+        ] {
+            assert!(plain(&index, value).is_empty(), "{value}");
+        }
+    }
+
+    const DAY2: Micros = 1_772_409_600_000_000; // 2026-03-02T00:00:00Z
+    const HOUR: Micros = 3_600_000_000;
+    const DAY: Micros = 24 * HOUR;
+
+    #[test]
+    fn windows_are_inclusive_at_microsecond_precision() {
+        let mut builder = IocIndexBuilder::new();
+        let first_seen = DAY2 + 10_500_000;
+        let id = builder
+            .add(
+                Some("domain"),
+                "evil.com",
+                Window {
+                    first_seen: Some(first_seen),
+                    last_seen: None,
+                },
+                7,
+            )
+            .unwrap();
+        let index = builder.build();
+        assert!(!index.is_active(id, Some(DAY2 + 10_499_999)));
+        assert!(index.is_active(id, Some(DAY2 + 10_500_000)));
+        assert!(index.is_active(id, Some(i64::MAX)));
+        assert!(!index.is_active(id, None));
+        let mut sources = Vec::new();
+        index.active_sources(id, Some(DAY2 + 10_499_999), &mut sources);
+        assert!(sources.is_empty());
+        index.active_sources(id, Some(DAY2 + 10_500_000), &mut sources);
+        assert_eq!(sources, [7]);
+    }
+
+    #[test]
+    fn an_ioc_is_active_when_any_of_its_attributes_is() {
+        let mut builder = IocIndexBuilder::new();
+        let ended = Window {
+            first_seen: None,
+            last_seen: Some(DAY2),
+        };
+        let started = Window {
+            first_seen: Some(DAY2 + DAY),
+            last_seen: None,
+        };
+        let id = builder.add(Some("ip-dst"), "1.2.3.4", ended, 1).unwrap();
+        assert_eq!(builder.add(Some("ip-src"), " 1.2.3.4 ", started, 2), Ok(id));
+        let index = builder.build();
+        assert_eq!(index.len(), 1);
+        assert_eq!(index.sources(id), [1, 2]);
+        assert!(index.is_active(id, Some(DAY2)));
+        assert!(!index.is_active(id, Some(DAY2 + HOUR)));
+        assert!(index.is_active(id, Some(DAY2 + DAY)));
+        assert!(!index.is_active(id, None));
+        let mut sources = Vec::new();
+        index.active_sources(id, Some(DAY2 + 2 * DAY), &mut sources);
+        assert_eq!(sources, [2]);
+    }
+
+    #[test]
+    fn an_unbounded_attribute_makes_the_ioc_always_active() {
+        let mut builder = IocIndexBuilder::new();
+        let windowed = Window {
+            first_seen: Some(DAY2),
+            last_seen: Some(DAY2 + HOUR),
+        };
+        let id = builder.add(None, "5.6.7.8", windowed, 1).unwrap();
+        builder
+            .add(Some("ip-dst"), "5.6.7.8", Window::default(), 2)
+            .unwrap();
+        let index = builder.build();
+        for ts in [None, Some(0), Some(DAY2), Some(DAY2 + DAY), Some(i64::MIN)] {
+            assert!(index.is_active(id, ts), "{ts:?}");
+        }
+        let mut sources = Vec::new();
+        index.active_sources(id, None, &mut sources);
+        assert_eq!(sources, [2]);
+        sources.clear();
+        index.active_sources(id, Some(DAY2), &mut sources);
+        assert_eq!(sources, [1, 2]);
+    }
+
+    #[test]
+    fn same_canonical_form_is_one_ioc() {
+        let mut builder = IocIndexBuilder::with_capacity(4);
+        let a = builder
+            .add(None, "Evil.COM.", Window::default(), 10)
+            .unwrap();
+        let b = builder
+            .add(Some("hostname"), "evil.com", Window::default(), 11)
+            .unwrap();
+        let c = builder
+            .add(Some("ip-dst"), "10.1.2.3/8", Window::default(), 12)
+            .unwrap();
+        let d = builder
+            .add(None, "10.0.0.0/8", Window::default(), 13)
+            .unwrap();
+        let e = builder
+            .add(Some("url"), "HTTP://Evil.COM:80", Window::default(), 14)
+            .unwrap();
+        let f = builder
+            .add(Some("md5"), &MD5.to_uppercase(), Window::default(), 15)
+            .unwrap();
+        assert_eq!((a, c), (b, d));
+        assert_eq!(
+            builder.add(Some("email-src"), "a@evil.com", Window::default(), 16),
+            Err(IocRejection::UnsupportedType("email-src".to_owned()))
+        );
+        assert_eq!(builder.len(), 4);
+        let index = builder.build();
+        assert_eq!(index.len(), 4);
+        assert_eq!(
+            (index.canonical(a), index.kind(a), index.sources(a)),
+            ("evil.com", IocKind::Domain, &[10, 11][..])
+        );
+        assert_eq!(
+            (index.canonical(c), index.kind(c), index.sources(c)),
+            ("10.0.0.0/8", IocKind::Cidr, &[12, 13][..])
+        );
+        assert_eq!(
+            (index.canonical(e), index.kind(e)),
+            ("http://evil.com/", IocKind::Url)
+        );
+        assert_eq!((index.canonical(f), index.kind(f)), (MD5, IocKind::Hash));
+    }
+
+    #[test]
+    fn an_empty_index_matches_nothing() {
+        let index = IocIndexBuilder::new().build();
+        assert!(index.is_empty());
+        for value in ["evil.com", "1.2.3.4", "::1", MD5, "http://evil.com/", ""] {
+            assert!(plain(&index, value).is_empty());
+            assert!(matches_in(&index, value, ValueForm::Authority).is_empty());
+        }
+    }
+
+    #[test]
+    fn many_iocs_sharing_fingerprint_buckets_stay_distinct() {
+        let values: Vec<String> = (0..5000)
+            .map(|i| format!("h{i}.evil{}.com", i % 7))
+            .collect();
+        let refs: Vec<&str> = values.iter().map(String::as_str).collect();
+        let index = index_of(&refs);
+        assert_eq!(index.len(), 5000);
+        for value in &values {
+            assert_eq!(plain(&index, &format!("x.{value}")), vec![value.clone()]);
+        }
+        assert!(plain(&index, "h5000.evil0.com").is_empty());
     }
 }
