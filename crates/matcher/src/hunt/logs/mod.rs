@@ -1,7 +1,20 @@
 //! Log line parsers (hunt-semantics §2): each splits a line into named field values and
 //! reads its timestamp. A line that does not fit its format yields nothing.
+//!
+//! Bytes that are not UTF-8 can never be part of a match: a value that is not valid UTF-8
+//! is simply not reported, while the rest of its line still is.
+
+mod combined;
+mod csv;
+mod json;
+mod squid;
+mod syslog;
+mod time;
+mod zeek_tsv;
 
 use super::index::{Micros, ValueForm};
+
+pub use time::parse_iso8601_micros;
 
 /// A log format `kizuna hunt --format` names.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -23,15 +36,35 @@ pub enum LogFormat {
 }
 
 impl LogFormat {
+    /// Every format, in the order `--format` documents them.
+    pub const ALL: [LogFormat; 7] = [
+        LogFormat::ZeekTsv,
+        LogFormat::ZeekJson,
+        LogFormat::JsonLines,
+        LogFormat::Squid,
+        LogFormat::Combined,
+        LogFormat::Syslog,
+        LogFormat::Csv,
+    ];
+
     /// The `--format` name: zeek, zeek-json, jsonl, squid, combined, syslog, csv.
     pub fn name(self) -> &'static str {
-        unimplemented!("helper B")
+        match self {
+            LogFormat::ZeekTsv => "zeek",
+            LogFormat::ZeekJson => "zeek-json",
+            LogFormat::JsonLines => "jsonl",
+            LogFormat::Squid => "squid",
+            LogFormat::Combined => "combined",
+            LogFormat::Syslog => "syslog",
+            LogFormat::Csv => "csv",
+        }
     }
 
     /// Parses a `--format` name (not `auto`).
     pub fn from_name(name: &str) -> Option<LogFormat> {
-        let _ = name;
-        unimplemented!("helper B")
+        LogFormat::ALL
+            .into_iter()
+            .find(|format| format.name() == name)
     }
 }
 
@@ -62,42 +95,309 @@ pub enum LineOutcome {
 
 /// The format of a file from its first non-empty line (§2 "The format of a file…"), or None
 /// when no format fits.
+///
+/// In order: `#separator`/`#fields` → Zeek TSV; `{` after leading whitespace → Zeek JSON;
+/// `<epoch>.<3 digits> <elapsed> <client> <CODE>/<3 digits>` → Squid; the Apache grammar →
+/// combined; an RFC 3164, RFC 5424 or ISO-timestamped syslog line → syslog; a row of at
+/// least two comma-separated column names (no spaces, each with a letter) → CSV.
 pub fn detect_format(first_non_empty_line: &[u8]) -> Option<LogFormat> {
-    let _ = first_non_empty_line;
-    unimplemented!("helper B")
+    let line = strip_line_end(first_non_empty_line);
+    if line.starts_with(b"#separator") || line.starts_with(b"#fields") {
+        return Some(LogFormat::ZeekTsv);
+    }
+    if line.trim_ascii_start().first() == Some(&b'{') {
+        return Some(LogFormat::ZeekJson);
+    }
+    if squid::looks_like_squid(line) {
+        return Some(LogFormat::Squid);
+    }
+    if combined::parse(line).is_some() {
+        return Some(LogFormat::Combined);
+    }
+    if syslog::looks_like_syslog(line) {
+        return Some(LogFormat::Syslog);
+    }
+    if csv::looks_like_header(line) {
+        return Some(LogFormat::Csv);
+    }
+    None
 }
 
-/// An ISO 8601 date-time (`2026-03-02T00:00:10.5Z`, `±hh:mm` offsets, a space instead of
-/// `T`, no offset = UTC; a bare date is midnight UTC) in microseconds since the epoch; digits
-/// beyond microseconds are truncated. Used for log timestamps and for IoC windows.
-pub fn parse_iso8601_micros(text: &str) -> Option<Micros> {
-    let _ = text;
-    unimplemented!("helper B")
+/// A line without its `\n` and one `\r` before it.
+fn strip_line_end(line: &[u8]) -> &[u8] {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.strip_suffix(b"\r").unwrap_or(line)
+}
+
+/// Whitespace for blank lines and whitespace-separated columns.
+fn is_space(byte: u8) -> bool {
+    matches!(byte, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
+}
+
+/// One line as bytes, with its text when the whole line is valid UTF-8 (the common case:
+/// then every value cut at ASCII delimiters is text without checking it again).
+#[derive(Clone, Copy)]
+pub(crate) struct Line<'a> {
+    bytes: &'a [u8],
+    text: Option<&'a str>,
+}
+
+impl<'a> Line<'a> {
+    fn from_bytes(bytes: &'a [u8]) -> Self {
+        Line {
+            bytes,
+            text: std::str::from_utf8(bytes).ok(),
+        }
+    }
+
+    fn from_text(text: &'a str) -> Self {
+        Line {
+            bytes: text.as_bytes(),
+            text: Some(text),
+        }
+    }
+
+    /// The value at `start..end` as text; None when it is not valid UTF-8.
+    fn text(&self, start: usize, end: usize) -> Option<&'a str> {
+        match self.text {
+            Some(text) => text.get(start..end),
+            None => std::str::from_utf8(&self.bytes[start..end]).ok(),
+        }
+    }
 }
 
 /// A parser for one file's lines; `Clone` so that scanning threads can start from the state
 /// (Zeek headers, CSV columns) in force at their chunk.
 #[derive(Clone, Debug)]
-pub struct LineParser {}
+pub struct LineParser {
+    format: LogFormat,
+    state: ParserState,
+}
+
+#[derive(Clone, Debug)]
+enum ParserState {
+    ZeekTsv(zeek_tsv::ZeekTsvParser),
+    Json(Box<json::JsonParser>),
+    Squid,
+    Combined,
+    Syslog(syslog::SyslogParser),
+    Csv(csv::CsvParser),
+}
 
 impl LineParser {
     pub fn new(format: LogFormat, options: &LogOptions) -> Self {
-        let _ = (format, options);
-        unimplemented!("helper B")
+        let state = match format {
+            LogFormat::ZeekTsv => ParserState::ZeekTsv(zeek_tsv::ZeekTsvParser::default()),
+            LogFormat::ZeekJson => ParserState::Json(Box::new(json::JsonParser::zeek())),
+            LogFormat::JsonLines => {
+                ParserState::Json(Box::new(json::JsonParser::json_lines(options)))
+            }
+            LogFormat::Squid => ParserState::Squid,
+            LogFormat::Combined => ParserState::Combined,
+            LogFormat::Syslog => ParserState::Syslog(syslog::SyslogParser::new(options)),
+            LogFormat::Csv => ParserState::Csv(csv::CsvParser::default()),
+        };
+        LineParser { format, state }
     }
 
     pub fn format(&self) -> LogFormat {
-        unimplemented!("helper B")
+        self.format
     }
 
     /// Parses one line (without its `\n`; a trailing `\r` is ignored) and calls
     /// `on_value(field, value, form)` for each field value, in line order.
+    ///
+    /// Values may be reported before the line is known to fit its format (the JSON reader
+    /// reports strings in a single pass): when the outcome is [`LineOutcome::Malformed`], the
+    /// caller discards the values already reported for that line.
     pub fn parse_line<F: FnMut(&str, &str, ValueForm)>(
         &mut self,
         line: &[u8],
         on_value: F,
     ) -> LineOutcome {
-        let _ = (line, on_value);
-        unimplemented!("helper B")
+        let line = strip_line_end(line);
+        if line.iter().all(|&byte| is_space(byte)) {
+            return LineOutcome::Blank;
+        }
+        self.parse(Line::from_bytes(line), on_value)
+    }
+
+    /// [`LineParser::parse_line`] for a line already known to be UTF-8.
+    pub fn parse_line_text<F: FnMut(&str, &str, ValueForm)>(
+        &mut self,
+        line: &str,
+        on_value: F,
+    ) -> LineOutcome {
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.bytes().all(is_space) {
+            return LineOutcome::Blank;
+        }
+        self.parse(Line::from_text(line), on_value)
+    }
+
+    fn parse<F: FnMut(&str, &str, ValueForm)>(
+        &mut self,
+        line: Line<'_>,
+        mut on_value: F,
+    ) -> LineOutcome {
+        match &mut self.state {
+            ParserState::ZeekTsv(parser) => parser.parse(line, &mut on_value),
+            ParserState::Json(parser) => parser.parse(line, &mut on_value),
+            ParserState::Squid => squid::parse(line, &mut on_value),
+            ParserState::Combined => combined::parse_line(line, &mut on_value),
+            ParserState::Syslog(parser) => parser.parse(line, &mut on_value),
+            ParserState::Csv(parser) => parser.parse(line, &mut on_value),
+        }
+    }
+
+    /// Applies the lines of `block` (whole lines) that change the parser's state — Zeek
+    /// header lines, the CSV header row — without looking at data lines, so that a reader
+    /// can hand the state in force after `block` to whoever parses the next one.
+    pub fn apply_state_lines(&mut self, block: &[u8]) {
+        match &mut self.state {
+            ParserState::ZeekTsv(parser) => parser.apply_header_lines(block),
+            ParserState::Csv(parser) => parser.apply_header_row(block),
+            ParserState::Json(_)
+            | ParserState::Squid
+            | ParserState::Combined
+            | ParserState::Syslog(_) => {}
+        }
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// The values a line reports, as (field, value, form), and its outcome.
+    pub(crate) fn values(
+        parser: &mut LineParser,
+        line: &str,
+    ) -> (LineOutcome, Vec<(String, String, ValueForm)>) {
+        let mut text_parser = parser.clone();
+        let mut values = Vec::new();
+        let outcome = parser.parse_line(line.as_bytes(), |field, value, form| {
+            values.push((field.to_owned(), value.to_owned(), form))
+        });
+        let mut text_values = Vec::new();
+        let text_outcome = text_parser.parse_line_text(line, |field, value, form| {
+            text_values.push((field.to_owned(), value.to_owned(), form))
+        });
+        assert_eq!(outcome, text_outcome, "{line}");
+        assert_eq!(values, text_values, "{line}");
+        (outcome, values)
+    }
+
+    /// Just (field, value) pairs, for lines of plain values.
+    pub(crate) fn pairs(parser: &mut LineParser, line: &str) -> Vec<(String, String)> {
+        values(parser, line)
+            .1
+            .into_iter()
+            .map(|(field, value, _)| (field, value))
+            .collect()
+    }
+
+    pub(crate) fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(field, value)| (field.to_string(), value.to_string()))
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn format_names_round_trip() {
+        for format in LogFormat::ALL {
+            assert_eq!(LogFormat::from_name(format.name()), Some(format));
+        }
+        let names: Vec<_> = LogFormat::ALL.iter().map(|format| format.name()).collect();
+        assert_eq!(
+            names,
+            [
+                "zeek",
+                "zeek-json",
+                "jsonl",
+                "squid",
+                "combined",
+                "syslog",
+                "csv"
+            ]
+        );
+        assert_eq!(LogFormat::from_name("auto"), None);
+        assert_eq!(LogFormat::from_name("Zeek"), None);
+    }
+
+    #[test]
+    fn detects_the_four_formats_of_the_spec() {
+        assert_eq!(detect_format(b"#separator \\x09"), Some(LogFormat::ZeekTsv));
+        assert_eq!(
+            detect_format(b"#fields\tts\tquery"),
+            Some(LogFormat::ZeekTsv)
+        );
+        assert_eq!(
+            detect_format(b"  {\"ts\":1.0,\"query\":\"x\"}\r\n"),
+            Some(LogFormat::ZeekJson)
+        );
+        assert_eq!(detect_format(b"{broken"), Some(LogFormat::ZeekJson));
+        assert_eq!(
+            detect_format(
+                b"1198298239.740    388 127.0.0.1 TCP_MISS/301 631 GET http://www.slashdot.org/ graeme DIRECT/66.35.250.151 text/html"
+            ),
+            Some(LogFormat::Squid)
+        );
+        assert_eq!(
+            detect_format(
+                b"83.149.9.216 - - [17/May/2015:10:05:03 +0000] \"GET /x HTTP/1.1\" 200 203023 \"-\" \"Mozilla\""
+            ),
+            Some(LogFormat::Combined)
+        );
+        assert_eq!(
+            detect_format(b"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] \"GET /apache_pb.gif HTTP/1.0\" 200 2326"),
+            Some(LogFormat::Combined)
+        );
+        assert_eq!(
+            detect_format(b"9.9.9.9 - - [01/Mar/2026:17:00:00 -0700] \"CONNECT evil.com:443 HTTP/1.1\" 200 5 \"-\" \"x"),
+            Some(LogFormat::Combined)
+        );
+    }
+
+    #[test]
+    fn detects_syslog_and_csv_conservatively() {
+        assert_eq!(
+            detect_format(
+                b"Mar  1 10:00:00 host sshd[42]: Accepted password for a from 1.2.3.4 port 22 ssh2"
+            ),
+            Some(LogFormat::Syslog)
+        );
+        assert_eq!(
+            detect_format(b"<34>1 2026-03-01T10:00:00.003Z host sshd 42 - - Invalid user x from 1.2.3.4 port 5"),
+            Some(LogFormat::Syslog)
+        );
+        assert_eq!(
+            detect_format(b"2026-03-01T10:00:00.123456+01:00 host sshd[42]: Connection closed by 1.2.3.4 port 22"),
+            Some(LogFormat::Syslog)
+        );
+        assert_eq!(
+            detect_format(b"timestamp,src_ip,domain"),
+            Some(LogFormat::Csv)
+        );
+        assert_eq!(detect_format(b"\"ts\",\"query\""), Some(LogFormat::Csv));
+        for unknown in [
+            &b"hello world"[..],
+            b"1,2,3",
+            b"name",
+            b"first name,last name",
+            b"a,,b",
+            b"\x00\xff\xfe garbage",
+            b"#path\tconn",
+            b"1198298239.74 388 127.0.0.1 TCP_MISS/301 631 GET http://x/ - DIRECT/1.2.3.4 text/html",
+        ] {
+            assert_eq!(detect_format(unknown), None, "{:?}", String::from_utf8_lossy(unknown));
+        }
     }
 }

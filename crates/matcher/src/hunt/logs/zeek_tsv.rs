@@ -1,0 +1,419 @@
+//! Zeek TSV logs (hunt-semantics §2.1): `#` header lines set the separators, markers,
+//! column names and types; data lines are split into one value per column, container
+//! columns (`vector[…]`, `set[…]`) into one value per element.
+
+use super::super::index::ValueForm;
+use super::time::parse_epoch_seconds;
+use super::{Line, LineOutcome, strip_line_end};
+
+#[derive(Clone, Debug)]
+pub(crate) struct ZeekTsvParser {
+    separator: Vec<u8>,
+    set_separator: Vec<u8>,
+    empty_field: Vec<u8>,
+    unset_field: Vec<u8>,
+    fields: Vec<String>,
+    /// Whether each column (by position in `#types`) is a container; empty while no
+    /// `#types` follows the current `#fields`.
+    containers: Vec<bool>,
+    ts_column: Option<usize>,
+}
+
+impl Default for ZeekTsvParser {
+    fn default() -> Self {
+        ZeekTsvParser {
+            separator: b"\t".to_vec(),
+            set_separator: b",".to_vec(),
+            empty_field: b"(empty)".to_vec(),
+            unset_field: b"-".to_vec(),
+            fields: Vec::new(),
+            containers: Vec::new(),
+            ts_column: None,
+        }
+    }
+}
+
+/// Spans of `haystack` between occurrences of a non-empty `separator`.
+struct Spans<'a> {
+    haystack: &'a [u8],
+    separator: &'a [u8],
+    position: usize,
+    finished: bool,
+}
+
+impl<'a> Spans<'a> {
+    fn new(haystack: &'a [u8], separator: &'a [u8]) -> Self {
+        Spans {
+            haystack,
+            separator,
+            position: 0,
+            finished: false,
+        }
+    }
+}
+
+impl Iterator for Spans<'_> {
+    type Item = (usize, usize);
+
+    fn next(&mut self) -> Option<(usize, usize)> {
+        if self.finished {
+            return None;
+        }
+        let rest = &self.haystack[self.position..];
+        let found = match self.separator {
+            [byte] => memchr::memchr(*byte, rest),
+            separator => memchr::memmem::find(rest, separator),
+        };
+        let start = self.position;
+        match found {
+            Some(offset) => {
+                self.position = start + offset + self.separator.len();
+                Some((start, start + offset))
+            }
+            None => {
+                self.finished = true;
+                Some((start, self.haystack.len()))
+            }
+        }
+    }
+}
+
+/// `#separator`'s value: `\xHH` escapes decoded, every other byte as written.
+fn decode_separator(text: &[u8]) -> Vec<u8> {
+    let mut decoded = Vec::with_capacity(text.len());
+    let mut index = 0;
+    while index < text.len() {
+        if text[index] == b'\\'
+            && text.get(index + 1) == Some(&b'x')
+            && let Some(byte) = text
+                .get(index + 2..index + 4)
+                .and_then(|hex| std::str::from_utf8(hex).ok())
+                .and_then(|hex| u8::from_str_radix(hex, 16).ok())
+        {
+            decoded.push(byte);
+            index += 4;
+            continue;
+        }
+        decoded.push(text[index]);
+        index += 1;
+    }
+    decoded
+}
+
+impl ZeekTsvParser {
+    pub(crate) fn parse(
+        &mut self,
+        line: Line<'_>,
+        on_value: &mut impl FnMut(&str, &str, ValueForm),
+    ) -> LineOutcome {
+        let bytes = line.bytes;
+        if bytes.first() == Some(&b'#') {
+            self.apply_header(bytes);
+            return LineOutcome::Header;
+        }
+        if self.fields.is_empty() {
+            return LineOutcome::Malformed;
+        }
+        let mut ts = None;
+        let mut column = 0;
+        for (start, end) in Spans::new(bytes, &self.separator) {
+            let Some(field) = self.fields.get(column) else {
+                return LineOutcome::Malformed;
+            };
+            let value = &bytes[start..end];
+            if self.ts_column == Some(column) {
+                ts = parse_epoch_seconds(value);
+            }
+            if !value.is_empty() && value != self.empty_field && value != self.unset_field {
+                if self.containers.get(column) == Some(&true) {
+                    for (element_start, element_end) in Spans::new(value, &self.set_separator) {
+                        let element = &value[element_start..element_end];
+                        if !element.is_empty()
+                            && element != self.empty_field
+                            && element != self.unset_field
+                            && let Some(text) =
+                                line.text(start + element_start, start + element_end)
+                        {
+                            on_value(field, text, ValueForm::Plain);
+                        }
+                    }
+                } else if let Some(text) = line.text(start, end) {
+                    on_value(field, text, ValueForm::Plain);
+                }
+            }
+            column += 1;
+        }
+        if column != self.fields.len() {
+            return LineOutcome::Malformed;
+        }
+        LineOutcome::Data { ts }
+    }
+
+    /// One `#…` line (without its line end).
+    fn apply_header(&mut self, line: &[u8]) {
+        if let Some(value) = line.strip_prefix(b"#separator ") {
+            let separator = decode_separator(value);
+            if !separator.is_empty() {
+                self.separator = separator;
+            }
+            return;
+        }
+        let mut spans = Spans::new(line, &self.separator);
+        let Some((keyword_start, keyword_end)) = spans.next() else {
+            return;
+        };
+        let values: Vec<&[u8]> = spans.map(|(start, end)| &line[start..end]).collect();
+        match &line[keyword_start..keyword_end] {
+            b"#set_separator" => {
+                if let Some(value) = values.first().filter(|value| !value.is_empty()) {
+                    self.set_separator = value.to_vec();
+                }
+            }
+            b"#empty_field" => {
+                if let Some(value) = values.first() {
+                    self.empty_field = value.to_vec();
+                }
+            }
+            b"#unset_field" => {
+                if let Some(value) = values.first() {
+                    self.unset_field = value.to_vec();
+                }
+            }
+            b"#fields" => {
+                self.fields = values
+                    .iter()
+                    .map(|name| String::from_utf8_lossy(name).into_owned())
+                    .collect();
+                self.containers.clear();
+                self.ts_column = self.fields.iter().position(|name| name == "ts");
+            }
+            b"#types" => {
+                self.containers = values
+                    .iter()
+                    .map(|kind| kind.starts_with(b"vector[") || kind.starts_with(b"set["))
+                    .collect();
+            }
+            _ => {}
+        }
+    }
+
+    /// Applies every header line of `block` (whole lines), in order.
+    pub(crate) fn apply_header_lines(&mut self, block: &[u8]) {
+        let mut apply_at = |start: usize| {
+            let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |end| start + end);
+            self.apply_header(strip_line_end(&block[start..end]));
+        };
+        if block.first() == Some(&b'#') {
+            apply_at(0);
+        }
+        for newline in memchr::memmem::find_iter(block, b"\n#") {
+            apply_at(newline + 1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::test_support::{owned, pairs, values};
+    use super::super::{LineOutcome, LineParser, LogFormat, LogOptions};
+    use crate::hunt::index::ValueForm;
+
+    fn parser() -> LineParser {
+        LineParser::new(LogFormat::ZeekTsv, &LogOptions::default())
+    }
+
+    fn with_headers(headers: &[&str]) -> LineParser {
+        let mut parser = parser();
+        for header in headers {
+            assert_eq!(values(&mut parser, header).0, LineOutcome::Header);
+        }
+        parser
+    }
+
+    const DNS_HEADERS: [&str; 7] = [
+        "#separator \\x09",
+        "#set_separator\t,",
+        "#empty_field\t(empty)",
+        "#unset_field\t-",
+        "#path\tdns",
+        "#fields\tts\tquery\tanswers\tnote",
+        "#types\ttime\tstring\tvector[string]\tstring",
+    ];
+
+    #[test]
+    fn the_vector_example_of_the_spec() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        let (outcome, values) = values(
+            &mut parser,
+            "1772409600.000000\tx.evil.com\tcname.example,1.2.3.4\tevil.com,1.2.3.4",
+        );
+        assert_eq!(
+            outcome,
+            LineOutcome::Data {
+                ts: Some(1_772_409_600_000_000)
+            }
+        );
+        let expected: Vec<_> = [
+            ("ts", "1772409600.000000"),
+            ("query", "x.evil.com"),
+            ("answers", "cname.example"),
+            ("answers", "1.2.3.4"),
+            // A plain string column keeps its commas: one value, which has no shape.
+            ("note", "evil.com,1.2.3.4"),
+        ]
+        .iter()
+        .map(|(field, value)| (field.to_string(), value.to_string(), ValueForm::Plain))
+        .collect();
+        assert_eq!(values, expected);
+    }
+
+    #[test]
+    fn markers_are_not_values_and_escapes_are_not_decoded() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        assert_eq!(
+            pairs(&mut parser, "-\t(empty)\t-\t-"),
+            Vec::<(String, String)>::new()
+        );
+        assert_eq!(
+            values(&mut parser, "-\t(empty)\t-\t-").0,
+            LineOutcome::Data { ts: None }
+        );
+        assert_eq!(
+            pairs(&mut parser, "1.5\tevil\\x2ecom\ta,-,(empty),,b\t\\x09"),
+            owned(&[
+                ("ts", "1.5"),
+                ("query", "evil\\x2ecom"),
+                ("answers", "a"),
+                ("answers", "b"),
+                ("note", "\\x09"),
+            ])
+        );
+    }
+
+    #[test]
+    fn column_count_must_match() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        assert_eq!(values(&mut parser, "1\ta\tb").0, LineOutcome::Malformed);
+        assert_eq!(
+            values(&mut parser, "1\ta\tb\tc\td").0,
+            LineOutcome::Malformed
+        );
+        assert_eq!(
+            values(&mut parser, "1\ta\tb\tc").0,
+            LineOutcome::Data {
+                ts: Some(1_000_000)
+            }
+        );
+    }
+
+    #[test]
+    fn data_before_fields_yields_nothing() {
+        let mut parser = parser();
+        assert_eq!(
+            values(&mut parser, "1.0\tevil.com").0,
+            LineOutcome::Malformed
+        );
+        assert_eq!(values(&mut parser, "   ").0, LineOutcome::Blank);
+        assert_eq!(values(&mut parser, "").0, LineOutcome::Blank);
+    }
+
+    #[test]
+    fn custom_separators_and_markers() {
+        let mut parser = with_headers(&[
+            "#separator \\x7c",
+            "#set_separator|;",
+            "#empty_field|EMPTY",
+            "#unset_field|NONE",
+            "#fields|ts|name|hosts",
+            "#types|time|string|set[string]",
+        ]);
+        assert_eq!(
+            pairs(&mut parser, "1.25|a\tb,c|x.example;NONE;EMPTY;y.example"),
+            owned(&[
+                ("ts", "1.25"),
+                ("name", "a\tb,c"),
+                ("hosts", "x.example"),
+                ("hosts", "y.example"),
+            ])
+        );
+        assert_eq!(pairs(&mut parser, "NONE|EMPTY|NONE"), owned(&[]));
+        // The separator keyword takes a literal separator as well.
+        let mut parser = with_headers(&["#separator ::", "#fields::ts::a"]);
+        assert_eq!(
+            pairs(&mut parser, "2::b:c"),
+            owned(&[("ts", "2"), ("a", "b:c")])
+        );
+    }
+
+    #[test]
+    fn a_later_fields_replaces_the_earlier_and_forgets_types() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        assert_eq!(
+            values(&mut parser, "#fields\tts\tanswers").0,
+            LineOutcome::Header
+        );
+        // `answers` is no longer known to be a vector: one value, commas included.
+        assert_eq!(
+            pairs(&mut parser, "3\ta.example,b.example"),
+            owned(&[("ts", "3"), ("answers", "a.example,b.example")])
+        );
+        assert_eq!(
+            values(&mut parser, "#types\ttime\tvector[string]").0,
+            LineOutcome::Header
+        );
+        assert_eq!(
+            pairs(&mut parser, "3\ta.example,b.example"),
+            owned(&[
+                ("ts", "3"),
+                ("answers", "a.example"),
+                ("answers", "b.example")
+            ])
+        );
+        // Without a ts column, there is no timestamp.
+        values(&mut parser, "#fields\tquery");
+        assert_eq!(
+            values(&mut parser, "x.example").0,
+            LineOutcome::Data { ts: None }
+        );
+    }
+
+    #[test]
+    fn unparsable_ts_leaves_the_line_without_time() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        let (outcome, found) = values(&mut parser, "yesterday\tx.example\t-\t-");
+        assert_eq!(outcome, LineOutcome::Data { ts: None });
+        assert_eq!(found.len(), 2);
+    }
+
+    #[test]
+    fn invalid_utf8_values_are_skipped_not_the_line() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        let mut found = Vec::new();
+        let outcome = parser.parse_line(
+            b"1\tevil.com\t\xff.example,1.2.3.4\tok\xc3",
+            |field, value, _| found.push((field.to_owned(), value.to_owned())),
+        );
+        assert_eq!(
+            outcome,
+            LineOutcome::Data {
+                ts: Some(1_000_000)
+            }
+        );
+        assert_eq!(
+            found,
+            owned(&[("ts", "1"), ("query", "evil.com"), ("answers", "1.2.3.4")])
+        );
+    }
+
+    #[test]
+    fn crlf_and_header_application_over_a_block() {
+        let mut reader_state = parser();
+        reader_state.apply_state_lines(
+            b"#separator \\x09\r\n#fields\tts\tquery\r\n1\ta.example\r\n#types\ttime\tvector[string]\n",
+        );
+        assert_eq!(
+            pairs(&mut reader_state, "2\tx.example,y.example\r"),
+            owned(&[("ts", "2"), ("query", "x.example"), ("query", "y.example")])
+        );
+    }
+}
