@@ -7,7 +7,8 @@ trades speed for obviousness, and uses only the standard library.
     oracle.py --iocs PATH [--iocs PATH …] FILE…
 
 prints one JSON object per hit (file, line_no, ts, field, value, ioc, ioc_type), the same
-records `kizuna hunt --output jsonl` gives. An IoC PATH is a MISP feed folder (§1.1), a MISP
+records `kizuna hunt --output jsonl` gives; with `--compare KIZUNA.jsonl` it compares its hits
+with that output instead and exits 1 on any difference. An IoC PATH is a MISP feed folder (§1.1), a MISP
 event JSON file, a `.csv` file (§1.3) or a plain list (§1.2).
 """
 
@@ -723,30 +724,86 @@ def micros_iso(micros):
     return moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+def read_hunt_output(path):
+    """{(file, line_no, field, value, ioc): ioc_type} of `kizuna hunt --output jsonl`
+    (`line` and `indicator` accepted for `line_no` and `ioc`), and the lines that are not
+    JSON objects."""
+    hits, strays = {}, []
+    with open(path, encoding="utf-8", errors="surrogateescape") as output:
+        for text in output:
+            text = text.strip()
+            if not text:
+                continue
+            try:
+                record = json.loads(text)
+            except ValueError:
+                record = None
+            if not isinstance(record, dict):
+                strays.append(text)
+                continue
+            line_no = record.get("line_no", record.get("line"))
+            ioc = record.get("ioc", record.get("indicator"))
+            key = (record.get("file"), line_no, record.get("field"), record.get("value"), ioc)
+            hits[key] = record.get("ioc_type")
+    return hits, strays
+
+
+def compare(expected, actual_path, label):
+    """Prints the differences between the oracle's hits and kizuna's; True when equal."""
+    actual, strays = read_hunt_output(actual_path)
+    wanted = {(f, n, fi, v, i): t for f, n, fi, v, i, t, _ in expected}
+    missing = sorted(set(wanted) - set(actual), key=repr)
+    extra = sorted(set(actual) - set(wanted), key=repr)
+    wrong_type = sorted(
+        (key for key in set(wanted) & set(actual) if actual[key] != wanted[key]), key=repr
+    )
+    for text in strays[:5]:
+        print(f"{label}: not a JSON object: {text[:200]}")
+    for key in missing[:50]:
+        print(f"{label}: MISSING (oracle only) {json.dumps(list(key))} {wanted[key]}")
+    for key in extra[:50]:
+        print(f"{label}: EXTRA (kizuna only)   {json.dumps(list(key))} {actual[key]}")
+    for key in wrong_type[:50]:
+        print(f"{label}: ioc_type {actual[key]!r}, oracle {wanted[key]!r}: {json.dumps(list(key))}")
+    print(
+        f"{label}: oracle {len(wanted)} hits, kizuna {len(actual)}; "
+        f"{len(missing)} missing, {len(extra)} extra, {len(wrong_type)} with another ioc_type"
+    )
+    return not (missing or extra or wrong_type or strays)
+
+
 def main(argv):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--iocs", action="append", required=True)
+    parser.add_argument(
+        "--compare",
+        metavar="JSONL",
+        help="instead of printing the hits, compare them with this `kizuna hunt` output",
+    )
+    parser.add_argument("--label", default="oracle", help="prefix of the --compare report")
     parser.add_argument("files", nargs="+")
     args = parser.parse_args(argv)
     iocs = Iocs()
     for path in args.iocs:
         load_iocs(iocs, path)
     matcher = Matcher(iocs)
-    out = sys.stdout
+    hits = []
     for path in args.files:
         with open(path, "rb") as log_file:
-            data = log_file.read()
-        for file, line_no, field, value, ioc, ioc_type, ts in hunt_file(matcher, path, data):
-            record = {
-                "file": file,
-                "line_no": line_no,
-                "ts": micros_iso(ts),
-                "field": field,
-                "value": value,
-                "ioc": ioc,
-                "ioc_type": ioc_type,
-            }
-            out.write(json.dumps(record) + "\n")
+            hits.extend(hunt_file(matcher, path, log_file.read()))
+    if args.compare:
+        sys.exit(0 if compare(hits, args.compare, args.label) else 1)
+    for file, line_no, field, value, ioc, ioc_type, ts in hits:
+        record = {
+            "file": file,
+            "line_no": line_no,
+            "ts": micros_iso(ts),
+            "field": field,
+            "value": value,
+            "ioc": ioc,
+            "ioc_type": ioc_type,
+        }
+        sys.stdout.write(json.dumps(record) + "\n")
 
 
 if __name__ == "__main__":
