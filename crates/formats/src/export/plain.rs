@@ -7,6 +7,7 @@
 
 use std::borrow::Cow;
 use std::collections::HashSet;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 
 use kizuna_model::Attribute;
 use kizuna_model::attribute_types::is_composite;
@@ -26,10 +27,68 @@ fn full_value(attribute: &Attribute) -> Cow<'_, str> {
     }
 }
 
+/// The lines a writer has written, remembered as 128-bit digests: 16 bytes per distinct
+/// line whatever its length, and no copy of it, so a million-value export neither holds its
+/// values twice nor rehashes strings as the set grows. The digest is two SipHash-1-3 values
+/// under this process's random keys: a collision (a value silently left out) is as likely as
+/// guessing a 128-bit key, also for someone choosing the values.
+#[derive(Debug)]
+pub(crate) struct DistinctLines {
+    keys: [RandomState; 2],
+    digests: HashSet<u128, BuildHasherDefault<DigestIsHash>>,
+}
+
+impl Default for DistinctLines {
+    fn default() -> Self {
+        Self {
+            keys: [RandomState::new(), RandomState::new()],
+            digests: HashSet::default(),
+        }
+    }
+}
+
+impl DistinctLines {
+    /// True when `line` was not seen before (and is remembered now).
+    pub(crate) fn insert(&mut self, line: &str) -> bool {
+        let high = self.keys[0].hash_one(line);
+        let low = self.keys[1].hash_one(line);
+        self.digests
+            .insert((u128::from(high) << 64) | u128::from(low))
+    }
+
+    pub(crate) fn len(&self) -> usize {
+        self.digests.len()
+    }
+
+    pub(crate) fn is_empty(&self) -> bool {
+        self.digests.is_empty()
+    }
+}
+
+/// The digests are keyed hashes already: the set uses their low bits as they are.
+#[derive(Debug, Default)]
+pub(crate) struct DigestIsHash(u64);
+
+impl Hasher for DigestIsHash {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // Only u128 keys reach this hasher (through write_u128).
+        for &byte in bytes {
+            self.0 = self.0.rotate_left(8) ^ u64::from(byte);
+        }
+    }
+
+    fn write_u128(&mut self, value: u128) {
+        self.0 = value as u64;
+    }
+}
+
 /// Writes `line` and a newline unless it was written before.
-fn write_once(seen: &mut HashSet<String>, out: &mut String, line: &str) -> bool {
-    // Most values are new: one hash and one allocation beats a lookup before the insert.
-    if !seen.insert(line.to_string()) {
+fn write_once(seen: &mut DistinctLines, out: &mut String, line: &str) -> bool {
+    if !seen.insert(line) {
         return false;
     }
     out.push_str(line);
@@ -43,7 +102,7 @@ fn write_once(seen: &mut HashSet<String>, out: &mut String, line: &str) -> bool 
 /// `text`: every distinct value, composite values as stored (`a|b`).
 #[derive(Debug, Default)]
 pub struct TextWriter {
-    seen: HashSet<String>,
+    seen: DistinctLines,
 }
 
 impl TextWriter {
@@ -114,7 +173,7 @@ fn is_filename_hash(type_name: &str) -> bool {
 /// `hashes`: the hash of every hash attribute, each distinct hash once.
 #[derive(Debug, Default)]
 pub struct HashesWriter {
-    seen: HashSet<String>,
+    seen: DistinctLines,
 }
 
 impl HashesWriter {
@@ -172,7 +231,7 @@ fn name_of(attribute: &Attribute) -> Option<&str> {
 pub struct HostsWriter {
     address: String,
     now: i64,
-    seen: HashSet<String>,
+    seen: DistinctLines,
     skipped: Skipped,
 }
 
@@ -182,7 +241,7 @@ impl HostsWriter {
         Self {
             address: address.trim().to_string(),
             now,
-            seen: HashSet::new(),
+            seen: DistinctLines::default(),
             skipped: Skipped::default(),
         }
     }
@@ -210,7 +269,7 @@ impl ExportWriter for HostsWriter {
             self.skipped.add("not a valid DNS name", raw);
             return;
         };
-        if self.seen.insert(name.clone()) {
+        if self.seen.insert(&name) {
             out.push_str(&self.address);
             out.push(' ');
             out.push_str(&name);
@@ -250,7 +309,7 @@ fn hosts_date(now: i64) -> String {
 pub struct CacheWriter {
     hash: CacheHash,
     include_event_uuid: bool,
-    seen: HashSet<String>,
+    seen: DistinctLines,
 }
 
 impl CacheWriter {
@@ -258,7 +317,7 @@ impl CacheWriter {
         Self {
             hash,
             include_event_uuid,
-            seen: HashSet::new(),
+            seen: DistinctLines::default(),
         }
     }
 
@@ -268,11 +327,7 @@ impl CacheWriter {
             line.push(',');
             line.push_str(event_uuid);
         }
-        if !self.seen.contains(&line) {
-            out.push_str(&line);
-            out.push('\n');
-            self.seen.insert(line);
-        }
+        write_once(&mut self.seen, out, &line);
     }
 }
 
@@ -349,7 +404,7 @@ const FORTIOS_LINE_CHARS: usize = 4 * 1024;
 #[derive(Debug)]
 pub struct EdlWriter {
     list: EdlList,
-    seen: HashSet<String>,
+    seen: DistinctLines,
     bytes: usize,
     overlong_lines: usize,
     skipped: Skipped,
@@ -359,7 +414,7 @@ impl EdlWriter {
     pub fn new(list: EdlList) -> Self {
         Self {
             list,
-            seen: HashSet::new(),
+            seen: DistinctLines::default(),
             bytes: 0,
             overlong_lines: 0,
             skipped: Skipped::default(),
