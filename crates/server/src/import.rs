@@ -122,28 +122,63 @@ pub async fn import_event(
     settings: &ImportSettings,
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
+    let prepared = prepare_event(source, event.clone(), settings, now);
+    match decide(store, source, prepared, settings, now).await? {
+        Decision::Done(summary) => Ok(summary),
+        Decision::Insert(event, mut summary) => {
+            store.insert_event(&event, true).await?;
+            summary.events_added = 1;
+            Ok(summary)
+        }
+    }
+}
+
+/// An event read from a source, validated and built, not yet compared with the database:
+/// the CPU-bound half of an import, which a feed import runs ahead on another core while
+/// the previous event is written.
+pub struct PreparedEvent {
+    summary: ImportSummary,
+    label: String,
+    built: Option<(EventInput, Event)>,
+}
+
+/// Validates and builds one MISP-JSON event, leaving out (and reporting) the items it
+/// cannot hold.
+pub fn prepare_event(
+    source: &str,
+    event: Value,
+    settings: &ImportSettings,
+    now: i64,
+) -> PreparedEvent {
     let mut summary = ImportSummary::default();
-    let mut document = match event.get("Event") {
-        Some(inner) => inner.clone(),
-        None => event.clone(),
+    let mut document = match event {
+        Value::Object(mut map) if map.contains_key("Event") => {
+            map.remove("Event").unwrap_or(Value::Null)
+        }
+        other => other,
     };
     let label = event_label(&document);
     if !document.is_object() {
         summary.rejected.push(
-            Rejection::new("event", label, "an event must be a JSON object").in_source(source),
+            Rejection::new("event", label.clone(), "an event must be a JSON object")
+                .in_source(source),
         );
-        return Ok(summary);
+        return PreparedEvent {
+            summary,
+            label,
+            built: None,
+        };
     }
     let context = build_context(now);
     let mut rounds = 0;
-    let (input, built) = loop {
+    let built = loop {
         let attempt = parse_event(&document).and_then(|mut input| {
             apply_settings(&mut input, settings);
             let event = new_event(&input, &context, settings.org_id, settings.user_id)?;
             Ok((input, event))
         });
         match attempt {
-            Ok(done) => break done,
+            Ok(done) => break Some(done),
             Err(errors) => {
                 rounds += 1;
                 let removed = (rounds <= REPAIR_ROUNDS)
@@ -153,22 +188,56 @@ pub async fn import_event(
                     Some(rejections) => summary.rejected.extend(rejections),
                     None => {
                         summary.rejected.push(
-                            Rejection::new("event", label, errors.summary()).in_source(source),
+                            Rejection::new("event", label.clone(), errors.summary())
+                                .in_source(source),
                         );
-                        return Ok(summary);
+                        break None;
                     }
                 }
             }
         }
     };
-    let given = count_loose_values(&input);
-    summary.duplicates = given.saturating_sub(built.attributes.len() as u64);
+    if let Some((input, event)) = &built {
+        let given = count_loose_values(input);
+        summary.duplicates = given.saturating_sub(event.attributes.len() as u64);
+    }
+    PreparedEvent {
+        summary,
+        label,
+        built,
+    }
+}
 
+/// What a prepared event needs: nothing more (rejected, unchanged, or an update already
+/// written), or inserting as a new event.
+enum Decision {
+    Done(ImportSummary),
+    Insert(Event, ImportSummary),
+}
+
+/// Compares a prepared event with the database: a known event is updated here (when the
+/// source is newer), a new one is returned for the caller to insert.
+async fn decide(
+    store: &Store,
+    source: &str,
+    prepared: PreparedEvent,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<Decision, StoreError> {
+    let PreparedEvent {
+        mut summary,
+        label,
+        built,
+    } = prepared;
+    let Some((input, built)) = built else {
+        return Ok(Decision::Done(summary));
+    };
     if let Some(uuid) = input.uuid.as_deref() {
         if let Some(existing_id) = store.event_id_by_uuid(uuid).await? {
+            let context = build_context(now);
             update_known_event(store, existing_id, &input, settings, &context, &mut summary)
                 .await?;
-            return Ok(summary);
+            return Ok(Decision::Done(summary));
         }
         if store.is_event_blocklisted(uuid).await? {
             summary.rejected.push(
@@ -179,7 +248,7 @@ pub async fn import_event(
                 )
                 .in_source(source),
             );
-            return Ok(summary);
+            return Ok(Decision::Done(summary));
         }
     }
     let mut event = built;
@@ -202,9 +271,68 @@ pub async fn import_event(
     }
     summary.attributes_added = count_attributes(&event);
     summary.objects_added = event.objects.len() as u64;
-    store.insert_event(&event, true).await?;
-    summary.events_added = 1;
-    Ok(summary)
+    Ok(Decision::Insert(event, summary))
+}
+
+impl PreparedEvent {
+    /// The uuid the source gives the event, if it could be built.
+    pub fn uuid(&self) -> Option<&str> {
+        self.built
+            .as_ref()
+            .and_then(|(input, _)| input.uuid.as_deref())
+    }
+}
+
+/// New events of a feed import waiting to be written together.
+#[derive(Default)]
+struct PendingInserts {
+    events: Vec<Event>,
+    summaries: Vec<ImportSummary>,
+    attributes: u64,
+}
+
+/// Attributes gathered before a feed import writes its new events in one transaction.
+const INSERT_BATCH_ATTRIBUTES: u64 = 20_000;
+
+impl PendingInserts {
+    fn push(&mut self, event: Event, summary: ImportSummary) {
+        self.attributes += summary.attributes_added;
+        self.events.push(event);
+        self.summaries.push(summary);
+    }
+
+    fn holds(&self, uuid: &str) -> bool {
+        self.events.iter().any(|event| event.uuid == uuid)
+    }
+
+    fn is_full(&self) -> bool {
+        self.attributes >= INSERT_BATCH_ATTRIBUTES || self.events.len() >= 500
+    }
+
+    /// Writes the gathered events in one transaction. Should that fail, they are written
+    /// one by one, so that every event before the failing one is saved as it would have
+    /// been alone, and the error is returned.
+    async fn flush(&mut self, store: &Store, total: &mut ImportSummary) -> Result<(), StoreError> {
+        let events = std::mem::take(&mut self.events);
+        let summaries = std::mem::take(&mut self.summaries);
+        self.attributes = 0;
+        if events.is_empty() {
+            return Ok(());
+        }
+        if store.insert_events(&events, true).await.is_ok() {
+            for mut summary in summaries {
+                summary.events_added = 1;
+                total.merge(summary);
+            }
+            return Ok(());
+        }
+        for (event, mut summary) in events.iter().zip(summaries) {
+            store.insert_event(event, true).await?;
+            summary.events_added = 1;
+            total.merge(summary);
+        }
+        Ok(())
+    }
 }
 
 async fn update_known_event(
@@ -655,26 +783,70 @@ pub async fn import_misp_feed(
         ..ImportSummary::default()
     };
     on_event(FeedProgress::Listed(manifest.entries.len() as u64));
-    for entry in &manifest.entries {
-        let file = location.feed_file(&format!("{}.json", entry.uuid));
-        let name = file.display_name();
-        let event = match read_source(&file).await {
-            Ok(bytes) => kizuna_formats::misp::feed::parse_lenient_json(&bytes),
-            Err(error) => Err(error),
-        };
-        match event {
-            Ok(event) => {
-                let saved = import_event(store, &name, &event, settings, crate::now()).await?;
-                summary.merge(saved);
+    let settings_shared = std::sync::Arc::new(settings.clone());
+    // Reading and building run a few events ahead, on other threads, while this task
+    // writes: the two halves of an import take the two cores.
+    let mut ahead = std::collections::VecDeque::new();
+    let mut entries = manifest.entries.iter();
+    let mut pending = PendingInserts::default();
+    loop {
+        while ahead.len() < FEED_READ_AHEAD {
+            let Some(entry) = entries.next() else { break };
+            let file = location.feed_file(&format!("{}.json", entry.uuid));
+            let settings = std::sync::Arc::clone(&settings_shared);
+            let uuid = entry.uuid.clone();
+            ahead.push_back(tokio::spawn(async move {
+                let name = file.display_name();
+                let bytes = read_source(&file).await;
+                let now = crate::now();
+                let prepared = tokio::task::spawn_blocking({
+                    let name = name.clone();
+                    move || {
+                        bytes
+                            .and_then(|bytes| {
+                                kizuna_formats::misp::feed::parse_lenient_json(&bytes)
+                            })
+                            .map(|event| prepare_event(&name, event, &settings, now))
+                    }
+                })
+                .await
+                .unwrap_or_else(|error| Err(format!("reading the event failed: {error}")));
+                (uuid, name, now, prepared)
+            }));
+        }
+        let Some(next) = ahead.pop_front() else { break };
+        let (uuid, name, now, prepared) = next
+            .await
+            .map_err(|error| ImportError::Source(format!("reading the feed failed: {error}")))?;
+        match prepared {
+            Ok(prepared) => {
+                // A source naming one event twice: the first must be in the database before
+                // the second is compared with it.
+                if prepared.uuid().is_some_and(|uuid| pending.holds(uuid)) {
+                    pending.flush(store, &mut summary).await?;
+                }
+                match decide(store, &name, prepared, settings, now).await? {
+                    Decision::Done(done) => summary.merge(done),
+                    Decision::Insert(event, added) => {
+                        pending.push(event, added);
+                        if pending.is_full() {
+                            pending.flush(store, &mut summary).await?;
+                        }
+                    }
+                }
             }
             Err(error) => summary
                 .rejected
-                .push(Rejection::new("event", entry.uuid.clone(), error).in_source(&name)),
+                .push(Rejection::new("event", uuid.clone(), error).in_source(&name)),
         }
-        on_event(FeedProgress::Done(&entry.uuid));
+        on_event(FeedProgress::Done(&uuid));
     }
+    pending.flush(store, &mut summary).await?;
     Ok(summary)
 }
+
+/// Event files of a feed read and built ahead of the one being written.
+const FEED_READ_AHEAD: usize = 3;
 
 /// Progress of a feed import.
 #[derive(Clone, Copy, Debug)]
