@@ -212,7 +212,7 @@ pub fn prepare_event(
 /// written), or inserting as a new event.
 enum Decision {
     Done(ImportSummary),
-    Insert(Event, ImportSummary),
+    Insert(Box<Event>, ImportSummary),
 }
 
 /// Compares a prepared event with the database: a known event is updated here (when the
@@ -271,7 +271,7 @@ async fn decide(
     }
     summary.attributes_added = count_attributes(&event);
     summary.objects_added = event.objects.len() as u64;
-    Ok(Decision::Insert(event, summary))
+    Ok(Decision::Insert(Box::new(event), summary))
 }
 
 impl PreparedEvent {
@@ -828,7 +828,7 @@ pub async fn import_misp_feed(
                 match decide(store, &name, prepared, settings, now).await? {
                     Decision::Done(done) => summary.merge(done),
                     Decision::Insert(event, added) => {
-                        pending.push(event, added);
+                        pending.push(*event, added);
                         if pending.is_full() {
                             pending.flush(store, &mut summary).await?;
                         }
