@@ -1,16 +1,39 @@
 //! Scanning files: plain, `.gz`, `.zst` or stdin, read in large chunks split at line ends,
 //! parsed and matched on every core.
+//!
+//! The calling thread reads and decompresses blocks of whole lines and hands each, with a
+//! copy of the parser state in force at its start (Zeek headers, the CSV header row), to a
+//! small pool of worker threads through a channel of capacity one, so at most
+//! `2 × threads + 1` blocks are in memory. Workers number lines relative to their block;
+//! the blocks' results are put back in order at the end.
 
-use super::index::{IocId, IocIndex, Micros};
-use super::logs::{LogFormat, LogOptions};
-use std::io::Read;
+use super::index::{Candidate, IocId, IocIndex, Micros, ValueForm};
+use super::logs::{LineOutcome, LineParser, LogFormat, LogOptions, detect_format};
+use std::cell::Cell;
+use std::io::{self, Read};
 use std::path::Path;
+use std::rc::Rc;
+use std::sync::{Mutex, mpsc};
+
+const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
+/// Lines longer than this many blocks (at least [`MIN_LONGEST_LINE`]) are not parsed but
+/// skipped and counted as malformed: binary garbage without line ends must not be held in
+/// memory whole.
+const LONGEST_LINE_IN_BLOCKS: usize = 8;
+const MIN_LONGEST_LINE: usize = 1 << 20;
+const MALFORMED_EXAMPLES: usize = 5;
+const EXAMPLE_CHARS: usize = 200;
 
 #[derive(Clone, Debug, Default)]
 pub struct ScanOptions {
     /// None = detect from the first non-empty line.
     pub format: Option<LogFormat>,
     pub log: LogOptions,
+    /// Bytes per block handed to a worker (None = 8 MiB); small values exercise the block
+    /// boundaries in tests.
+    pub block_size: Option<usize>,
+    /// Worker threads (None = one per core).
+    pub threads: Option<usize>,
 }
 
 /// One reported hit (hunt-semantics §5), its window already checked.
@@ -70,19 +93,54 @@ impl std::fmt::Display for ScanError {
 
 impl std::error::Error for ScanError {}
 
-/// Scans a file; `-` is stdin. `.gz` and `.zst` (by name or magic bytes) are decompressed.
-/// `progress` is called from any thread with the number of newly read bytes.
+/// Scans a file; `-` is stdin. gzip and zstd streams are recognised by their magic bytes
+/// and decompressed (concatenated members/frames included). `progress` is called from the
+/// calling thread with the number of newly read bytes of the file itself (compressed bytes
+/// for `.gz`/`.zst`), so that the calls add up to the file's size.
 pub fn scan_path(
     index: &IocIndex,
     path: &Path,
     options: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScanReport, ScanError> {
-    let _ = (index, path, options, progress);
-    unimplemented!("helper B")
+    let name = path.to_string_lossy().into_owned();
+    let open_error = |error: io::Error| ScanError::Open {
+        path: name.clone(),
+        message: error.to_string(),
+    };
+    let source: Box<dyn Read> = if path == Path::new("-") {
+        Box::new(io::stdin().lock())
+    } else {
+        Box::new(std::fs::File::open(path).map_err(open_error)?)
+    };
+    let raw_bytes = Rc::new(Cell::new(0u64));
+    let mut counted = CountingReader {
+        inner: source,
+        count: Rc::clone(&raw_bytes),
+    };
+    let mut magic = [0u8; 4];
+    let magic_len = read_prefix(&mut counted, &mut magic).map_err(open_error)?;
+    let magic = &magic[..magic_len];
+    let stream = io::Cursor::new(magic.to_vec()).chain(counted);
+    let mut reader: Box<dyn Read> = match magic {
+        [0x1f, 0x8b, ..] => Box::new(flate2::read::MultiGzDecoder::new(stream)),
+        [0x28, 0xb5, 0x2f, 0xfd] => {
+            Box::new(zstd::stream::read::Decoder::new(stream).map_err(open_error)?)
+        }
+        _ => Box::new(stream),
+    };
+    scan_stream(
+        index,
+        &name,
+        &mut reader,
+        options,
+        progress,
+        Some(&|| raw_bytes.get()),
+    )
 }
 
-/// Scans an already opened, decompressed stream; `name` is used in errors.
+/// Scans an already opened, decompressed stream; `name` is used in errors. `progress` is
+/// called with the number of newly read bytes of the stream.
 pub fn scan_reader(
     index: &IocIndex,
     name: &str,
@@ -90,6 +148,540 @@ pub fn scan_reader(
     options: &ScanOptions,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<ScanReport, ScanError> {
-    let _ = (index, name, reader, options, progress);
-    unimplemented!("helper B")
+    scan_stream(index, name, reader, options, progress, None)
+}
+
+/// Counts the bytes read through it, for progress in bytes of the file as stored.
+struct CountingReader<R> {
+    inner: R,
+    count: Rc<Cell<u64>>,
+}
+
+impl<R: Read> Read for CountingReader<R> {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let read = self.inner.read(buffer)?;
+        self.count.set(self.count.get() + read as u64);
+        Ok(read)
+    }
+}
+
+/// Fills `buffer` as far as the stream allows; the number of bytes read.
+fn read_prefix(reader: &mut impl Read, buffer: &mut [u8]) -> io::Result<usize> {
+    let mut filled = 0;
+    while filled < buffer.len() {
+        match reader.read(&mut buffer[filled..]) {
+            Ok(0) => break,
+            Ok(read) => filled += read,
+            Err(error) if error.kind() == io::ErrorKind::Interrupted => {}
+            Err(error) => return Err(error),
+        }
+    }
+    Ok(filled)
+}
+
+/// What the block reader hands out.
+enum Block {
+    /// Whole lines; the last one ends with `\n` unless it ends the input.
+    Lines(Vec<u8>),
+    /// One line too long to hold: skipped; its beginning is kept for the report.
+    Overlong { beginning: Vec<u8> },
+}
+
+struct BlockReader<'r> {
+    reader: &'r mut dyn Read,
+    block_size: usize,
+    longest_line: usize,
+    carry: Vec<u8>,
+    finished: bool,
+    error: Option<String>,
+    /// Bytes read from the stream so far.
+    total: u64,
+}
+
+impl<'r> BlockReader<'r> {
+    fn new(reader: &'r mut dyn Read, block_size: usize) -> Self {
+        BlockReader {
+            reader,
+            block_size,
+            longest_line: block_size
+                .saturating_mul(LONGEST_LINE_IN_BLOCKS)
+                .max(MIN_LONGEST_LINE),
+            carry: Vec::new(),
+            finished: false,
+            error: None,
+            total: 0,
+        }
+    }
+
+    /// Appends up to `wanted` bytes to `buffer`; EOF and errors finish the stream.
+    fn fill(&mut self, buffer: &mut Vec<u8>, wanted: usize) {
+        let before = buffer.len();
+        buffer.reserve(wanted);
+        let result = (&mut *self.reader).take(wanted as u64).read_to_end(buffer);
+        let read = buffer.len() - before;
+        self.total += read as u64;
+        match result {
+            Ok(_) if read < wanted => self.finished = true,
+            Ok(_) => {}
+            Err(error) => {
+                self.error = Some(format!("read error after {} bytes: {error}", self.total));
+                self.finished = true;
+            }
+        }
+    }
+
+    fn next_block(&mut self) -> Option<Block> {
+        let mut block = std::mem::take(&mut self.carry);
+        // The part of `block` known to hold no line end.
+        let mut searched = 0;
+        loop {
+            if !self.finished {
+                let wanted = if block.len() < self.block_size {
+                    self.block_size - block.len()
+                } else {
+                    self.block_size
+                };
+                self.fill(&mut block, wanted);
+            }
+            if self.finished {
+                if self.error.is_some() {
+                    // The unterminated tail of an interrupted stream is an incomplete line.
+                    let complete = memchr::memrchr(b'\n', &block).map_or(0, |end| end + 1);
+                    block.truncate(complete);
+                }
+                return (!block.is_empty()).then_some(Block::Lines(block));
+            }
+            if let Some(end) = memchr::memrchr(b'\n', &block[searched..]) {
+                let end = searched + end;
+                self.carry = block[end + 1..].to_vec();
+                block.truncate(end + 1);
+                return Some(Block::Lines(block));
+            }
+            searched = block.len();
+            if block.len() > self.longest_line {
+                return Some(self.skip_overlong_line(block));
+            }
+        }
+    }
+
+    /// Reads past the rest of a line that started in `block` and holds no line end.
+    fn skip_overlong_line(&mut self, block: Vec<u8>) -> Block {
+        let beginning = block[..block.len().min(EXAMPLE_CHARS * 4)].to_vec();
+        let mut chunk = block;
+        loop {
+            chunk.clear();
+            if self.finished {
+                return Block::Overlong { beginning };
+            }
+            self.fill(&mut chunk, self.block_size);
+            if let Some(end) = memchr::memchr(b'\n', &chunk) {
+                self.carry = chunk[end + 1..].to_vec();
+                return Block::Overlong { beginning };
+            }
+        }
+    }
+}
+
+/// What scanning one block gave, with line numbers relative to the block.
+#[derive(Default)]
+struct BlockResult {
+    number: usize,
+    lines: u64,
+    malformed_lines: u64,
+    malformed_examples: Vec<(u64, String)>,
+    hits: Vec<Hit>,
+}
+
+struct Job {
+    number: usize,
+    block: Vec<u8>,
+    parser: LineParser,
+}
+
+/// Per-worker buffers reused from line to line.
+#[derive(Default)]
+struct Scratch {
+    candidates: Vec<Candidate>,
+    pending: Vec<PendingHit>,
+}
+
+/// A match whose line's outcome (and so its timestamp) is not known yet.
+struct PendingHit {
+    field: String,
+    value: String,
+    ioc: IocId,
+}
+
+fn scan_stream(
+    index: &IocIndex,
+    name: &str,
+    reader: &mut dyn Read,
+    options: &ScanOptions,
+    progress: &(dyn Fn(u64) + Sync),
+    raw_bytes: Option<&dyn Fn() -> u64>,
+) -> Result<ScanReport, ScanError> {
+    let block_size = options.block_size.unwrap_or(DEFAULT_BLOCK_SIZE).max(1);
+    let mut blocks = BlockReader::new(reader, block_size);
+    let mut progress_reported = 0u64;
+    let mut report_progress = |blocks: &BlockReader<'_>| {
+        let now = raw_bytes.map_or(blocks.total, |raw_bytes| raw_bytes());
+        if now > progress_reported {
+            progress(now - progress_reported);
+            progress_reported = now;
+        }
+    };
+    let mut results = Vec::new();
+    // Lines and results of the blocks read before the format is known: blank lines, and
+    // overlong lines.
+    let mut block_number = 0;
+    let (first_block, format) = loop {
+        let block = blocks.next_block();
+        report_progress(&blocks);
+        match block {
+            None => {
+                if blocks.total == 0
+                    && let Some(message) = blocks.error.take()
+                {
+                    return Err(ScanError::Open {
+                        path: name.to_owned(),
+                        message,
+                    });
+                }
+                let lines = results
+                    .iter()
+                    .map(|result: &BlockResult| result.lines)
+                    .sum();
+                let mut report = ScanReport {
+                    format: options.format,
+                    bytes: blocks.total,
+                    lines,
+                    read_error: blocks.error.take(),
+                    ..ScanReport::default()
+                };
+                merge_into(&mut report, results);
+                return Ok(report);
+            }
+            Some(Block::Overlong { beginning }) => {
+                results.push(overlong_result(block_number, &beginning));
+                block_number += 1;
+            }
+            Some(Block::Lines(block)) => match first_non_blank_line(&block) {
+                None => {
+                    results.push(BlockResult {
+                        number: block_number,
+                        lines: count_lines(&block),
+                        ..BlockResult::default()
+                    });
+                    block_number += 1;
+                }
+                Some(line) => {
+                    let format = match options.format {
+                        Some(format) => format,
+                        None => detect_format(line).ok_or_else(|| ScanError::UnknownFormat {
+                            path: name.to_owned(),
+                        })?,
+                    };
+                    break (block, format);
+                }
+            },
+        }
+    };
+
+    let threads = options
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .max(1);
+    let finished_blocks = Mutex::new(results);
+    let mut state = LineParser::new(format, &options.log);
+    let (sender, receiver) = mpsc::sync_channel::<Job>(1);
+    let receiver = Mutex::new(receiver);
+    std::thread::scope(|scope| {
+        let receiver = &receiver;
+        let finished_blocks = &finished_blocks;
+        for _ in 0..threads {
+            scope.spawn(move || {
+                let mut scratch = Scratch::default();
+                loop {
+                    let job = match receiver.lock() {
+                        Ok(receiver) => receiver.recv(),
+                        Err(_) => return,
+                    };
+                    let Ok(job) = job else { return };
+                    let result = scan_block(index, job, &mut scratch);
+                    if let Ok(mut finished) = finished_blocks.lock() {
+                        finished.push(result);
+                    }
+                }
+            });
+        }
+        let mut next = Some(Block::Lines(first_block));
+        while let Some(block) = next {
+            match block {
+                Block::Lines(block) => {
+                    let parser = state.clone();
+                    state.apply_state_lines(&block);
+                    let job = Job {
+                        number: block_number,
+                        block,
+                        parser,
+                    };
+                    if sender.send(job).is_err() {
+                        break;
+                    }
+                }
+                Block::Overlong { beginning } => {
+                    if let Ok(mut finished) = finished_blocks.lock() {
+                        finished.push(overlong_result(block_number, &beginning));
+                    }
+                }
+            }
+            block_number += 1;
+            next = blocks.next_block();
+            report_progress(&blocks);
+        }
+        // The workers stop when the channel is empty and closed.
+        drop(sender);
+    });
+    let mut report = ScanReport {
+        format: Some(format),
+        bytes: blocks.total,
+        read_error: blocks.error.take(),
+        ..ScanReport::default()
+    };
+    let results = finished_blocks
+        .into_inner()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    merge_into(&mut report, results);
+    Ok(report)
+}
+
+/// Puts the blocks' results in order, numbering their lines from the start of the file.
+fn merge_into(report: &mut ScanReport, mut results: Vec<BlockResult>) {
+    results.sort_by_key(|result| result.number);
+    let mut lines_before = 0;
+    for result in results {
+        report.malformed_lines += result.malformed_lines;
+        for (line_no, example) in result.malformed_examples {
+            if report.malformed_examples.len() < MALFORMED_EXAMPLES {
+                report
+                    .malformed_examples
+                    .push((lines_before + line_no, example));
+            }
+        }
+        report.hits.extend(result.hits.into_iter().map(|hit| Hit {
+            line_no: lines_before + hit.line_no,
+            ..hit
+        }));
+        lines_before += result.lines;
+    }
+    report.lines = lines_before;
+}
+
+fn overlong_result(number: usize, beginning: &[u8]) -> BlockResult {
+    BlockResult {
+        number,
+        lines: 1,
+        malformed_lines: 1,
+        malformed_examples: vec![(1, example(beginning))],
+        hits: Vec::new(),
+    }
+}
+
+/// Physical lines in a block of whole lines.
+fn count_lines(block: &[u8]) -> u64 {
+    let newlines = memchr::memchr_iter(b'\n', block).count() as u64;
+    newlines + u64::from(block.last().is_some_and(|&last| last != b'\n'))
+}
+
+fn first_non_blank_line(block: &[u8]) -> Option<&[u8]> {
+    block
+        .split(|&byte| byte == b'\n')
+        .find(|line| !line.iter().all(|byte| byte.is_ascii_whitespace()))
+}
+
+/// A malformed line for the report: lossy text, without its `\r`, cut to 200 characters.
+fn example(line: &[u8]) -> String {
+    let line = line.strip_suffix(b"\r").unwrap_or(line);
+    String::from_utf8_lossy(line)
+        .chars()
+        .take(EXAMPLE_CHARS)
+        .collect()
+}
+
+/// Whether a value can have an IoC shape at all. A value of only digits and dots — a
+/// counter, port, size, duration or epoch time — has none unless it has exactly three
+/// dots (IPv4) or is a 32-, 40- or 64-digit hash; nothing shorter than two bytes has one.
+/// Checked before the index so that the many numeric columns of a log cost next to nothing.
+fn may_hold_ioc(value: &[u8]) -> bool {
+    if value.len() < 2 {
+        return false;
+    }
+    let mut dots = 0;
+    for &byte in value {
+        match byte {
+            b'0'..=b'9' => {}
+            b'.' => dots += 1,
+            _ => return true,
+        }
+    }
+    dots == 3 || (dots == 0 && matches!(value.len(), 32 | 40 | 64))
+}
+
+fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> BlockResult {
+    let Job {
+        number,
+        block,
+        mut parser,
+    } = job;
+    let text = std::str::from_utf8(&block).ok();
+    let mut result = BlockResult {
+        number,
+        ..BlockResult::default()
+    };
+    let mut line_no = 0;
+    let mut start = 0;
+    while start < block.len() {
+        let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |end| start + end);
+        line_no += 1;
+        // Line ends are ASCII, so a line of a UTF-8 block is UTF-8.
+        let line_text = text.and_then(|text| text.get(start..end));
+        scan_line(
+            index,
+            &mut parser,
+            &block[start..end],
+            line_text,
+            line_no,
+            scratch,
+            &mut result,
+        );
+        start = end + 1;
+    }
+    result.lines = line_no;
+    result
+}
+
+fn scan_line(
+    index: &IocIndex,
+    parser: &mut LineParser,
+    line: &[u8],
+    line_text: Option<&str>,
+    line_no: u64,
+    scratch: &mut Scratch,
+    result: &mut BlockResult,
+) {
+    let Scratch {
+        candidates,
+        pending,
+    } = scratch;
+    pending.clear();
+    let mut on_value = |field: &str, value: &str, form: ValueForm| {
+        if !may_hold_ioc(value.as_bytes()) {
+            return;
+        }
+        candidates.clear();
+        index.match_value(value, form, candidates);
+        for candidate in candidates.iter() {
+            let hit = match candidate.host {
+                None => PendingHit {
+                    field: field.to_owned(),
+                    value: value.to_owned(),
+                    ioc: candidate.ioc,
+                },
+                Some((start, end)) => {
+                    let Some(host) = value.get(start as usize..end as usize) else {
+                        continue;
+                    };
+                    PendingHit {
+                        field: format!("{field}.host"),
+                        value: host.to_owned(),
+                        ioc: candidate.ioc,
+                    }
+                }
+            };
+            pending.push(hit);
+        }
+    };
+    let outcome = match line_text {
+        Some(text) => parser.parse_line_text(text, &mut on_value),
+        None => parser.parse_line(line, &mut on_value),
+    };
+    match outcome {
+        LineOutcome::Data { ts } => {
+            let line_hits_start = result.hits.len();
+            for hit in pending.drain(..) {
+                let duplicate = result.hits[line_hits_start..].iter().any(|earlier| {
+                    earlier.ioc == hit.ioc
+                        && earlier.field == hit.field
+                        && earlier.value == hit.value
+                });
+                if !duplicate && index.is_active(hit.ioc, ts) {
+                    result.hits.push(Hit {
+                        line_no,
+                        ts,
+                        field: hit.field,
+                        value: hit.value,
+                        ioc: hit.ioc,
+                    });
+                }
+            }
+        }
+        LineOutcome::Malformed => {
+            result.malformed_lines += 1;
+            if result.malformed_examples.len() < MALFORMED_EXAMPLES {
+                result.malformed_examples.push((line_no, example(line)));
+            }
+        }
+        LineOutcome::Header | LineOutcome::Blank => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn values_without_a_possible_shape() {
+        for cannot in [
+            &b""[..],
+            b"7",
+            b"T",
+            b"-",
+            b"443",
+            b"1521911720.865716",
+            b"0.000870",
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1234567890123456789012345678901",
+        ] {
+            assert!(!may_hold_ioc(cannot), "{cannot:?}");
+        }
+        for may in [
+            &b"1.2.3.4"[..],
+            b"::",
+            b"12345678901234567890123456789012",
+            b"1234567890123456789012345678901234567890",
+            b"1234567890123456789012345678901234567890123456789012345678901234",
+            b"a.b",
+            b"x1",
+            b"1.2.3.4:80",
+        ] {
+            assert!(may_hold_ioc(may), "{may:?}");
+        }
+    }
+
+    #[test]
+    fn line_counting() {
+        assert_eq!(count_lines(b""), 0);
+        assert_eq!(count_lines(b"\n"), 1);
+        assert_eq!(count_lines(b"a"), 1);
+        assert_eq!(count_lines(b"a\nb"), 2);
+        assert_eq!(count_lines(b"a\nb\n"), 2);
+    }
+
+    #[test]
+    fn examples_are_cut_to_200_characters() {
+        let long = "é".repeat(300);
+        assert_eq!(example(long.as_bytes()).chars().count(), 200);
+        assert_eq!(example(b"ab\xff\r"), "ab\u{fffd}");
+    }
 }
