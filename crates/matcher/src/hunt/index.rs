@@ -193,7 +193,7 @@ impl IocIndexBuilder {
                         }
                         true
                     }),
-                    IocKind::Url => urls.push((bytes_fingerprint(canonical), id)),
+                    IocKind::Url => urls.push((stream_fingerprint(canonical), id)),
                     IocKind::Hash => match canonical.len() {
                         32 => md5.push((decode_hex::<16>(canonical), id)),
                         40 => sha1.push((decode_hex::<20>(canonical), id)),
@@ -236,6 +236,17 @@ impl IocIndexBuilder {
         lookup.domains = FlatMap::build(&domains);
         lookup.domain_tails = BitFilter::build(&domain_tails);
         lookup.urls = FlatMap::build(&urls);
+        let url_fingerprints: Vec<u64> = urls.iter().map(|&(key, _)| key).collect();
+        lookup.url_filter = BitFilter::build(&url_fingerprints);
+        let digest_hashes: Vec<u64> = (md5.iter().map(|(key, _)| key.slot_hash()))
+            .chain(sha1.iter().map(|(key, _)| key.slot_hash()))
+            .chain(sha256.iter().map(|(key, _)| key.slot_hash()))
+            .collect();
+        lookup.hash_filter = BitFilter::build(&digest_hashes);
+        let ip_hashes: Vec<u64> = (ipv4.iter().map(|(key, _)| key.slot_hash()))
+            .chain(ipv6.iter().map(|(key, _)| key.slot_hash()))
+            .collect();
+        lookup.ip_filter = BitFilter::build(&ip_hashes);
         lookup.md5 = FlatMap::build(&md5);
         lookup.sha1 = FlatMap::build(&sha1);
         lookup.sha256 = FlatMap::build(&sha256);
@@ -357,6 +368,12 @@ struct Lookup {
     /// matches ends with the same two labels as the value.
     domain_tails: BitFilter,
     urls: FlatMap<u64>,
+    /// The fingerprints of `urls` and the slot hashes of the digests: most values that
+    /// match nothing stop at one bit of a small table instead of a probe of a large one.
+    url_filter: BitFilter,
+    hash_filter: BitFilter,
+    /// The slot hashes of `ipv4` and `ipv6`.
+    ip_filter: BitFilter,
     md5: FlatMap<[u8; 16]>,
     sha1: FlatMap<[u8; 20]>,
     sha256: FlatMap<[u8; 32]>,
@@ -434,16 +451,14 @@ impl IocIndex {
             }
             return;
         }
-        if seen & !(DIGIT | DOT) == 0 {
-            if seen & DOT != 0
-                && let Some(ip) = parse_ipv4(bytes)
-            {
-                self.match_ipv4(ip, None, out);
-            }
-            return;
-        }
         if seen & !(DIGIT | HEX_LETTER) == 0 {
             self.match_hash(bytes, out);
+            return;
+        }
+        if seen & !(DIGIT | DOT) == 0 {
+            if let Some(ip) = parse_ipv4(bytes) {
+                self.match_ipv4(ip, None, out);
+            }
             return;
         }
         if seen & !(DIGIT | HEX_LETTER | OTHER_LETTER | DOT | DASH) == 0 && seen & DOT != 0 {
@@ -459,19 +474,22 @@ impl IocIndex {
 
     fn match_url(&self, value: &str, parts: &UrlParts, out: &mut Vec<Candidate>) {
         if !self.lookup.urls.is_empty() {
-            let mut normalised = StackBytes::new();
-            write_normalised_url(value, parts, &mut normalised);
-            let normalised = normalised.as_bytes();
-            self.lookup
-                .urls
-                .for_each(bytes_fingerprint(normalised), |id| {
-                    if self.canonical_bytes(id) == normalised {
+            // The normalised form is hashed and compared piece by piece, never assembled.
+            let mut hasher = StreamHasher::default();
+            write_normalised_url(value, parts, &mut hasher);
+            let fingerprint = hasher.finish();
+            if self.lookup.url_filter.contains(fingerprint) {
+                self.lookup.urls.for_each(fingerprint, |id| {
+                    let mut comparison = Comparison::new(self.canonical_bytes(id));
+                    write_normalised_url(value, parts, &mut comparison);
+                    if comparison.is_equal() {
                         out.push(Candidate {
                             ioc: IocId(id),
                             host: None,
                         });
                     }
                 });
+            }
         }
         self.match_host(value, parts.host, parts.host_kind, out);
     }
@@ -497,6 +515,7 @@ impl IocIndex {
             return;
         };
         if block & V4_EXACT_BIT != 0
+            && self.lookup.ip_filter.contains(ip.slot_hash())
             && let Some(id) = self.lookup.ipv4.get(ip)
         {
             out.push(Candidate {
@@ -518,7 +537,9 @@ impl IocIndex {
     }
 
     fn match_ipv6(&self, ip: u128, host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
-        if let Some(id) = self.lookup.ipv6.get(ip) {
+        if self.lookup.ip_filter.contains(ip.slot_hash())
+            && let Some(id) = self.lookup.ipv6.get(ip)
+        {
             out.push(Candidate {
                 ioc: IocId(id),
                 host,
@@ -536,10 +557,29 @@ impl IocIndex {
 
     /// `hex` holds hex digits only.
     fn match_hash(&self, hex: &[u8], out: &mut Vec<Candidate>) {
+        fn probe<const N: usize>(
+            table: &FlatMap<[u8; N]>,
+            filter: &BitFilter,
+            hex: &[u8],
+        ) -> Option<u32>
+        where
+            [u8; N]: FlatKey,
+        {
+            if table.is_empty() {
+                return None;
+            }
+            let key: [u8; N] = decode_hex(hex);
+            if filter.contains(key.slot_hash()) {
+                table.get(key)
+            } else {
+                None
+            }
+        }
+        let filter = &self.lookup.hash_filter;
         let found = match hex.len() {
-            32 if !self.lookup.md5.is_empty() => self.lookup.md5.get(decode_hex(hex)),
-            40 if !self.lookup.sha1.is_empty() => self.lookup.sha1.get(decode_hex(hex)),
-            64 if !self.lookup.sha256.is_empty() => self.lookup.sha256.get(decode_hex(hex)),
+            32 => probe(&self.lookup.md5, filter, hex),
+            40 => probe(&self.lookup.sha1, filter, hex),
+            64 => probe(&self.lookup.sha256, filter, hex),
             _ => None,
         };
         if let Some(id) = found {
@@ -586,41 +626,90 @@ impl IocIndex {
     }
 }
 
-/// The normalised URL of a log value: on the stack unless the URL is long.
-struct StackBytes {
-    stack: [u8; 2048],
-    len: usize,
-    heap: Vec<u8>,
+/// [`words_hash`]'s mixing fed in pieces; the result does not depend on where the pieces
+/// split.
+#[derive(Default)]
+struct StreamHasher {
+    hash: u64,
+    word: u64,
+    filled: u32,
+    len: u64,
 }
 
-impl StackBytes {
-    fn new() -> Self {
-        Self {
-            stack: [0; 2048],
-            len: 0,
-            heap: Vec::new(),
+impl StreamHasher {
+    fn finish(&self) -> u64 {
+        let mut hash = mix_word(SEED ^ self.hash, self.len);
+        if self.filled > 0 {
+            hash = mix_word(hash, self.word);
         }
+        finish(hash)
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        if self.heap.is_empty() {
-            &self.stack[..self.len]
-        } else {
-            &self.heap
+    fn push_byte(&mut self, byte: u8) {
+        self.word |= u64::from(byte) << (8 * self.filled);
+        self.filled += 1;
+        if self.filled == 8 {
+            self.hash = mix_word(self.hash, self.word);
+            self.word = 0;
+            self.filled = 0;
         }
     }
 }
 
-impl ByteSink for StackBytes {
+impl ByteSink for StreamHasher {
     fn put(&mut self, bytes: &[u8]) {
-        if self.heap.is_empty() && self.len + bytes.len() <= self.stack.len() {
-            self.stack[self.len..self.len + bytes.len()].copy_from_slice(bytes);
-            self.len += bytes.len();
-        } else {
-            if self.heap.is_empty() {
-                self.heap.extend_from_slice(&self.stack[..self.len]);
-            }
-            self.heap.extend_from_slice(bytes);
+        self.len += bytes.len() as u64;
+        let mut rest = bytes;
+        while self.filled != 0 {
+            let Some((&first, after)) = rest.split_first() else {
+                return;
+            };
+            self.push_byte(first);
+            rest = after;
+        }
+        let mut words = rest.chunks_exact(8);
+        for word in &mut words {
+            let word = u64::from_le_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]);
+            self.hash = mix_word(self.hash, word);
+        }
+        for &byte in words.remainder() {
+            self.push_byte(byte);
+        }
+    }
+}
+
+fn stream_fingerprint(bytes: &[u8]) -> u64 {
+    let mut hasher = StreamHasher::default();
+    hasher.put(bytes);
+    hasher.finish()
+}
+
+/// Compares what is written with an expected byte string.
+struct Comparison<'a> {
+    expected: &'a [u8],
+    equal: bool,
+}
+
+impl<'a> Comparison<'a> {
+    fn new(expected: &'a [u8]) -> Self {
+        Self {
+            expected,
+            equal: true,
+        }
+    }
+
+    fn is_equal(&self) -> bool {
+        self.equal && self.expected.is_empty()
+    }
+}
+
+impl ByteSink for Comparison<'_> {
+    fn put(&mut self, bytes: &[u8]) {
+        match self.expected.split_at_checked(bytes.len()) {
+            Some((head, rest)) if self.equal && head == bytes => self.expected = rest,
+            _ => self.equal = false,
         }
     }
 }
@@ -690,7 +779,11 @@ fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool
     let mut hash = SEED;
     let mut labels = 0;
     loop {
-        let start = memchr::memrchr(b'.', &name[..end]).map_or(0, |dot| dot + 1);
+        // Labels are short: a plain loop beats a vectorised search here.
+        let start = name[..end]
+            .iter()
+            .rposition(|&c| c == b'.')
+            .map_or(0, |dot| dot + 1);
         hash = mix_word(hash, words_hash(&name[start..end], 0x20));
         labels += 1;
         if !visit(labels, start, finish(hash)) || start == 0 {
@@ -1102,6 +1195,9 @@ mod tests {
         assert_eq!(plain(&index, &MD5.to_uppercase()), strings(&[MD5]));
         assert_eq!(plain(&index, sha1), strings(&[sha1]));
         assert_eq!(plain(&index, &sha256.to_uppercase()), strings(&[sha256]));
+        // All digits is a hash too, not a failed IPv4.
+        let digits = "12345678901234567890123456789012";
+        assert_eq!(plain(&index_of(&[digits]), digits), strings(&[digits]));
         let doubled = format!("{MD5}{MD5}");
         for value in [
             &doubled,

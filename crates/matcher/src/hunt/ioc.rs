@@ -239,13 +239,116 @@ pub(crate) fn parse_ipv4(bytes: &[u8]) -> Option<u32> {
     (position == bytes.len()).then_some(address)
 }
 
-/// §3.1 IPv6: RFC 4291 text, any case, no brackets, no zone. The standard library's
-/// parser reads exactly that (its embedded IPv4 tail rejects leading zeros too).
+/// §3.1 IPv6: RFC 4291 text (1–4 hex digits per group, one `::` standing for at least
+/// one zero group, an embedded strict IPv4 tail), any case, no brackets, no zone. Reads
+/// what the standard library's parser reads, several times faster.
 pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
-    if !(2..=45).contains(&text.len()) || !text.as_bytes().contains(&b':') {
+    let bytes = text.as_bytes();
+    if !(2..=45).contains(&bytes.len()) {
         return None;
     }
-    text.parse::<Ipv6Addr>().ok().map(u128::from)
+    // Groups before the `::` (or all of them) in `head`, after it in `tail`.
+    let mut head = [0u16; 8];
+    let mut tail = [0u16; 8];
+    let (mut head_len, mut tail_len) = (0, 0);
+    let mut compressed = false;
+    let mut position = 0;
+    if bytes.starts_with(b"::") {
+        compressed = true;
+        position = 2;
+        if position == bytes.len() {
+            return Some(0);
+        }
+    }
+    loop {
+        let start = position;
+        let mut group = 0u16;
+        while let Some(digit) = bytes.get(position).and_then(|&c| hex_digit(c)) {
+            if position - start == 4 {
+                return None;
+            }
+            group = group << 4 | u16::from(digit);
+            position += 1;
+        }
+        let groups: &mut [u16] = if compressed { &mut tail } else { &mut head };
+        let count = if compressed {
+            &mut tail_len
+        } else {
+            &mut head_len
+        };
+        if bytes.get(position) == Some(&b'.') {
+            let ip = parse_ipv4(&bytes[start..])?;
+            if *count > 6 {
+                return None;
+            }
+            groups[*count] = (ip >> 16) as u16;
+            groups[*count + 1] = ip as u16;
+            *count += 2;
+            break;
+        }
+        if position == start || *count == 8 {
+            return None;
+        }
+        groups[*count] = group;
+        *count += 1;
+        if position == bytes.len() {
+            break;
+        }
+        if bytes[position] != b':' {
+            return None;
+        }
+        position += 1;
+        if bytes.get(position) == Some(&b':') {
+            if compressed {
+                return None;
+            }
+            compressed = true;
+            position += 1;
+            if position == bytes.len() {
+                break;
+            }
+        } else if position == bytes.len() {
+            return None;
+        }
+    }
+    let total = head_len + tail_len;
+    if (compressed && total > 7) || (!compressed && total != 8) {
+        return None;
+    }
+    let mut address = 0u128;
+    for &group in &head[..head_len] {
+        address = address << 16 | u128::from(group);
+    }
+    for _ in total..8 {
+        address <<= 16;
+    }
+    for &group in &tail[..tail_len] {
+        address = address << 16 | u128::from(group);
+    }
+    Some(address)
+}
+
+/// A table rather than a `match`: hex digits of addresses are random, so branches on
+/// their class mispredict.
+const HEX_VALUES: [u8; 256] = {
+    let mut values = [u8::MAX; 256];
+    let mut i = 0;
+    while i < 10 {
+        values[b'0' as usize + i] = i as u8;
+        i += 1;
+    }
+    let mut i = 0;
+    while i < 6 {
+        values[b'a' as usize + i] = 10 + i as u8;
+        values[b'A' as usize + i] = 10 + i as u8;
+        i += 1;
+    }
+    values
+};
+
+fn hex_digit(c: u8) -> Option<u8> {
+    let value = HEX_VALUES[c as usize];
+    (value != u8::MAX).then_some(value)
 }
 
 /// §3.3: the length of the domain without its one trailing dot, or `None` if the value is
@@ -664,6 +767,56 @@ mod tests {
         }
         // §3.1: an IPv4-mapped address is IPv6; its canonical form keeps the dotted tail.
         assert_eq!(untyped("::ffff:1.2.3.4"), ok(IocKind::Ip, "::ffff:1.2.3.4"));
+    }
+
+    #[test]
+    fn ipv6_reads_what_the_standard_library_reads() {
+        let mut state = 0x9e37_79b9_7f4a_7c15u64;
+        let alphabet = b"0123456789abcdefABCDEF::::..g%";
+        let pieces = [
+            "::", "ffff:", "1.2.3.4", "0:", "fFfF", "00000", "01.2.3.4", "1:2:3:4:",
+        ];
+        for _ in 0..200_000 {
+            let mut text = String::new();
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let len = state % 30;
+            let mut bits = state;
+            for step in 0..len {
+                if step % 5 == 4 {
+                    text.push_str(pieces[(bits % pieces.len() as u64) as usize]);
+                } else {
+                    text.push(alphabet[(bits % alphabet.len() as u64) as usize] as char);
+                }
+                bits = bits.rotate_right(5).wrapping_mul(0x2545_f491_4f6c_dd1d);
+            }
+            let expected = text.parse::<Ipv6Addr>().ok().map(u128::from);
+            assert_eq!(parse_ipv6(&text), expected, "{text}");
+        }
+        for text in [
+            "::",
+            "::1",
+            "1::",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:7::",
+            "::2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "::1.2.3.4",
+            "1::1.2.3.4",
+            "1:2:3:4:5:6:7:1.2.3.4",
+            "1:2:3:4:5:6:7:8:9",
+            ":1::",
+            "1:",
+            ":",
+            ":::",
+            "1:::2",
+            "::1:",
+            "::ffff:1.2.3",
+        ] {
+            let expected = text.parse::<Ipv6Addr>().ok().map(u128::from);
+            assert_eq!(parse_ipv6(text), expected, "{text}");
+        }
     }
 
     #[test]
