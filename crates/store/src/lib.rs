@@ -19,6 +19,7 @@ mod orgs;
 mod roles;
 mod rows;
 mod search;
+mod servers;
 mod settings;
 mod sharing_groups;
 mod sightings;
@@ -34,11 +35,12 @@ pub use audit::{
     REQUEST_TYPE_CLI,
 };
 pub use correlations::Correlation;
-pub use events::{EventChanges, LoadOptions};
+pub use events::{EventChanges, EventSyncState, LoadOptions, MinimalIndexEntry};
 pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{
     AttributeHit, Details, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope,
 };
+pub use servers::{Server, ServerSyncState, SyncOutcome};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use users::{NewAuthKey, OwnedAuthKey, Principal};

@@ -106,4 +106,5 @@ contract_suite! {
     feeds::event_timestamps_are_found_by_uuid,
     feeds::fixed_event_values_are_soft_deleted_at_once,
     feeds::feed_cache_is_replaced_and_searched,
+    servers::servers_create_read_update_delete,
 }

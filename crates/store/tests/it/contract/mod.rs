@@ -8,6 +8,7 @@ pub mod events;
 pub mod feeds;
 pub mod objects;
 pub mod schema;
+pub mod servers;
 pub mod sharing_groups;
 pub mod sightings;
 pub mod tags;

@@ -1,0 +1,334 @@
+//! Sync servers: the remote instances this one pulls from and pushes to, MISP's `servers`
+//! table, with what the last pull and push left behind.
+
+use crate::{Result, Store, StoreError, with_pool, with_tx};
+use sqlx::AssertSqlSafe;
+
+const SERVER_COLUMNS: &str = "id, name, url, authkey, org_id, remote_org_id, push, pull, \
+     push_sightings, push_galaxy_clusters, pull_galaxy_clusters, push_analyst_data, \
+     pull_analyst_data, lastpushedid, lastpulledid, publish_without_email, unpublish_event, \
+     self_signed, cert_file, client_cert_file, internal, skip_proxy, caching_enabled, priority, \
+     remove_missing_tags, pull_rules, push_rules, timeout_seconds, index_etag, last_pull_at, \
+     last_pull_ok, last_pull_result, last_push_at, last_push_ok, last_push_result";
+
+/// A remote instance (MISP's `Server`). The settings are what an administrator writes; the
+/// [`ServerSyncState`] is what sync runs record.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct Server {
+    pub id: i64,
+    pub name: String,
+    /// Base URL of the remote, without a trailing slash.
+    pub url: String,
+    /// The API key of the sync user on the remote.
+    pub authkey: String,
+    /// Local organisation owning the link; pulled events belong to it.
+    pub org_id: i64,
+    /// Local id of the organisation running the remote instance.
+    pub remote_org_id: i64,
+    pub push: bool,
+    pub pull: bool,
+    pub push_sightings: bool,
+    pub push_galaxy_clusters: bool,
+    pub pull_galaxy_clusters: bool,
+    pub push_analyst_data: bool,
+    pub pull_analyst_data: bool,
+    pub lastpushedid: i64,
+    pub lastpulledid: i64,
+    pub publish_without_email: bool,
+    pub unpublish_event: bool,
+    pub self_signed: bool,
+    pub cert_file: String,
+    pub client_cert_file: String,
+    pub internal: bool,
+    pub skip_proxy: bool,
+    pub caching_enabled: bool,
+    /// Push order: lower first.
+    pub priority: i64,
+    pub remove_missing_tags: bool,
+    /// JSON rules as MISP writes them ('' = none).
+    pub pull_rules: String,
+    pub push_rules: String,
+    /// Seconds one request to the remote may take.
+    pub timeout_seconds: i64,
+    #[sqlx(flatten)]
+    pub state: ServerSyncState,
+}
+
+/// What the last pull and push of a server did. Unix seconds, 0 = never.
+#[derive(Clone, Debug, Default, PartialEq, Eq, sqlx::FromRow)]
+pub struct ServerSyncState {
+    /// ETag of the remote's event index after the last pull that completed.
+    pub index_etag: String,
+    pub last_pull_at: i64,
+    pub last_pull_ok: bool,
+    pub last_pull_result: String,
+    pub last_push_at: i64,
+    pub last_push_ok: bool,
+    pub last_push_result: String,
+}
+
+/// The outcome of one sync run in one direction.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncOutcome {
+    pub at: i64,
+    pub ok: bool,
+    pub result: String,
+}
+
+impl Server {
+    /// A server with MISP's defaults for everything but what names and reaches it.
+    pub fn new(name: &str, url: &str, authkey: &str, org_id: i64) -> Server {
+        Server {
+            id: 0,
+            name: name.to_string(),
+            url: url.to_string(),
+            authkey: authkey.to_string(),
+            org_id,
+            remote_org_id: 0,
+            push: false,
+            pull: false,
+            push_sightings: false,
+            push_galaxy_clusters: false,
+            pull_galaxy_clusters: false,
+            push_analyst_data: false,
+            pull_analyst_data: false,
+            lastpushedid: 0,
+            lastpulledid: 0,
+            publish_without_email: false,
+            unpublish_event: false,
+            self_signed: false,
+            cert_file: String::new(),
+            client_cert_file: String::new(),
+            internal: false,
+            skip_proxy: false,
+            caching_enabled: false,
+            priority: 0,
+            remove_missing_tags: false,
+            pull_rules: String::new(),
+            push_rules: String::new(),
+            timeout_seconds: 60,
+            state: ServerSyncState::default(),
+        }
+    }
+}
+
+impl Store {
+    /// Every server in push order (priority, then id).
+    pub async fn servers(&self) -> Result<Vec<Server>> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM servers ORDER BY priority ASC, id ASC");
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).fetch_all(pool).await?
+        }))
+    }
+
+    pub async fn server(&self, id: i64) -> Result<Server> {
+        let sql = format!("SELECT {SERVER_COLUMNS} FROM servers WHERE id = $1");
+        let row: Option<Server> = with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(id).fetch_optional(pool).await?
+        });
+        row.ok_or(StoreError::NotFound)
+    }
+
+    /// Inserts `server` (its id and sync state are ignored) and returns it as stored.
+    pub async fn create_server(&self, server: &Server) -> Result<Server> {
+        let sql = format!(
+            "INSERT INTO servers (name, url, authkey, org_id, remote_org_id, push, pull, \
+             push_sightings, push_galaxy_clusters, pull_galaxy_clusters, push_analyst_data, \
+             pull_analyst_data, lastpushedid, lastpulledid, publish_without_email, \
+             unpublish_event, self_signed, cert_file, client_cert_file, internal, skip_proxy, \
+             caching_enabled, priority, remove_missing_tags, pull_rules, push_rules, \
+             timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) \
+             RETURNING {SERVER_COLUMNS}"
+        );
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(AssertSqlSafe(sql.as_str()))
+                .bind(&server.name)
+                .bind(&server.url)
+                .bind(&server.authkey)
+                .bind(server.org_id)
+                .bind(server.remote_org_id)
+                .bind(server.push)
+                .bind(server.pull)
+                .bind(server.push_sightings)
+                .bind(server.push_galaxy_clusters)
+                .bind(server.pull_galaxy_clusters)
+                .bind(server.push_analyst_data)
+                .bind(server.pull_analyst_data)
+                .bind(server.lastpushedid)
+                .bind(server.lastpulledid)
+                .bind(server.publish_without_email)
+                .bind(server.unpublish_event)
+                .bind(server.self_signed)
+                .bind(&server.cert_file)
+                .bind(&server.client_cert_file)
+                .bind(server.internal)
+                .bind(server.skip_proxy)
+                .bind(server.caching_enabled)
+                .bind(server.priority)
+                .bind(server.remove_missing_tags)
+                .bind(&server.pull_rules)
+                .bind(&server.push_rules)
+                .bind(server.timeout_seconds)
+                .fetch_one(pool)
+                .await?
+        }))
+    }
+
+    /// Writes the settings of `server` (found by its id); its sync state is left as stored,
+    /// except that a new URL, key or pull rules forget the remote index's ETag (the same
+    /// index may now let other events through).
+    pub async fn update_server(&self, server: &Server) -> Result<Server> {
+        let before = self.server(server.id).await?;
+        let forget_etag = before.url != server.url
+            || before.authkey != server.authkey
+            || before.pull_rules != server.pull_rules
+            || before.org_id != server.org_id;
+        let mut tx = self.begin().await?;
+        let affected = with_tx!(&mut tx, conn => {
+            sqlx::query(
+                "UPDATE servers SET name = $1, url = $2, authkey = $3, org_id = $4, \
+                 remote_org_id = $5, push = $6, pull = $7, push_sightings = $8, \
+                 push_galaxy_clusters = $9, pull_galaxy_clusters = $10, push_analyst_data = $11, \
+                 pull_analyst_data = $12, lastpushedid = $13, lastpulledid = $14, \
+                 publish_without_email = $15, unpublish_event = $16, self_signed = $17, \
+                 cert_file = $18, client_cert_file = $19, internal = $20, skip_proxy = $21, \
+                 caching_enabled = $22, priority = $23, remove_missing_tags = $24, \
+                 pull_rules = $25, push_rules = $26, timeout_seconds = $27 WHERE id = $28",
+            )
+            .bind(&server.name)
+            .bind(&server.url)
+            .bind(&server.authkey)
+            .bind(server.org_id)
+            .bind(server.remote_org_id)
+            .bind(server.push)
+            .bind(server.pull)
+            .bind(server.push_sightings)
+            .bind(server.push_galaxy_clusters)
+            .bind(server.pull_galaxy_clusters)
+            .bind(server.push_analyst_data)
+            .bind(server.pull_analyst_data)
+            .bind(server.lastpushedid)
+            .bind(server.lastpulledid)
+            .bind(server.publish_without_email)
+            .bind(server.unpublish_event)
+            .bind(server.self_signed)
+            .bind(&server.cert_file)
+            .bind(&server.client_cert_file)
+            .bind(server.internal)
+            .bind(server.skip_proxy)
+            .bind(server.caching_enabled)
+            .bind(server.priority)
+            .bind(server.remove_missing_tags)
+            .bind(&server.pull_rules)
+            .bind(&server.push_rules)
+            .bind(server.timeout_seconds)
+            .bind(server.id)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        if forget_etag {
+            with_tx!(&mut tx, conn => {
+                sqlx::query("UPDATE servers SET index_etag = '' WHERE id = $1")
+                    .bind(server.id)
+                    .execute(&mut *conn)
+                    .await?;
+            });
+        }
+        tx.commit().await?;
+        self.server(server.id).await
+    }
+
+    /// Deletes a server and its memberships in sharing groups.
+    pub async fn delete_server(&self, id: i64) -> Result<()> {
+        let mut tx = self.begin().await?;
+        let affected = with_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM servers WHERE id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?
+                .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        with_tx!(&mut tx, conn => {
+            sqlx::query("DELETE FROM sharing_group_servers WHERE server_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
+        });
+        tx.commit().await
+    }
+
+    /// Records how a pull ended. `index_etag` is the remote index's ETag to send next time:
+    /// only a pull that stored everything it was offered may keep one.
+    pub async fn record_server_pull(
+        &self,
+        id: i64,
+        outcome: &SyncOutcome,
+        index_etag: &str,
+    ) -> Result<()> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE servers SET last_pull_at = $1, last_pull_ok = $2, last_pull_result = $3, \
+                 index_etag = $4 WHERE id = $5",
+            )
+            .bind(outcome.at)
+            .bind(outcome.ok)
+            .bind(&outcome.result)
+            .bind(index_etag)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Records how a push ended and, when given, the new `lastpushedid`.
+    pub async fn record_server_push(
+        &self,
+        id: i64,
+        outcome: &SyncOutcome,
+        lastpushedid: Option<i64>,
+    ) -> Result<()> {
+        let affected = with_pool!(self, pool => {
+            sqlx::query(
+                "UPDATE servers SET last_push_at = $1, last_push_ok = $2, last_push_result = $3, \
+                 lastpushedid = COALESCE($4, lastpushedid) WHERE id = $5",
+            )
+            .bind(outcome.at)
+            .bind(outcome.ok)
+            .bind(&outcome.result)
+            .bind(lastpushedid)
+            .bind(id)
+            .execute(pool)
+            .await?
+            .rows_affected()
+        });
+        if affected == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    /// Sets `lastpulledid` (the highest remote event id a pull stored).
+    pub async fn set_server_lastpulledid(&self, id: i64, lastpulledid: i64) -> Result<()> {
+        with_pool!(self, pool => {
+            sqlx::query("UPDATE servers SET lastpulledid = $1 WHERE id = $2")
+                .bind(lastpulledid)
+                .bind(id)
+                .execute(pool)
+                .await?;
+        });
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! Sync servers: settings create/read/update/delete, push order, the sync state a run
+//! records and the index ETag an edit forgets.
+
+use crate::fixtures::create_org;
+use kizuna_store::{Server, ServerSyncState, Store, StoreError, SyncOutcome};
+
+pub async fn servers_create_read_update_delete(store: Store) {
+    let org = create_org(&store, "ORGA").await;
+    let mut remote = Server::new(
+        "B",
+        "https://b.example.org",
+        "k".repeat(40).as_str(),
+        org.id,
+    );
+    remote.pull = true;
+    remote.priority = 2;
+    remote.pull_rules = r#"{"tags":{"OR":["tlp:white"],"NOT":[]}}"#.into();
+    let stored = store.create_server(&remote).await.unwrap();
+    assert!(stored.id > 0);
+    assert_eq!(stored.name, "B");
+    assert!(stored.pull && !stored.push);
+    assert_eq!(stored.timeout_seconds, 60);
+    assert_eq!(stored.state, ServerSyncState::default());
+    assert_eq!(store.server(stored.id).await.unwrap(), stored);
+
+    let first = store
+        .create_server(&Server {
+            priority: 1,
+            ..Server::new("C", "https://c.example.org", "c", org.id)
+        })
+        .await
+        .unwrap();
+    let order: Vec<i64> = store
+        .servers()
+        .await
+        .unwrap()
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    assert_eq!(order, vec![first.id, stored.id]);
+
+    store
+        .record_server_pull(
+            stored.id,
+            &SyncOutcome {
+                at: 1_700_000_000,
+                ok: true,
+                result: "2 events".into(),
+            },
+            "\"etag-1\"",
+        )
+        .await
+        .unwrap();
+    store
+        .record_server_push(
+            stored.id,
+            &SyncOutcome {
+                at: 1_700_000_001,
+                ok: false,
+                result: "403".into(),
+            },
+            Some(17),
+        )
+        .await
+        .unwrap();
+    let after_runs = store.server(stored.id).await.unwrap();
+    assert_eq!(after_runs.state.index_etag, "\"etag-1\"");
+    assert!(after_runs.state.last_pull_ok && !after_runs.state.last_push_ok);
+    assert_eq!(after_runs.state.last_push_result, "403");
+    assert_eq!(after_runs.lastpushedid, 17);
+
+    // Renaming keeps the ETag; new pull rules forget it.
+    let renamed = store
+        .update_server(&Server {
+            name: "B renamed".into(),
+            ..after_runs.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(renamed.name, "B renamed");
+    assert_eq!(renamed.state.index_etag, "\"etag-1\"");
+    let new_rules = store
+        .update_server(&Server {
+            pull_rules: String::new(),
+            ..renamed
+        })
+        .await
+        .unwrap();
+    assert_eq!(new_rules.state.index_etag, "");
+    assert_eq!(new_rules.state.last_pull_result, "2 events");
+
+    store.delete_server(stored.id).await.unwrap();
+    assert!(matches!(
+        store.server(stored.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_server(stored.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store
+            .update_server(&Server {
+                id: stored.id,
+                ..first
+            })
+            .await,
+        Err(StoreError::NotFound)
+    ));
+}
