@@ -485,3 +485,125 @@ impl Store {
         Ok(found.map(|(id,)| id))
     }
 }
+
+/// One entry of the minimal event index a sync peer reads before pulling (misp-reference
+/// §3.3): enough to decide which events are new or newer.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct MinimalIndexEntry {
+    pub id: i64,
+    pub timestamp: i64,
+    pub sighting_timestamp: i64,
+    pub published: bool,
+    pub uuid: String,
+    /// The creator organisation's uuid (empty if the organisation row is gone).
+    pub orgc_uuid: String,
+}
+
+/// The local copy of an event as a pushing peer's offer is judged against it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventSyncState {
+    pub timestamp: i64,
+    /// Arrived by sync: sync users may overwrite it.
+    pub locked: bool,
+}
+
+/// Uuid lists longer than this are looked up in several statements (bind-parameter limits).
+const UUIDS_PER_STATEMENT: usize = 5_000;
+
+impl Store {
+    /// The minimal event index (`/events/index` with `minimal`): the events matching
+    /// `criteria` that `viewer` may see and that hold at least one live attribute (MISP leaves
+    /// empty events out of this form), one row each and no per-event lookups; and the number
+    /// of matches before paging.
+    pub async fn minimal_event_index(
+        &self,
+        criteria: &kizuna_model::query::AttributeCriteria,
+        viewer: &Viewer,
+        sort: Option<&str>,
+        descending: bool,
+        paging: kizuna_model::query::Paging,
+    ) -> Result<(Vec<MinimalIndexEntry>, u64)> {
+        let mut sql = self.event_search_sql(criteria, viewer).await?;
+        sql.push("events.attribute_count > 0".to_string());
+        let where_clause = sql.where_clause();
+        let count_text = format!("SELECT COUNT(*) FROM events{where_clause}");
+        let (total,): (i64,) = with_pool!(self, pool => {
+            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(count_text.as_str())), sql).fetch_one(pool).await?
+        });
+        let column = sort
+            .filter(|column| SORTABLE.contains(column))
+            .unwrap_or("id");
+        let direction = if descending { "DESC" } else { "ASC" };
+        let page = match paging.limit {
+            Some(limit) => format!(" LIMIT {limit} OFFSET {}", paging.offset()),
+            None => String::new(),
+        };
+        let text = format!(
+            "SELECT events.id, events.timestamp, events.sighting_timestamp, events.published, \
+             events.uuid, COALESCE((SELECT organisations.uuid FROM organisations \
+             WHERE organisations.id = events.orgc_id), '') AS orgc_uuid \
+             FROM events{where_clause} ORDER BY events.{column} {direction}, events.id {direction}{page}"
+        );
+        let entries: Vec<MinimalIndexEntry> = with_pool!(self, pool => {
+            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
+        });
+        Ok((entries, total.max(0) as u64))
+    }
+
+    /// The local copies of these events that exist here, by uuid.
+    pub async fn event_sync_states(
+        &self,
+        uuids: &[String],
+    ) -> Result<HashMap<String, EventSyncState>> {
+        let mut found = HashMap::with_capacity(uuids.len());
+        for chunk in uuids.chunks(UUIDS_PER_STATEMENT) {
+            let mut sql = crate::sql::Sql::new(self.dialect());
+            let placeholders = sql.texts(chunk);
+            let text = format!(
+                "SELECT uuid, timestamp, locked FROM events WHERE uuid IN ({placeholders})"
+            );
+            let rows: Vec<(String, i64, bool)> = with_pool!(self, pool => {
+                crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
+            });
+            found.extend(
+                rows.into_iter()
+                    .map(|(uuid, timestamp, locked)| (uuid, EventSyncState { timestamp, locked })),
+            );
+        }
+        Ok(found)
+    }
+
+    /// Which of these event uuids are on the event blocklist.
+    pub async fn blocklisted_event_uuids(&self, uuids: &[String]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in uuids.chunks(UUIDS_PER_STATEMENT) {
+            let mut sql = crate::sql::Sql::new(self.dialect());
+            let placeholders = sql.texts(chunk);
+            let text = format!(
+                "SELECT event_uuid FROM event_blocklists WHERE event_uuid IN ({placeholders})"
+            );
+            let rows: Vec<(String,)> = with_pool!(self, pool => {
+                crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(uuid,)| uuid));
+        }
+        Ok(found)
+    }
+
+    /// Marks new sightings on these events (`sighting_timestamp = now`), which is what makes
+    /// sync peers fetch or receive them.
+    pub async fn touch_sighting_timestamps(&self, event_ids: &[i64], now: i64) -> Result<()> {
+        for chunk in event_ids.chunks(UUIDS_PER_STATEMENT) {
+            let mut sql = crate::sql::Sql::new(self.dialect());
+            let moment = sql.int(now);
+            let placeholders = sql.ints(chunk);
+            let text = format!(
+                "UPDATE events SET sighting_timestamp = {moment} WHERE id IN ({placeholders})"
+            );
+            with_pool!(self, pool => {
+                crate::sql::bind_all!(sqlx::query(AssertSqlSafe(text.as_str())), sql).execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+}

@@ -828,7 +828,11 @@ impl Store {
 
     /// The WHERE clause of an event-scope search over `events`: event filters directly,
     /// attribute filters as "has a matching attribute the caller may see".
-    async fn event_search_sql(&self, criteria: &AttributeCriteria, viewer: &Viewer) -> Result<Sql> {
+    pub(crate) async fn event_search_sql(
+        &self,
+        criteria: &AttributeCriteria,
+        viewer: &Viewer,
+    ) -> Result<Sql> {
         let mut sql = Sql::new(self.dialect());
         sql.event_visible(viewer);
         sql.event_filters(criteria, SearchScope::Events);

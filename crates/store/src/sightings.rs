@@ -502,3 +502,88 @@ impl Store {
         Ok(counts)
     }
 }
+
+impl Store {
+    /// Which of these sighting uuids event `event_id` already holds (a pushing peer offers
+    /// only the others).
+    pub async fn sighting_uuids_of_event(
+        &self,
+        event_id: i64,
+        uuids: &[String],
+    ) -> Result<Vec<String>> {
+        let mut found = Vec::new();
+        for chunk in uuids.chunks(IDS_PER_STATEMENT) {
+            let mut conditions = Sql::new(self.dialect());
+            conditions.text_in("uuid", chunk);
+            let event = conditions.int(event_id);
+            conditions.push(format!("event_id = {event}"));
+            let sql = format!(
+                "SELECT uuid FROM sightings{} ORDER BY id",
+                conditions.where_clause()
+            );
+            let rows: Vec<(String,)> = with_pool!(self, pool => {
+                bind_all!(sqlx::query_as(AssertSqlSafe(sql.as_str())), conditions).fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(uuid,)| uuid));
+        }
+        Ok(found)
+    }
+
+    /// Which of these sighting uuids exist here, on any event (sightings never change, so a
+    /// known uuid is skipped).
+    pub async fn known_sighting_uuids(&self, uuids: &[String]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in uuids.chunks(IDS_PER_STATEMENT) {
+            let mut conditions = Sql::new(self.dialect());
+            conditions.text_in("uuid", chunk);
+            let sql = format!("SELECT uuid FROM sightings{}", conditions.where_clause());
+            let rows: Vec<(String,)> = with_pool!(self, pool => {
+                bind_all!(sqlx::query_as(AssertSqlSafe(sql.as_str())), conditions).fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(uuid,)| uuid));
+        }
+        Ok(found)
+    }
+
+    /// The attributes with these uuids that `viewer` may see, soft-deleted ones included (a
+    /// peer's sightings of an attribute deleted since are still its sightings), by uuid.
+    pub async fn attributes_for_sightings(
+        &self,
+        uuids: &[String],
+        viewer: &Viewer,
+    ) -> Result<HashMap<String, SightableAttribute>> {
+        #[derive(sqlx::FromRow)]
+        struct Row {
+            uuid: String,
+            attribute_id: i64,
+            event_id: i64,
+            #[sqlx(flatten)]
+            visibility: Visibility,
+        }
+        let mut found = HashMap::new();
+        for chunk in uuids.chunks(IDS_PER_STATEMENT) {
+            let mut conditions = Sql::new(self.dialect());
+            conditions.text_in("attributes.uuid", chunk);
+            let sql = format!(
+                "SELECT attributes.uuid, attributes.id AS attribute_id, attributes.event_id, \
+                 {VISIBILITY_COLUMNS} FROM attributes {ATTRIBUTE_JOINS}{}",
+                conditions.where_clause()
+            );
+            let rows: Vec<Row> = with_pool!(self, pool => {
+                bind_all!(sqlx::query_as(AssertSqlSafe(sql.as_str())), conditions).fetch_all(pool).await?
+            });
+            for row in rows {
+                if row.visibility.allows(viewer)? {
+                    found.insert(
+                        row.uuid,
+                        SightableAttribute {
+                            attribute_id: row.attribute_id,
+                            event_id: row.event_id,
+                        },
+                    );
+                }
+            }
+        }
+        Ok(found)
+    }
+}
