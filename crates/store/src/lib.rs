@@ -40,7 +40,7 @@ pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{
     AttributeHit, Details, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope,
 };
-pub use servers::{Server, ServerSyncState, SyncOutcome};
+pub use servers::{PushCandidate, Server, ServerSyncState, SyncMark, SyncOutcome, SyncSighting};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use users::{NewAuthKey, OwnedAuthKey, Principal};

@@ -332,3 +332,303 @@ impl Store {
         Ok(())
     }
 }
+
+/// Bound values per statement when a list goes into `IN (...)`.
+const IN_CHUNK: usize = 500;
+
+/// `$first, $first+1, …` for `count` values.
+fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The local copy of an event, as a pull compares it with the remote's index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SyncMark {
+    pub id: i64,
+    pub timestamp: i64,
+    pub sighting_timestamp: i64,
+    /// Arrived by sync (or import from another creator): sync may update it.
+    pub locked: bool,
+}
+
+/// A published event a push may offer, with what the push rules and the distribution
+/// check look at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PushCandidate {
+    pub id: i64,
+    pub uuid: String,
+    pub timestamp: i64,
+    pub sighting_timestamp: i64,
+    pub distribution: i64,
+    pub sharing_group_id: i64,
+    pub org_id: i64,
+    pub orgc_id: i64,
+    /// Global (not local) tags: (id, name).
+    pub tags: Vec<(i64, String)>,
+}
+
+/// A sighting as it travels to a peer: by uuids, with its reporting organisation.
+#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
+pub struct SyncSighting {
+    pub uuid: String,
+    pub attribute_uuid: String,
+    pub date_sighting: i64,
+    pub sighting_type: i64,
+    pub source: String,
+    pub org_id: i64,
+    pub org_uuid: String,
+    pub org_name: String,
+}
+
+impl Store {
+    /// The local copies of these events that exist here, by uuid.
+    pub async fn sync_marks(
+        &self,
+        uuids: &[String],
+    ) -> Result<std::collections::HashMap<String, SyncMark>> {
+        let mut found = std::collections::HashMap::with_capacity(uuids.len());
+        for chunk in uuids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT uuid, id, timestamp, sighting_timestamp, locked FROM events \
+                 WHERE uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String, i64, i64, i64, bool)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for uuid in chunk {
+                    query = query.bind(uuid);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(
+                |(uuid, id, timestamp, sighting_timestamp, locked)| {
+                    (
+                        uuid,
+                        SyncMark {
+                            id,
+                            timestamp,
+                            sighting_timestamp,
+                            locked,
+                        },
+                    )
+                },
+            ));
+        }
+        Ok(found)
+    }
+
+    /// Which of these event uuids were deleted here and are blocklisted.
+    pub async fn blocklisted_among(
+        &self,
+        uuids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in uuids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT event_uuid FROM event_blocklists WHERE event_uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String,)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for uuid in chunk {
+                    query = query.bind(uuid);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(uuid,)| uuid));
+        }
+        Ok(found)
+    }
+
+    /// Marks these events as arrived by sync.
+    pub async fn lock_events(&self, uuids: &[String]) -> Result<()> {
+        for chunk in uuids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "UPDATE events SET locked = TRUE WHERE uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
+            with_pool!(self, pool => {
+                let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
+                for uuid in chunk {
+                    query = query.bind(uuid);
+                }
+                query.execute(pool).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Raises `sighting_timestamp` of events (by uuid) to at least the given moment: the
+    /// sightings a pull brought are as recent as the remote's.
+    pub async fn raise_sighting_timestamps(&self, marks: &[(String, i64)]) -> Result<()> {
+        let mut tx = self.begin().await?;
+        for (uuid, moment) in marks {
+            with_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "UPDATE events SET sighting_timestamp = $1 \
+                     WHERE uuid = $2 AND sighting_timestamp < $1",
+                )
+                .bind(*moment)
+                .bind(uuid)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        tx.commit().await
+    }
+
+    /// Published events with attributes a push may offer, oldest first: those with an id
+    /// above `after_id`, or only the event `only` names.
+    pub async fn push_candidates(
+        &self,
+        after_id: i64,
+        only: Option<&crate::Key>,
+    ) -> Result<Vec<PushCandidate>> {
+        let base = "SELECT id, uuid, timestamp, sighting_timestamp, distribution, \
+                    sharing_group_id, org_id, orgc_id FROM events \
+                    WHERE published = TRUE AND attribute_count > 0";
+        type Row = (i64, String, i64, i64, i64, i64, i64, i64);
+        let rows: Vec<Row> = match only {
+            Some(crate::Key::Id(id)) => {
+                let sql = format!("{base} AND id = $1");
+                with_pool!(self, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(*id).fetch_all(pool).await?
+                })
+            }
+            Some(crate::Key::Uuid(uuid)) => {
+                let sql = format!("{base} AND uuid = $1");
+                with_pool!(self, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(uuid).fetch_all(pool).await?
+                })
+            }
+            None => {
+                let sql = format!("{base} AND id > $1 ORDER BY id");
+                with_pool!(self, pool => {
+                    sqlx::query_as(AssertSqlSafe(sql.as_str())).bind(after_id).fetch_all(pool).await?
+                })
+            }
+        };
+        let mut candidates: Vec<PushCandidate> = rows
+            .into_iter()
+            .map(
+                |(id, uuid, timestamp, sighting_timestamp, distribution, group, org, orgc)| {
+                    PushCandidate {
+                        id,
+                        uuid,
+                        timestamp,
+                        sighting_timestamp,
+                        distribution,
+                        sharing_group_id: group,
+                        org_id: org,
+                        orgc_id: orgc,
+                        tags: Vec::new(),
+                    }
+                },
+            )
+            .collect();
+        let position: std::collections::HashMap<i64, usize> = candidates
+            .iter()
+            .enumerate()
+            .map(|(index, candidate)| (candidate.id, index))
+            .collect();
+        let ids: Vec<i64> = candidates.iter().map(|candidate| candidate.id).collect();
+        for chunk in ids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT event_tags.event_id, tags.id, tags.name FROM event_tags \
+                 JOIN tags ON tags.id = event_tags.tag_id \
+                 WHERE event_tags.local = FALSE AND event_tags.event_id IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(i64, i64, String)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for id in chunk {
+                    query = query.bind(*id);
+                }
+                query.fetch_all(pool).await?
+            });
+            for (event_id, tag_id, name) in rows {
+                if let Some(&index) = position.get(&event_id) {
+                    candidates[index].tags.push((tag_id, name));
+                }
+            }
+        }
+        Ok(candidates)
+    }
+
+    /// The sightings of an event as they travel to a peer. With `reporter_org`, only that
+    /// organisation's (MISP's default sighting policy for a viewer that does not own the
+    /// event); otherwise all.
+    pub async fn sightings_for_sync(
+        &self,
+        event_id: i64,
+        reporter_org: Option<i64>,
+    ) -> Result<Vec<SyncSighting>> {
+        let sql = "SELECT sightings.uuid, attributes.uuid AS attribute_uuid, \
+                   sightings.date_sighting, sightings.type AS sighting_type, sightings.source, \
+                   sightings.org_id, COALESCE(organisations.uuid, '') AS org_uuid, \
+                   COALESCE(organisations.name, '') AS org_name \
+                   FROM sightings JOIN attributes ON attributes.id = sightings.attribute_id \
+                   LEFT JOIN organisations ON organisations.id = sightings.org_id \
+                   WHERE sightings.event_id = $1 AND ($2 = 0 OR sightings.org_id = $2) \
+                   ORDER BY sightings.id";
+        Ok(with_pool!(self, pool => {
+            sqlx::query_as(sql)
+                .bind(event_id)
+                .bind(reporter_org.unwrap_or(0))
+                .fetch_all(pool)
+                .await?
+        }))
+    }
+
+    /// Which of these sighting uuids exist here.
+    pub async fn sighting_uuids_among(
+        &self,
+        uuids: &[String],
+    ) -> Result<std::collections::HashSet<String>> {
+        let mut found = std::collections::HashSet::new();
+        for chunk in uuids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT uuid FROM sightings WHERE uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String,)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for uuid in chunk {
+                    query = query.bind(uuid);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(rows.into_iter().map(|(uuid,)| uuid));
+        }
+        Ok(found)
+    }
+
+    /// (attribute id, event id) of the attributes with these uuids, deleted ones included.
+    pub async fn attribute_ids_by_uuid(
+        &self,
+        uuids: &[String],
+    ) -> Result<std::collections::HashMap<String, (i64, i64)>> {
+        let mut found = std::collections::HashMap::new();
+        for chunk in uuids.chunks(IN_CHUNK) {
+            let sql = format!(
+                "SELECT uuid, id, event_id FROM attributes WHERE uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
+            let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => {
+                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
+                for uuid in chunk {
+                    query = query.bind(uuid);
+                }
+                query.fetch_all(pool).await?
+            });
+            found.extend(
+                rows.into_iter()
+                    .map(|(uuid, id, event_id)| (uuid, (id, event_id))),
+            );
+        }
+        Ok(found)
+    }
+}
