@@ -10,12 +10,14 @@ pub mod client;
 pub mod error;
 mod event_merge;
 pub mod feed_fetch;
+pub mod federated;
 mod hardening;
 pub mod http;
 pub mod import;
 pub mod keys;
 pub mod misp;
 pub mod routing;
+pub mod sync;
 pub mod throttle;
 
 pub use client::{ClientAddress, IpBlock};
