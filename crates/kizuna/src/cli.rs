@@ -42,6 +42,9 @@ pub enum Command {
     /// .gz or .zst): whole field values, CIDRs, subdomains, validity windows. Exit status
     /// like grep: 0 hits, 1 none, 2 error.
     Hunt(crate::hunt_cli::HuntArgs),
+    /// Pull from and push to the sync servers once (MISP's sync protocol); prints what each
+    /// server did. Exit status 1 if any server failed.
+    Sync(crate::sync_cli::SyncArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -123,6 +126,11 @@ pub struct ServeArgs {
     /// Security.disable_local_feed_access) [default: false; only site admins configure feeds].
     #[arg(long, env = "KIZUNA_DISABLE_LOCAL_FEEDS", value_name = "BOOL")]
     pub disable_local_feeds: Option<bool>,
+
+    /// Minutes between scheduled pulls and pushes of the sync servers that have pull or
+    /// push enabled; 0 = never (use `kizuna sync` or /servers/pull|push) [default: 60].
+    #[arg(long, env = "KIZUNA_SYNC_INTERVAL", value_name = "MINUTES")]
+    pub sync_interval: Option<u64>,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,7 @@ pub struct FileConfig {
     pub auth_failure_window: Option<u64>,
     pub trusted_proxies: Option<Vec<String>>,
     pub disable_local_feeds: Option<bool>,
+    pub sync_interval: Option<u64>,
 }
 
 impl FileConfig {
@@ -143,6 +144,11 @@ auth_failure_window = 300
 # admins configure feeds). MISP's Security.disable_local_feed_access.
 # Flag --disable-local-feeds true, environment KIZUNA_DISABLE_LOCAL_FEEDS.
 disable_local_feeds = false
+
+# Minutes between scheduled pulls and pushes of the sync servers (/servers/add) that have
+# pull or push enabled; 0 = never.
+# Flag --sync-interval 60, environment KIZUNA_SYNC_INTERVAL.
+sync_interval = 60
 "#;
 
 #[cfg(test)]
@@ -167,6 +173,7 @@ mod tests {
             "auth_failure_window",
             "trusted_proxies",
             "disable_local_feeds",
+            "sync_interval",
         ] {
             assert!(EXAMPLE.contains(&format!("{key} =")), "{key} missing");
         }

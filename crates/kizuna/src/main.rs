@@ -8,6 +8,7 @@ mod hunt_cli;
 mod hunt_iocs;
 mod hunt_sightings;
 mod import_cli;
+mod sync_cli;
 mod user_cli;
 
 use anyhow::{Context, Result, bail};
@@ -48,6 +49,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Import(args) => return import_cli::run(args).await,
         Command::Hunt(args) => return hunt_cli::run(args).await,
         Command::Export(args) => export_cli::run(args).await,
+        Command::Sync(args) => return sync_cli::run(args).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {
@@ -175,9 +177,21 @@ async fn serve(args: ServeArgs) -> Result<()> {
         let mut stopping = feeds_stopping;
         let _ = stopping.changed().await;
     });
+    let sync_interval = args.sync_interval.or(file.sync_interval).unwrap_or(60);
+    let sync_scheduler = kizuna_server::sync::spawn_sync_scheduler(
+        state.clone(),
+        std::time::Duration::from_secs(sync_interval.saturating_mul(60)),
+        {
+            let mut stopping = stop_feeds.subscribe();
+            async move {
+                let _ = stopping.changed().await;
+            }
+        },
+    );
     let served = kizuna_server::serve(listener, state, shutdown_signal()).await;
     drop(stop_feeds);
     let _ = scheduler.await;
+    let _ = sync_scheduler.await;
     served.context("the server stopped with an error")?;
     store.close().await;
     Ok(())
