@@ -152,6 +152,7 @@ const READING_POST_ACTIONS: &[&str] = &[
     "getpymispversion",
     "describetypes",
     "returndates",
+    "federatedsearch",
 ];
 
 /// Whether a request only reads: GET and HEAD (a GET on a write action only describes it),

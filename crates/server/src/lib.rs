@@ -9,6 +9,7 @@ pub mod bootstrap;
 pub mod client;
 pub mod error;
 mod event_merge;
+pub mod federated;
 pub mod feed_fetch;
 pub mod federated;
 mod hardening;

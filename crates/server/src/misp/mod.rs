@@ -288,6 +288,8 @@ async fn handle(
         "feeds" => feeds::handle(&call).await,
         "authkeys" => auth_keys::handle(&call).await,
         "logs" | "auditlogs" => audit_logs::handle(&call).await,
+        // Kizuna's own endpoints: a controller name MISP does not have.
+        "kizuna" => crate::federated::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }?;
     Ok(crate::audit::record_write(&call, headers, client, response).await)

@@ -8,6 +8,7 @@ mod correlations;
 mod errors;
 mod events;
 mod exports;
+mod federated;
 mod feeds;
 mod handshake;
 mod hardening;
