@@ -11,7 +11,6 @@ pub mod error;
 mod event_merge;
 pub mod federated;
 pub mod feed_fetch;
-pub mod federated;
 mod hardening;
 pub mod http;
 pub mod import;
