@@ -321,7 +321,7 @@ fn is_group_item(item: &Value) -> bool {
 /// of the `SharingGroup` it carries or created from it (members captured by uuid, then
 /// name). An item naming a group it does not describe falls back to level 0: a remote id
 /// means nothing here and could name another local group.
-async fn capture_sharing_groups(
+pub async fn capture_sharing_groups(
     store: &Store,
     event: &mut Value,
     user_id: i64,
