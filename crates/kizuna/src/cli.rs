@@ -45,6 +45,10 @@ pub enum Command {
     /// Pull from and push to the sync servers once (MISP's sync protocol); prints what each
     /// server did. Exit status 1 if any server failed.
     Sync(crate::sync_cli::SyncArgs),
+    /// Search every sync server and this instance at once (`--federated`): one attribute
+    /// query, results merged with the instances holding them. Exit status 0 results, 1 none,
+    /// 2 error.
+    Search(crate::search_cli::SearchArgs),
 }
 
 #[derive(Debug, Subcommand)]

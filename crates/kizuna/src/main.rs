@@ -8,6 +8,7 @@ mod hunt_cli;
 mod hunt_iocs;
 mod hunt_sightings;
 mod import_cli;
+mod search_cli;
 mod sync_cli;
 mod user_cli;
 
@@ -50,6 +51,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Hunt(args) => return hunt_cli::run(args).await,
         Command::Export(args) => export_cli::run(args).await,
         Command::Sync(args) => return sync_cli::run(args).await,
+        Command::Search(args) => return search_cli::run(args).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {

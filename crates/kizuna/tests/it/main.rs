@@ -1,6 +1,7 @@
 //! The `kizuna` binary, run as a child process: `config example`, `init`, `serve`, `user`.
 
 mod config;
+mod federated;
 mod hunt;
 mod import_export;
 mod init;
