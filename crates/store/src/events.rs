@@ -486,17 +486,14 @@ impl Store {
     }
 }
 
-/// One entry of the minimal event index a sync peer reads before pulling (misp-reference
-/// §3.3): enough to decide which events are new or newer.
-#[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
-pub struct MinimalIndexEntry {
-    pub id: i64,
-    pub timestamp: i64,
-    pub sighting_timestamp: i64,
-    pub published: bool,
-    pub uuid: String,
-    /// The creator organisation's uuid (empty if the organisation row is gone).
-    pub orgc_uuid: String,
+/// The minimal event index a sync peer reads before pulling (misp-reference §3.3), as the
+/// JSON array MISP answers: per event `id`, `timestamp`, `sighting_timestamp` (strings),
+/// `published` (boolean), `uuid` and the creator's `orgc_uuid`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MinimalIndex {
+    pub json: String,
+    /// Matching events before paging.
+    pub total: u64,
 }
 
 /// The local copy of an event as a pushing peer's offer is judged against it.
@@ -511,10 +508,11 @@ pub struct EventSyncState {
 const UUIDS_PER_STATEMENT: usize = 5_000;
 
 impl Store {
-    /// The minimal event index (`/events/index` with `minimal`): the events matching
-    /// `criteria` that `viewer` may see and that hold at least one live attribute (MISP leaves
-    /// empty events out of this form), one row each and no per-event lookups; and the number
-    /// of matches before paging.
+    /// The minimal event index (`/events/index` with `minimal`) of the events matching
+    /// `criteria` that `viewer` may see and that hold at least one live attribute (MISP
+    /// leaves empty events out of this form). The database writes the JSON itself: a pull
+    /// reads the index of every event, and one text value costs far less than decoding a row
+    /// per event.
     pub async fn minimal_event_index(
         &self,
         criteria: &kizuna_model::query::AttributeCriteria,
@@ -522,32 +520,62 @@ impl Store {
         sort: Option<&str>,
         descending: bool,
         paging: kizuna_model::query::Paging,
-    ) -> Result<(Vec<MinimalIndexEntry>, u64)> {
+    ) -> Result<MinimalIndex> {
         let mut sql = self.event_search_sql(criteria, viewer).await?;
         sql.push("events.attribute_count > 0".to_string());
         let where_clause = sql.where_clause();
-        let count_text = format!("SELECT COUNT(*) FROM events{where_clause}");
-        let (total,): (i64,) = with_pool!(self, pool => {
-            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(count_text.as_str())), sql).fetch_one(pool).await?
-        });
         let column = sort
             .filter(|column| SORTABLE.contains(column))
             .unwrap_or("id");
         let direction = if descending { "DESC" } else { "ASC" };
+        let order = format!("events.{column} {direction}, events.id {direction}");
         let page = match paging.limit {
             Some(limit) => format!(" LIMIT {limit} OFFSET {}", paging.offset()),
             None => String::new(),
         };
-        let text = format!(
-            "SELECT events.id, events.timestamp, events.sighting_timestamp, events.published, \
-             events.uuid, COALESCE((SELECT organisations.uuid FROM organisations \
-             WHERE organisations.id = events.orgc_id), '') AS orgc_uuid \
-             FROM events{where_clause} ORDER BY events.{column} {direction}, events.id {direction}{page}"
-        );
-        let entries: Vec<MinimalIndexEntry> = with_pool!(self, pool => {
-            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_all(pool).await?
+        let orgc_uuid = "COALESCE((SELECT organisations.uuid FROM organisations \
+             WHERE organisations.id = events.orgc_id), '')";
+        let text = match self.dialect() {
+            // A subquery's order is the order json_group_array sees its rows in.
+            crate::Dialect::Sqlite => format!(
+                "SELECT COALESCE(json_group_array(json(entry)), '[]'), COUNT(*) FROM (\
+                 SELECT json_object('id', CAST(events.id AS TEXT), \
+                 'timestamp', CAST(events.timestamp AS TEXT), \
+                 'sighting_timestamp', CAST(events.sighting_timestamp AS TEXT), \
+                 'published', CASE WHEN events.published THEN json('true') ELSE json('false') END, \
+                 'uuid', events.uuid, 'orgc_uuid', {orgc_uuid}) AS entry \
+                 FROM events{where_clause} ORDER BY {order}{page})"
+            ),
+            crate::Dialect::Postgres => format!(
+                "SELECT COALESCE(json_agg(entry ORDER BY position)::text, '[]'), COUNT(*) FROM (\
+                 SELECT json_build_object('id', events.id::text, \
+                 'timestamp', events.timestamp::text, \
+                 'sighting_timestamp', events.sighting_timestamp::text, \
+                 'published', events.published, \
+                 'uuid', events.uuid, 'orgc_uuid', {orgc_uuid}) AS entry, \
+                 row_number() OVER (ORDER BY {order}) AS position \
+                 FROM events{where_clause} ORDER BY {order}{page}) AS page"
+            ),
+        };
+        let (json, rows): (String, i64) = with_pool!(self, pool => {
+            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(text.as_str())), sql).fetch_one(pool).await?
         });
-        Ok((entries, total.max(0) as u64))
+        // A pull reads the whole index: then the rows are the count, and a second pass over
+        // every event is saved.
+        if paging.limit.is_none() {
+            return Ok(MinimalIndex {
+                json,
+                total: rows.max(0) as u64,
+            });
+        }
+        let count_text = format!("SELECT COUNT(*) FROM events{where_clause}");
+        let (total,): (i64,) = with_pool!(self, pool => {
+            crate::sql::bind_all!(sqlx::query_as(AssertSqlSafe(count_text.as_str())), sql).fetch_one(pool).await?
+        });
+        Ok(MinimalIndex {
+            json,
+            total: total.max(0) as u64,
+        })
     }
 
     /// The local copies of these events that exist here, by uuid.

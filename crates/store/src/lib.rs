@@ -35,7 +35,7 @@ pub use audit::{
     REQUEST_TYPE_CLI,
 };
 pub use correlations::Correlation;
-pub use events::{EventChanges, EventSyncState, LoadOptions, MinimalIndexEntry};
+pub use events::{EventChanges, EventSyncState, LoadOptions, MinimalIndex};
 pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{
     AttributeHit, Details, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope,
