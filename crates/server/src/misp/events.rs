@@ -26,6 +26,7 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "addtag" => add_tag(call).await,
         "removetag" => remove_tag(call).await,
         "uploadstix" => super::event_uploads::upload_stix(call).await,
+        "filtereventidsforpush" => super::event_sync::filter_event_ids_for_push(call).await,
         _ => Err(unknown_action(call)),
     }
 }
@@ -113,17 +114,19 @@ async fn add(call: &Call) -> ApiResult<Response> {
     let body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
+    // MISP consults the blocklist before anything else, so a deleted event stays deleted
+    // whoever offers it again.
     if let Some(uuid) = &input.uuid {
+        if call.store().is_event_blocklisted(uuid).await? {
+            return Err(ApiError::Forbidden(format!(
+                "Event blocked by event blocklist: {uuid} was deleted on this instance."
+            )));
+        }
         if let Some(existing) = call.store().event_id_by_uuid(uuid).await? {
             return Err(ApiError::AlreadyExists {
                 message: "Event already exists, if you would like to edit it, use the url in the location header.".into(),
                 location: format!("/events/view/{existing}"),
             });
-        }
-        if call.store().is_event_blocklisted(uuid).await? {
-            return Err(ApiError::Forbidden(format!(
-                "Event blocked by event blocklist: {uuid} was deleted on this instance."
-            )));
         }
     }
     if input.published == Some(true) && input.attributes.is_empty() && input.objects.is_empty() {
@@ -140,7 +143,16 @@ async fn add(call: &Call) -> ApiResult<Response> {
     )
     .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     event.orgc_id = resolve_orgc(call, input.orgc.as_ref()).await?;
-    event.locked = call.principal.role.permissions.perm_sync && event.orgc_id != event.org_id;
+    // An event a peer pushes says `locked` (it arrived by sync), and so does one created
+    // elsewhere: sync users may later overwrite such events, never local ones.
+    let sent_locked = body
+        .get("Event")
+        .unwrap_or(&body)
+        .get("locked")
+        .and_then(kizuna_formats::misp::input::lenient_bool)
+        .unwrap_or(false);
+    event.locked =
+        call.principal.role.permissions.perm_sync && (sent_locked || event.orgc_id != event.org_id);
     let mut errors = FieldErrors::new();
     super::sharing_groups::check_event(call, &event, &mut errors).await?;
     if !errors.is_empty() {
@@ -191,7 +203,8 @@ async fn view(call: &Call) -> ApiResult<Response> {
         include_deleted: wants_deleted(call) && super::acl::sees_deleted_items(call, &meta),
         viewer_org: call.viewer_org(),
     };
-    let event = call.store().event(&Key::Id(meta.id), &options).await?;
+    let mut event = call.store().event(&Key::Id(meta.id), &options).await?;
+    super::event_sync::strip_unshared_tags(call, &mut event);
     let mut body = event_body(&event, false);
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     if !call.flag("noSightings") {
@@ -229,16 +242,25 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     }
     let key = call.key_arg(0, "event")?;
     let meta = call.visible_event_meta_by_key(&key).await?;
-    call.require(super::acl::may_edit_event(call, &meta))?;
+    let role = &call.principal.role.permissions;
+    call.require(super::acl::may_modify_event(call, &meta) || role.perm_sync)?;
     let body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
+    // MISP judges the timestamp before the editor, and a pushing peer takes exactly this
+    // answer (with this text) as "already up to date" rather than as a failure.
     if let Some(timestamp) = input.timestamp
         && timestamp <= meta.timestamp
     {
         return Err(ApiError::save_refused(
             NAME,
             "Event could not be saved: Event in the request not newer than the local copy.",
+        ));
+    }
+    if !super::acl::may_edit_event(call, &meta) {
+        return Err(ApiError::save_refused(
+            NAME,
+            "Event could not be saved: only the creator organisation, a site admin, or a sync user on an event that arrived by sync (locked) may edit it.",
         ));
     }
     let context = call.build_context();
@@ -370,6 +392,9 @@ async fn index(call: &Call) -> ApiResult<Response> {
         request.criteria.creator_email = Default::default();
     }
     let viewer = call.viewer().await?;
+    if request.minimal {
+        return minimal_index(call, &request, &viewer).await;
+    }
     let (events, total) = call
         .store()
         .search_events_sorted(
@@ -380,26 +405,40 @@ async fn index(call: &Call) -> ApiResult<Response> {
             request.paging,
         )
         .await?;
-    let minimal = request.minimal;
-    let rows: Vec<Value> = events
-        .iter()
-        .map(|event| {
-            if minimal {
-                json!({
-                    "id": event.id.to_string(),
-                    "timestamp": event.timestamp.to_string(),
-                    "sighting_timestamp": event.sighting_timestamp.to_string(),
-                    "published": event.published,
-                    "uuid": event.uuid,
-                    "orgc_uuid": event.orgc.as_ref().map(|org| org.uuid.clone()).unwrap_or_default(),
-                })
-            } else {
-                render_event_index_entry(event)
-            }
-        })
-        .collect();
-    // The index reports the number of matches before paging (MISP's __indexRestResponse).
-    let mut response = json_response(Value::Array(rows));
+    let rows: Vec<Value> = events.iter().map(render_event_index_entry).collect();
+    indexed(call, &Value::Array(rows), total)
+}
+
+/// The index as a pulling peer reads it (`minimal`): per event its id, timestamps,
+/// published flag, uuid and creator's uuid, integers as strings; events without live
+/// attributes left out (MISP). One query, whatever the number of events.
+async fn minimal_index(
+    call: &Call,
+    request: &kizuna_formats::misp::filters::IndexRequest,
+    viewer: &kizuna_model::access::Viewer,
+) -> ApiResult<Response> {
+    let index = call
+        .store()
+        .minimal_event_index(
+            &request.criteria,
+            viewer,
+            request.sort.as_deref(),
+            request.descending,
+            request.paging,
+        )
+        .await?;
+    let mut response = super::event_sync::conditional_json_bytes(call, index.json.into_bytes());
+    response.headers_mut().insert(
+        "x-result-count",
+        HeaderValue::from_str(&index.total.to_string()).expect("digits are a valid header"),
+    );
+    Ok(response)
+}
+
+/// An index answer: `X-Result-Count` = matches before paging (MISP's __indexRestResponse),
+/// and an `ETag` so a peer re-reading an unchanged index gets `304 Not Modified`.
+fn indexed(call: &Call, rows: &Value, total: u64) -> ApiResult<Response> {
+    let mut response = super::event_sync::conditional_json(call, rows)?;
     response.headers_mut().insert(
         "x-result-count",
         HeaderValue::from_str(&total.to_string()).expect("digits are a valid header"),

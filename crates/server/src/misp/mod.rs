@@ -7,6 +7,7 @@ mod attributes;
 mod audit_logs;
 mod auth_keys;
 mod correlations;
+mod event_sync;
 mod event_uploads;
 mod events;
 mod feeds;
@@ -47,6 +48,8 @@ pub(crate) struct Call {
     pub body: Option<Value>,
     pub principal: Principal,
     pub now: i64,
+    /// The request headers (conditional requests such as a sync peer's `If-None-Match`).
+    pub headers: HeaderMap,
 }
 
 impl Call {
@@ -260,6 +263,7 @@ async fn handle(
         body,
         principal,
         now,
+        headers: headers.clone(),
     };
     if call.is_head()
         && !matches!(

@@ -37,6 +37,8 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "view" => view(call).await,
         "restsearch" => rest_search(call).await,
         "delete" => delete(call).await,
+        "filtersightinguuidsforpush" => filter_sighting_uuids_for_push(call).await,
+        "bulksavesightings" => bulk_save_sightings(call).await,
         _ => Err(unknown_action(call)),
     }
 }
@@ -282,6 +284,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
         })
         .collect();
     let stored = call.store().add_sightings(&sightings).await?;
+    touch_sighted_events(call, &stored).await?;
     let last = stored
         .last()
         .ok_or_else(|| ApiError::Internal("no sighting was stored".into()))?;
@@ -697,4 +700,262 @@ pub(super) async fn attach_to_event(
         attach_sightings_to_event(inner, by_attribute);
     }
     Ok(())
+}
+
+// ---------------------------------------------------------------------------------------
+// Sync: what a peer pushing sightings calls (misp-reference §3.6)
+// ---------------------------------------------------------------------------------------
+
+/// New sightings move their events' `sighting_timestamp`, which is how sync peers notice
+/// them (MISP's publishSightings; Kizuna publishes sightings as they are recorded).
+async fn touch_sighted_events(call: &Call, stored: &[Sighting]) -> ApiResult<()> {
+    let mut event_ids: Vec<i64> = stored.iter().map(|sighting| sighting.event_id).collect();
+    event_ids.sort_unstable();
+    event_ids.dedup();
+    call.store()
+        .touch_sighting_timestamps(&event_ids, call.now)
+        .await?;
+    Ok(())
+}
+
+fn require_post(call: &Call) -> ApiResult<()> {
+    if call.method == Method::POST {
+        Ok(())
+    } else {
+        Err(ApiError::MethodNotAllowed(
+            "This method is only accessible via POST requests.".into(),
+        ))
+    }
+}
+
+/// MISP's gate table for the sync actions, which the shared table does not list:
+/// `filterSightingUuidsForPush` needs perm_sync, `bulkSaveSightings` perm_sync or
+/// perm_sighting; site admins pass both.
+fn require_role(call: &Call, sighting_suffices: bool) -> ApiResult<()> {
+    let role = &call.principal.role.permissions;
+    if role.perm_site_admin || role.perm_sync || (sighting_suffices && role.perm_sighting) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "You do not have permission to use this functionality.".into(),
+        ))
+    }
+}
+
+/// `POST /sightings/filterSightingUuidsForPush/{event id|uuid}` with `[uuid, …]`: the
+/// offered sighting uuids this event already holds here (the peer pushes the others).
+async fn filter_sighting_uuids_for_push(call: &Call) -> ApiResult<Response> {
+    require_post(call)?;
+    require_role(call, false)?;
+    let event = call
+        .visible_event_meta(0)
+        .await
+        .map_err(|_| ApiError::NotFound("Event not found".into()))?;
+    let offered: Vec<String> = match &call.body {
+        None => Vec::new(),
+        Some(Value::Array(items)) => items
+            .iter()
+            .enumerate()
+            .map(|(index, item)| {
+                item.as_str()
+                    .and_then(|text| uuid::Uuid::parse_str(text.trim()).ok())
+                    .map(|uuid| uuid.to_string())
+                    .ok_or_else(|| {
+                        ApiError::BadRequest(format!("{index}: a sighting uuid is required."))
+                    })
+            })
+            .collect::<ApiResult<_>>()?,
+        Some(_) => {
+            return Err(ApiError::BadRequest(
+                "The request body must be a list of sighting uuids.".into(),
+            ));
+        }
+    };
+    let held = call
+        .store()
+        .sighting_uuids_of_event(event.id, &offered)
+        .await?;
+    Ok(json_response(Value::Array(
+        held.into_iter().map(Value::String).collect(),
+    )))
+}
+
+/// One sighting as a peer sends it to `bulkSaveSightings`.
+struct IncomingSighting {
+    uuid: String,
+    attribute_uuid: String,
+    date_sighting: i64,
+    kind: SightingType,
+    source: String,
+    /// The reporting organisation as sent: `Some(None)` = anonymous (`org_id` 0).
+    reporter: Option<Option<kizuna_formats::misp::input::OrgInput>>,
+}
+
+fn incoming_sighting(index: usize, item: &Value) -> ApiResult<IncomingSighting> {
+    let item = item.get("Sighting").unwrap_or(item);
+    let bad =
+        |field: &str, problem: &str| ApiError::BadRequest(format!("{index}.{field}: {problem}"));
+    let uuid_of = |field: &str| {
+        item.get(field)
+            .and_then(Value::as_str)
+            .and_then(|text| uuid::Uuid::parse_str(text.trim()).ok())
+            .map(|uuid| uuid.to_string())
+            .ok_or_else(|| bad(field, "a valid UUID is required."))
+    };
+    let uuid = uuid_of("uuid")?;
+    let attribute_uuid = uuid_of("attribute_uuid")?;
+    let date_sighting = item
+        .get("date_sighting")
+        .and_then(lenient_i64)
+        .filter(|epoch| *epoch >= 0)
+        .ok_or_else(|| bad("date_sighting", "a Unix time in seconds is required."))?;
+    let kind = match item.get("type").filter(|value| !value.is_null()) {
+        None => SightingType::Sighting,
+        Some(value) => lenient_i64(value)
+            .and_then(SightingType::from_i64)
+            .ok_or_else(|| {
+                bad(
+                    "type",
+                    "use 0 (sighting), 1 (false positive) or 2 (expiration).",
+                )
+            })?,
+    };
+    let source = match item.get("source") {
+        None | Some(Value::Null) => String::new(),
+        Some(Value::String(text)) => text.trim().to_string(),
+        Some(_) => return Err(bad("source", "must be a text.")),
+    };
+    if source.chars().count() > SOURCE_MAX_CHARS {
+        return Err(bad(
+            "source",
+            &format!("is longer than {SOURCE_MAX_CHARS} characters."),
+        ));
+    }
+    let reporter = match item.get("org_id").filter(|value| !value.is_null()) {
+        None => None,
+        Some(org_id) if lenient_i64(org_id) == Some(0) => Some(None),
+        Some(_) => {
+            let organisation = item.get("Organisation").filter(|value| value.is_object());
+            match organisation {
+                None => Some(None),
+                Some(organisation) => Some(Some(kizuna_formats::misp::input::OrgInput {
+                    id: None,
+                    uuid: organisation
+                        .get("uuid")
+                        .and_then(Value::as_str)
+                        .and_then(|text| uuid::Uuid::parse_str(text.trim()).ok())
+                        .map(|uuid| uuid.to_string()),
+                    name: organisation
+                        .get("name")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                })),
+            }
+        }
+    };
+    Ok(IncomingSighting {
+        uuid,
+        attribute_uuid,
+        date_sighting,
+        kind,
+        source,
+        reporter,
+    })
+}
+
+/// The organisation a sighting is stored under: the caller's, or for sync users the
+/// reporting organisation the peer names (captured by uuid, then name, created when
+/// unknown), or 0 when the peer sent it anonymised.
+async fn reporting_org(call: &Call, sighting: &IncomingSighting) -> ApiResult<i64> {
+    let own = call.principal.user.org_id;
+    if !call.principal.role.permissions.perm_sync {
+        return Ok(own);
+    }
+    match &sighting.reporter {
+        None => Ok(own),
+        Some(None) => Ok(0),
+        Some(Some(organisation)) => Ok(crate::import::creator_org(
+            call.store(),
+            Some(organisation),
+            call.principal.user.id,
+            call.now,
+        )
+        .await?
+        .unwrap_or(0)),
+    }
+}
+
+/// `POST /sightings/bulkSaveSightings/{event id|uuid}` with a list of sightings
+/// (`{uuid, attribute_uuid, date_sighting, type, source, org_id, Organisation}`, or the same
+/// under `Sighting`): stores those whose uuid is new here and whose attribute the caller may
+/// see, and moves the sighted events' `sighting_timestamp` so they travel on. Stored again,
+/// the same list adds nothing.
+async fn bulk_save_sightings(call: &Call) -> ApiResult<Response> {
+    require_post(call)?;
+    require_role(call, true)?;
+    // MISP answers a missing or invisible event here with 405.
+    call.visible_event_meta(0).await.map_err(|_| {
+        ApiError::MethodNotAllowed("Event not found or not accessible by this user.".into())
+    })?;
+    let body = call.body.clone().unwrap_or(Value::Array(Vec::new()));
+    let items = match body.get("Sighting").unwrap_or(&body) {
+        Value::Array(items) => items.clone(),
+        item @ Value::Object(_) => vec![item.clone()],
+        _ => {
+            return Err(ApiError::BadRequest(
+                "The request body must be a list of sightings.".into(),
+            ));
+        }
+    };
+    let incoming: Vec<IncomingSighting> = items
+        .iter()
+        .enumerate()
+        .map(|(index, item)| incoming_sighting(index, item))
+        .collect::<ApiResult<_>>()?;
+    let uuids: Vec<String> = incoming
+        .iter()
+        .map(|sighting| sighting.uuid.clone())
+        .collect();
+    let mut known = call.store().known_sighting_uuids(&uuids).await?;
+    let mut attribute_uuids: Vec<String> = incoming
+        .iter()
+        .map(|sighting| sighting.attribute_uuid.clone())
+        .collect();
+    attribute_uuids.sort_unstable();
+    attribute_uuids.dedup();
+    let viewer = call.viewer().await?;
+    let attributes = call
+        .store()
+        .attributes_for_sightings(&attribute_uuids, &viewer)
+        .await?;
+    let mut to_save = Vec::new();
+    for sighting in &incoming {
+        let Some(target) = attributes.get(&sighting.attribute_uuid) else {
+            continue;
+        };
+        if !known.insert(sighting.uuid.clone()) {
+            continue;
+        }
+        to_save.push(Sighting {
+            id: 0,
+            uuid: sighting.uuid.clone(),
+            attribute_id: target.attribute_id,
+            event_id: target.event_id,
+            org_id: reporting_org(call, sighting).await?,
+            date_sighting: sighting.date_sighting,
+            source: sighting.source.clone(),
+            sighting_type: sighting.kind,
+        });
+    }
+    if to_save.is_empty() {
+        return Ok(json_response(
+            json!({"saved": false, "success": "No sightings added."}),
+        ));
+    }
+    let stored = call.store().add_sightings(&to_save).await?;
+    touch_sighted_events(call, &stored).await?;
+    Ok(json_response(json!({
+        "saved": true,
+        "success": format!("{} sightings added.", stored.len()),
+    })))
 }
