@@ -810,6 +810,20 @@ async fn index_result_count_is_the_total_before_paging() {
 async fn index_minimal_has_only_the_sync_fields() {
     let server = Server::start().await;
     let events = three_events(&server).await;
+    // The minimal form lists only events with content (MISP); adding it unpublishes.
+    for event in &events {
+        let (status, _, body) = server
+            .post(
+                &format!("/attributes/add/{}", text(&event["id"])),
+                json!({"type": "ip-dst", "value": "198.51.100.7"}),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+    }
+    let (status, _, _) = server
+        .post_empty(&format!("/events/publish/{}", text(&events[1]["id"])))
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, headers, body) = server.post("/events/index", json!({"minimal": 1})).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(headers["x-result-count"], "3");
