@@ -1,5 +1,6 @@
 //! `kizuna search --federated` against real `kizuna serve` processes on 127.0.0.1: two
-//! remotes holding the same event, a portal linked to both and to a closed port; the CLI
+//! remotes holding the same event, a portal linked to both and to a closed port (server
+//! entries written with the store API); the CLI
 //! reads the portal's database or asks its `/kizuna/federated_search`.
 
 use crate::support::{Running, free_port, run, stderr, stdout, wait_until_serving};
@@ -11,13 +12,17 @@ use std::time::Duration;
 struct Instance {
     address: SocketAddr,
     key: String,
-    org_name: String,
     dir: tempfile::TempDir,
     _running: Running,
 }
 
 impl Instance {
     fn start(org_name: &str) -> Instance {
+        Instance::start_with(org_name, |_| {})
+    }
+
+    /// `kizuna init`, then `prepare` on the fresh data directory, then `kizuna serve`.
+    fn start_with(org_name: &str, prepare: impl FnOnce(&std::path::Path)) -> Instance {
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().to_str().unwrap().to_string();
         let output = run(&[
@@ -30,6 +35,7 @@ impl Instance {
             &data,
         ]);
         assert!(output.status.success(), "{}", stderr(&output));
+        prepare(dir.path());
         let key = stdout(&output).trim().to_string();
         let address: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         let mut running = Running::spawn(&[
@@ -43,7 +49,6 @@ impl Instance {
         Instance {
             address,
             key,
-            org_name: org_name.to_string(),
             dir,
             _running: running,
         }
@@ -57,36 +62,38 @@ impl Instance {
         format!("http://{}", self.address)
     }
 
-    fn post_or_get(&self, method: &str, path: &str, body: Option<Value>) -> Value {
-        let (status, answer) = call(self.address, &self.key, method, path, body);
-        assert_eq!(status, 200, "{method} {path}: {answer:#}");
+    fn post(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = call(self.address, &self.key, "POST", path, Some(body));
+        assert_eq!(status, 200, "POST {path}: {answer:#}");
         answer
     }
+}
 
-    /// `/servers/add` of a link to `remote` (with its admin's key); returns the server id.
-    fn link(&self, name: &str, url: &str, remote: &Instance, timeout_seconds: i64) -> i64 {
-        let remote_org = self.post_or_get(
-            "POST",
-            "/admin/organisations/add",
-            Some(json!({"name": format!("{}-{name}", remote.org_name),
-                        "uuid": new_uuid(), "local": false})),
-        );
-        let added = self.post_or_get(
-            "POST",
-            "/servers/add",
-            Some(json!({
-                "name": name,
-                "url": url,
-                "authkey": remote.key,
-                "remote_org_id": remote_org["Organisation"]["id"],
-                "timeout_seconds": timeout_seconds,
-            })),
-        );
-        added["Server"]["id"]
-            .as_str()
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| panic!("no server id in {added:#}"))
-    }
+/// Writes the portal's sync servers (name, url, key, timeout in seconds) into the database
+/// of `data_dir`, owned by its host organisation; returns their ids in order.
+fn add_servers(data_dir: &std::path::Path, servers: &[(&str, String, String, i64)]) -> Vec<i64> {
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    runtime.block_on(async {
+        let store =
+            kizuna_store::Store::connect(&kizuna_store::Store::sqlite_url_for_dir(data_dir))
+                .await
+                .unwrap();
+        let host_org: i64 = store
+            .setting("host_org_id")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let mut ids = Vec::new();
+        for (name, url, key, timeout) in servers {
+            let mut server = kizuna_store::Server::new(name, url, key, host_org);
+            server.timeout_seconds = *timeout;
+            ids.push(store.create_server(&server).await.unwrap().id);
+        }
+        store.close().await;
+        ids
+    })
 }
 
 fn new_uuid() -> String {
@@ -158,22 +165,29 @@ fn kizuna_search_federated_merges_instances_and_names_failures() {
         "Attribute": [{"uuid": new_uuid(), "type": "domain", "category": "Network activity",
                        "value": "shared.cli.example", "to_ids": true}],
     }});
-    remote_a.post_or_get("POST", "/events/add", Some(shared.clone()));
-    remote_b.post_or_get("POST", "/events/add", Some(shared.clone()));
-    remote_b.post_or_get(
-        "POST",
+    remote_a.post("/events/add", shared.clone());
+    remote_b.post("/events/add", shared.clone());
+    remote_b.post(
         "/events/add",
-        Some(json!({"Event": {
+        json!({"Event": {
             "info": "B only", "distribution": 3, "published": true,
             "Attribute": [{"type": "domain", "category": "Network activity",
                            "value": "only-b.cli.example"}],
-        }})),
+        }}),
     );
-    let portal = Instance::start("PORTAL");
-    let a_id = portal.link("remote-a", &remote_a.url(), &remote_a, 10);
-    portal.link("remote-b", &remote_b.url(), &remote_b, 10);
     let closed = format!("http://127.0.0.1:{}", free_port());
-    portal.link("down", &closed, &remote_a, 5);
+    let mut a_id = 0;
+    let portal = Instance::start_with("PORTAL", |data| {
+        let ids = add_servers(
+            data,
+            &[
+                ("remote-a", remote_a.url(), remote_a.key.clone(), 10),
+                ("remote-b", remote_b.url(), remote_b.key.clone(), 10),
+                ("down", closed.clone(), remote_a.key.clone(), 5),
+            ],
+        );
+        a_id = ids[0];
+    });
 
     // From the portal's database, as its site admin.
     let output = search(&[
@@ -302,5 +316,4 @@ fn kizuna_search_federated_merges_instances_and_names_failures() {
     ]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("--as"), "{}", stderr(&output));
-    drop(remote_b);
 }
