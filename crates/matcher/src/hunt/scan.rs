@@ -393,6 +393,7 @@ fn scan_stream(
         .max(1);
     let finished_blocks = Mutex::new(results);
     let mut state = LineParser::new(format, &options.log);
+    state.report_only_possible_iocs();
     let (sender, receiver) = mpsc::sync_channel::<Job>(1);
     let receiver = Mutex::new(receiver);
     std::thread::scope(|scope| {
@@ -508,25 +509,6 @@ fn example(line: &[u8]) -> String {
         .collect()
 }
 
-/// Whether a value can have an IoC shape at all. A value of only digits and dots — a
-/// counter, port, size, duration or epoch time — has none unless it has exactly three
-/// dots (IPv4) or is a 32-, 40- or 64-digit hash; nothing shorter than two bytes has one.
-/// Checked before the index so that the many numeric columns of a log cost next to nothing.
-fn may_hold_ioc(value: &[u8]) -> bool {
-    if value.len() < 2 {
-        return false;
-    }
-    let mut dots = 0;
-    for &byte in value {
-        match byte {
-            b'0'..=b'9' => {}
-            b'.' => dots += 1,
-            _ => return true,
-        }
-    }
-    dots == 3 || (dots == 0 && matches!(value.len(), 32 | 40 | 64))
-}
-
 fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> BlockResult {
     let Job {
         number,
@@ -575,9 +557,6 @@ fn scan_line(
     } = scratch;
     pending.clear();
     let mut on_value = |field: &str, value: &str, form: ValueForm| {
-        if !may_hold_ioc(value.as_bytes()) {
-            return;
-        }
         candidates.clear();
         index.match_value(value, form, candidates);
         for candidate in candidates.iter() {
@@ -638,36 +617,6 @@ fn scan_line(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn values_without_a_possible_shape() {
-        for cannot in [
-            &b""[..],
-            b"7",
-            b"T",
-            b"-",
-            b"443",
-            b"1521911720.865716",
-            b"0.000870",
-            b"1.2.3",
-            b"1.2.3.4.5",
-            b"1234567890123456789012345678901",
-        ] {
-            assert!(!may_hold_ioc(cannot), "{cannot:?}");
-        }
-        for may in [
-            &b"1.2.3.4"[..],
-            b"::",
-            b"12345678901234567890123456789012",
-            b"1234567890123456789012345678901234567890",
-            b"1234567890123456789012345678901234567890123456789012345678901234",
-            b"a.b",
-            b"x1",
-            b"1.2.3.4:80",
-        ] {
-            assert!(may_hold_ioc(may), "{may:?}");
-        }
-    }
 
     #[test]
     fn line_counting() {

@@ -134,6 +134,26 @@ fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
 }
 
+/// Whether a value can have an IoC shape at all (hunt-semantics §3). A value of only
+/// digits and dots — a counter, port, size, duration or epoch time — has none unless it has
+/// exactly three dots (IPv4) or is 32, 40 or 64 digits long (a hash); nothing shorter than
+/// two bytes has one (the shortest IP is `::`).
+#[inline]
+pub(crate) fn may_hold_ioc(value: &[u8]) -> bool {
+    if value.len() < 2 {
+        return false;
+    }
+    let mut dots = 0;
+    for &byte in value {
+        match byte {
+            b'0'..=b'9' => {}
+            b'.' => dots += 1,
+            _ => return true,
+        }
+    }
+    dots == 3 || (dots == 0 && matches!(value.len(), 32 | 40 | 64))
+}
+
 /// One line as bytes, with its text when the whole line is valid UTF-8 (the common case:
 /// then every value cut at ASCII delimiters is text without checking it again).
 #[derive(Clone, Copy)]
@@ -158,6 +178,7 @@ impl<'a> Line<'a> {
     }
 
     /// The value at `start..end` as text; None when it is not valid UTF-8.
+    #[inline]
     fn text(&self, start: usize, end: usize) -> Option<&'a str> {
         match self.text {
             Some(text) => text.get(start..end),
@@ -172,6 +193,8 @@ impl<'a> Line<'a> {
 pub struct LineParser {
     format: LogFormat,
     state: ParserState,
+    /// Report only values that can have an IoC shape (see [`may_hold_ioc`]).
+    only_possible_iocs: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -197,7 +220,18 @@ impl LineParser {
             LogFormat::Syslog => ParserState::Syslog(syslog::SyslogParser::new(options)),
             LogFormat::Csv => ParserState::Csv(csv::CsvParser::default()),
         };
-        LineParser { format, state }
+        LineParser {
+            format,
+            state,
+            only_possible_iocs: false,
+        }
+    }
+
+    /// From now on, values that cannot have an IoC shape at all (counters, ports, sizes,
+    /// times: see [`may_hold_ioc`]) are not reported. Hunting cannot tell the difference;
+    /// the many numeric columns of a log then cost next to nothing.
+    pub fn report_only_possible_iocs(&mut self) {
+        self.only_possible_iocs = true;
     }
 
     pub fn format(&self) -> LogFormat {
@@ -237,6 +271,22 @@ impl LineParser {
     }
 
     fn parse<F: FnMut(&str, &str, ValueForm)>(
+        &mut self,
+        line: Line<'_>,
+        mut on_value: F,
+    ) -> LineOutcome {
+        if self.only_possible_iocs {
+            self.parse_with(line, |field, value, form| {
+                if may_hold_ioc(value.as_bytes()) {
+                    on_value(field, value, form);
+                }
+            })
+        } else {
+            self.parse_with(line, on_value)
+        }
+    }
+
+    fn parse_with<F: FnMut(&str, &str, ValueForm)>(
         &mut self,
         line: Line<'_>,
         mut on_value: F,
@@ -309,6 +359,54 @@ pub(crate) mod test_support {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn values_without_a_possible_shape() {
+        for cannot in [
+            &b""[..],
+            b"7",
+            b"T",
+            b"-",
+            b"443",
+            b"1521911720.865716",
+            b"0.000870",
+            b"1.2.3",
+            b"1.2.3.4.5",
+            b"1234567890123456789012345678901",
+        ] {
+            assert!(!may_hold_ioc(cannot), "{cannot:?}");
+        }
+        for may in [
+            &b"1.2.3.4"[..],
+            b"::",
+            b"12345678901234567890123456789012",
+            b"1234567890123456789012345678901234567890",
+            b"1234567890123456789012345678901234567890123456789012345678901234",
+            b"a.b",
+            b"x1",
+            b"1.2.3.4:80",
+        ] {
+            assert!(may_hold_ioc(may), "{may:?}");
+        }
+    }
+
+    #[test]
+    fn the_shape_filter_drops_only_shapeless_values() {
+        let mut parser = LineParser::new(LogFormat::ZeekJson, &LogOptions::default());
+        parser.report_only_possible_iocs();
+        let mut found = Vec::new();
+        parser.parse_line(
+            br#"{"a":"443","b":"1.2.3.4","c":"x.example","d":"T"}"#,
+            |field, value, _| found.push((field.to_owned(), value.to_owned())),
+        );
+        assert_eq!(
+            found,
+            [
+                ("b".to_owned(), "1.2.3.4".to_owned()),
+                ("c".to_owned(), "x.example".to_owned())
+            ]
+        );
+    }
 
     #[test]
     fn format_names_round_trip() {

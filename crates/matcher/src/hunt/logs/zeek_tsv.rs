@@ -37,15 +37,22 @@ impl Default for ZeekTsvParser {
 struct Spans<'a> {
     haystack: &'a [u8],
     separator: &'a [u8],
+    /// For a one-byte separator (the common case): its positions, found word by word.
+    positions: Option<BytePositions<'a>>,
     position: usize,
     finished: bool,
 }
 
 impl<'a> Spans<'a> {
     fn new(haystack: &'a [u8], separator: &'a [u8]) -> Self {
+        let positions = match separator {
+            [byte] => Some(BytePositions::new(haystack, *byte)),
+            _ => None,
+        };
         Spans {
             haystack,
             separator,
+            positions,
             position: 0,
             finished: false,
         }
@@ -55,20 +62,21 @@ impl<'a> Spans<'a> {
 impl Iterator for Spans<'_> {
     type Item = (usize, usize);
 
+    #[inline]
     fn next(&mut self) -> Option<(usize, usize)> {
         if self.finished {
             return None;
         }
-        let rest = &self.haystack[self.position..];
-        let found = match self.separator {
-            [byte] => memchr::memchr(*byte, rest),
-            separator => memchr::memmem::find(rest, separator),
-        };
         let start = self.position;
+        let found = match &mut self.positions {
+            Some(positions) => positions.next(),
+            None => memchr::memmem::find(&self.haystack[start..], self.separator)
+                .map(|offset| start + offset),
+        };
         match found {
-            Some(offset) => {
-                self.position = start + offset + self.separator.len();
-                Some((start, start + offset))
+            Some(end) => {
+                self.position = end + self.separator.len();
+                Some((start, end))
             }
             None => {
                 self.finished = true;
@@ -76,6 +84,85 @@ impl Iterator for Spans<'_> {
             }
         }
     }
+}
+
+/// Positions of one byte in a haystack, in order, eight bytes at a time: columns are a
+/// few bytes long, too short for a vectorised search to pay for its set-up per call.
+struct BytePositions<'a> {
+    haystack: &'a [u8],
+    needle: u8,
+    /// The needle in every byte of a word.
+    needles: u64,
+    /// Start of the word `matches` belongs to.
+    word_start: usize,
+    /// Bit 7 of each byte of the current word that equals the needle, not yet returned.
+    matches: u64,
+}
+
+impl<'a> BytePositions<'a> {
+    fn new(haystack: &'a [u8], needle: u8) -> Self {
+        let mut positions = BytePositions {
+            haystack,
+            needle,
+            needles: u64::from_ne_bytes([needle; 8]),
+            word_start: 0,
+            matches: 0,
+        };
+        positions.matches = positions.word_matches(0);
+        positions
+    }
+
+    /// The needle's bytes in the word at `start` (shorter at the end of the haystack).
+    #[inline(always)]
+    fn word_matches(&self, start: usize) -> u64 {
+        let word = match self.haystack.get(start..start + 8) {
+            Some(bytes) => u64::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ]),
+            None => self.tail_word(start),
+        };
+        zero_bytes(word ^ self.needles)
+    }
+
+    /// The last, partial word, padded with bytes that are not the needle.
+    #[cold]
+    fn tail_word(&self, start: usize) -> u64 {
+        let mut bytes = [!self.needle; 8];
+        let tail = &self.haystack[start.min(self.haystack.len())..];
+        bytes[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(bytes)
+    }
+}
+
+/// Bit 7 set in exactly the bytes of `word` that are zero (no false positives).
+#[inline]
+fn zero_bytes(word: u64) -> u64 {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | word | LOW_SEVEN)
+}
+
+impl Iterator for BytePositions<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.matches == 0 {
+            self.word_start += 8;
+            if self.word_start >= self.haystack.len() {
+                return None;
+            }
+            self.matches = self.word_matches(self.word_start);
+        }
+        let byte = self.matches.trailing_zeros() as usize / 8;
+        self.matches &= self.matches - 1;
+        Some(self.word_start + byte)
+    }
+}
+
+/// `value == marker`, with the cheap tests first: most values are not markers.
+#[inline]
+fn is_marker(value: &[u8], marker: &[u8]) -> bool {
+    value.len() == marker.len() && value.first() == marker.first() && value == marker
 }
 
 /// `#separator`'s value: `\xHH` escapes decoded, every other byte as written.
@@ -116,37 +203,76 @@ impl ZeekTsvParser {
         }
         let mut ts = None;
         let mut column = 0;
-        for (start, end) in Spans::new(bytes, &self.separator) {
-            let Some(field) = self.fields.get(column) else {
-                return LineOutcome::Malformed;
-            };
-            let value = &bytes[start..end];
-            if self.ts_column == Some(column) {
-                ts = parse_epoch_seconds(value);
-            }
-            if !value.is_empty() && value != self.empty_field && value != self.unset_field {
-                if self.containers.get(column) == Some(&true) {
-                    for (element_start, element_end) in Spans::new(value, &self.set_separator) {
-                        let element = &value[element_start..element_end];
-                        if !element.is_empty()
-                            && element != self.empty_field
-                            && element != self.unset_field
-                            && let Some(text) =
-                                line.text(start + element_start, start + element_end)
-                        {
-                            on_value(field, text, ValueForm::Plain);
-                        }
-                    }
-                } else if let Some(text) = line.text(start, end) {
-                    on_value(field, text, ValueForm::Plain);
+        if let [separator] = self.separator[..] {
+            // The common case, as one tight loop over the separator's positions.
+            let mut positions = BytePositions::new(bytes, separator);
+            let mut start = 0;
+            loop {
+                let end = positions.next();
+                let value_end = end.unwrap_or(bytes.len());
+                if !self.column(line, column, start, value_end, &mut ts, on_value) {
+                    return LineOutcome::Malformed;
+                }
+                column += 1;
+                match end {
+                    Some(end) => start = end + 1,
+                    None => break,
                 }
             }
-            column += 1;
+        } else {
+            for (start, end) in Spans::new(bytes, &self.separator) {
+                if !self.column(line, column, start, end, &mut ts, on_value) {
+                    return LineOutcome::Malformed;
+                }
+                column += 1;
+            }
         }
         if column != self.fields.len() {
             return LineOutcome::Malformed;
         }
         LineOutcome::Data { ts }
+    }
+
+    /// Reports the values of column `column` at `start..end`; false when the line has more
+    /// columns than there are field names.
+    #[inline(always)]
+    fn column(
+        &self,
+        line: Line<'_>,
+        column: usize,
+        start: usize,
+        end: usize,
+        ts: &mut Option<super::super::index::Micros>,
+        on_value: &mut impl FnMut(&str, &str, ValueForm),
+    ) -> bool {
+        let Some(field) = self.fields.get(column) else {
+            return false;
+        };
+        let value = &line.bytes[start..end];
+        if self.ts_column == Some(column) {
+            *ts = parse_epoch_seconds(value);
+        }
+        if value.is_empty()
+            || is_marker(value, &self.empty_field)
+            || is_marker(value, &self.unset_field)
+        {
+            return true;
+        }
+        if self.containers.get(column) == Some(&true) {
+            for (element_start, element_end) in Spans::new(value, &self.set_separator) {
+                let element = &value[element_start..element_end];
+                if !element.is_empty()
+                    && !is_marker(element, &self.empty_field)
+                    && !is_marker(element, &self.unset_field)
+                    && let Some(text) = line.text(start + element_start, start + element_end)
+                {
+                    on_value(field, text, ValueForm::Plain);
+                }
+            }
+        } else if let Some(text) = line.text(start, end) {
+            on_value(field, text, ValueForm::Plain);
+        }
+        true
     }
 
     /// One `#…` line (without its line end).
@@ -239,6 +365,31 @@ mod tests {
         "#fields\tts\tquery\tanswers\tnote",
         "#types\ttime\tstring\tvector[string]\tstring",
     ];
+
+    #[test]
+    fn byte_positions_word_by_word() {
+        for length in 0..40 {
+            for pattern in 0..4u32 {
+                let haystack: Vec<u8> = (0..length)
+                    .map(
+                        |index| match (index * 7 + pattern as usize) % (3 + pattern as usize) {
+                            0 => b'\t',
+                            1 => 0x89,
+                            _ => b'a' + (index % 26) as u8,
+                        },
+                    )
+                    .collect();
+                let expected: Vec<usize> = memchr::memchr_iter(b'\t', &haystack).collect();
+                let found: Vec<usize> = super::BytePositions::new(&haystack, b'\t').collect();
+                assert_eq!(found, expected, "{haystack:?}");
+                let expected: Vec<usize> = memchr::memchr_iter(0x89, &haystack).collect();
+                let found: Vec<usize> = super::BytePositions::new(&haystack, 0x89).collect();
+                assert_eq!(found, expected, "{haystack:?}");
+            }
+        }
+        assert_eq!(super::BytePositions::new(&[0xff; 11], 0xff).count(), 11);
+        assert_eq!(super::BytePositions::new(&[0; 11], 0).count(), 11);
+    }
 
     #[test]
     fn the_vector_example_of_the_spec() {
