@@ -61,9 +61,6 @@ pub(crate) fn parse(bytes: &[u8]) -> Option<AccessLine> {
     let open = expect(bytes, user_end, b' ')?;
     let time_start = expect(bytes, open, b'[')?;
     let time_end = time_start + memchr::memchr(b']', &bytes[time_start..])?;
-    if time_end == time_start {
-        return None;
-    }
     let request_quote = expect(bytes, time_end + 1, b' ')?;
     let (request, after_request) = quoted(bytes, request_quote)?;
     let status_start = expect(bytes, after_request, b' ')?;
@@ -320,7 +317,6 @@ mod tests {
             "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200",
             "1.2.3.4  - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\" 200 1",
             "1.2.3.4 - - 10/Oct/2000:13:55:36 -0700 \"GET / HTTP/1.0\" 200 1",
-            "1.2.3.4 - - [] \"GET / HTTP/1.0\" 200 1",
             "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] GET / HTTP/1.0 200 1",
             "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0 200 1",
             "1.2.3.4 - - [10/Oct/2000:13:55:36 -0700] \"GET / HTTP/1.0\\\" 200 1",
@@ -330,7 +326,11 @@ mod tests {
             assert_eq!(outcome, LineOutcome::Malformed, "{bad}");
             assert!(found.is_empty());
         }
-        // A time that does not parse leaves the line without a timestamp.
+        // A time that does not parse (or is empty) leaves the line without a timestamp.
+        assert_eq!(
+            values(&mut parser, "1.2.3.4 - - [] \"GET / HTTP/1.0\" 200 1").0,
+            LineOutcome::Data { ts: None }
+        );
         assert_eq!(
             values(
                 &mut parser,

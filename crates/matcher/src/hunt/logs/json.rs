@@ -4,7 +4,7 @@
 //! caller discards them if the line turns out not to be valid JSON.
 
 use super::super::index::{Micros, ValueForm};
-use super::time::{parse_epoch_seconds, parse_text_timestamp};
+use super::time::{parse_number_seconds, parse_text_timestamp};
 use super::{Line, LineOutcome, LogOptions};
 
 #[derive(Clone, Debug)]
@@ -159,7 +159,7 @@ impl JsonParser {
                     if member_of_object {
                         let number = &bytes[cursor..end];
                         note_time(&self.time_fields, &self.path, &mut self.times_found, || {
-                            parse_epoch_seconds(number)
+                            parse_number_seconds(number)
                         });
                     }
                     cursor = end;

@@ -494,6 +494,8 @@ mod tests {
             b"\x00\xff\xfe garbage",
             b"#path\tconn",
             b"1198298239.74 388 127.0.0.1 TCP_MISS/301 631 GET http://x/ - DIRECT/1.2.3.4 text/html",
+            b"1198298239.740 388 127.0.0.1 tcp_miss/301 631 GET http://x/ - DIRECT/1.2.3.4 text/html",
+            b"1198298239.740\x0c388 127.0.0.1 TCP_MISS/301 631 GET http://x/ - DIRECT/1.2.3.4 text/html",
         ] {
             assert_eq!(detect_format(unknown), None, "{:?}", String::from_utf8_lossy(unknown));
         }

@@ -83,7 +83,12 @@ pub(crate) fn parse(
 /// `<epoch>.<3 digits> <elapsed> <client> <CODE>/<3 digits> …`.
 pub(crate) fn looks_like_squid(line: &[u8]) -> bool {
     let (spans, count) = columns::<4>(line);
-    if count < 4 {
+    // Only spaces and tabs between the first columns, and a line end or whitespace after.
+    if count < 4
+        || line[..spans[3].1]
+            .iter()
+            .any(|&byte| is_space(byte) && byte != b' ' && byte != b'\t')
+    {
         return false;
     }
     let column = |index: usize| &line[spans[index].0..spans[index].1];
@@ -104,7 +109,7 @@ pub(crate) fn looks_like_squid(line: &[u8]) -> bool {
             !code.is_empty()
                 && code
                     .iter()
-                    .all(|byte| byte.is_ascii_alphanumeric() || *byte == b'_')
+                    .all(|byte| byte.is_ascii_uppercase() || *byte == b'_')
                 && status.len() == 3
                 && status.iter().all(u8::is_ascii_digit)
         }

@@ -100,15 +100,57 @@ pub(crate) fn digits(text: &[u8]) -> Option<u32> {
     Some(value)
 }
 
-/// A decimal number of seconds since the epoch (`1521911720.865716`, also with a sign or
-/// an exponent as JSON numbers may be written), exactly, truncated to microseconds.
+/// Decimal seconds since the epoch as logs write them (`-?digits(.digits)?`, e.g.
+/// `1521911720.865716`), exactly; digits beyond microseconds are dropped (rounding towards
+/// the past, which for the usual positive times is truncation).
 pub(crate) fn parse_epoch_seconds(text: &[u8]) -> Option<Micros> {
-    if let Some(micros) = plain_epoch_seconds(text) {
-        return Some(micros);
+    match text.split_first() {
+        Some((b'-', magnitude)) => {
+            let (micros, exact) = unsigned_epoch_seconds(magnitude)?;
+            Some(-micros - i64::from(!exact))
+        }
+        _ => unsigned_epoch_seconds(text).map(|(micros, _)| micros),
     }
+}
+
+/// `digits(.digits)?` in microseconds, and whether no non-zero digit was dropped.
+#[inline]
+fn unsigned_epoch_seconds(text: &[u8]) -> Option<(Micros, bool)> {
+    let integer_len = text.iter().take_while(|byte| byte.is_ascii_digit()).count();
+    if integer_len == 0 || integer_len > 18 {
+        return None;
+    }
+    let seconds = text[..integer_len]
+        .iter()
+        .fold(0i64, |value, byte| value * 10 + i64::from(byte - b'0'));
+    let seconds_micros = seconds.checked_mul(MICROS_PER_SECOND)?;
+    let fraction = match &text[integer_len..] {
+        [] => return Some((seconds_micros, true)),
+        [b'.', fraction @ ..] if !fraction.is_empty() => fraction,
+        _ => return None,
+    };
+    let mut micros = 0i64;
+    let mut scale = 100_000i64;
+    let mut exact = true;
+    for (position, &byte) in fraction.iter().enumerate() {
+        if !byte.is_ascii_digit() {
+            return None;
+        }
+        if position < 6 {
+            micros += i64::from(byte - b'0') * scale;
+            scale /= 10;
+        } else if byte != b'0' {
+            exact = false;
+        }
+    }
+    Some((seconds_micros.checked_add(micros)?, exact))
+}
+
+/// A JSON number of seconds since the epoch (a sign, an exponent allowed), exactly, in
+/// microseconds rounded towards the past.
+pub(crate) fn parse_number_seconds(text: &[u8]) -> Option<Micros> {
     let (negative, rest) = match text.first() {
         Some(b'-') => (true, &text[1..]),
-        Some(b'+') => (false, &text[1..]),
         _ => (false, text),
     };
     let integer_len = rest.iter().take_while(|byte| byte.is_ascii_digit()).count();
@@ -123,7 +165,7 @@ pub(crate) fn parse_epoch_seconds(text: &[u8]) -> Option<Micros> {
         }
         _ => (&rest[..0], rest),
     };
-    if integer.is_empty() && fraction.is_empty() {
+    if integer.is_empty() {
         return None;
     }
     let exponent: i64 = match rest.split_first() {
@@ -155,12 +197,13 @@ pub(crate) fn parse_epoch_seconds(text: &[u8]) -> Option<Micros> {
     // microsecond are dropped, the rest accumulated exactly.
     let mut micros: i64 = 0;
     let mut last_weight: Option<i64> = None;
-    let all_digits = integer.iter().chain(fraction.iter());
+    let mut exact = true;
     let first_weight = integer.len() as i64 - 1 + exponent;
-    for (position, &byte) in all_digits.enumerate() {
+    for (position, &byte) in integer.iter().chain(fraction.iter()).enumerate() {
         let weight = first_weight - position as i64;
         if weight < -6 {
-            break;
+            exact &= byte == b'0';
+            continue;
         }
         micros = micros
             .checked_mul(10)?
@@ -171,37 +214,11 @@ pub(crate) fn parse_epoch_seconds(text: &[u8]) -> Option<Micros> {
         let scale = u32::try_from(weight + 6).ok()?;
         micros = micros.checked_mul(10i64.checked_pow(scale)?)?;
     }
-    Some(if negative { -micros } else { micros })
-}
-
-/// The form logs write (`1521911720.865716`: digits, a dot, digits), quickly; None for
-/// anything else, which the general parser then handles.
-#[inline]
-fn plain_epoch_seconds(text: &[u8]) -> Option<Micros> {
-    let integer_len = text.iter().take_while(|byte| byte.is_ascii_digit()).count();
-    if integer_len == 0 || integer_len > 12 {
-        return None;
-    }
-    let seconds = text[..integer_len]
-        .iter()
-        .fold(0i64, |value, byte| value * 10 + i64::from(byte - b'0'));
-    let fraction = match &text[integer_len..] {
-        [] => return Some(seconds * MICROS_PER_SECOND),
-        [b'.', fraction @ ..] if !fraction.is_empty() => fraction,
-        _ => return None,
-    };
-    let mut micros = 0i64;
-    let mut scale = 100_000i64;
-    for (position, &byte) in fraction.iter().enumerate() {
-        if !byte.is_ascii_digit() {
-            return None;
-        }
-        if position < 6 {
-            micros += i64::from(byte - b'0') * scale;
-            scale /= 10;
-        }
-    }
-    Some(seconds * MICROS_PER_SECOND + micros)
+    Some(if negative {
+        -micros - i64::from(!exact)
+    } else {
+        micros
+    })
 }
 
 /// An ISO 8601 date-time (`2026-03-02T00:00:10.5Z`, `±hh:mm`/`±hhmm`/`±hh` offsets, a space
@@ -426,20 +443,38 @@ mod tests {
         );
         assert_eq!(parse_epoch_seconds(b"10"), Some(10_000_000));
         assert_eq!(parse_epoch_seconds(b"-1.5"), Some(-1_500_000));
-        assert_eq!(parse_epoch_seconds(b"1.5e9"), Some(1_500_000_000_000_000));
-        assert_eq!(parse_epoch_seconds(b"15e-7"), Some(1));
-        assert_eq!(parse_epoch_seconds(b"1E-7"), Some(0));
-        assert_eq!(parse_epoch_seconds(b".5"), Some(500_000));
+        assert_eq!(parse_epoch_seconds(b"-0.0000001"), Some(-1));
+        assert_eq!(parse_epoch_seconds(b"-0.0000000"), Some(0));
         for bad in [
             &b""[..],
             b"-",
             b".",
+            b"1.",
+            b".5",
+            b"+1",
             b"1.2.3",
             b"1x",
-            b"1e",
-            b"99999999999999999999",
+            b"1e5",
+            b" 1",
+            b"9999999999999999999",
         ] {
             assert_eq!(parse_epoch_seconds(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn json_number_seconds() {
+        assert_eq!(parse_number_seconds(b"1.5e9"), Some(1_500_000_000_000_000));
+        assert_eq!(parse_number_seconds(b"15e-7"), Some(1));
+        assert_eq!(parse_number_seconds(b"1E-7"), Some(0));
+        assert_eq!(parse_number_seconds(b"-1E-7"), Some(-1));
+        assert_eq!(parse_number_seconds(b"-2"), Some(-2_000_000));
+        assert_eq!(
+            parse_number_seconds(b"1521911720.865716"),
+            Some(1_521_911_720_865_716)
+        );
+        for bad in [&b""[..], b"-", b"1e", b"1e300", b"99999999999999999999"] {
+            assert_eq!(parse_number_seconds(bad), None, "{bad:?}");
         }
     }
 
