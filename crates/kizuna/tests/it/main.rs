@@ -7,4 +7,5 @@ mod import_export;
 mod init;
 mod serve;
 mod support;
+mod sync;
 mod user;

@@ -21,6 +21,7 @@ mod sharing_groups;
 mod sightings;
 mod stix_upload;
 mod support;
+mod sync_client;
 mod sync_remote;
 mod tags;
 mod visibility_property;
