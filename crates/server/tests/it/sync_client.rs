@@ -667,3 +667,65 @@ async fn a_broken_event_is_refused_alone() {
     assert_eq!(report.failed.len(), 1);
     assert!(here.event(&uuid).await.is_none());
 }
+
+#[tokio::test]
+async fn a_sync_configuration_from_create_sync_imports_and_connects() {
+    let here = Peer::start("HERE").await;
+    let there = Peer::start("THERE").await;
+    let sync_key = there.sync_user_for("HERE", &here.org_uuid).await;
+    let sync_user = Client {
+        app: there.admin.app.clone(),
+        key: sync_key,
+    };
+    let (status, _, config) = sync_user.get("/servers/createSync").await;
+    assert_eq!(status, StatusCode::OK, "{config:#}");
+    assert_eq!(config["Server"]["url"], there.url.as_str());
+    assert_eq!(
+        config["Server"]["Organisation"]["uuid"],
+        there.org_uuid.as_str()
+    );
+    // Site admins may not hand out their own key this way.
+    let (status, _, _) = there.admin.get("/servers/createSync").await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+
+    let (status, _, imported) = here.admin.post("/servers/import", config).await;
+    assert_eq!(status, StatusCode::OK, "{imported:#}");
+    assert_eq!(imported["Server"]["pull"], false);
+    let id = imported["Server"]["id"].as_str().unwrap();
+    let remote_org = here
+        .store
+        .org(&Key::Uuid(there.org_uuid.clone()))
+        .await
+        .unwrap();
+    assert_eq!(
+        imported["Server"]["remote_org_id"],
+        remote_org.id.to_string()
+    );
+    let (_, _, tested) = here
+        .admin
+        .post(&format!("/servers/testConnection/{id}"), json!({}))
+        .await;
+    assert_eq!(tested["status"], 1, "{tested:#}");
+}
+
+#[tokio::test]
+async fn the_scheduler_pulls_servers_with_pull_enabled() {
+    let remote = Peer::start("REMOTE").await;
+    let here = Peer::start("HERE").await;
+    let shared = remote.add_published("scheduled", 3, &["s.example"]).await;
+    let id = here.link_to(&remote, "REMOTE", json!({"pull": true})).await;
+    let state = AppState::new(here.store.clone(), ServerSettings::default());
+    let (stop, stopping) = tokio::sync::oneshot::channel::<()>();
+    let scheduler =
+        sync::spawn_sync_scheduler(state, std::time::Duration::from_millis(200), async move {
+            let _ = stopping.await;
+        });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while here.event(&shared).await.is_none() {
+        assert!(std::time::Instant::now() < deadline, "not pulled in time");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let _ = stop.send(());
+    scheduler.await.unwrap();
+    assert!(here.store.server(id).await.unwrap().state.last_pull_at > 0);
+}
