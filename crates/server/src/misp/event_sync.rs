@@ -4,12 +4,15 @@
 
 use super::{Call, json_response};
 use crate::error::{ApiError, ApiResult};
+use crate::import::creator_org;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use kizuna_model::Event;
-use serde_json::Value;
+use kizuna_formats::misp::input::{OrgInput, lenient_bool, lenient_i64, parse_datetime_micros};
+use kizuna_model::{Event, SharingGroup, SharingGroupOrg, SharingGroupServer};
+use kizuna_store::{Key, StoreError};
+use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 /// Whether the caller is a sync user as MISP singles them out (perm_sync without site
 /// admin): a peer instance reading on behalf of another organisation.
@@ -169,4 +172,301 @@ pub(super) fn strip_unshared_tags(call: &Call, event: &mut Event) {
     ) {
         attribute.tags.retain(keep);
     }
+}
+
+/// What a pushed item's `SharingGroup` description resolves to on this instance.
+#[derive(Clone, Copy)]
+enum PushedGroup {
+    /// The local group the item now names.
+    Local(i64),
+    /// A group the pushing sync user may not bring here: the item drops to level 0.
+    Refused,
+}
+
+/// Calls `visit` on the event and each of its attributes, reports, objects and object
+/// attributes.
+fn visit_pushed_items(event: &mut Value, visit: &mut dyn FnMut(&mut Value)) {
+    visit(event);
+    for key in ["Attribute", "EventReport"] {
+        if let Some(Value::Array(items)) = event.get_mut(key) {
+            items.iter_mut().for_each(&mut *visit);
+        }
+    }
+    if let Some(Value::Array(objects)) = event.get_mut("Object") {
+        for object in objects.iter_mut() {
+            visit(object);
+            if let Some(Value::Array(attributes)) = object.get_mut("Attribute") {
+                attributes.iter_mut().for_each(&mut *visit);
+            }
+        }
+    }
+}
+
+/// The uuid of the `SharingGroup` a distribution-4 item describes.
+fn described_group_uuid(item: &Value) -> Option<String> {
+    if item.get("distribution").and_then(lenient_i64) != Some(4) {
+        return None;
+    }
+    item.get("SharingGroup")?
+        .get("uuid")?
+        .as_str()
+        .map(str::to_ascii_lowercase)
+}
+
+fn same_url(left: &str, right: &str) -> bool {
+    let normalise = |text: &str| text.trim().trim_end_matches('/').to_ascii_lowercase();
+    normalise(left) == normalise(right)
+}
+
+/// The servers a pushed group lists that mean something here: this instance (server 0) by
+/// its base URL, and servers of the servers list by their URL; others are skipped (MISP does
+/// not create servers from a group either).
+async fn pushed_group_servers(call: &Call, group: &Value) -> ApiResult<Vec<SharingGroupServer>> {
+    let Some(Value::Array(entries)) = group.get("SharingGroupServer") else {
+        return Ok(Vec::new());
+    };
+    let known = call.store().servers().await?;
+    let mut servers: Vec<SharingGroupServer> = Vec::new();
+    for entry in entries {
+        let server = entry.get("Server").unwrap_or(entry);
+        let server = server.get(0).unwrap_or(server);
+        let Some(url) = server.get("url").and_then(Value::as_str) else {
+            continue;
+        };
+        let server_id = if same_url(url, &call.state.settings.base_url) {
+            Some(0)
+        } else {
+            known
+                .iter()
+                .find(|candidate| same_url(&candidate.url, url))
+                .map(|candidate| candidate.id)
+        };
+        if let Some(server_id) = server_id
+            && !servers.iter().any(|known| known.server_id == server_id)
+        {
+            servers.push(SharingGroupServer {
+                id: 0,
+                server_id,
+                all_orgs: entry
+                    .get("all_orgs")
+                    .and_then(lenient_bool)
+                    .unwrap_or(false),
+            });
+        }
+    }
+    Ok(servers)
+}
+
+/// Whether a group this instance does not know yet may be brought here by the pushing sync
+/// user (MISP's checkIfAuthorisedToSave for a sync user): the group must list the user's
+/// organisation, or be open to every organisation of this instance.
+fn may_bring_new_group(call: &Call, group: &Value, servers: &[SharingGroupServer]) -> bool {
+    let own_uuid = call.principal.org.uuid.to_ascii_lowercase();
+    let lists_own_org = match group.get("SharingGroupOrg") {
+        Some(Value::Array(members)) => members.iter().any(|member| {
+            let org = member.get("Organisation").unwrap_or(member);
+            let org = org.get(0).unwrap_or(org);
+            org.get("uuid")
+                .and_then(Value::as_str)
+                .is_some_and(|uuid| uuid.eq_ignore_ascii_case(&own_uuid))
+        }),
+        _ => false,
+    };
+    call.is_site_admin()
+        || lists_own_org
+        || servers
+            .iter()
+            .any(|server| server.server_id == 0 && server.all_orgs)
+}
+
+/// Resolves one pushed group description (MISP's SharingGroup::captureSG for a sync user).
+async fn resolve_pushed_group(call: &Call, uuid: &str, group: &Value) -> ApiResult<PushedGroup> {
+    let org_id = call.principal.user.org_id;
+    let servers = pushed_group_servers(call, group).await?;
+    match call
+        .store()
+        .sharing_group(&Key::Uuid(uuid.to_string()))
+        .await
+    {
+        Ok(existing) => {
+            // A group the user's organisation cannot see here stays as it is and unused:
+            // a peer must not widen or borrow a group it has no part in.
+            let visible = call
+                .store()
+                .sharing_groups_usable_by(Some(org_id))
+                .await?
+                .contains(&existing.id);
+            if !visible {
+                return Ok(PushedGroup::Refused);
+            }
+            update_pushed_group(call, existing, group, servers).await
+        }
+        Err(StoreError::NotFound) => {
+            if !may_bring_new_group(call, group, &servers) {
+                return Ok(PushedGroup::Refused);
+            }
+            let now = call.now;
+            let mut carrier = json!({ "distribution": 4, "SharingGroup": group });
+            crate::sync::pull::capture_sharing_groups(
+                call.store(),
+                &mut carrier,
+                call.principal.user.id,
+                now,
+            )
+            .await?;
+            let Some(id) = carrier.get("sharing_group_id").and_then(lenient_i64) else {
+                return Ok(PushedGroup::Refused);
+            };
+            if id == 0 {
+                return Ok(PushedGroup::Refused);
+            }
+            // The group keeps the peer's times, so that its later descriptions compare
+            // with what it said rather than with when it arrived here.
+            let mut captured = call.store().sharing_group(&Key::Id(id)).await?;
+            if let Some(created) = group.get("created").and_then(lenient_time) {
+                captured.created = created;
+            }
+            if let Some(modified) = group.get("modified").and_then(lenient_time) {
+                captured.modified = modified;
+            }
+            captured.servers = servers;
+            call.store().update_sharing_group(&captured).await?;
+            Ok(PushedGroup::Local(id))
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A newer description of a synced (non-local) group updates its fields and adds the
+/// members it lists; nothing is removed (MISP's captureSGExisting for a sync user).
+async fn update_pushed_group(
+    call: &Call,
+    mut existing: SharingGroup,
+    group: &Value,
+    servers: Vec<SharingGroupServer>,
+) -> ApiResult<PushedGroup> {
+    let id = existing.id;
+    let pushed_modified = group.get("modified").and_then(lenient_time);
+    let newer = pushed_modified.is_none_or(|modified| modified > existing.modified);
+    if existing.local || !newer {
+        return Ok(PushedGroup::Local(id));
+    }
+    let text = |name: &str| group.get(name).and_then(Value::as_str).map(str::to_string);
+    if let Some(name) = text("name").filter(|name| !name.trim().is_empty()) {
+        existing.name = name;
+    }
+    if let Some(releasability) = text("releasability") {
+        existing.releasability = releasability;
+    }
+    if let Some(description) = text("description") {
+        existing.description = description;
+    }
+    if let Some(roaming) = group.get("roaming").and_then(lenient_bool) {
+        existing.roaming = roaming;
+    }
+    existing.modified = pushed_modified.unwrap_or(call.now);
+    let mut orgs = Vec::new();
+    if let Some(Value::Array(members)) = group.get("SharingGroupOrg") {
+        for member in members {
+            let org = member.get("Organisation").unwrap_or(member);
+            let org = org.get(0).unwrap_or(org);
+            let text = |name: &str| org.get(name).and_then(Value::as_str).map(str::to_string);
+            let input = OrgInput {
+                id: None,
+                uuid: text("uuid"),
+                name: text("name"),
+            };
+            if let Some(org_id) =
+                creator_org(call.store(), Some(&input), call.principal.user.id, call.now).await?
+                && !orgs
+                    .iter()
+                    .any(|known: &SharingGroupOrg| known.org_id == org_id)
+            {
+                orgs.push(SharingGroupOrg {
+                    id: 0,
+                    org_id,
+                    extend: member.get("extend").and_then(lenient_bool).unwrap_or(false),
+                });
+            }
+        }
+    }
+    existing.orgs = orgs;
+    existing.servers = servers;
+    match call.store().update_sharing_group(&existing).await {
+        // A local group holding the pushed name keeps it; the synced group keeps its own.
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(PushedGroup::Local(id)),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A `modified` given as epoch seconds or as MISP's `YYYY-MM-DD HH:MM:SS`.
+fn lenient_time(value: &Value) -> Option<i64> {
+    if let Some(seconds) = lenient_i64(value) {
+        return Some(seconds);
+    }
+    parse_datetime_micros(value.as_str()?).map(|micros| micros.div_euclid(1_000_000))
+}
+
+/// Before a pushed event is validated: every distribution-4 item that describes its
+/// sharing group (the `SharingGroup` a peer embeds) gets the id of the local group, which
+/// is created or updated from the description when the pushing sync user may bring it;
+/// an item whose group it may not bring drops to distribution 0, as MISP does. Only sync
+/// users' pushes are treated so; items naming a group by id only are left to validation.
+/// `Err` when the event itself names a group the user may not bring on an edit (MISP
+/// refuses the edit rather than downgrading the event); `Ok(true)` when the body changed.
+pub(super) async fn capture_pushed_sharing_groups(
+    call: &Call,
+    body: &mut Value,
+    editing: bool,
+) -> ApiResult<bool> {
+    if !call.principal.role.permissions.perm_sync {
+        return Ok(false);
+    }
+    let event = if body.get("Event").is_some_and(Value::is_object) {
+        &mut body["Event"]
+    } else {
+        body
+    };
+    let mut described: HashMap<String, Value> = HashMap::new();
+    visit_pushed_items(event, &mut |item| {
+        if let Some(uuid) = described_group_uuid(item)
+            && let Some(group) = item.get("SharingGroup")
+        {
+            described.entry(uuid).or_insert_with(|| group.clone());
+        }
+    });
+    if described.is_empty() {
+        return Ok(false);
+    }
+    let mut resolved: HashMap<String, PushedGroup> = HashMap::new();
+    for (uuid, group) in &described {
+        resolved.insert(uuid.clone(), resolve_pushed_group(call, uuid, group).await?);
+    }
+    if editing
+        && let Some(uuid) = described_group_uuid(event)
+        && matches!(resolved.get(&uuid), Some(PushedGroup::Refused))
+    {
+        return Err(ApiError::save_refused(
+            "Could not edit Event",
+            "Event could not be saved: User not authorised to create the associated sharing group.",
+        ));
+    }
+    visit_pushed_items(event, &mut |item| {
+        let Some(uuid) = described_group_uuid(item) else {
+            return;
+        };
+        match resolved.get(&uuid) {
+            Some(PushedGroup::Local(id)) => {
+                item["sharing_group_id"] = Value::String(id.to_string());
+            }
+            _ => {
+                item["distribution"] = Value::String("0".into());
+                item["sharing_group_id"] = Value::String("0".into());
+            }
+        }
+        if let Value::Object(map) = item {
+            map.remove("SharingGroup");
+        }
+    });
+    Ok(true)
 }

@@ -111,7 +111,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
             ],
         ));
     }
-    let body = body_or_error(call, NAME)?;
+    let mut body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
     // MISP consults the blocklist before anything else, so a deleted event stays deleted
@@ -128,6 +128,11 @@ async fn add(call: &Call) -> ApiResult<Response> {
                 location: format!("/events/view/{existing}"),
             });
         }
+    }
+    // Groups a peer describes are captured only once the event is known to be welcome.
+    if super::event_sync::capture_pushed_sharing_groups(call, &mut body, false).await? {
+        input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+        resolve_extends(call, &mut input).await?;
     }
     if input.published == Some(true) && input.attributes.is_empty() && input.objects.is_empty() {
         return Err(ApiError::save_refused(
@@ -244,7 +249,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     let meta = call.visible_event_meta_by_key(&key).await?;
     let role = &call.principal.role.permissions;
     call.require(super::acl::may_modify_event(call, &meta) || role.perm_sync)?;
-    let body = body_or_error(call, NAME)?;
+    let mut body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     resolve_extends(call, &mut input).await?;
     // MISP judges the timestamp before the editor, and a pushing peer takes exactly this
@@ -262,6 +267,10 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             NAME,
             "Event could not be saved: only the creator organisation, a site admin, or a sync user on an event that arrived by sync (locked) may edit it.",
         ));
+    }
+    if super::event_sync::capture_pushed_sharing_groups(call, &mut body, true).await? {
+        input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+        resolve_extends(call, &mut input).await?;
     }
     let context = call.build_context();
     let existing = call

@@ -216,10 +216,7 @@ async fn the_minimal_index_answers_a_pull_with_sync_fields_and_an_etag() {
     assert_eq!(future, json!([]));
     let (status, _, named) = peer.get("/events/index/minimal:1/published:1").await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(
-        uuids(&named),
-        [text(&shared["uuid"]), text(&draft["uuid"])]
-    );
+    assert_eq!(uuids(&named), [text(&shared["uuid"]), text(&draft["uuid"])]);
 }
 
 #[tokio::test]
@@ -944,4 +941,212 @@ async fn sighting_sync_endpoints_refuse_what_misp_refuses() {
     assert!(text(&body["message"]).contains("0.date_sighting"), "{body}");
     let (status, _, body) = peer.post(&filter_path, json!(["nope"])).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
+}
+
+/// A `SharingGroup` as MISP embeds it in a pushed event.
+fn pushed_group(uuid: &str, name: &str, modified: &str, members: &[(&str, &str)]) -> Value {
+    json!({
+        "uuid": uuid,
+        "name": name,
+        "releasability": "peers",
+        "description": "",
+        "organisation_uuid": members[0].0,
+        "created": "2026-01-01 00:00:00",
+        "modified": modified,
+        "roaming": false,
+        "Organisation": {"uuid": members[0].0, "name": members[0].1},
+        "SharingGroupOrg": members.iter().map(|(uuid, name)| json!({
+            "extend": false,
+            "Organisation": {"uuid": uuid, "name": name},
+        })).collect::<Vec<_>>(),
+        "SharingGroupServer": [
+            {"all_orgs": false, "Server": {"url": "https://remote.example", "name": "remote"}},
+        ],
+    })
+}
+
+fn with_group(mut event: Value, group: Value) -> Value {
+    event["Event"]["distribution"] = json!("4");
+    event["Event"]["sharing_group_id"] = json!("77");
+    event["Event"]["SharingGroup"] = group;
+    event
+}
+
+async fn org_of(client: &Client) -> (String, String) {
+    let (_, _, me) = client.get("/users/view/me").await;
+    (
+        text(&me["Organisation"]["uuid"]).to_string(),
+        text(&me["Organisation"]["name"]).to_string(),
+    )
+}
+
+#[tokio::test]
+async fn a_pushed_sharing_group_is_captured_for_sync_users_only() {
+    let server = Server::start().await;
+    let peer = server.user_in_new_org("PEER", ROLE_SYNC).await;
+    let outsider = server.user_in_new_org("OUTSIDER", ROLE_USER).await;
+    let (peer_uuid, peer_name) = org_of(&peer).await;
+    let (outsider_uuid, outsider_name) = org_of(&outsider).await;
+    let remote_org = new_uuid();
+    let group_uuid = new_uuid();
+    let moment = now() - 1_000;
+    let uuid = new_uuid();
+    let strange_group = new_uuid();
+    let mut strange_attribute = pushed_attribute(&new_uuid(), "192.0.2.21", moment);
+    strange_attribute["distribution"] = json!("4");
+    strange_attribute["SharingGroup"] = pushed_group(
+        &strange_group,
+        "NOT FOR PEER",
+        "2026-01-01 00:00:00",
+        &[(&remote_org, "REMOTE-ORG")],
+    );
+    let kept_attribute = new_uuid();
+    let event = with_group(
+        pushed_event(
+            &uuid,
+            moment,
+            (&remote_org, "REMOTE-ORG"),
+            json!([
+                pushed_attribute(&kept_attribute, "192.0.2.20", moment),
+                strange_attribute.clone()
+            ]),
+        ),
+        pushed_group(
+            &group_uuid,
+            "PUSHED GROUP",
+            "2026-01-01 00:00:00",
+            &[(&remote_org, "REMOTE-ORG"), (&peer_uuid, &peer_name)],
+        ),
+    );
+
+    // A user without perm_sync cannot bring a group: MISP-shaped refusal as before.
+    let plain = server.user_in_new_org("PLAIN", ROLE_USER).await;
+    let (status, _, body) = plain.post("/events/add/metadata:1", event.clone()).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    let (status, _, _) = server
+        .get(&format!("/sharing_groups/view/{group_uuid}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "nothing captured");
+
+    let (status, _, body) = peer.post("/events/add/metadata:1", event).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Event"]["distribution"], json!("4"));
+    let (status, _, group) = server
+        .get(&format!("/sharing_groups/view/{group_uuid}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{group}");
+    assert_eq!(group["SharingGroup"]["name"], json!("PUSHED GROUP"));
+    assert_eq!(
+        text(&body["Event"]["sharing_group_id"]),
+        text(&group["SharingGroup"]["id"])
+    );
+    let member_uuids: Vec<&str> = group["SharingGroupOrg"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|member| text(&member["Organisation"]["uuid"]))
+        .collect();
+    assert!(member_uuids.contains(&peer_uuid.as_str()), "{group}");
+    assert!(member_uuids.contains(&remote_org.as_str()), "{group}");
+    let viewed = server.view_event(&uuid).await;
+    assert_eq!(viewed["SharingGroup"]["uuid"], json!(group_uuid));
+    let strange = find_attribute(&viewed, text(&strange_attribute["uuid"])).unwrap();
+    assert_eq!(
+        strange["distribution"],
+        json!("0"),
+        "a group without the peer"
+    );
+    let (status, _, _) = server
+        .get(&format!("/sharing_groups/view/{strange_group}"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "not created");
+    let (status, _, _) = outsider.get(&format!("/events/view/{uuid}")).await;
+    assert_ne!(status, StatusCode::OK, "outside the group");
+
+    // A newer description on an edit renames the group and adds the member it lists.
+    let edited = with_group(
+        pushed_event(
+            &uuid,
+            moment + 10,
+            (&remote_org, "REMOTE-ORG"),
+            json!([pushed_attribute(&kept_attribute, "192.0.2.20", moment)]),
+        ),
+        pushed_group(
+            &group_uuid,
+            "PUSHED GROUP RENAMED",
+            "2026-02-01 00:00:00",
+            &[
+                (&remote_org, "REMOTE-ORG"),
+                (&peer_uuid, &peer_name),
+                (&outsider_uuid, &outsider_name),
+            ],
+        ),
+    );
+    let (status, _, body) = peer
+        .post(&format!("/events/edit/{uuid}/metadata:1"), edited)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (_, _, group) = server
+        .get(&format!("/sharing_groups/view/{group_uuid}"))
+        .await;
+    assert_eq!(group["SharingGroup"]["name"], json!("PUSHED GROUP RENAMED"));
+    assert_eq!(group["SharingGroupOrg"].as_array().unwrap().len(), 3);
+    let (status, _, _) = outsider.get(&format!("/events/view/{uuid}")).await;
+    assert_eq!(status, StatusCode::OK, "now a member");
+
+    // An edit moving the event into a group the peer may not bring is refused (MISP).
+    let refused = with_group(
+        pushed_event(&uuid, moment + 20, (&remote_org, "REMOTE-ORG"), json!([])),
+        pushed_group(
+            &new_uuid(),
+            "ELSEWHERE",
+            "2026-01-01 00:00:00",
+            &[(&remote_org, "REMOTE-ORG")],
+        ),
+    );
+    let (status, _, body) = peer
+        .post(&format!("/events/edit/{uuid}/metadata:1"), refused)
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+    assert!(text(&body["message"]).contains("not authorised"), "{body}");
+
+    // A local group the peer's organisation cannot see is neither used nor widened.
+    let (status, _, local) = outsider.get("/users/view/me").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, _, hidden) = server
+        .post(
+            "/sharing_groups/add",
+            json!({"name": "HIDDEN", "releasability": "", "organisation_uuid": local["Organisation"]["uuid"],
+                   "SharingGroupOrg": [{"uuid": outsider_uuid, "extend": false}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{hidden}");
+    let hidden_uuid = text(&hidden["SharingGroup"]["uuid"]).to_string();
+    let before = server
+        .get(&format!("/sharing_groups/view/{hidden_uuid}"))
+        .await
+        .2;
+    let other = new_uuid();
+    let borrowing = with_group(
+        pushed_event(
+            &other,
+            moment,
+            (&remote_org, "REMOTE-ORG"),
+            json!([pushed_attribute(&new_uuid(), "192.0.2.22", moment)]),
+        ),
+        pushed_group(
+            &hidden_uuid,
+            "HIDDEN",
+            "2027-01-01 00:00:00",
+            &[(&remote_org, "REMOTE-ORG"), (&peer_uuid, &peer_name)],
+        ),
+    );
+    let (status, _, body) = peer.post("/events/add/metadata:1", borrowing).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["Event"]["distribution"], json!("0"));
+    let after = server
+        .get(&format!("/sharing_groups/view/{hidden_uuid}"))
+        .await
+        .2;
+    assert_eq!(before["SharingGroupOrg"], after["SharingGroupOrg"]);
 }
