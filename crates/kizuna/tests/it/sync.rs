@@ -345,6 +345,39 @@ fn a_chain_of_three_instances_syncs_as_misp_does() {
     assert_eq!(level(&c.event(&uuids[5]).unwrap()), 4);
     assert_eq!(b.event(&clash).unwrap()["info"], "made at B");
 
+    // A sharing-group event pushed (not pulled): B captures the group it is a member of,
+    // and C's organisation, outside the group, cannot take it from B.
+    let pushed_group = group("A and B, pushed", &[&a, &b]);
+    let pushed_uuid = uuid();
+    a.add_published(
+        &pushed_uuid,
+        "group pushed",
+        4,
+        json!({"sharing_group_id": pushed_group}),
+    );
+    let pushed = a.post(&format!("/servers/push/{a_to_b}"), json!({}));
+    assert!(
+        pushed["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("Push complete. 1 events pushed, 0 events could not be pushed"),
+        "{pushed:#}"
+    );
+    let at_b = b.event(&pushed_uuid).expect("the pushed group event at B");
+    assert_eq!(level(&at_b), 4);
+    let (_, group_at_a) = a.call("GET", &format!("/sharing_groups/view/{pushed_group}"), None);
+    assert_eq!(
+        at_b["SharingGroup"]["uuid"],
+        group_at_a["SharingGroup"]["uuid"]
+    );
+    let (status, refused) = c.call(
+        "POST",
+        &format!("/servers/pull/{c_from_b}/{pushed_uuid}"),
+        Some(json!({})),
+    );
+    assert_eq!(status, 403, "{refused:#}");
+    assert!(c.event(&pushed_uuid).is_none());
+
     // An edit at A supersedes the copies down the chain.
     let edited = a.post(
         &format!("/events/edit/{}", uuids[3]),
