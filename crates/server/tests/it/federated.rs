@@ -144,13 +144,11 @@ async fn add_server(portal: &Server, name: &str, url: &str, key: &str, timeout: 
     portal.store.create_server(&server).await.unwrap().id
 }
 
-/// A port nobody listens on.
+/// A port nobody listens on: port 1 (tcpmux) is privileged and never handed out by
+/// `bind(0)`, so unlike a just-released ephemeral port no other test can take it over while
+/// the search runs.
 fn closed_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    1
 }
 
 /// A listener that reads each request whole and answers `answer`, for `lifetime`.
