@@ -2,10 +2,10 @@
 //! the remotes are real instances served over loopback TCP by this test process, next to
 //! a closed port, a listener answering junk and one that never answers.
 
-use crate::support::{Client, ROLE_USER, Server, new_uuid, now};
+use crate::support::{Client, ROLE_USER, Server, TcpInstance as Remote, new_uuid, now};
 use axum::http::StatusCode;
 use kizuna_model::{Organisation, User};
-use kizuna_server::{AppState, ServerSettings, app, bootstrap, keys};
+use kizuna_server::keys;
 use kizuna_store::Store;
 use serde_json::{Value, json};
 use std::io::{Read, Write};
@@ -16,53 +16,7 @@ const SEARCH: &str = "/kizuna/federated_search";
 /// Role id of MISP's stock "Sync user".
 const ROLE_SYNC: i64 = 5;
 
-/// An instance served over TCP on 127.0.0.1, with an in-process client for its admin.
-struct Remote {
-    url: String,
-    admin: Client,
-    store: Store,
-    _dir: tempfile::TempDir,
-}
-
 impl Remote {
-    async fn start(org_name: &str) -> Remote {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("r.db").display()))
-            .await
-            .unwrap();
-        let key = bootstrap::create_first_admin(
-            &store,
-            org_name,
-            &format!("admin@{}.test", org_name.to_lowercase()),
-            now(),
-        )
-        .await
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = AppState::new(
-            store.clone(),
-            ServerSettings {
-                base_url: url.clone(),
-                ..ServerSettings::default()
-            },
-        );
-        tokio::spawn(kizuna_server::serve(
-            listener,
-            state.clone(),
-            std::future::pending(),
-        ));
-        Remote {
-            url,
-            admin: Client {
-                app: app(state),
-                key,
-            },
-            store,
-            _dir: dir,
-        }
-    }
-
     /// A new organisation with one user of `role_id`; returns the user's key.
     async fn user_in_new_org(&self, org_name: &str, role_id: i64) -> String {
         user_in_new_org(&self.store, org_name, role_id).await.1

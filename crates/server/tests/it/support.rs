@@ -6,7 +6,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Request, StatusCode};
 use kizuna_model::{Organisation, User};
 use kizuna_server::{AppState, ServerSettings, app, bootstrap, keys};
-use kizuna_store::Store;
+use kizuna_store::{Key, Store};
 use serde_json::{Value, json};
 use std::path::PathBuf;
 use tower::ServiceExt;
@@ -256,4 +256,64 @@ pub fn tag_names(item: &Value) -> Vec<String> {
 /// `crates/model/tests/data/misp-events`.
 pub fn model_event_data() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../model/tests/data/misp-events")
+}
+
+/// One instance reachable over TCP on 127.0.0.1, plus an in-process admin client.
+pub struct TcpInstance {
+    pub url: String,
+    pub store: Store,
+    pub admin: Client,
+    pub org_uuid: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TcpInstance {
+    pub async fn start(org_name: &str) -> TcpInstance {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&format!("sqlite://{}", dir.path().join("k.db").display()))
+            .await
+            .unwrap();
+        let key = bootstrap::create_first_admin(
+            &store,
+            org_name,
+            &format!("admin@{}.test", org_name.to_lowercase()),
+            now(),
+        )
+        .await
+        .unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let url = format!("http://{address}");
+        let state = AppState::new(
+            store.clone(),
+            ServerSettings {
+                base_url: url.clone(),
+                ..ServerSettings::default()
+            },
+        );
+        let admin = Client {
+            app: app(state.clone()),
+            key,
+        };
+        tokio::spawn(kizuna_server::serve(
+            listener,
+            state,
+            std::future::pending(),
+        ));
+        let host: i64 = store
+            .setting("host_org_id")
+            .await
+            .unwrap()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let org_uuid = store.org(&Key::Id(host)).await.unwrap().uuid;
+        TcpInstance {
+            url,
+            store,
+            admin,
+            org_uuid,
+            _dir: dir,
+        }
+    }
 }

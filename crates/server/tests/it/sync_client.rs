@@ -2,14 +2,14 @@
 //! on loopback from this process (each peer is the whole app over its own SQLite store),
 //! and against fake remotes that answer garbage, refuse the key or die half-way.
 
-use crate::support::{Client, new_uuid, now};
+use crate::support::{Client, TcpInstance as Peer, new_uuid, now};
 use axum::Router;
 use axum::http::StatusCode;
 use axum::routing::any;
 use kizuna_model::{Organisation, User};
 use kizuna_server::sync::{self, PullTechnique, PushTechnique};
-use kizuna_server::{AppState, ServerSettings, app, bootstrap, keys};
-use kizuna_store::{Key, Store};
+use kizuna_server::{AppState, ServerSettings, keys};
+use kizuna_store::Key;
 use serde_json::{Value, json};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -18,65 +18,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// MISP's stock role ids.
 const ROLE_SYNC: i64 = 5;
 
-/// One instance reachable over TCP on 127.0.0.1, plus an in-process admin client.
-struct Peer {
-    url: String,
-    store: Store,
-    admin: Client,
-    org_uuid: String,
-    _dir: tempfile::TempDir,
-}
-
 impl Peer {
-    async fn start(org_name: &str) -> Peer {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&format!("sqlite://{}", dir.path().join("k.db").display()))
-            .await
-            .unwrap();
-        let key = bootstrap::create_first_admin(
-            &store,
-            org_name,
-            &format!("admin@{}.test", org_name.to_lowercase()),
-            now(),
-        )
-        .await
-        .unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let address = listener.local_addr().unwrap();
-        let url = format!("http://{address}");
-        let state = AppState::new(
-            store.clone(),
-            ServerSettings {
-                base_url: url.clone(),
-                ..ServerSettings::default()
-            },
-        );
-        let admin = Client {
-            app: app(state.clone()),
-            key,
-        };
-        tokio::spawn(kizuna_server::serve(
-            listener,
-            state,
-            std::future::pending(),
-        ));
-        let host: i64 = store
-            .setting("host_org_id")
-            .await
-            .unwrap()
-            .unwrap()
-            .parse()
-            .unwrap();
-        let org_uuid = store.org(&Key::Id(host)).await.unwrap().uuid;
-        Peer {
-            url,
-            store,
-            admin,
-            org_uuid,
-            _dir: dir,
-        }
-    }
-
     /// An organisation here named and identified as `other`'s host organisation.
     async fn know_org(&self, name: &str, uuid: &str) -> i64 {
         if let Ok(org) = self.store.org(&Key::Uuid(uuid.to_string())).await {
