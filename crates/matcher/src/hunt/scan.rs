@@ -192,6 +192,9 @@ struct BlockReader<'r> {
     block_size: usize,
     longest_line: usize,
     carry: Vec<u8>,
+    /// Blocks the workers are done with, to be filled again: a fresh multi-megabyte
+    /// allocation per block would cost a page fault per 4 KiB.
+    spare: Vec<Vec<u8>>,
     finished: bool,
     error: Option<String>,
     /// Bytes read from the stream so far.
@@ -207,6 +210,7 @@ impl<'r> BlockReader<'r> {
                 .saturating_mul(LONGEST_LINE_IN_BLOCKS)
                 .max(MIN_LONGEST_LINE),
             carry: Vec::new(),
+            spare: Vec::new(),
             finished: false,
             error: None,
             total: 0,
@@ -231,7 +235,15 @@ impl<'r> BlockReader<'r> {
     }
 
     fn next_block(&mut self) -> Option<Block> {
-        let mut block = std::mem::take(&mut self.carry);
+        let mut block = match self.spare.pop() {
+            Some(mut spare) => {
+                spare.clear();
+                spare.extend_from_slice(&self.carry);
+                self.carry.clear();
+                spare
+            }
+            None => std::mem::take(&mut self.carry),
+        };
         // The part of `block` known to hold no line end.
         let mut searched = 0;
         loop {
@@ -253,7 +265,8 @@ impl<'r> BlockReader<'r> {
             }
             if let Some(end) = memchr::memrchr(b'\n', &block[searched..]) {
                 let end = searched + end;
-                self.carry = block[end + 1..].to_vec();
+                self.carry.clear();
+                self.carry.extend_from_slice(&block[end + 1..]);
                 block.truncate(end + 1);
                 return Some(Block::Lines(block));
             }
@@ -394,12 +407,15 @@ fn scan_stream(
     let finished_blocks = Mutex::new(results);
     let mut state = LineParser::new(format, &options.log);
     state.report_only_possible_iocs();
+    state.defer_zeek_ts();
     let (sender, receiver) = mpsc::sync_channel::<Job>(1);
     let receiver = Mutex::new(receiver);
+    let (recycler, recycled) = mpsc::channel::<Vec<u8>>();
     std::thread::scope(|scope| {
         let receiver = &receiver;
         let finished_blocks = &finished_blocks;
         for _ in 0..threads {
+            let recycler = recycler.clone();
             scope.spawn(move || {
                 let mut scratch = Scratch::default();
                 loop {
@@ -408,10 +424,12 @@ fn scan_stream(
                         Err(_) => return,
                     };
                     let Ok(job) = job else { return };
-                    let result = scan_block(index, job, &mut scratch);
+                    let (result, block) = scan_block(index, job, &mut scratch);
                     if let Ok(mut finished) = finished_blocks.lock() {
                         finished.push(result);
                     }
+                    // The reader may be gone already; then the block is simply freed.
+                    let _ = recycler.send(block);
                 }
             });
         }
@@ -437,6 +455,7 @@ fn scan_stream(
                 }
             }
             block_number += 1;
+            blocks.spare.extend(recycled.try_iter());
             next = blocks.next_block();
             report_progress(&blocks);
         }
@@ -509,7 +528,8 @@ fn example(line: &[u8]) -> String {
         .collect()
 }
 
-fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> BlockResult {
+/// The block's result, and the block itself for reuse.
+fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult, Vec<u8>) {
     let Job {
         number,
         block,
@@ -539,7 +559,7 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> BlockResult 
         start = end + 1;
     }
     result.lines = line_no;
-    result
+    (result, block)
 }
 
 fn scan_line(
@@ -586,6 +606,10 @@ fn scan_line(
     };
     match outcome {
         LineOutcome::Data { ts } => {
+            if pending.is_empty() {
+                return;
+            }
+            let ts = ts.or_else(|| parser.deferred_ts(line));
             let line_hits_start = result.hits.len();
             for hit in pending.drain(..) {
                 let duplicate = result.hits[line_hits_start..].iter().any(|earlier| {

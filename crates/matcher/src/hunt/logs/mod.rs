@@ -134,24 +134,100 @@ fn is_space(byte: u8) -> bool {
     matches!(byte, b' ' | b'\t' | b'\r' | b'\x0b' | b'\x0c')
 }
 
-/// Whether a value can have an IoC shape at all (hunt-semantics §3). A value of only
-/// digits and dots — a counter, port, size, duration or epoch time — has none unless it has
-/// exactly three dots (IPv4) or is 32, 40 or 64 digits long (a hash); nothing shorter than
-/// two bytes has one (the shortest IP is `::`).
-#[inline]
+/// Whether a value can have an IoC shape at all (hunt-semantics §3). Every shape but a
+/// hash holds a dot or a colon (IPv4, domain, IPv6, the `://` of a URL), and a hash is 32,
+/// 40 or 64 bytes long; a value of only digits and dots — a counter, port, size, duration or
+/// epoch time — has no shape unless it has exactly three dots (IPv4) or is a hash; nothing
+/// shorter than two bytes has one (the shortest IP is `::`).
+///
+/// Looked at eight bytes at a time: this runs for every value of every line.
+#[inline(always)]
 pub(crate) fn may_hold_ioc(value: &[u8]) -> bool {
-    if value.len() < 2 {
+    let length = value.len();
+    let hash_length = matches!(length, 32 | 40 | 64);
+    if length < 2 {
         return false;
     }
-    let mut dots = 0;
-    for &byte in value {
-        match byte {
-            b'0'..=b'9' => {}
-            b'.' => dots += 1,
-            _ => return true,
-        }
+    let mut dots = 0u64;
+    let mut colons = 0u64;
+    let mut others = 0u64;
+    let mut account = |word: u64| {
+        let (word_dots, word_colons, word_others) = dots_colons_others(word);
+        // One per dot in the low bit of its byte, summed into the top byte.
+        dots += ((word_dots >> 7).wrapping_mul(0x0101_0101_0101_0101)) >> 56;
+        colons |= word_colons;
+        others |= word_others;
+    };
+    let mut words = value.chunks_exact(8);
+    for word in &mut words {
+        account(u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]));
     }
-    dots == 3 || (dots == 0 && matches!(value.len(), 32 | 40 | 64))
+    let rest = words.remainder().len();
+    if rest != 0 {
+        // The last bytes, read without a copy, the missing ones filled with digits,
+        // which change nothing.
+        let tail = if length >= 8 {
+            le_word(&value[length - 8..]) >> (8 * (8 - rest))
+        } else {
+            short_word(value)
+        };
+        account(tail | (u64::from_ne_bytes([b'0'; 8]) << (8 * rest)));
+    }
+    if dots == 0 && colons == 0 {
+        return hash_length;
+    }
+    colons != 0 || others != 0 || dots == 3 || hash_length
+}
+
+/// The first eight bytes of `bytes` as a little-endian word.
+#[inline(always)]
+fn le_word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// 2 to 7 bytes as a little-endian word, zero above them: two overlapping reads, whose
+/// common bytes are the same on both sides.
+#[inline(always)]
+fn short_word(bytes: &[u8]) -> u64 {
+    let length = bytes.len();
+    if length >= 4 {
+        let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let high = &bytes[length - 4..];
+        let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
+        u64::from(low) | u64::from(high) << (8 * (length - 4))
+    } else {
+        let low = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let high = u16::from_le_bytes([bytes[length - 2], bytes[length - 1]]);
+        u64::from(low) | u64::from(high) << (8 * (length - 2))
+    }
+}
+
+/// Bit 7 of each byte of `word` that is a dot, a colon, and neither a dot nor a digit.
+#[inline(always)]
+fn dots_colons_others(word: u64) -> (u64, u64, u64) {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    let each = |byte: u8| u64::from_ne_bytes([byte; 8]);
+    let low = word & LOW_SEVEN;
+    // Per byte, without carries between bytes (each sum stays below 0x100): bit 7 set
+    // when the byte is at least `0` and when it is above `9`.
+    let from_zero = low.wrapping_add(each(0x80 - b'0'));
+    let above_nine = low.wrapping_add(each(0x80 - b'9' - 1));
+    let digits = from_zero & !above_nine & !word & HIGH;
+    let dots = zero_bytes(word ^ each(b'.'));
+    let colons = zero_bytes(word ^ each(b':'));
+    (dots, colons, !(digits | dots) & HIGH)
+}
+
+/// Bit 7 set in exactly the bytes of `word` that are zero (no false positives).
+#[inline(always)]
+pub(crate) fn zero_bytes(word: u64) -> u64 {
+    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+    !(((word & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | word | LOW_SEVEN)
 }
 
 /// One line as bytes, with its text when the whole line is valid UTF-8 (the common case:
@@ -234,6 +310,23 @@ impl LineParser {
         self.only_possible_iocs = true;
     }
 
+    /// From now on, Zeek TSV data lines come out as [`LineOutcome::Data`] without a time;
+    /// [`LineParser::deferred_ts`] reads it when it is needed.
+    pub(crate) fn defer_zeek_ts(&mut self) {
+        if let ParserState::ZeekTsv(parser) = &mut self.state {
+            parser.defer_ts = true;
+        }
+    }
+
+    /// The time of `line`, the last line parsed, if [`LineParser::defer_zeek_ts`] left it
+    /// unread; None otherwise.
+    pub(crate) fn deferred_ts(&self, line: &[u8]) -> Option<Micros> {
+        match &self.state {
+            ParserState::ZeekTsv(parser) if parser.defer_ts => parser.deferred_ts(line),
+            _ => None,
+        }
+    }
+
     pub fn format(&self) -> LogFormat {
         self.format
     }
@@ -275,6 +368,14 @@ impl LineParser {
         line: Line<'_>,
         mut on_value: F,
     ) -> LineOutcome {
+        if let ParserState::ZeekTsv(parser) = &mut self.state {
+            // It filters values itself, on their bytes, before cutting text out of them.
+            return if self.only_possible_iocs {
+                parser.parse::<true>(line, &mut on_value)
+            } else {
+                parser.parse::<false>(line, &mut on_value)
+            };
+        }
         if self.only_possible_iocs {
             self.parse_with(line, |field, value, form| {
                 if may_hold_ioc(value.as_bytes()) {
@@ -292,7 +393,7 @@ impl LineParser {
         mut on_value: F,
     ) -> LineOutcome {
         match &mut self.state {
-            ParserState::ZeekTsv(parser) => parser.parse(line, &mut on_value),
+            ParserState::ZeekTsv(parser) => parser.parse::<false>(line, &mut on_value),
             ParserState::Json(parser) => parser.parse(line, &mut on_value),
             ParserState::Squid => squid::parse(line, &mut on_value),
             ParserState::Combined => combined::parse_line(line, &mut on_value),
@@ -373,6 +474,15 @@ mod tests {
             b"1.2.3",
             b"1.2.3.4.5",
             b"1234567890123456789012345678901",
+            // Neither a dot nor a colon, and not a hash's length.
+            b"x1",
+            b"localhost",
+            b"CqKst53mF3det3eDV9",
+            b"d41d8cd98f00b204e9800998ecf8427",
+            b"(empty)",
+            b"\xff\xfe",
+            b"12345678.1",
+            b"123456789012345678901234567890123456789012345678901234567890.1",
         ] {
             assert!(!may_hold_ioc(cannot), "{cannot:?}");
         }
@@ -383,10 +493,51 @@ mod tests {
             b"1234567890123456789012345678901234567890",
             b"1234567890123456789012345678901234567890123456789012345678901234",
             b"a.b",
-            b"x1",
             b"1.2.3.4:80",
+            b"a:b",
+            b"d41d8cd98f00b204e9800998ecf8427e",
+            b"d41d8cd98f00b204e9800998ecf8427ed41d8cd9",
+            b"x.\xff",
+            b"1.2.3.4.\xc3\xa9",
         ] {
             assert!(may_hold_ioc(may), "{may:?}");
+        }
+    }
+
+    /// The rule of [`may_hold_ioc`] byte by byte.
+    fn may_hold_ioc_reference(value: &[u8]) -> bool {
+        let hash_length = matches!(value.len(), 32 | 40 | 64);
+        let dots = value.iter().filter(|&&byte| byte == b'.').count();
+        let colon = value.contains(&b':');
+        let numeric = value
+            .iter()
+            .all(|byte| byte.is_ascii_digit() || *byte == b'.');
+        value.len() >= 2
+            && if dots == 0 && !colon {
+                hash_length
+            } else {
+                !numeric || dots == 3 || hash_length
+            }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_shape_filter_word_by_word_is_the_rule(
+            value in proptest::collection::vec(
+                proptest::sample::select(b"0129.:aAfFgz/-\x7f\x80\xb9\xba\xff".to_vec()),
+                0..80,
+            )
+        ) {
+            proptest::prop_assert_eq!(may_hold_ioc(&value), may_hold_ioc_reference(&value));
+        }
+
+        #[test]
+        fn the_shape_filter_keeps_every_value_with_a_shape(
+            value in "[0-9a-fA-F.:x/-]{0,70}|[0-9.]{7,15}|[0-9a-f]{32}|[0-9a-f]{40}|[0-9a-f]{64}"
+        ) {
+            if crate::hunt::ioc::canonical_ioc(None, &value).is_ok() && value.trim() == value {
+                proptest::prop_assert!(may_hold_ioc(value.as_bytes()), "{}", value);
+            }
         }
     }
 

@@ -4,7 +4,7 @@
 
 use super::super::index::ValueForm;
 use super::time::parse_epoch_seconds;
-use super::{Line, LineOutcome, strip_line_end};
+use super::{Line, LineOutcome, may_hold_ioc, strip_line_end, zero_bytes};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ZeekTsvParser {
@@ -17,6 +17,12 @@ pub(crate) struct ZeekTsvParser {
     /// `#types` follows the current `#fields`.
     containers: Vec<bool>,
     ts_column: Option<usize>,
+    /// Leave the `ts` column unparsed ([`LineOutcome::Data`] without a time) and keep its
+    /// span for [`ZeekTsvParser::deferred_ts`]: a scan needs the time of the few lines with
+    /// a match only.
+    pub(crate) defer_ts: bool,
+    /// The span of the last data line's `ts` column.
+    ts_span: Option<(usize, usize)>,
 }
 
 impl Default for ZeekTsvParser {
@@ -29,6 +35,8 @@ impl Default for ZeekTsvParser {
             fields: Vec::new(),
             containers: Vec::new(),
             ts_column: None,
+            defer_ts: false,
+            ts_span: None,
         }
     }
 }
@@ -134,13 +142,6 @@ impl<'a> BytePositions<'a> {
     }
 }
 
-/// Bit 7 set in exactly the bytes of `word` that are zero (no false positives).
-#[inline]
-fn zero_bytes(word: u64) -> u64 {
-    const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-    !(((word & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | word | LOW_SEVEN)
-}
-
 impl Iterator for BytePositions<'_> {
     type Item = usize;
 
@@ -156,6 +157,102 @@ impl Iterator for BytePositions<'_> {
         let byte = self.matches.trailing_zeros() as usize / 8;
         self.matches &= self.matches - 1;
         Some(self.word_start + byte)
+    }
+}
+
+/// The columns of a line cut at a one-byte separator that is neither a dot nor a colon,
+/// eight bytes at a time, each with whether it may hold a dot or a colon (it may also hold
+/// `*` or `>`, never neither): every IoC shape but a hash holds one, so most columns are
+/// dropped without looking at their bytes again.
+struct Columns<'a> {
+    haystack: &'a [u8],
+    separator: u8,
+    /// The separator in every byte of a word.
+    separators: u64,
+    /// Start of the word the masks belong to.
+    word_start: usize,
+    /// Bit 7 of each byte of the current word that is the separator, not yet returned.
+    separator_bits: u64,
+    /// Bit 7 of each byte of the current word that is a dot, a colon, `*` or `>`, not yet
+    /// consumed.
+    mark_bits: u64,
+    column_start: usize,
+    finished: bool,
+}
+
+impl<'a> Columns<'a> {
+    fn new(haystack: &'a [u8], separator: u8) -> Self {
+        debug_assert!(separator != b'.' && separator != b':');
+        let mut columns = Columns {
+            haystack,
+            separator,
+            separators: u64::from_ne_bytes([separator; 8]),
+            word_start: 0,
+            separator_bits: 0,
+            mark_bits: 0,
+            column_start: 0,
+            finished: false,
+        };
+        columns.load_word();
+        columns
+    }
+
+    #[inline(always)]
+    fn load_word(&mut self) {
+        let word = match self.haystack.get(self.word_start..self.word_start + 8) {
+            Some(bytes) => u64::from_le_bytes([
+                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+            ]),
+            None => self.tail_word(),
+        };
+        self.separator_bits = zero_bytes(word ^ self.separators);
+        // `.` (0x2e) and `:` (0x3a) both become 0x3e when 0x14 is or-ed in, and so do only
+        // `*` and `>`: one test finds them all, the few extra marks cost a closer look.
+        self.mark_bits =
+            zero_bytes((word | u64::from_ne_bytes([0x14; 8])) ^ u64::from_ne_bytes([0x3e; 8]));
+    }
+
+    /// The last, partial word, padded with bytes that are neither the separator nor a dot
+    /// nor a colon.
+    #[cold]
+    fn tail_word(&self) -> u64 {
+        let padding = if self.separator == 0 { 1 } else { 0 };
+        let mut bytes = [padding; 8];
+        let tail = &self.haystack[self.word_start.min(self.haystack.len())..];
+        bytes[..tail.len()].copy_from_slice(tail);
+        u64::from_le_bytes(bytes)
+    }
+}
+
+impl Iterator for Columns<'_> {
+    /// (start, end, whether the column holds a dot or a colon)
+    type Item = (usize, usize, bool);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize, bool)> {
+        if self.finished {
+            return None;
+        }
+        let mut marked = false;
+        loop {
+            if self.separator_bits != 0 {
+                let bit = self.separator_bits & self.separator_bits.wrapping_neg();
+                let before = bit - 1;
+                marked |= self.mark_bits & before != 0;
+                self.mark_bits &= !before;
+                self.separator_bits &= self.separator_bits - 1;
+                let end = self.word_start + bit.trailing_zeros() as usize / 8;
+                let start = std::mem::replace(&mut self.column_start, end + 1);
+                return Some((start, end, marked));
+            }
+            marked |= self.mark_bits != 0;
+            self.word_start += 8;
+            if self.word_start >= self.haystack.len() {
+                self.finished = true;
+                return Some((self.column_start, self.haystack.len(), marked));
+            }
+            self.load_word();
+        }
     }
 }
 
@@ -188,7 +285,9 @@ fn decode_separator(text: &[u8]) -> Vec<u8> {
 }
 
 impl ZeekTsvParser {
-    pub(crate) fn parse(
+    /// With `ONLY_POSSIBLE_IOCS`, values that cannot have an IoC shape are dropped here, on
+    /// their bytes, before anything else is done with them (see [`may_hold_ioc`]).
+    pub(crate) fn parse<const ONLY_POSSIBLE_IOCS: bool>(
         &mut self,
         line: Line<'_>,
         on_value: &mut impl FnMut(&str, &str, ValueForm),
@@ -201,66 +300,104 @@ impl ZeekTsvParser {
         if self.fields.is_empty() {
             return LineOutcome::Malformed;
         }
-        let mut ts = None;
         let mut column = 0;
-        if let [separator] = self.separator[..] {
-            // The common case, as one tight loop over the separator's positions.
-            let mut positions = BytePositions::new(bytes, separator);
-            let mut start = 0;
-            loop {
-                let end = positions.next();
-                let value_end = end.unwrap_or(bytes.len());
-                if !self.column(line, column, start, value_end, &mut ts, on_value) {
-                    return LineOutcome::Malformed;
-                }
-                column += 1;
-                match end {
-                    Some(end) => start = end + 1,
-                    None => break,
+        let mut ts_span = None;
+        match self.separator[..] {
+            [separator] if separator != b'.' && separator != b':' => {
+                // The common case, as one tight loop over the columns.
+                for (start, end, marked) in Columns::new(bytes, separator) {
+                    if !self.column::<ONLY_POSSIBLE_IOCS>(
+                        line,
+                        column,
+                        (start, end),
+                        marked,
+                        &mut ts_span,
+                        on_value,
+                    ) {
+                        return LineOutcome::Malformed;
+                    }
+                    column += 1;
                 }
             }
-        } else {
-            for (start, end) in Spans::new(bytes, &self.separator) {
-                if !self.column(line, column, start, end, &mut ts, on_value) {
-                    return LineOutcome::Malformed;
+            _ => {
+                for (start, end) in Spans::new(bytes, &self.separator) {
+                    if !self.column::<ONLY_POSSIBLE_IOCS>(
+                        line,
+                        column,
+                        (start, end),
+                        true,
+                        &mut ts_span,
+                        on_value,
+                    ) {
+                        return LineOutcome::Malformed;
+                    }
+                    column += 1;
                 }
-                column += 1;
             }
         }
         if column != self.fields.len() {
             return LineOutcome::Malformed;
         }
+        let ts = if self.defer_ts {
+            self.ts_span = ts_span;
+            None
+        } else {
+            ts_span.and_then(|(start, end)| parse_epoch_seconds(&bytes[start..end]))
+        };
         LineOutcome::Data { ts }
     }
 
-    /// Reports the values of column `column` at `start..end`; false when the line has more
-    /// columns than there are field names.
+    /// The time of the last data line parsed with [`ZeekTsvParser::defer_ts`]; `line` is
+    /// that line.
+    pub(crate) fn deferred_ts(&self, line: &[u8]) -> Option<super::super::index::Micros> {
+        let (start, end) = self.ts_span?;
+        parse_epoch_seconds(line.get(start..end)?)
+    }
+
+    /// Reports the values of column `column` at `start..end`, which holds neither a dot nor
+    /// a colon when `marked` is false; false when the line has more columns than there are field
+    /// names.
     #[inline(always)]
-    fn column(
+    fn column<const ONLY_POSSIBLE_IOCS: bool>(
         &self,
         line: Line<'_>,
         column: usize,
-        start: usize,
-        end: usize,
-        ts: &mut Option<super::super::index::Micros>,
+        (start, end): (usize, usize),
+        marked: bool,
+        ts_span: &mut Option<(usize, usize)>,
         on_value: &mut impl FnMut(&str, &str, ValueForm),
     ) -> bool {
         let Some(field) = self.fields.get(column) else {
             return false;
         };
-        let value = &line.bytes[start..end];
         if self.ts_column == Some(column) {
-            *ts = parse_epoch_seconds(value);
+            *ts_span = Some((start, end));
         }
+        let container = self.containers.get(column) == Some(&true);
+        if ONLY_POSSIBLE_IOCS
+            && !container
+            && !(if marked {
+                may_hold_ioc(&line.bytes[start..end])
+            } else {
+                // Without a dot or a colon, only a hash's length leaves a possible shape.
+                matches!(end - start, 32 | 40 | 64)
+            })
+        {
+            return true;
+        }
+        let value = &line.bytes[start..end];
         if value.is_empty()
             || is_marker(value, &self.empty_field)
             || is_marker(value, &self.unset_field)
         {
             return true;
         }
-        if self.containers.get(column) == Some(&true) {
+        if container {
             for (element_start, element_end) in Spans::new(value, &self.set_separator) {
                 let element = &value[element_start..element_end];
+                if ONLY_POSSIBLE_IOCS && !may_hold_ioc(element) {
+                    continue;
+                }
                 if !element.is_empty()
                     && !is_marker(element, &self.empty_field)
                     && !is_marker(element, &self.unset_field)
@@ -389,6 +526,69 @@ mod tests {
         }
         assert_eq!(super::BytePositions::new(&[0xff; 11], 0xff).count(), 11);
         assert_eq!(super::BytePositions::new(&[0; 11], 0).count(), 11);
+    }
+
+    #[test]
+    fn columns_word_by_word_with_their_marks() {
+        let alphabet = [
+            b'\t',
+            b'.',
+            b':',
+            b'a',
+            b'0',
+            0x00,
+            0x01,
+            0xff,
+            0x2e ^ 0x80,
+            b'*',
+            b'>',
+            b'>' ^ 0x14,
+        ];
+        for separator in [b'\t', 0x00, 0xff, b'|'] {
+            for length in 0..40 {
+                for pattern in 0..6usize {
+                    let haystack: Vec<u8> = (0..length)
+                        .map(|index: usize| {
+                            let byte = alphabet
+                                [(index * (pattern + 3) + pattern * index / 5) % alphabet.len()];
+                            if byte == b'\t' { separator } else { byte }
+                        })
+                        .collect();
+                    let mut expected = Vec::new();
+                    let mut start = 0;
+                    for (index, &byte) in haystack.iter().enumerate() {
+                        if byte == separator {
+                            expected.push((start, index));
+                            start = index + 1;
+                        }
+                    }
+                    expected.push((start, haystack.len()));
+                    let expected: Vec<_> = expected
+                        .into_iter()
+                        .map(|(start, end)| {
+                            let marked = haystack[start..end]
+                                .iter()
+                                .any(|&byte| matches!(byte, b'.' | b':' | b'*' | b'>'));
+                            (start, end, marked)
+                        })
+                        .collect();
+                    let found: Vec<_> = super::Columns::new(&haystack, separator).collect();
+                    assert_eq!(found, expected, "{separator} {haystack:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_deferred_time_is_read_on_request() {
+        let mut parser = with_headers(&DNS_HEADERS);
+        parser.defer_zeek_ts();
+        let line = "1.5\tx.example\t-\t-";
+        assert_eq!(values(&mut parser, line).0, LineOutcome::Data { ts: None });
+        assert_eq!(parser.deferred_ts(line.as_bytes()), Some(1_500_000));
+        let line = "soon\tx.example\t-\t-";
+        values(&mut parser, line);
+        assert_eq!(parser.deferred_ts(line.as_bytes()), None);
     }
 
     #[test]
