@@ -291,8 +291,9 @@ struct PendingInserts {
     attributes: u64,
 }
 
-/// Attributes gathered before a feed import writes its new events in one transaction.
-const INSERT_BATCH_ATTRIBUTES: u64 = 20_000;
+/// Attributes gathered before a feed import writes its new events in one transaction: few
+/// enough that writing starts while later events are still being read and built.
+const INSERT_BATCH_ATTRIBUTES: u64 = 10_000;
 
 impl PendingInserts {
     fn push(&mut self, event: Event, summary: ImportSummary) {

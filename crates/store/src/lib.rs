@@ -178,7 +178,11 @@ impl Store {
                 // Reads of large exports map the file instead of copying every page through
                 // read(); the mapping is address space, shared by the page cache.
                 .pragma("mmap_size", "1073741824")
-                .pragma("temp_store", "memory");
+                .pragma("temp_store", "memory")
+                // Checkpoint the WAL every 64 MiB instead of every 4 MiB: an import's commits
+                // then copy their index pages into the database file a few times instead of
+                // after every commit (60k-attribute feed: 0.8–1.1 s → 0.87–0.95 s).
+                .pragma("wal_autocheckpoint", "16384");
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
