@@ -64,7 +64,12 @@ pub struct SearchArgs {
     #[arg(long, value_name = "URL", requires = "key")]
     pub server: Option<String>,
     /// API key for --server.
-    #[arg(long, env = "KIZUNA_API_KEY", value_name = "KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "KIZUNA_API_KEY",
+        value_name = "KEY",
+        hide_env_values = true
+    )]
     pub key: Option<String>,
 }
 
