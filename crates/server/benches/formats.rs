@@ -16,7 +16,7 @@
 use kizuna_formats::misp::feed::{feed_event, manifest_entry, write_manifest};
 use kizuna_formats::misp::filters::{Scope, parse_search};
 use kizuna_model::access::Viewer;
-use kizuna_model::{Attribute, Distribution, Event, Organisation};
+use kizuna_model::{Distribution, Event, Organisation};
 use kizuna_server::Warninglists;
 use kizuna_server::import::{ImportSettings, SourceLocation, import_misp_feed};
 use kizuna_server::misp::rest_search::write_search;
@@ -24,37 +24,11 @@ use kizuna_store::Store;
 use serde_json::{Map, json};
 use std::sync::Arc;
 use std::time::Instant;
+use support::{NOW, env_number, proc_status_kb, reset_peak, synthetic_attribute};
 
-const NOW: i64 = 1_700_000_000;
+mod support;
+
 const ATTRIBUTES_PER_EVENT: u64 = 1_000;
-
-fn env_number(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|text| text.replace('_', "").parse().ok())
-        .unwrap_or(default)
-}
-
-/// A `/proc/self/status` field in kB.
-fn proc_status_kb(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|status| {
-            status
-                .lines()
-                .find(|line| line.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-/// Resets the peak RSS to the current one; false where /proc/self/clear_refs is not writable.
-fn reset_peak() -> bool {
-    std::fs::write("/proc/self/clear_refs", "5").is_ok()
-}
 
 fn report(step: &str, attributes: u64, began: Instant, peak_reset: bool, extra: &str) {
     let seconds = began.elapsed().as_secs_f64();
@@ -65,49 +39,6 @@ fn report(step: &str, attributes: u64, began: Instant, peak_reset: bool, extra: 
         proc_status_kb("VmHWM:") as f64 / 1024.0,
         if peak_reset { "" } else { " (since start)" },
     );
-}
-
-/// Deterministic, well-formed indicator values of several types.
-fn synthetic_attribute(index: u64) -> Attribute {
-    let (attr_type, category, value) = match index % 5 {
-        0 => (
-            "ip-dst",
-            "Network activity",
-            format!(
-                "{}.{}.{}.{}",
-                11 + (index >> 24) % 200,
-                (index >> 16) % 256,
-                (index >> 8) % 256,
-                index % 256
-            ),
-        ),
-        1 => (
-            "domain",
-            "Network activity",
-            format!("host{index}.example-{}.com", index % 97),
-        ),
-        2 => (
-            "url",
-            "Network activity",
-            format!("https://site{index}.example.net/path/{}", index % 13),
-        ),
-        3 => ("sha256", "Payload delivery", format!("{index:064x}")),
-        _ => (
-            "hostname",
-            "Network activity",
-            format!("c2-{index}.bad.example.org"),
-        ),
-    };
-    let mut attribute = Attribute::new(
-        uuid::Uuid::new_v4().to_string(),
-        attr_type.into(),
-        category.into(),
-        value,
-        String::new(),
-    );
-    attribute.to_ids = true;
-    attribute.timestamp = NOW;
-    attribute
 }
 
 fn synthetic_event(number: u64, attributes: u64, org_id: i64) -> Event {

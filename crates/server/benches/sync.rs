@@ -1,0 +1,143 @@
+//! Issue 7's pull figures, release build, SQLite on both sides in a temporary directory:
+//!
+//! - a remote Kizuna served on 127.0.0.1 holds N published events of M attributes (default
+//!   10,000 × 100 = 1,000,000), written through the store;
+//! - a fresh instance pulls them all through MISP's protocol (`sync::run_pull`, full: minimal
+//!   index, event views, downgrade, import), then pulls again with nothing new.
+//!
+//! `cargo bench -p kizuna-server --bench sync`
+//! Environment: `KIZUNA_BENCH_SYNC_EVENTS` (default 10000), `KIZUNA_BENCH_SYNC_ATTRIBUTES_PER_EVENT`
+//! (default 100).
+
+use kizuna_model::{Distribution, Event};
+use kizuna_server::sync::{self, PullTechnique};
+use kizuna_server::{AppState, ServerSettings, bootstrap};
+use kizuna_store::Store;
+use std::time::Instant;
+use support::{NOW, env_number, proc_status_kb, reset_peak, synthetic_attribute};
+
+mod support;
+
+async fn open(folder: &std::path::Path, name: &str) -> Store {
+    let url = format!("sqlite://{}?mode=rwc", folder.join(name).display());
+    Store::connect(&url).await.expect("open the database")
+}
+
+async fn host_org(store: &Store) -> i64 {
+    store
+        .setting("host_org_id")
+        .await
+        .expect("settings")
+        .expect("a host organisation")
+        .parse()
+        .expect("an id")
+}
+
+async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
+    let remote = open(folder, "remote.db").await;
+    let key = bootstrap::create_first_admin(&remote, "REMOTE", "admin@remote.test", NOW)
+        .await
+        .expect("the remote's admin");
+    let remote_org = host_org(&remote).await;
+    let began = Instant::now();
+    for first in (0..events).step_by(100) {
+        let batch: Vec<Event> = (first..(first + 100).min(events))
+            .map(|number| {
+                let mut event = Event::new(
+                    uuid::Uuid::new_v4().to_string(),
+                    format!("Synthetic sync event {number}"),
+                    time::macros::date!(2024 - 01 - 01),
+                    remote_org,
+                    NOW,
+                );
+                event.orgc_id = remote_org;
+                event.published = true;
+                event.publish_timestamp = NOW;
+                event.distribution = Distribution::AllCommunities;
+                let start = number * per_event;
+                event.attributes = (start..start + per_event)
+                    .map(synthetic_attribute)
+                    .collect();
+                event.attribute_count = per_event as i64;
+                event
+            })
+            .collect();
+        remote
+            .insert_events(&batch, true)
+            .await
+            .expect("remote events");
+    }
+    println!(
+        "  (remote loaded: {events} events, {} attributes in {:.1} s)",
+        events * per_event,
+        began.elapsed().as_secs_f64()
+    );
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("address"));
+    let state = AppState::new(
+        remote.clone(),
+        ServerSettings {
+            base_url: url.clone(),
+            ..ServerSettings::default()
+        },
+    );
+    tokio::spawn(kizuna_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+
+    let local = open(folder, "local.db").await;
+    bootstrap::create_first_admin(&local, "LOCAL", "admin@local.test", NOW)
+        .await
+        .expect("the local admin");
+    let local_org = host_org(&local).await;
+    let mut server = kizuna_store::Server::new("remote", &url, &key, local_org);
+    server.pull = true;
+    let server = local
+        .create_server(&server)
+        .await
+        .expect("the server entry");
+
+    let peak_reset = reset_peak();
+    let began = Instant::now();
+    let report = sync::run_pull(&local, server.id, &PullTechnique::Full, 1)
+        .await
+        .expect("the full pull");
+    let seconds = began.elapsed().as_secs_f64();
+    assert!(report.ok(), "{report:?}");
+    println!(
+        "  full pull: {} events ({} attributes) in {seconds:.1} s = {:.0} events/s, {:.0} \
+         attributes/s; peak RSS {:.0} MB{}",
+        report.fetched,
+        events * per_event,
+        report.fetched as f64 / seconds,
+        (events * per_event) as f64 / seconds,
+        proc_status_kb("VmHWM:") as f64 / 1024.0,
+        if peak_reset { "" } else { " (since start)" },
+    );
+    let began = Instant::now();
+    let again = sync::run_pull(&local, server.id, &PullTechnique::Full, 1)
+        .await
+        .expect("the no-op pull");
+    println!(
+        "  no-op re-pull: {} events fetched in {:.3} s",
+        again.fetched,
+        began.elapsed().as_secs_f64()
+    );
+}
+
+fn main() {
+    let events = env_number("KIZUNA_BENCH_SYNC_EVENTS", 10_000);
+    let per_event = env_number("KIZUNA_BENCH_SYNC_ATTRIBUTES_PER_EVENT", 100);
+    let folder = tempfile::tempdir().expect("a temporary directory");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime");
+    println!("sync benchmark (SQLite, loopback)");
+    runtime.block_on(bench_pull(folder.path(), events, per_event));
+}
