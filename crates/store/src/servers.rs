@@ -11,6 +11,41 @@ const SERVER_COLUMNS: &str = "id, name, url, authkey, org_id, remote_org_id, pus
      remove_missing_tags, pull_rules, push_rules, timeout_seconds, index_etag, last_pull_at, \
      last_pull_ok, last_pull_result, last_push_at, last_push_ok, last_push_result";
 
+/// Binds the 27 settings of a server, in `SERVER_COLUMNS` order after `id`, to an INSERT or
+/// UPDATE that names them as `$1` … `$27`.
+macro_rules! bind_settings {
+    ($query:expr, $server:expr) => {
+        $query
+            .bind(&$server.name)
+            .bind(&$server.url)
+            .bind(&$server.authkey)
+            .bind($server.org_id)
+            .bind($server.remote_org_id)
+            .bind($server.push)
+            .bind($server.pull)
+            .bind($server.push_sightings)
+            .bind($server.push_galaxy_clusters)
+            .bind($server.pull_galaxy_clusters)
+            .bind($server.push_analyst_data)
+            .bind($server.pull_analyst_data)
+            .bind($server.lastpushedid)
+            .bind($server.lastpulledid)
+            .bind($server.publish_without_email)
+            .bind($server.unpublish_event)
+            .bind($server.self_signed)
+            .bind(&$server.cert_file)
+            .bind(&$server.client_cert_file)
+            .bind($server.internal)
+            .bind($server.skip_proxy)
+            .bind($server.caching_enabled)
+            .bind($server.priority)
+            .bind($server.remove_missing_tags)
+            .bind(&$server.pull_rules)
+            .bind(&$server.push_rules)
+            .bind($server.timeout_seconds)
+    };
+}
+
 /// A remote instance (MISP's `Server`). The settings are what an administrator writes; the
 /// [`ServerSyncState`] is what sync runs record.
 #[derive(Clone, Debug, PartialEq, Eq, sqlx::FromRow)]
@@ -142,34 +177,7 @@ impl Store {
              RETURNING {SERVER_COLUMNS}"
         );
         Ok(with_pool!(self, pool => {
-            sqlx::query_as(AssertSqlSafe(sql.as_str()))
-                .bind(&server.name)
-                .bind(&server.url)
-                .bind(&server.authkey)
-                .bind(server.org_id)
-                .bind(server.remote_org_id)
-                .bind(server.push)
-                .bind(server.pull)
-                .bind(server.push_sightings)
-                .bind(server.push_galaxy_clusters)
-                .bind(server.pull_galaxy_clusters)
-                .bind(server.push_analyst_data)
-                .bind(server.pull_analyst_data)
-                .bind(server.lastpushedid)
-                .bind(server.lastpulledid)
-                .bind(server.publish_without_email)
-                .bind(server.unpublish_event)
-                .bind(server.self_signed)
-                .bind(&server.cert_file)
-                .bind(&server.client_cert_file)
-                .bind(server.internal)
-                .bind(server.skip_proxy)
-                .bind(server.caching_enabled)
-                .bind(server.priority)
-                .bind(server.remove_missing_tags)
-                .bind(&server.pull_rules)
-                .bind(&server.push_rules)
-                .bind(server.timeout_seconds)
+            bind_settings!(sqlx::query_as(AssertSqlSafe(sql.as_str())), server)
                 .fetch_one(pool)
                 .await?
         }))
@@ -186,7 +194,7 @@ impl Store {
             || before.org_id != server.org_id;
         let mut tx = self.begin().await?;
         let affected = with_tx!(&mut tx, conn => {
-            sqlx::query(
+            bind_settings!(sqlx::query(
                 "UPDATE servers SET name = $1, url = $2, authkey = $3, org_id = $4, \
                  remote_org_id = $5, push = $6, pull = $7, push_sightings = $8, \
                  push_galaxy_clusters = $9, pull_galaxy_clusters = $10, push_analyst_data = $11, \
@@ -195,34 +203,7 @@ impl Store {
                  cert_file = $18, client_cert_file = $19, internal = $20, skip_proxy = $21, \
                  caching_enabled = $22, priority = $23, remove_missing_tags = $24, \
                  pull_rules = $25, push_rules = $26, timeout_seconds = $27 WHERE id = $28",
-            )
-            .bind(&server.name)
-            .bind(&server.url)
-            .bind(&server.authkey)
-            .bind(server.org_id)
-            .bind(server.remote_org_id)
-            .bind(server.push)
-            .bind(server.pull)
-            .bind(server.push_sightings)
-            .bind(server.push_galaxy_clusters)
-            .bind(server.pull_galaxy_clusters)
-            .bind(server.push_analyst_data)
-            .bind(server.pull_analyst_data)
-            .bind(server.lastpushedid)
-            .bind(server.lastpulledid)
-            .bind(server.publish_without_email)
-            .bind(server.unpublish_event)
-            .bind(server.self_signed)
-            .bind(&server.cert_file)
-            .bind(&server.client_cert_file)
-            .bind(server.internal)
-            .bind(server.skip_proxy)
-            .bind(server.caching_enabled)
-            .bind(server.priority)
-            .bind(server.remove_missing_tags)
-            .bind(&server.pull_rules)
-            .bind(&server.push_rules)
-            .bind(server.timeout_seconds)
+            ), server)
             .bind(server.id)
             .execute(&mut *conn)
             .await?
