@@ -477,6 +477,13 @@ async fn publish(call: &Call, published: bool) -> ApiResult<Response> {
     call.store()
         .set_published(event.id, published, call.now)
         .await?;
+    if published {
+        crate::sync::push_published_event(
+            call.store().clone(),
+            event.id,
+            call.state.settings.base_url.clone(),
+        );
+    }
     let message = if published {
         "Event published."
     } else {

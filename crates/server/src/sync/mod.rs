@@ -143,6 +143,43 @@ pub async fn run_push(
     result
 }
 
+/// MISP's push on publish: a newly published event goes to every server with push on, in
+/// priority order, in the background (the publishing request does not wait for peers); each
+/// outcome is recorded on its server like any push. An event push would not take (no
+/// attributes) is left alone rather than recorded as a failed push.
+pub fn push_published_event(store: Store, event_id: i64, base_url: String) {
+    tokio::spawn(async move {
+        let event = kizuna_store::Key::Id(event_id);
+        let servers = match store.servers().await {
+            Ok(servers) => servers,
+            Err(error) => {
+                tracing::warn!(
+                    event_id,
+                    "push on publish: cannot list the servers: {error}"
+                );
+                return;
+            }
+        };
+        let pushing: Vec<Server> = servers.into_iter().filter(|server| server.push).collect();
+        if pushing.is_empty() {
+            return;
+        }
+        match store.push_candidates(0, Some(&event)).await {
+            Ok(candidates) if !candidates.is_empty() => {}
+            Ok(_) => return,
+            Err(error) => {
+                tracing::warn!(event_id, "push on publish: {error}");
+                return;
+            }
+        }
+        let technique = PushTechnique::Single(event);
+        for server in pushing {
+            // run_push records and logs the outcome on the server.
+            let _ = run_push(&store, server.id, &technique, &base_url).await;
+        }
+    });
+}
+
 /// The outcome of one server in a run over several.
 #[derive(Debug)]
 pub struct ServerRun {

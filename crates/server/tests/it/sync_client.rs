@@ -671,3 +671,40 @@ async fn the_scheduler_pulls_servers_with_pull_enabled() {
     scheduler.await.unwrap();
     assert!(here.store.server(id).await.unwrap().state.last_pull_at > 0);
 }
+
+#[tokio::test]
+async fn publishing_pushes_the_event_to_servers_with_push_on() {
+    let remote = Peer::start("REMOTE").await;
+    let here = Peer::start("HERE").await;
+    here.link_to(&remote, "REMOTE", json!({"push": true})).await;
+    let uuid = new_uuid();
+    let (status, _, added) = here
+        .admin
+        .post(
+            "/events/add",
+            json!({"Event": {"uuid": uuid, "info": "published later", "distribution": 3,
+                             "Attribute": [{"type": "domain", "category": "Network activity",
+                                            "value": "published-later.example"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added:#}");
+    assert!(remote.event(&uuid).await.is_none());
+
+    let id = added["Event"]["id"].as_str().unwrap();
+    let (status, _, answer) = here
+        .admin
+        .post(&format!("/events/publish/{id}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    // The push runs in the background: wait for it, bounded.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while remote.event(&uuid).await.is_none() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the published event never reached the remote"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let pushed = remote.event(&uuid).await.unwrap();
+    assert_eq!(pushed["Orgc"]["uuid"], here.org_uuid.as_str());
+}
