@@ -406,23 +406,12 @@ impl Store {
         &self,
         uuids: &[String],
     ) -> Result<std::collections::HashSet<String>> {
-        self.present_among(
-            "SELECT event_uuid FROM event_blocklists WHERE event_uuid IN",
-            uuids,
-        )
-        .await
-    }
-
-    /// The `uuids` a one-column `select_in` (`SELECT c FROM t WHERE c IN`) finds, asked in
-    /// chunks small enough for both databases' parameter limits.
-    async fn present_among(
-        &self,
-        select_in: &str,
-        uuids: &[String],
-    ) -> Result<std::collections::HashSet<String>> {
         let mut found = std::collections::HashSet::new();
         for chunk in uuids.chunks(IN_CHUNK) {
-            let sql = format!("{select_in} ({})", placeholders(1, chunk.len()));
+            let sql = format!(
+                "SELECT event_uuid FROM event_blocklists WHERE event_uuid IN ({})",
+                placeholders(1, chunk.len())
+            );
             let rows: Vec<(String,)> = with_pool!(self, pool => {
                 let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
                 for uuid in chunk {
@@ -573,40 +562,5 @@ impl Store {
                 .fetch_all(pool)
                 .await?
         }))
-    }
-
-    /// Which of these sighting uuids exist here.
-    pub async fn sighting_uuids_among(
-        &self,
-        uuids: &[String],
-    ) -> Result<std::collections::HashSet<String>> {
-        self.present_among("SELECT uuid FROM sightings WHERE uuid IN", uuids)
-            .await
-    }
-
-    /// (attribute id, event id) of the attributes with these uuids, deleted ones included.
-    pub async fn attribute_ids_by_uuid(
-        &self,
-        uuids: &[String],
-    ) -> Result<std::collections::HashMap<String, (i64, i64)>> {
-        let mut found = std::collections::HashMap::new();
-        for chunk in uuids.chunks(IN_CHUNK) {
-            let sql = format!(
-                "SELECT uuid, id, event_id FROM attributes WHERE uuid IN ({})",
-                placeholders(1, chunk.len())
-            );
-            let rows: Vec<(String, i64, i64)> = with_pool!(self, pool => {
-                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-                for uuid in chunk {
-                    query = query.bind(uuid);
-                }
-                query.fetch_all(pool).await?
-            });
-            found.extend(
-                rows.into_iter()
-                    .map(|(uuid, id, event_id)| (uuid, (id, event_id))),
-            );
-        }
-        Ok(found)
     }
 }

@@ -15,6 +15,7 @@ use super::{SyncError, host_org_id};
 use crate::import::{ImportSettings, ToIdsOverride, creator_org, import_event};
 use futures_util::StreamExt;
 use kizuna_formats::misp::input::{OrgInput, lenient_bool, lenient_i64};
+use kizuna_model::access::Viewer;
 use kizuna_model::{SharingGroup, SharingGroupOrg, Sighting, SightingType};
 use kizuna_store::{Key, Server, Store, StoreError};
 use serde_json::{Value, json};
@@ -512,9 +513,12 @@ async fn save_pulled_sightings(store: &Store, rows: &[Value], now: i64) -> Resul
             .to_ascii_lowercase()
     };
     let sighting_uuids: Vec<String> = rows.iter().map(|row| text(row, "uuid")).collect();
-    let known = store.sighting_uuids_among(&sighting_uuids).await?;
+    let known = store.known_sighting_uuids(&sighting_uuids).await?;
     let attribute_uuids: Vec<String> = rows.iter().map(|row| text(row, "attribute_uuid")).collect();
-    let attributes = store.attribute_ids_by_uuid(&attribute_uuids).await?;
+    // Sightings of every attribute we hold, whoever may see it here (the site admin's view).
+    let attributes = store
+        .attributes_for_sightings(&attribute_uuids, &Viewer::SiteAdmin)
+        .await?;
     let mut fresh: Vec<Sighting> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
     for row in rows {
@@ -522,7 +526,7 @@ async fn save_pulled_sightings(store: &Store, rows: &[Value], now: i64) -> Resul
         if uuid.is_empty() || known.contains(&uuid) || !seen.insert(uuid.clone()) {
             continue;
         }
-        let Some(&(attribute_id, event_id)) = attributes.get(&text(row, "attribute_uuid")) else {
+        let Some(attribute) = attributes.get(&text(row, "attribute_uuid")) else {
             continue;
         };
         let org = org_input(row.get("Organisation"));
@@ -541,8 +545,8 @@ async fn save_pulled_sightings(store: &Store, rows: &[Value], now: i64) -> Resul
         fresh.push(Sighting {
             id: 0,
             uuid,
-            attribute_id,
-            event_id,
+            attribute_id: attribute.attribute_id,
+            event_id: attribute.event_id,
             org_id,
             date_sighting: row
                 .get("date_sighting")
