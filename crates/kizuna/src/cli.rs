@@ -49,6 +49,12 @@ pub enum Command {
     /// query, results merged with the instances holding them. Exit status 0 results, 1 none,
     /// 2 error.
     Search(crate::search_cli::SearchArgs),
+    /// TAXII 2.1: create collections on this instance (add-collection) and read remote
+    /// collections into it (pull).
+    Taxii {
+        #[command(subcommand)]
+        command: crate::taxii_cli::TaxiiCommand,
+    },
 }
 
 #[derive(Debug, Subcommand)]

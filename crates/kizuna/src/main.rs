@@ -10,6 +10,9 @@ mod hunt_sightings;
 mod import_cli;
 mod search_cli;
 mod sync_cli;
+mod taxii_cli;
+mod taxii_collection_cli;
+mod taxii_pull_cli;
 mod user_cli;
 
 use anyhow::{Context, Result, bail};
@@ -52,6 +55,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Export(args) => export_cli::run(args).await,
         Command::Sync(args) => return sync_cli::run(args).await,
         Command::Search(args) => return search_cli::run(args).await,
+        Command::Taxii { command } => return taxii_cli::run(command).await,
         Command::Config {
             command: ConfigCommand::Example,
         } => {

@@ -18,6 +18,8 @@ pub mod keys;
 pub mod misp;
 pub mod routing;
 pub mod sync;
+pub mod taxii;
+pub mod taxii_client;
 pub mod throttle;
 
 pub use client::{ClientAddress, IpBlock};
@@ -100,7 +102,7 @@ impl AppState {
 /// decompressed bytes and a small gzip bomb stops at the limit.
 pub fn app(state: AppState) -> Router {
     let max_body_bytes = state.settings.max_body_bytes;
-    Router::new()
+    taxii::routes(Router::new())
         .fallback(misp::dispatch)
         .layer(DefaultBodyLimit::max(max_body_bytes))
         .layer(RequestDecompressionLayer::new())

@@ -19,6 +19,7 @@ mod roles;
 mod servers;
 mod sharing_groups;
 mod sightings;
+mod taxii_collections;
 pub(crate) mod tags;
 mod users;
 pub(crate) mod warninglists;
@@ -294,6 +295,7 @@ async fn handle(
         "logs" | "auditlogs" => audit_logs::handle(&call).await,
         // Kizuna's own endpoints: a controller name MISP does not have.
         "kizuna" => crate::federated::handle(&call).await,
+        "taxiicollections" => taxii_collections::handle(&call).await,
         _ => Err(unknown_action(&call)),
     }?;
     Ok(crate::audit::record_write(&call, headers, client, response).await)
