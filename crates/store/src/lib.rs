@@ -26,6 +26,7 @@ mod sightings;
 mod sql;
 mod sqlite_bulk;
 mod tags;
+mod taxii;
 mod users;
 mod warninglists;
 
@@ -43,6 +44,10 @@ pub use search::{
 pub use servers::{PushCandidate, Server, ServerSyncState, SyncMark, SyncOutcome, SyncSighting};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
+pub use taxii::{
+    ChangedEvent, StoredKind, StoredUuid, TAXII_STATUS_RETENTION_SECONDS, TaxiiCollection,
+    TaxiiStatus,
+};
 pub use users::{NewAuthKey, OwnedAuthKey, Principal};
 
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};

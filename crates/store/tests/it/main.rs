@@ -15,6 +15,7 @@
 mod contract;
 mod fixtures;
 mod support;
+mod taxii;
 
 /// Generates the `sqlite::$test` and `postgres::$test` wrappers of each contract test;
 /// attributes written before an entry (e.g. `#[ignore = "…"]`) apply to both.
