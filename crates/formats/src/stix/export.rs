@@ -90,6 +90,62 @@ pub fn events_to_bundle(events: &[Event], options: Stix2Options) -> Value {
     serde_json::from_str(&out).unwrap_or(Value::Null)
 }
 
+/// One STIX object of an event, serialised, with what a TAXII manifest lists about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StixObjectText {
+    pub id: String,
+    pub object_type: String,
+    /// `modified`, else `created`, else the event's timestamp (SCOs carry neither).
+    pub version: String,
+    pub json: String,
+}
+
+/// Everything one event becomes in STIX 2.1 — the objects `events_to_bundle` writes for it
+/// in a bundle of its own (identity, markings and cluster SDOs included), in the same
+/// order — so an event's object list depends on the event alone.
+pub fn event_objects(event: &Event, options: &Stix2Options) -> Vec<StixObjectText> {
+    #[derive(serde::Deserialize)]
+    struct Listed<'a> {
+        #[serde(borrow)]
+        id: std::borrow::Cow<'a, str>,
+        #[serde(rename = "type", borrow)]
+        object_type: std::borrow::Cow<'a, str>,
+        #[serde(borrow)]
+        modified: Option<std::borrow::Cow<'a, str>>,
+        #[serde(borrow)]
+        created: Option<std::borrow::Cow<'a, str>>,
+    }
+    let mut seen = BundleSeen::default();
+    let objects = EventExport::new(event, options, &mut seen).build();
+    let event_version = timestamp_millis(if event.timestamp > 0 {
+        event.timestamp
+    } else {
+        options.now
+    });
+    objects
+        .into_iter()
+        .map(|json| {
+            let (id, object_type, version) = match serde_json::from_str::<Listed<'_>>(&json) {
+                Ok(listed) => (
+                    listed.id.into_owned(),
+                    listed.object_type.into_owned(),
+                    listed
+                        .modified
+                        .or(listed.created)
+                        .map_or_else(|| event_version.clone(), std::borrow::Cow::into_owned),
+                ),
+                Err(_) => (String::new(), String::new(), event_version.clone()),
+            };
+            StixObjectText {
+                id,
+                object_type,
+                version,
+                json,
+            }
+        })
+        .collect()
+}
+
 /// The streaming STIX 2.1 writer: one bundle, written event by event; only one event's
 /// objects are held at a time (plus the ids of the identities, markings and clusters
 /// already written, which are emitted once per bundle).
