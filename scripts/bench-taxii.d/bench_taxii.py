@@ -531,7 +531,9 @@ def report(figures: list[Figures], indicators: int, envelope: int, page: int) ->
     ]
     print()
     print(f"TAXII 2.1 benchmark: {indicators:,} indicators, envelopes of {envelope:,}, "
-          f"pages of {page:,}, {os.cpu_count()} cores")
+          f"pages of {page:,}, {os.cpu_count()} cores, load average now "
+          f"{' '.join(f'{n:.2f}' for n in os.getloadavg())} (other work on the machine slows "
+          "both servers)")
     width = max(len(r[0]) for r in rows) + 2
     print("".ljust(width) + "".join(f.name.rjust(16) for f in figures))
     for label, value, fmt in rows:
