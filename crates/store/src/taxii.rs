@@ -316,16 +316,25 @@ impl Store {
 
     /// Events an event-scope search matches, visible to `viewer`, in TAXII order
     /// (`local_change_us`, id): from `from` on (inclusive), changed after `added_after_us`
-    /// (exclusive), at most `limit`.
+    /// (exclusive), among `only_ids` when given, at most `limit`.
     pub async fn taxii_events_page(
         &self,
         criteria: &AttributeCriteria,
         viewer: &Viewer,
         from: Option<ChangedEvent>,
         added_after_us: Option<i64>,
+        only_ids: Option<&[i64]>,
         limit: u64,
     ) -> Result<Vec<ChangedEvent>> {
         let mut sql = self.event_search_sql(criteria, viewer).await?;
+        if let Some(ids) = only_ids {
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let ids = &ids[..ids.len().min(IN_CHUNK)];
+            let list = sql.ints(ids);
+            sql.push(format!("events.id IN ({list})"));
+        }
         if let Some(from) = from {
             let change = sql.int(from.local_change_us);
             let change_again = sql.int(from.local_change_us);

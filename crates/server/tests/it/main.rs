@@ -24,5 +24,6 @@ mod support;
 mod sync_client;
 mod sync_remote;
 mod tags;
+mod taxii;
 mod visibility_property;
 mod warninglists;

@@ -144,7 +144,7 @@ async fn events_come_in_the_order_their_changes_were_stored(store: Store) {
         ids.push(store.insert_event(&stored, true).await.unwrap());
     }
     let page = store
-        .taxii_events_page(&criteria, &viewer, None, None, 10)
+        .taxii_events_page(&criteria, &viewer, None, None, None, 10)
         .await
         .unwrap();
     assert_eq!(page.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
@@ -157,7 +157,7 @@ async fn events_come_in_the_order_their_changes_were_stored(store: Store) {
         .await
         .unwrap();
     let unchanged = store
-        .taxii_events_page(&criteria, &viewer, None, None, 10)
+        .taxii_events_page(&criteria, &viewer, None, None, None, 10)
         .await
         .unwrap();
     assert_eq!(unchanged, page);
@@ -168,7 +168,7 @@ async fn events_come_in_the_order_their_changes_were_stored(store: Store) {
         .await
         .unwrap();
     let after_tag = store
-        .taxii_events_page(&criteria, &viewer, None, None, 10)
+        .taxii_events_page(&criteria, &viewer, None, None, None, 10)
         .await
         .unwrap();
     assert_eq!(
@@ -180,7 +180,7 @@ async fn events_come_in_the_order_their_changes_were_stored(store: Store) {
 
     // From a position (inclusive), after a date (exclusive), limited.
     let from = store
-        .taxii_events_page(&criteria, &viewer, Some(after_tag[1]), None, 10)
+        .taxii_events_page(&criteria, &viewer, Some(after_tag[1]), None, None, 10)
         .await
         .unwrap();
     assert_eq!(from, after_tag[1..]);
@@ -190,23 +190,29 @@ async fn events_come_in_the_order_their_changes_were_stored(store: Store) {
             &viewer,
             None,
             Some(after_tag[1].local_change_us),
+            None,
             10,
         )
         .await
         .unwrap();
     assert_eq!(after, vec![moved]);
     let limited = store
-        .taxii_events_page(&criteria, &viewer, None, None, 1)
+        .taxii_events_page(&criteria, &viewer, None, None, None, 1)
         .await
         .unwrap();
     assert_eq!(limited, after_tag[..1]);
+    let among = store
+        .taxii_events_page(&criteria, &viewer, None, None, Some(&[ids[2], ids[1]]), 10)
+        .await
+        .unwrap();
+    assert_eq!(among, after_tag[..2]);
     let by_id = store.events_local_change(&[ids[0]]).await.unwrap();
     assert_eq!(by_id, vec![moved]);
 
     // Another organisation sees none of these organisation-only events.
     let other = Viewer::organisation(org.id + 1000, []);
     let hidden = store
-        .taxii_events_page(&criteria, &other, None, None, 10)
+        .taxii_events_page(&criteria, &other, None, None, None, 10)
         .await
         .unwrap();
     assert!(hidden.is_empty());

@@ -1,0 +1,624 @@
+//! POST objects: a TAXII envelope becomes events of the caller's organisation, through the
+//! STIX import and the one import path (`crate::import`), everything processed before the
+//! answer (the status is `complete` at once).
+//!
+//! Each object is checked first (type, id, spec_version, timestamps, an indicator's
+//! pattern); objects that fail are listed as failures and the rest imported. What the
+//! import rejects becomes a failure of the objects it names.
+//!
+//! Objects already stored here (same uuid: an indicator posted again, an object of an
+//! earlier envelope) are never duplicated: a newer version (later `modified`) updates the
+//! attribute or object in place in the event holding it, with MISP's edit rules; the same
+//! or an older version is a success that changes nothing. Changing another organisation's
+//! event needs the right to modify it, as the MISP API asks.
+
+use super::collections::find;
+use super::media::check_content_type;
+use super::objects::{may_modify_event, split_id};
+use super::{TaxiiCall, TaxiiError, taxii_response};
+use crate::import::{ImportSettings, ToIdsOverride, import_event};
+use axum::body::Body;
+use axum::http::StatusCode;
+use axum::response::Response;
+use kizuna_formats::report::Rejection;
+use kizuna_formats::stix::import::{StixImportOptions, bundle_to_misp_events};
+use kizuna_model::Distribution;
+use kizuna_store::{Key, StoreError, StoredKind, StoredUuid, TaxiiStatus};
+use serde_json::{Map, Value, json};
+use std::collections::{BTreeMap, HashMap};
+
+/// Types of the STIX 2.1 cyber-observable objects (no `created`/`modified`).
+const SCO_TYPES: &[&str] = &[
+    "artifact",
+    "autonomous-system",
+    "directory",
+    "domain-name",
+    "email-addr",
+    "email-message",
+    "file",
+    "ipv4-addr",
+    "ipv6-addr",
+    "mac-addr",
+    "mutex",
+    "network-traffic",
+    "process",
+    "software",
+    "url",
+    "user-account",
+    "windows-registry-key",
+    "x509-certificate",
+];
+
+/// One object of the envelope that passed the checks.
+struct Posted {
+    id: String,
+    /// The uuid part of the id, lower case.
+    uuid: String,
+}
+
+/// Outcome of each posted object, by position in the envelope.
+struct Outcomes {
+    failures: BTreeMap<usize, String>,
+    ids: Vec<(String, String)>,
+}
+
+impl Outcomes {
+    fn fail(&mut self, index: usize, message: impl Into<String>) {
+        self.failures.entry(index).or_insert_with(|| message.into());
+    }
+}
+
+pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Response, TaxiiError> {
+    let access = find(call, id).await?;
+    if !access.can_write {
+        return Err(TaxiiError::forbidden(
+            "You may read this collection but not add objects to it.",
+        ));
+    }
+    check_content_type(&call.headers)?;
+    let limit = call.state.settings.max_body_bytes;
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
+        TaxiiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "Content too large",
+            format!(
+                "The envelope is larger than the API root's max_content_length ({limit} bytes)."
+            ),
+        )
+    })?;
+    let envelope: Value = serde_json::from_slice(&bytes).map_err(|error| {
+        TaxiiError::bad_request(format!("The request body is not JSON: {error}"))
+    })?;
+    let Value::Object(mut envelope) = envelope else {
+        return Err(TaxiiError::unprocessable(
+            "The body must be a TAXII envelope: a JSON object with an \"objects\" list.",
+        ));
+    };
+    let Some(Value::Array(objects)) = envelope.remove("objects") else {
+        return Err(TaxiiError::unprocessable(
+            "The envelope has no \"objects\" list of STIX objects.",
+        ));
+    };
+    let request_timestamp = now_micros();
+    let mut outcomes = Outcomes {
+        failures: BTreeMap::new(),
+        ids: Vec::with_capacity(objects.len()),
+    };
+    let mut good = Vec::with_capacity(objects.len());
+    let mut posted: Vec<(usize, Posted)> = Vec::with_capacity(objects.len());
+    for (index, object) in objects.into_iter().enumerate() {
+        let id = object
+            .get("id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        let version = object
+            .get("modified")
+            .or_else(|| object.get("created"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        outcomes.ids.push((id.clone(), version.clone()));
+        match check_object(&object) {
+            Ok(uuid) => {
+                posted.push((index, Posted { id, uuid }));
+                good.push(object);
+            }
+            Err(message) => outcomes.fail(index, message),
+        }
+    }
+
+    if !good.is_empty() {
+        import(call, &access.collection, good, &posted, &mut outcomes).await?;
+    }
+
+    let status = status_of(call, &access.collection.id, request_timestamp, &outcomes);
+    call.state.store.insert_taxii_status(&status).await?;
+    Ok(taxii_response(
+        call.version,
+        StatusCode::ACCEPTED,
+        super::status::render(&status).to_string(),
+    ))
+}
+
+fn now_micros() -> i64 {
+    i64::try_from(time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1000).unwrap_or(0)
+}
+
+/// The object's uuid part when it is a STIX object we may import; else why not.
+fn check_object(object: &Value) -> Result<String, String> {
+    let Some(map) = object.as_object() else {
+        return Err("not a STIX object: expected a JSON object".into());
+    };
+    let text = |key: &str| map.get(key).and_then(Value::as_str);
+    let object_type = text("type").ok_or("the object has no \"type\"")?;
+    let type_ok = (3..=250).contains(&object_type.len())
+        && object_type
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+    if !type_ok {
+        return Err(format!("type {object_type:?} is not a STIX type name"));
+    }
+    let id = text("id").ok_or("the object has no \"id\"")?;
+    let (id_type, uuid) = split_id(id).ok_or_else(|| format!("id {id:?} is not <type>--<uuid>"))?;
+    if id_type != object_type {
+        return Err(format!(
+            "id {id:?} does not start with the type {object_type:?}"
+        ));
+    }
+    match map.get("spec_version") {
+        None => {}
+        Some(Value::String(version)) if version == "2.1" || version == "2.0" => {}
+        Some(other) => return Err(format!("spec_version {other} is not 2.1")),
+    }
+    let timestamp = |key: &str| -> Result<Option<i64>, String> {
+        match map.get(key) {
+            None => Ok(None),
+            Some(Value::String(value)) => super::parse_timestamp(value)
+                .map(Some)
+                .ok_or_else(|| format!("{key} {value:?} is not a STIX timestamp")),
+            Some(other) => Err(format!("{key} {other} is not a STIX timestamp")),
+        }
+    };
+    let created = timestamp("created")?;
+    let modified = timestamp("modified")?;
+    let is_sco = SCO_TYPES.contains(&object_type);
+    if !is_sco {
+        let created = created.ok_or("the object has no \"created\" timestamp")?;
+        if object_type != "marking-definition" {
+            let modified = modified.ok_or("the object has no \"modified\" timestamp")?;
+            if modified < created {
+                return Err("modified is earlier than created".into());
+            }
+        }
+    }
+    if object_type == "indicator" {
+        if text("pattern").is_none_or(|pattern| pattern.trim().is_empty()) {
+            return Err("an indicator needs a \"pattern\"".into());
+        }
+        if map.get("spec_version").is_some() && text("pattern_type").is_none() {
+            return Err("an indicator needs a \"pattern_type\"".into());
+        }
+        timestamp("valid_from")?;
+    }
+    if object_type == "relationship" {
+        for key in ["source_ref", "target_ref"] {
+            if text(key).and_then(split_id).is_none() {
+                return Err(format!("a relationship needs a {key} naming an object"));
+            }
+        }
+    }
+    Ok(uuid)
+}
+
+/// Where an imported item goes: an existing event to update, or nothing (the stored
+/// version is as new).
+struct Routed {
+    updates: BTreeMap<i64, (Vec<Value>, Vec<Value>)>,
+}
+
+async fn import(
+    call: &TaxiiCall,
+    collection: &kizuna_store::TaxiiCollection,
+    good: Vec<Value>,
+    posted: &[(usize, Posted)],
+    outcomes: &mut Outcomes,
+) -> Result<(), TaxiiError> {
+    let store = &call.state.store;
+    // The envelope carries no bundle id: its objects alone name the event of the loose
+    // ones, so posting the same envelope again finds the same event.
+    let content = json!({ "objects": good });
+    let options = StixImportOptions {
+        default_info: format!("TAXII collection {}", collection.title),
+    };
+    let imported = bundle_to_misp_events(&content, &options);
+    drop(content);
+
+    let mut by_uuid: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (index, item) in posted {
+        by_uuid.entry(item.uuid.as_str()).or_default().push(*index);
+    }
+    let by_id: HashMap<&str, usize> = posted
+        .iter()
+        .map(|(index, item)| (item.id.as_str(), *index))
+        .collect();
+    for rejection in &imported.rejected {
+        // `objects[12] indicator--…`: the position is in the envelope without the failed
+        // objects, the id names the object.
+        let named = rejection
+            .location
+            .split_whitespace()
+            .nth(1)
+            .and_then(|id| by_id.get(id).copied());
+        if let Some(index) = named {
+            outcomes.fail(index, rejection.reason.clone());
+        }
+    }
+
+    let permissions = &call.principal.role.permissions;
+    let settings = ImportSettings {
+        keep_creator: permissions.perm_sync,
+        distribution: Some((
+            Distribution::from_i64(collection.distribution)
+                .unwrap_or(Distribution::OrganisationOnly),
+            collection.sharing_group_id,
+        )),
+        publish: Some(false),
+        tags: Vec::new(),
+        to_ids: ToIdsOverride::Keep,
+        update_existing: true,
+        ..ImportSettings::owned_by(call.principal.user.org_id, call.principal.user.id)
+    };
+
+    let mut uuids: Vec<String> = Vec::new();
+    for event in &imported.events {
+        collect_uuids(event, &mut uuids);
+    }
+    let stored: HashMap<String, StoredUuid> = store
+        .stored_uuids(&uuids)
+        .await?
+        .into_iter()
+        .map(|item| (item.uuid.clone(), item))
+        .collect();
+
+    let mut routed = Routed {
+        updates: BTreeMap::new(),
+    };
+    let mut event_cache: HashMap<i64, kizuna_model::Event> = HashMap::new();
+    for mut event in imported.events {
+        let Some(document) = event.get_mut("Event").and_then(Value::as_object_mut) else {
+            continue;
+        };
+        let event_uuid = text_of(document, "uuid");
+        if let Some(existing) = stored
+            .get(&event_uuid)
+            .filter(|item| item.kind == StoredKind::Event)
+        {
+            let meta = meta(call, &mut event_cache, existing.event_id).await?;
+            if !may_modify_event(call, &meta) {
+                fail_uuids(
+                    outcomes,
+                    &by_uuid,
+                    std::iter::once(event_uuid.as_str()),
+                    "the event exists and you may not modify it",
+                );
+                continue;
+            }
+        } else {
+            route_known_items(document, &stored, &mut routed);
+            let empty = document
+                .get("Attribute")
+                .and_then(Value::as_array)
+                .is_none_or(Vec::is_empty)
+                && document
+                    .get("Object")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty);
+            if empty {
+                continue;
+            }
+        }
+        save(call, &event, &settings, &by_uuid, outcomes).await?;
+    }
+
+    let update_settings = ImportSettings {
+        distribution: None,
+        ..settings.clone()
+    };
+    for (event_id, (attributes, objects)) in routed.updates {
+        let existing = meta(call, &mut event_cache, event_id).await?;
+        let item_uuids: Vec<String> = attributes
+            .iter()
+            .chain(objects.iter())
+            .map(|item| {
+                item.get("uuid")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            })
+            .collect();
+        if !may_modify_event(call, &existing) {
+            fail_uuids(
+                outcomes,
+                &by_uuid,
+                item_uuids.iter().map(String::as_str),
+                "a newer version of an object stored in an event you may not modify",
+            );
+            continue;
+        }
+        let update = json!({"Event": {
+            "uuid": existing.uuid,
+            "info": existing.info,
+            "date": kizuna_formats::misp::output::format_date(existing.date),
+            "timestamp": (existing.timestamp + 1).max(call.now).to_string(),
+            "Attribute": attributes,
+            "Object": objects,
+        }});
+        save(call, &update, &update_settings, &by_uuid, outcomes).await?;
+    }
+    Ok(())
+}
+
+async fn meta(
+    call: &TaxiiCall,
+    cache: &mut HashMap<i64, kizuna_model::Event>,
+    event_id: i64,
+) -> Result<kizuna_model::Event, TaxiiError> {
+    if let Some(event) = cache.get(&event_id) {
+        return Ok(event.clone());
+    }
+    let event = call.state.store.event_meta(&Key::Id(event_id)).await?;
+    cache.insert(event_id, event.clone());
+    Ok(event)
+}
+
+/// Saves one event through the import path; what it rejects fails the objects it names.
+async fn save(
+    call: &TaxiiCall,
+    event: &Value,
+    settings: &ImportSettings,
+    by_uuid: &HashMap<&str, Vec<usize>>,
+    outcomes: &mut Outcomes,
+) -> Result<(), TaxiiError> {
+    let document = event.get("Event").unwrap_or(event);
+    let event_uuid = document
+        .get("uuid")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    let labels = item_labels(document);
+    match import_event(
+        &call.state.store,
+        "TAXII envelope",
+        event,
+        settings,
+        call.now,
+    )
+    .await
+    {
+        Ok(summary) => {
+            for rejection in &summary.rejected {
+                reject(rejection, &labels, &event_uuid, by_uuid, outcomes);
+            }
+            Ok(())
+        }
+        Err(StoreError::Conflict(message)) => {
+            let mut uuids = Vec::new();
+            collect_uuids(event, &mut uuids);
+            fail_uuids(
+                outcomes,
+                by_uuid,
+                uuids.iter().map(String::as_str),
+                &message,
+            );
+            Ok(())
+        }
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// A rejection of the import path names an item by its label (`type value`) or the event.
+fn reject(
+    rejection: &Rejection,
+    labels: &HashMap<String, Vec<String>>,
+    event_uuid: &str,
+    by_uuid: &HashMap<&str, Vec<usize>>,
+    outcomes: &mut Outcomes,
+) {
+    let uuids: Vec<&str> = match labels.get(&rejection.item) {
+        Some(uuids) => uuids.iter().map(String::as_str).collect(),
+        None if rejection.location.ends_with("event") => vec![event_uuid],
+        None => Vec::new(),
+    };
+    fail_uuids(outcomes, by_uuid, uuids.into_iter(), &rejection.reason);
+}
+
+fn fail_uuids<'a>(
+    outcomes: &mut Outcomes,
+    by_uuid: &HashMap<&str, Vec<usize>>,
+    uuids: impl Iterator<Item = &'a str>,
+    message: &str,
+) {
+    for uuid in uuids {
+        for index in by_uuid.get(uuid).into_iter().flatten() {
+            outcomes.fail(*index, message.to_string());
+        }
+    }
+}
+
+/// `type value` (the import path's label of an attribute) → attribute uuids, and object
+/// names → object uuids.
+fn item_labels(document: &Value) -> HashMap<String, Vec<String>> {
+    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
+    let mut add = |item: &Value, label: String| {
+        if let Some(uuid) = item.get("uuid").and_then(Value::as_str) {
+            labels
+                .entry(label.trim().to_string())
+                .or_default()
+                .push(uuid.to_string());
+        }
+    };
+    let text = |item: &Value, key: &str| {
+        item.get(key)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    for attribute in document
+        .get("Attribute")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        add(
+            attribute,
+            format!("{} {}", text(attribute, "type"), text(attribute, "value")),
+        );
+    }
+    for object in document
+        .get("Object")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        add(object, text(object, "name"));
+    }
+    labels
+}
+
+fn text_of(map: &Map<String, Value>, key: &str) -> String {
+    map.get(key)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_lowercase()
+}
+
+/// Every uuid an imported event names: its own, its attributes', its objects' and theirs.
+fn collect_uuids(event: &Value, into: &mut Vec<String>) {
+    let document = event.get("Event").unwrap_or(event);
+    let mut push = |item: &Value| {
+        if let Some(uuid) = item.get("uuid").and_then(Value::as_str) {
+            into.push(uuid.to_lowercase());
+        }
+    };
+    push(document);
+    for attribute in document
+        .get("Attribute")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        push(attribute);
+    }
+    for object in document
+        .get("Object")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        push(object);
+        for attribute in object
+            .get("Attribute")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            push(attribute);
+        }
+    }
+}
+
+/// The item's timestamp in the import's MISP JSON (seconds, given as text or number).
+fn timestamp_of(item: &Value) -> i64 {
+    match item.get("timestamp") {
+        Some(Value::String(text)) => text.trim().parse().unwrap_or(0),
+        Some(Value::Number(number)) => number.as_i64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// Takes out of a new event the attributes and objects already stored in another event:
+/// newer versions go to that event's update, the others are dropped (already there).
+fn route_known_items(
+    document: &mut Map<String, Value>,
+    stored: &HashMap<String, StoredUuid>,
+    routed: &mut Routed,
+) {
+    let known = |item: &Value, kind: StoredKind| {
+        let uuid = item.get("uuid").and_then(Value::as_str)?.to_lowercase();
+        stored
+            .get(&uuid)
+            .filter(|found| found.kind == kind)
+            .cloned()
+    };
+    if let Some(Value::Array(attributes)) = document.get_mut("Attribute") {
+        let mut kept = Vec::with_capacity(attributes.len());
+        for attribute in attributes.drain(..) {
+            match known(&attribute, StoredKind::Attribute) {
+                None => kept.push(attribute),
+                Some(found) => {
+                    if timestamp_of(&attribute) > found.timestamp {
+                        routed
+                            .updates
+                            .entry(found.event_id)
+                            .or_default()
+                            .0
+                            .push(attribute);
+                    }
+                }
+            }
+        }
+        *attributes = kept;
+    }
+    if let Some(Value::Array(objects)) = document.get_mut("Object") {
+        let mut kept = Vec::with_capacity(objects.len());
+        for object in objects.drain(..) {
+            match known(&object, StoredKind::Object) {
+                None => kept.push(object),
+                Some(found) => {
+                    if timestamp_of(&object) > found.timestamp {
+                        routed
+                            .updates
+                            .entry(found.event_id)
+                            .or_default()
+                            .1
+                            .push(object);
+                    }
+                }
+            }
+        }
+        *objects = kept;
+    }
+}
+
+fn status_of(
+    call: &TaxiiCall,
+    collection_id: &str,
+    request_timestamp: i64,
+    outcomes: &Outcomes,
+) -> TaxiiStatus {
+    let mut successes = Vec::new();
+    let mut failures = Vec::new();
+    for (index, (id, version)) in outcomes.ids.iter().enumerate() {
+        match outcomes.failures.get(&index) {
+            Some(message) => {
+                failures.push(json!({"id": id, "version": version, "message": message}))
+            }
+            None => successes.push(json!({"id": id, "version": version})),
+        }
+    }
+    TaxiiStatus {
+        id: uuid::Uuid::new_v4().to_string(),
+        collection_id: collection_id.to_string(),
+        user_id: call.principal.user.id,
+        request_timestamp,
+        total_count: outcomes.ids.len() as i64,
+        success_count: successes.len() as i64,
+        failure_count: failures.len() as i64,
+        pending_count: 0,
+        successes: Value::Array(successes).to_string(),
+        failures: Value::Array(failures).to_string(),
+        pendings: "[]".into(),
+        created_at: call.now,
+    }
+}

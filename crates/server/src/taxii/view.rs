@@ -1,0 +1,402 @@
+//! A collection as the caller sees it: the events its filter selects under the caller's
+//! visibility, each rendered on its own with the STIX 2.1 export, listed in the order this
+//! instance stored their changes, objects in the order the export writes them.
+//!
+//! Event-level criteria of the filter select events; attribute-level ones (type, category,
+//! to_ids, values, attribute tags, validity…) also decide which attributes of a selected
+//! event are rendered, through the same attribute search restSearch runs.
+//!
+//! Rendering a large event costs far more than sending a page of it, so rendered events
+//! are kept in a bounded in-memory cache keyed by the event, the time of its last change,
+//! the reader's visibility and the filter: paging through a 1,000-indicator event renders it
+//! once, not once per page.
+
+use super::paging::{Cursor, ListParams};
+use super::{TaxiiCall, TaxiiError};
+use crate::{AppState, ServerSettings};
+use kizuna_formats::misp::filters::{Scope, parse_search};
+use kizuna_formats::stix::export::{Stix2Options, StixObjectText, event_objects};
+use kizuna_model::access::Viewer;
+use kizuna_model::query::{AttributeCriteria, Terms};
+use kizuna_store::{
+    ChangedEvent, Details, EventStubCache, Key, LoadOptions, SearchCursor, StoreError,
+    TaxiiCollection,
+};
+use serde_json::{Map, Value};
+use std::collections::hash_map::DefaultHasher;
+use std::collections::{HashMap, HashSet};
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, Weak};
+
+/// A collection's filter, parsed.
+pub struct View {
+    pub criteria: AttributeCriteria,
+    attribute_level: bool,
+    filter_key: u64,
+}
+
+/// Parses a collection filter (restSearch filters as a JSON object; '' = none) into search
+/// criteria, or says what is wrong with it.
+pub fn parse_filter(text: &str, now: i64) -> Result<AttributeCriteria, String> {
+    if text.trim().is_empty() {
+        return Ok(AttributeCriteria::default());
+    }
+    let map: Map<String, Value> = match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => map,
+        Ok(_) => return Err("the filter must be a JSON object of restSearch filters".into()),
+        Err(error) => return Err(format!("the filter is not JSON: {error}")),
+    };
+    for paging in ["limit", "page", "returnFormat"] {
+        if map.contains_key(paging) {
+            return Err(format!(
+                "{paging} has no meaning in a collection filter (TAXII pages by itself)"
+            ));
+        }
+    }
+    parse_search(&map, Scope::Events, None, now)
+        .map(|request| request.criteria)
+        .map_err(|error| error.to_string())
+}
+
+/// Whether criteria restrict attributes, not only events (then a selected event shows only
+/// the attributes that match).
+fn restricts_attributes(criteria: &AttributeCriteria) -> bool {
+    !(criteria.value.is_empty()
+        && criteria.value1.is_empty()
+        && criteria.value2.is_empty()
+        && criteria.attr_type.is_empty()
+        && criteria.category.is_empty()
+        && criteria.object_relation.is_empty()
+        && criteria.comment.is_empty()
+        && criteria.attribute_uuid.is_empty()
+        && criteria.attribute_timestamp.is_none()
+        && criteria.first_seen.is_none()
+        && criteria.last_seen.is_none()
+        && criteria.valid_at.is_none()
+        && criteria.to_ids.is_none()
+        && criteria.object_name.is_empty()
+        && criteria.search_all.is_none()
+        && (criteria.tags.is_empty() || criteria.event_tags_only))
+}
+
+impl View {
+    pub fn of(collection: &TaxiiCollection, now: i64) -> Result<Self, TaxiiError> {
+        let criteria = parse_filter(&collection.filter, now).map_err(|error| {
+            tracing::error!(collection = %collection.id, %error, "stored TAXII collection filter does not parse");
+            TaxiiError::internal()
+        })?;
+        let mut hasher = DefaultHasher::new();
+        collection.filter.hash(&mut hasher);
+        // "Valid now" moves with the clock: renders made under it are kept a minute.
+        if criteria.valid_at.is_some() {
+            (now / 60).hash(&mut hasher);
+        }
+        Ok(Self {
+            attribute_level: restricts_attributes(&criteria),
+            criteria,
+            filter_key: hasher.finish(),
+        })
+    }
+}
+
+/// One object of a page: the event's rendered list, the object's place in it, and the
+/// event's `date_added`.
+pub struct PageItem {
+    pub objects: Arc<Vec<StixObjectText>>,
+    pub index: usize,
+    pub date_added: i64,
+}
+
+impl PageItem {
+    pub fn object(&self) -> &StixObjectText {
+        &self.objects[self.index]
+    }
+}
+
+pub struct Page {
+    pub items: Vec<PageItem>,
+    pub more: bool,
+    pub next: Option<String>,
+}
+
+impl Page {
+    /// Smallest and largest `date_added` of the page (the X-TAXII-Date-Added headers).
+    pub fn date_added_range(&self) -> Option<(i64, i64)> {
+        let first = self.items.iter().map(|item| item.date_added).min()?;
+        let last = self.items.iter().map(|item| item.date_added).max()?;
+        Some((first, last))
+    }
+}
+
+/// Events read per query while filling a page.
+const EVENTS_PER_QUERY: u64 = 16;
+
+/// The page `params` asks for: objects passing the `match` filters, in collection order,
+/// from `next` on, at most `limit`; an object id already in the page is not repeated.
+/// `only_events` limits the page to those events (reading one object).
+pub async fn page(
+    call: &TaxiiCall,
+    view: &View,
+    params: &ListParams,
+    only_events: Option<&[i64]>,
+) -> Result<Page, TaxiiError> {
+    let store = &call.state.store;
+    let mut items: Vec<PageItem> = Vec::new();
+    let mut in_page: HashSet<String> = HashSet::new();
+    let mut from = params.next.map(|cursor| cursor.event);
+    let resume = params.next;
+    loop {
+        let events = store
+            .taxii_events_page(
+                &view.criteria,
+                &call.viewer,
+                from,
+                params.added_after,
+                only_events,
+                EVENTS_PER_QUERY,
+            )
+            .await?;
+        for event in &events {
+            let Some(objects) = rendered(call, view, *event).await? else {
+                continue;
+            };
+            let start = match resume {
+                Some(cursor) if cursor.event == *event => cursor.position,
+                _ => 0,
+            };
+            for index in start..objects.len() {
+                let object = &objects[index];
+                if !params.matches(&object.id, &object.object_type, &object.version) {
+                    continue;
+                }
+                if items.len() >= params.limit {
+                    return Ok(Page {
+                        items,
+                        more: true,
+                        next: Some(params.token(Cursor {
+                            event: *event,
+                            position: index,
+                        })),
+                    });
+                }
+                if !in_page.insert(object.id.clone()) {
+                    continue;
+                }
+                items.push(PageItem {
+                    objects: Arc::clone(&objects),
+                    index,
+                    date_added: event.local_change_us,
+                });
+            }
+        }
+        match events.last() {
+            Some(last) if events.len() as u64 == EVENTS_PER_QUERY => {
+                from = Some(ChangedEvent {
+                    local_change_us: last.local_change_us,
+                    id: last.id + 1,
+                });
+            }
+            _ => break,
+        }
+    }
+    Ok(Page {
+        items,
+        more: false,
+        next: None,
+    })
+}
+
+/// The STIX objects of one event as the caller sees it through the view; None when the
+/// event is gone.
+pub async fn rendered(
+    call: &TaxiiCall,
+    view: &View,
+    event: ChangedEvent,
+) -> Result<Option<Arc<Vec<StixObjectText>>>, TaxiiError> {
+    let key = RenderKey {
+        event: event.id,
+        local_change_us: event.local_change_us,
+        viewer: viewer_key(&call.viewer),
+        filter: view.filter_key,
+    };
+    let cache = cache_of(&call.state);
+    if let Some(objects) = lock(&cache).get(&key) {
+        return Ok(Some(objects));
+    }
+    let store = &call.state.store;
+    let options = LoadOptions {
+        include_deleted: false,
+        viewer_org: call.viewer.org_id(),
+    };
+    let mut loaded = match store.event(&Key::Id(event.id), &options).await {
+        Ok(loaded) => loaded,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(other) => return Err(other.into()),
+    };
+    if view.attribute_level {
+        let wanted = matching_attributes(call, view, event.id).await?;
+        loaded
+            .attributes
+            .retain(|attribute| wanted.contains(&attribute.id));
+        for object in &mut loaded.objects {
+            object
+                .attributes
+                .retain(|attribute| wanted.contains(&attribute.id));
+        }
+        loaded
+            .objects
+            .retain(|object| !object.attributes.is_empty());
+    }
+    let options = Stix2Options::new(call.state.settings.base_url.clone(), call.now);
+    let objects = Arc::new(event_objects(&loaded, &options));
+    lock(&cache).insert(key, Arc::clone(&objects));
+    Ok(Some(objects))
+}
+
+/// Ids of the event's attributes the view's attribute criteria select.
+async fn matching_attributes(
+    call: &TaxiiCall,
+    view: &View,
+    event_id: i64,
+) -> Result<HashSet<i64>, TaxiiError> {
+    let mut criteria = view.criteria.clone();
+    criteria.event = Terms::any_of([event_id.to_string()]);
+    let mut cursor = SearchCursor::new(0, None);
+    let mut events = EventStubCache::default();
+    let mut wanted = HashSet::new();
+    loop {
+        let hits = call
+            .state
+            .store
+            .search_attributes_page_reading(
+                &criteria,
+                &call.viewer,
+                &mut cursor,
+                &mut events,
+                Details::Skip,
+            )
+            .await?;
+        if hits.is_empty() {
+            return Ok(wanted);
+        }
+        wanted.extend(hits.iter().map(|hit| hit.attribute.id));
+    }
+}
+
+fn viewer_key(viewer: &Viewer) -> u64 {
+    let mut hasher = DefaultHasher::new();
+    match viewer {
+        Viewer::SiteAdmin => 0u8.hash(&mut hasher),
+        Viewer::Organisation {
+            org_id,
+            sharing_groups,
+            unpublished_private,
+        } => {
+            1u8.hash(&mut hasher);
+            org_id.hash(&mut hasher);
+            unpublished_private.hash(&mut hasher);
+            let mut groups: Vec<i64> = sharing_groups.iter().copied().collect();
+            groups.sort_unstable();
+            groups.hash(&mut hasher);
+        }
+    }
+    hasher.finish()
+}
+
+// ---------------------------------------------------------------------------------------
+// The render cache
+// ---------------------------------------------------------------------------------------
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+struct RenderKey {
+    event: i64,
+    local_change_us: i64,
+    viewer: u64,
+    filter: u64,
+}
+
+/// Bytes of rendered JSON kept per server; the entry used last is kept even when larger.
+const CACHE_BYTES: usize = 64 * 1024 * 1024;
+
+#[derive(Default)]
+struct RenderCache {
+    entries: HashMap<RenderKey, CacheEntry>,
+    bytes: usize,
+    clock: u64,
+}
+
+struct CacheEntry {
+    objects: Arc<Vec<StixObjectText>>,
+    bytes: usize,
+    used: u64,
+}
+
+impl RenderCache {
+    fn get(&mut self, key: &RenderKey) -> Option<Arc<Vec<StixObjectText>>> {
+        self.clock += 1;
+        let entry = self.entries.get_mut(key)?;
+        entry.used = self.clock;
+        Some(Arc::clone(&entry.objects))
+    }
+
+    fn insert(&mut self, key: RenderKey, objects: Arc<Vec<StixObjectText>>) {
+        self.clock += 1;
+        let bytes = objects
+            .iter()
+            .map(|object| object.json.len() + object.id.len() + object.version.len() + 64)
+            .sum();
+        while self.bytes + bytes > CACHE_BYTES && !self.entries.is_empty() {
+            let oldest = self
+                .entries
+                .iter()
+                .min_by_key(|(_, entry)| entry.used)
+                .map(|(key, _)| *key);
+            if let Some(oldest) = oldest
+                && let Some(removed) = self.entries.remove(&oldest)
+            {
+                self.bytes -= removed.bytes;
+            }
+        }
+        self.bytes += bytes;
+        if let Some(replaced) = self.entries.insert(
+            key,
+            CacheEntry {
+                objects,
+                bytes,
+                used: self.clock,
+            },
+        ) {
+            self.bytes -= replaced.bytes;
+        }
+    }
+}
+
+type SharedCache = Arc<Mutex<RenderCache>>;
+
+/// One cache per running application. Event ids mean nothing across databases, so the
+/// cache belongs to the application's settings (one allocation per `AppState::new`); the
+/// weak reference kept here pins that allocation's address, so it cannot be reused by
+/// another application while the entry exists.
+static CACHES: Mutex<Vec<(Weak<ServerSettings>, SharedCache)>> = Mutex::new(Vec::new());
+
+fn cache_of(state: &AppState) -> SharedCache {
+    let mut caches = CACHES
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    caches.retain(|(settings, _)| settings.strong_count() > 0);
+    if let Some((_, cache)) = caches
+        .iter()
+        .find(|(settings, _)| std::ptr::eq(settings.as_ptr(), Arc::as_ptr(&state.settings)))
+    {
+        return Arc::clone(cache);
+    }
+    let cache = SharedCache::default();
+    caches.push((Arc::downgrade(&state.settings), Arc::clone(&cache)));
+    cache
+}
+
+fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, RenderCache> {
+    cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
