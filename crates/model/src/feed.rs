@@ -13,6 +13,9 @@ pub enum FeedSourceFormat {
     Freetext,
     /// Delimited text whose configured columns hold values.
     Csv,
+    /// A TAXII 2.1 (or 2.0) collection: `url` is the API root, `settings.taxii` names the
+    /// collection (a Kizuna extension; MISP has no TAXII feeds).
+    Taxii,
 }
 
 impl FeedSourceFormat {
@@ -21,6 +24,7 @@ impl FeedSourceFormat {
             FeedSourceFormat::Misp => "misp",
             FeedSourceFormat::Freetext => "freetext",
             FeedSourceFormat::Csv => "csv",
+            FeedSourceFormat::Taxii => "taxii",
         }
     }
 
@@ -30,6 +34,7 @@ impl FeedSourceFormat {
             "misp" => Some(FeedSourceFormat::Misp),
             "freetext" => Some(FeedSourceFormat::Freetext),
             "csv" => Some(FeedSourceFormat::Csv),
+            "taxii" => Some(FeedSourceFormat::Taxii),
             _ => None,
         }
     }
@@ -185,6 +190,7 @@ mod tests {
             FeedSourceFormat::Misp,
             FeedSourceFormat::Freetext,
             FeedSourceFormat::Csv,
+            FeedSourceFormat::Taxii,
         ] {
             assert_eq!(FeedSourceFormat::parse(format.as_str()), Some(format));
         }

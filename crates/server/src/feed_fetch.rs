@@ -136,6 +136,8 @@ pub struct FetchReport {
     pub values_deleted: u64,
     /// The event a csv or freetext fetch wrote into.
     pub event_id: Option<i64>,
+    /// A TAXII fetch: what it read, its rejections and the cursor of the next run.
+    pub taxii: Option<String>,
 }
 
 impl FetchReport {
@@ -148,7 +150,7 @@ impl FetchReport {
         }
         let import = &self.import;
         match self.source_format {
-            Some(FeedSourceFormat::Misp) => {
+            Some(FeedSourceFormat::Misp | FeedSourceFormat::Taxii) => {
                 message.push_str(&format!(
                     " Downloaded {} new event(s). Updated {} event(s).",
                     import.events_added, import.events_updated
@@ -176,7 +178,10 @@ impl FetchReport {
                 self.filtered
             ));
         }
-        if !import.rejected.is_empty() {
+        if let Some(taxii) = &self.taxii {
+            message.push(' ');
+            message.push_str(taxii);
+        } else if !import.rejected.is_empty() {
             message.push_str(&format!(
                 " {} item(s) rejected, first: {}",
                 import.rejected.len(),
@@ -259,6 +264,7 @@ async fn run_fetch(
         FeedSourceFormat::Csv | FeedSourceFormat::Freetext => {
             fetch_values_feed(state, feed, user, now).await
         }
+        FeedSourceFormat::Taxii => fetch_taxii_feed(state, feed, user, now).await,
     }
 }
 
@@ -824,6 +830,71 @@ async fn fetch_values_feed(
     Ok((report, Some(validators)))
 }
 
+/// Reads a TAXII feed's collection from the cursor kept in `last_modified` (the greatest
+/// `X-TAXII-Date-Added-Last` of the last run), which is returned as the new validator.
+async fn fetch_taxii_feed(
+    state: &AppState,
+    feed: &Feed,
+    user: FeedUser,
+    now: i64,
+) -> Result<(FetchReport, Option<Validators>), FeedError> {
+    use crate::taxii_client::{TaxiiError, feed_pull_options, pull_collection};
+    if feed.is_local() {
+        return Err(FeedError::Source(
+            "a TAXII feed reads a TAXII server: its input_source must be network".into(),
+        ));
+    }
+    let store = &state.store;
+    let mut headers = Vec::new();
+    for line in parse_header_lines(&feed.headers) {
+        headers.push(line.map_err(|problem| FeedError::Source(format!("headers: {problem}")))?);
+    }
+    let options = feed_pull_options(
+        feed.url.trim(),
+        &feed_settings(feed),
+        headers,
+        &feed.state.last_modified,
+        state.feeds.settings.max_document_bytes,
+    )
+    .map_err(FeedError::Source)?;
+    let mut settings = base_import_settings(store, feed, user).await?;
+    settings.distribution = Some(forced_distribution(store, feed).await?);
+    settings.publish = Some(feed.publish);
+    let creator = if feed.orgc_id != 0 {
+        match store.org(&Key::Id(feed.orgc_id)).await {
+            Ok(org) => Some(json!({"name": org.name, "uuid": org.uuid})),
+            Err(StoreError::NotFound) => None,
+            Err(other) => return Err(other.into()),
+        }
+    } else {
+        None
+    };
+    let pulled = pull_collection(store, &options, &settings, creator, now)
+        .await
+        .map_err(|error| match error {
+            TaxiiError::Store(store_error) => FeedError::Store(store_error),
+            other => FeedError::Source(other.to_string()),
+        })?;
+    if let Some(error) = &pulled.error {
+        // What was read is imported; the cursor stays, so the next fetch reads it again.
+        return Err(match error {
+            TaxiiError::Store(_) => FeedError::Source(format!("database error: {error}")),
+            other => FeedError::Source(format!("{other} ({})", pulled.describe())),
+        });
+    }
+    let cursor = pulled.cursor.clone().map(|cursor| Validators {
+        etag: String::new(),
+        last_modified: cursor,
+    });
+    let report = FetchReport {
+        source_format: Some(FeedSourceFormat::Taxii),
+        taxii: Some(pulled.describe()),
+        import: pulled.import,
+        ..FetchReport::default()
+    };
+    Ok((report, cursor))
+}
+
 fn today(now: i64) -> time::Date {
     time::OffsetDateTime::from_unix_timestamp(now)
         .map(|moment| moment.date())
@@ -1075,6 +1146,11 @@ pub async fn cache_feed(
                     }
                 }
             }
+        }
+        FeedSourceFormat::Taxii => {
+            return Err(FeedError::Source(
+                "TAXII feeds have no value cache: fetch them into events instead".into(),
+            ));
         }
         FeedSourceFormat::Csv | FeedSourceFormat::Freetext => {
             let location = locate(&feed, None)?;

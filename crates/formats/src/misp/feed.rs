@@ -608,7 +608,7 @@ pub fn parse_values_feed(
             let mapping = CsvMapping::from_misp_feed_settings(settings)?;
             parse_csv(text, &mapping, tlds)
         }
-        FeedSourceFormat::Freetext | FeedSourceFormat::Misp => {
+        FeedSourceFormat::Freetext | FeedSourceFormat::Misp | FeedSourceFormat::Taxii => {
             let exclude = match settings
                 .get("common")
                 .and_then(|common| common.get("excluderegex"))

@@ -407,7 +407,7 @@ fn apply_fields(feed: &mut Feed, input: &Map<String, Value>, errors: &mut FieldE
     if let Some(format) = text("source_format", errors) {
         match FeedSourceFormat::parse(&format) {
             Some(format) => feed.source_format = format,
-            None => errors.add("source_format", "must be misp, freetext or csv"),
+            None => errors.add("source_format", "must be misp, freetext, csv or taxii"),
         }
     }
     if let Some(source) = text("input_source", errors) {
@@ -545,7 +545,24 @@ async fn validate(call: &Call, feed: &mut Feed, errors: &mut FieldErrors) -> Api
     if let Err(problem) = FeedRules::parse(&feed.rules) {
         errors.add("rules", problem);
     }
-    if feed.source_format != FeedSourceFormat::Misp {
+    if feed.source_format == FeedSourceFormat::Taxii {
+        let settings = parse_lenient_json(feed.settings.as_bytes()).unwrap_or(Value::Null);
+        if let Err(problem) = crate::taxii_client::feed_settings(&settings) {
+            errors.add("settings", problem);
+        }
+        if feed.is_local() {
+            errors.add(
+                "input_source",
+                "A TAXII feed reads a TAXII server: the only valid option is network.",
+            );
+        }
+        if feed.caching_enabled {
+            errors.add(
+                "caching_enabled",
+                "TAXII feeds have no value cache; fetch them into events instead.",
+            );
+        }
+    } else if feed.source_format != FeedSourceFormat::Misp {
         let settings = if feed.settings.is_empty() {
             json!({})
         } else {
