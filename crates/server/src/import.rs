@@ -210,14 +210,14 @@ pub fn prepare_event(
 
 /// What a prepared event needs: nothing more (rejected, unchanged, or an update already
 /// written), or inserting as a new event.
-enum Decision {
+pub(crate) enum Decision {
     Done(ImportSummary),
     Insert(Box<Event>, ImportSummary),
 }
 
 /// Compares a prepared event with the database: a known event is updated here (when the
 /// source is newer), a new one is returned for the caller to insert.
-async fn decide(
+pub(crate) async fn decide(
     store: &Store,
     source: &str,
     prepared: PreparedEvent,

@@ -176,6 +176,15 @@ async fn add(call: &Call) -> ApiResult<Response> {
         .store()
         .event(&Key::Id(id), &LoadOptions::default())
         .await?;
+    // MISP publishes an event saved as published (and passes on what a peer pushed): the
+    // peer it came from already has this version and declines it.
+    if stored.published {
+        crate::sync::push_published_event(
+            call.store().clone(),
+            id,
+            call.state.settings.base_url.clone(),
+        );
+    }
     let mut body = event_body(&stored, call.flag("metadata"));
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     Ok(json_response(body))
@@ -295,6 +304,14 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             },
         )
         .await?;
+    // MISP publishes again only when the edit itself says published.
+    if stored.published && input.published == Some(true) {
+        crate::sync::push_published_event(
+            call.store().clone(),
+            meta.id,
+            call.state.settings.base_url.clone(),
+        );
+    }
     let mut body = event_body(&stored, call.flag("metadata"));
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     Ok(json_response(body))

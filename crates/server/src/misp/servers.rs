@@ -802,6 +802,12 @@ async fn pull(call: &Call) -> ApiResult<Response> {
     }
     match sync::run_pull(call.store(), server.id, &technique, call.principal.user.id).await {
         Ok(report) => {
+            sync::pass_along_pulled(
+                call.store().clone(),
+                server.id,
+                &report,
+                call.state.settings.base_url.clone(),
+            );
             let message = format!(
                 "Pull completed. {} events pulled, {} events could not be pulled, 0 proposals pulled, {} sightings pulled, 0 clusters pulled, 0 analyst data pulled.",
                 report.added.len() + report.updated.len(),

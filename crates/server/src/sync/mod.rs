@@ -148,34 +148,58 @@ pub async fn run_push(
 /// outcome is recorded on its server like any push. An event push would not take (no
 /// attributes) is left alone rather than recorded as a failed push.
 pub fn push_published_event(store: Store, event_id: i64, base_url: String) {
+    push_in_background(store, vec![kizuna_store::Key::Id(event_id)], None, base_url);
+}
+
+/// MISP's passAlong: the published events a pull stored from `from_server` go on to every
+/// other server with push on (never back to where they came from), in the background.
+pub fn pass_along_pulled(store: Store, from_server: i64, report: &PullReport, base_url: String) {
+    let events: Vec<kizuna_store::Key> = report
+        .added
+        .iter()
+        .chain(&report.updated)
+        .map(|uuid| kizuna_store::Key::Uuid(uuid.clone()))
+        .collect();
+    if !events.is_empty() {
+        push_in_background(store, events, Some(from_server), base_url);
+    }
+}
+
+fn push_in_background(
+    store: Store,
+    events: Vec<kizuna_store::Key>,
+    skip_server: Option<i64>,
+    base_url: String,
+) {
     tokio::spawn(async move {
-        let event = kizuna_store::Key::Id(event_id);
         let servers = match store.servers().await {
             Ok(servers) => servers,
             Err(error) => {
-                tracing::warn!(
-                    event_id,
-                    "push on publish: cannot list the servers: {error}"
-                );
+                tracing::warn!("push on publish: cannot list the servers: {error}");
                 return;
             }
         };
-        let pushing: Vec<Server> = servers.into_iter().filter(|server| server.push).collect();
+        let pushing: Vec<Server> = servers
+            .into_iter()
+            .filter(|server| server.push && Some(server.id) != skip_server)
+            .collect();
         if pushing.is_empty() {
             return;
         }
-        match store.push_candidates(0, Some(&event)).await {
-            Ok(candidates) if !candidates.is_empty() => {}
-            Ok(_) => return,
-            Err(error) => {
-                tracing::warn!(event_id, "push on publish: {error}");
-                return;
+        for event in events {
+            match store.push_candidates(0, Some(&event)).await {
+                Ok(candidates) if !candidates.is_empty() => {}
+                Ok(_) => continue,
+                Err(error) => {
+                    tracing::warn!("push on publish of {event:?}: {error}");
+                    continue;
+                }
             }
-        }
-        let technique = PushTechnique::Single(event);
-        for server in pushing {
-            // run_push records and logs the outcome on the server.
-            let _ = run_push(&store, server.id, &technique, &base_url).await;
+            let technique = PushTechnique::Single(event);
+            for server in &pushing {
+                // run_push records and logs the outcome on the server.
+                let _ = run_push(&store, server.id, &technique, &base_url).await;
+            }
         }
     });
 }
@@ -221,7 +245,11 @@ pub async fn run_enabled(
     let mut runs = Vec::new();
     for server in servers {
         let pull = if directions.pull && server.pull {
-            Some(run_pull(store, server.id, pull_technique, user_id).await)
+            let result = run_pull(store, server.id, pull_technique, user_id).await;
+            if let Ok(report) = &result {
+                pass_along_pulled(store.clone(), server.id, report, base_url.to_string());
+            }
+            Some(result)
         } else {
             None
         };

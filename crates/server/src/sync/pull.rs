@@ -12,7 +12,7 @@ use super::downgrade::downgrade_pulled;
 use super::remote::{IndexAnswer, IndexEntry, Remote};
 use super::rules::PullRules;
 use super::{SyncError, host_org_id};
-use crate::import::{ImportSettings, ToIdsOverride, creator_org, import_event};
+use crate::import::{Decision, ImportSettings, ToIdsOverride, creator_org, decide, prepare_event};
 use futures_util::StreamExt;
 use kizuna_formats::misp::input::{OrgInput, lenient_bool, lenient_i64};
 use kizuna_model::access::Viewer;
@@ -195,36 +195,115 @@ pub async fn pull(
         update_existing: true,
     };
     let wanted: Vec<IndexEntry> = wanted.into_iter().cloned().collect();
+    let entry_ids: HashMap<String, i64> = wanted
+        .iter()
+        .map(|entry| (entry.uuid.clone(), entry.id))
+        .collect();
     let fetcher = remote.clone();
+    let shared_rules = std::sync::Arc::new(rules.clone());
+    // Downloads run several at once; checking and downgrading an answer is CPU work and
+    // runs on a blocking thread, so parsing, building and writing share the two cores.
     let mut downloads = futures_util::stream::iter(wanted.into_iter().map(move |entry| {
         let remote = fetcher.clone();
+        let rules = std::sync::Arc::clone(&shared_rules);
         async move {
-            let fetched = remote.event(&entry.uuid).await;
-            (entry, fetched)
+            let checked = match remote.event(&entry.uuid).await {
+                Ok(body) => {
+                    let uuid = entry.uuid.clone();
+                    tokio::task::spawn_blocking(move || {
+                        check_pulled(&uuid, body, keep_levels, &rules)
+                    })
+                    .await
+                    .unwrap_or_else(|error| Err(format!("checking the event failed: {error}")))
+                }
+                Err(error) => Err(error.to_string()),
+            };
+            (entry, checked)
         }
     }))
     .buffered(FETCH_CONCURRENCY);
-    while let Some((entry, fetched)) = downloads.next().await {
-        let entry = &entry;
-        report.fetched += 1;
-        let body = match fetched {
-            Ok(body) => body,
+    let mut ahead = std::collections::VecDeque::new();
+    let mut batch = PulledBatch::default();
+    let shared_settings = std::sync::Arc::new(settings.clone());
+    loop {
+        while ahead.len() < PREPARE_AHEAD {
+            let Some((entry, checked)) = downloads.next().await else {
+                break;
+            };
+            report.fetched += 1;
+            let mut body = match checked {
+                Ok(Some(body)) => body,
+                Ok(None) => {
+                    report.empty += 1;
+                    continue;
+                }
+                Err(reason) => {
+                    report.failed.push((entry.uuid.clone(), reason));
+                    continue;
+                }
+            };
+            let now = crate::now();
+            if let Some(event) = body.get_mut("Event")
+                && let Err(error) = capture_sharing_groups(store, event, user_id, now).await
+            {
+                report.failed.push((
+                    entry.uuid.clone(),
+                    format!("cannot store its sharing group: {error}"),
+                ));
+                continue;
+            }
+            let source = format!("{}/events/view/{}", server.url, entry.uuid);
+            let settings = std::sync::Arc::clone(&shared_settings);
+            let prepared = tokio::task::spawn_blocking(move || {
+                let prepared = prepare_event(&source, body, &settings, now);
+                (source, now, prepared)
+            });
+            ahead.push_back((entry, prepared));
+        }
+        let Some((entry, prepared)) = ahead.pop_front() else {
+            break;
+        };
+        let (source, now, prepared) = match prepared.await {
+            Ok(done) => done,
             Err(error) => {
-                report.failed.push((entry.uuid.clone(), error.to_string()));
+                report
+                    .failed
+                    .push((entry.uuid, format!("building the event failed: {error}")));
                 continue;
             }
         };
-        match store_pulled(store, server, entry, body, &rules, keep_levels, &settings).await {
-            Ok(Stored::Added) => report.added.push(entry.uuid.clone()),
-            Ok(Stored::Updated) => report.updated.push(entry.uuid.clone()),
-            Ok(Stored::Unchanged) => report.unchanged += 1,
-            Ok(Stored::Empty) => report.empty += 1,
-            Err(reason) => report.failed.push((entry.uuid.clone(), reason)),
-        }
-        if report.failed.iter().all(|(uuid, _)| uuid != &entry.uuid) {
-            report.lastpulledid = report.lastpulledid.max(entry.id);
+        match decide(store, &source, prepared, &settings, now).await {
+            Ok(Decision::Insert(mut event, _)) => {
+                // Synced events are edited at their source only.
+                event.locked = true;
+                batch.push(entry.uuid, *event);
+                if batch.is_full() {
+                    batch.flush(store, &mut report).await;
+                }
+            }
+            Ok(Decision::Done(summary)) => match stored_outcome(&summary) {
+                Ok(Stored::Updated) => report.updated.push(entry.uuid),
+                Ok(Stored::Unchanged) => report.unchanged += 1,
+                Err(reason) => report.failed.push((entry.uuid, reason)),
+            },
+            Err(error) => report
+                .failed
+                .push((entry.uuid, format!("cannot store it: {error}"))),
         }
     }
+    batch.flush(store, &mut report).await;
+    // MISP's lastpulledid: the highest remote id among the events handled without failure.
+    let failed: HashSet<&str> = report
+        .failed
+        .iter()
+        .map(|(uuid, _)| uuid.as_str())
+        .collect();
+    report.lastpulledid = entry_ids
+        .iter()
+        .filter(|(uuid, _)| !failed.contains(uuid.as_str()))
+        .map(|(_, id)| *id)
+        .max()
+        .unwrap_or_default();
     drop(downloads);
     pull_sightings(store, &remote, &entries, &blocklisted, &mut report).await?;
     let keep_etag = if whole_index && report.ok() {
@@ -235,53 +314,95 @@ pub async fn pull(
     Ok((report, keep_etag))
 }
 
+/// How a pulled event that needed no insert was handled.
 enum Stored {
-    Added,
     Updated,
     Unchanged,
-    Empty,
 }
 
-async fn store_pulled(
-    store: &Store,
-    server: &Server,
-    entry: &IndexEntry,
+/// Events ahead of the one being compared with the database: downloaded, checked and being
+/// built on other threads.
+const PREPARE_AHEAD: usize = 3;
+/// New events gathered before they are written in one transaction (as a feed import does).
+const BATCH_ATTRIBUTES: u64 = 10_000;
+const BATCH_EVENTS: usize = 200;
+
+/// New pulled events waiting to be written together.
+#[derive(Default)]
+struct PulledBatch {
+    uuids: Vec<String>,
+    events: Vec<kizuna_model::Event>,
+    attributes: u64,
+}
+
+impl PulledBatch {
+    fn push(&mut self, uuid: String, event: kizuna_model::Event) {
+        self.attributes += event.attributes.len() as u64
+            + event
+                .objects
+                .iter()
+                .map(|object| object.attributes.len() as u64)
+                .sum::<u64>();
+        self.uuids.push(uuid);
+        self.events.push(event);
+    }
+
+    fn is_full(&self) -> bool {
+        self.attributes >= BATCH_ATTRIBUTES || self.events.len() >= BATCH_EVENTS
+    }
+
+    /// Writes the gathered events in one transaction; should that fail, one by one, so
+    /// each event is still stored whole or not at all and a bad one fails alone.
+    async fn flush(&mut self, store: &Store, report: &mut PullReport) {
+        let uuids = std::mem::take(&mut self.uuids);
+        let events = std::mem::take(&mut self.events);
+        self.attributes = 0;
+        if events.is_empty() {
+            return;
+        }
+        if store.insert_events(&events, true).await.is_ok() {
+            report.added.extend(uuids);
+            return;
+        }
+        for (uuid, event) in uuids.into_iter().zip(&events) {
+            match store.insert_event(event, true).await {
+                Ok(_) => report.added.push(uuid),
+                Err(error) => report
+                    .failed
+                    .push((uuid, format!("cannot store it: {error}"))),
+            }
+        }
+    }
+}
+
+/// The answer to `/events/view/<uuid>` checked against what was asked and downgraded for
+/// this instance; None when nothing is left to store.
+fn check_pulled(
+    uuid: &str,
     mut body: Value,
-    rules: &PullRules,
     keep_levels: bool,
-    settings: &ImportSettings,
-) -> Result<Stored, String> {
+    rules: &PullRules,
+) -> Result<Option<Value>, String> {
     let event = body
         .get_mut("Event")
         .ok_or_else(|| "the answer holds no event".to_string())?;
-    let uuid = event
+    let answered = event
         .get("uuid")
         .and_then(Value::as_str)
         .map(str::to_ascii_lowercase);
-    if uuid.as_deref() != Some(entry.uuid.as_str()) {
+    if answered.as_deref() != Some(uuid) {
         return Err(format!(
-            "the remote answered event {uuid:?} when asked for {}",
-            entry.uuid
+            "the remote answered event {answered:?} when asked for {uuid}"
         ));
     }
     if !downgrade_pulled(event, keep_levels, rules) {
-        return Ok(Stored::Empty);
+        return Ok(None);
     }
-    let now = crate::now();
-    capture_sharing_groups(store, event, settings.user_id, now)
-        .await
-        .map_err(|error| format!("cannot store its sharing group: {error}"))?;
-    let source = format!("{}/events/view/{}", server.url, entry.uuid);
-    let summary = import_event(store, &source, &body, settings, now)
-        .await
-        .map_err(|error| format!("cannot store it: {error}"))?;
-    if summary.events_added == 1 {
-        store
-            .lock_events(std::slice::from_ref(&entry.uuid))
-            .await
-            .map_err(|error| error.to_string())?;
-        return Ok(Stored::Added);
-    }
+    Ok(Some(body))
+}
+
+/// What an import that inserted nothing did with a pulled event.
+fn stored_outcome(summary: &crate::import::ImportSummary) -> Result<Stored, String> {
     if summary.events_updated == 1 {
         return Ok(Stored::Updated);
     }

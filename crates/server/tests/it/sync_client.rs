@@ -708,3 +708,71 @@ async fn publishing_pushes_the_event_to_servers_with_push_on() {
     let pushed = remote.event(&uuid).await.unwrap();
     assert_eq!(pushed["Orgc"]["uuid"], here.org_uuid.as_str());
 }
+
+/// Waits (bounded) until `peer` holds the event.
+async fn wait_for_event(peer: &Peer, uuid: &str) -> Value {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        if let Some(event) = peer.event(uuid).await {
+            return event;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event {uuid} never reached {}",
+            peer.url
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test]
+async fn events_pulled_or_pushed_here_are_passed_along_to_the_other_push_servers() {
+    let origin = Peer::start("ORIGIN").await;
+    let here = Peer::start("HERE").await;
+    let onward = Peer::start("ONWARD").await;
+    let everyone = origin
+        .add_published("all", 3, &["passed-along.example"])
+        .await;
+    let pull_from = here
+        .link_to(&origin, "ORIGIN", json!({"pull": true, "push": true}))
+        .await;
+    here.link_to(&onward, "ONWARD", json!({"push": true})).await;
+
+    let (status, _, answer) = here
+        .admin
+        .post(&format!("/servers/pull/{pull_from}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+    let passed = wait_for_event(&onward, &everyone).await;
+    assert_eq!(passed["Orgc"]["uuid"], origin.org_uuid.as_str());
+    assert_eq!(distribution(&passed), 3);
+
+    // A peer pushing a published event here: it goes on as MISP's _add publishes it.
+    let pushed_uuid = new_uuid();
+    let key = here.sync_user_for("ORIGIN", &origin.org_uuid).await;
+    let sync_client = Client {
+        app: here.admin.app.clone(),
+        key,
+    };
+    let (status, _, body) = sync_client
+        .post(
+            "/events/add",
+            json!({"Event": {"uuid": pushed_uuid, "info": "pushed", "distribution": 3,
+                             "published": true, "locked": true,
+                             "Orgc": {"uuid": origin.org_uuid, "name": "ORIGIN"},
+                             "Attribute": [{"type": "domain", "category": "Network activity",
+                                            "value": "pushed-along.example"}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    wait_for_event(&onward, &pushed_uuid).await;
+    // Never back to the origin as a second copy: it still has exactly its own event.
+    let (_, _, index) = origin.admin.get("/events/index").await;
+    let copies = index
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|event| event["uuid"] == everyone.as_str())
+        .count();
+    assert_eq!(copies, 1);
+}
