@@ -25,5 +25,6 @@ mod sync_client;
 mod sync_remote;
 mod tags;
 mod taxii;
+mod taxii_client;
 mod visibility_property;
 mod warninglists;
