@@ -8,4 +8,6 @@ mod init;
 mod serve;
 mod support;
 mod sync;
+mod taxii_pull;
+mod taxii_collection;
 mod user;

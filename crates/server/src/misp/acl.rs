@@ -148,6 +148,16 @@ const GATES: &[(&str, &[(&str, Rule)])] = &[
             ("export", Anyone),
         ],
     ),
+    (
+        "taxiicollections",
+        &[
+            ("index", SiteAdminOnly),
+            ("view", SiteAdminOnly),
+            ("add", SiteAdminOnly),
+            ("edit", SiteAdminOnly),
+            ("delete", SiteAdminOnly),
+        ],
+    ),
 ];
 
 fn gate(controller: &str, action: &str) -> Option<Rule> {

@@ -8,6 +8,7 @@
 //! organisation through the STIX import (`post`). Every failure answers with TAXII's error
 //! resource (`error`), never MISP's shape.
 
+pub mod admin;
 mod api_root;
 mod auth;
 mod collections;

@@ -911,3 +911,76 @@ async fn the_taxii_20_root_serves_bundles_paged_by_range() {
     .await;
     assert_eq!(post_20.0, StatusCode::METHOD_NOT_ALLOWED);
 }
+
+#[tokio::test]
+async fn administrators_manage_collections_through_the_api() {
+    let server = Server::start().await;
+    let (status, _, added) = server
+        .post(
+            "/taxii_collections/add",
+            json!({"TaxiiCollection": {
+                "title": "Clear indicators", "alias": "clear", "writable": true,
+                "filter": {"tags": ["tlp:clear"], "to_ids": true}, "read_orgs": [1],
+                "distribution": 1,
+            }}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{added:#}");
+    let collection = &added["TaxiiCollection"];
+    let id = collection["id"].as_str().unwrap().to_string();
+    assert!(uuid::Uuid::parse_str(&id).is_ok());
+    assert_eq!(collection["filter"]["to_ids"], true);
+    assert_eq!(collection["read_orgs"], json!([1]));
+    assert_eq!(collection["write_orgs"], json!([]));
+
+    let (_, _, index) = server.get("/taxii_collections/index").await;
+    assert_eq!(index.as_array().unwrap().len(), 1);
+    let (_, _, viewed) = server.get(&format!("/taxii_collections/view/{id}")).await;
+    assert_eq!(viewed, added);
+    let (status, _, edited) = server
+        .post(
+            &format!("/taxii_collections/edit/{id}"),
+            json!({"title": "Renamed", "writable": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited:#}");
+    assert_eq!(edited["TaxiiCollection"]["title"], "Renamed");
+    assert_eq!(edited["TaxiiCollection"]["alias"], "clear");
+    let listed = get(&server.admin, "/taxii2/root/collections/clear/").await;
+    assert_eq!(
+        (listed.2["title"].clone(), listed.2["can_write"].clone()),
+        (json!("Renamed"), json!(false))
+    );
+
+    for (body, field) in [
+        (json!({"title": ""}), "title"),
+        (
+            json!({"title": "x", "filter": {"published": "sometimes"}, "alias": "a b"}),
+            "alias",
+        ),
+        (json!({"title": "x", "distribution": 9}), "distribution"),
+        (
+            json!({"title": "x", "distribution": 4, "sharing_group_id": 999}),
+            "sharing_group_id",
+        ),
+        (json!({"title": "x", "read_orgs": [12345]}), "read_orgs"),
+        (json!({"title": "x", "alias": "clear"}), "alias"),
+        (json!({"title": "x", "filter": "not json"}), "filter"),
+    ] {
+        let (status, _, refused) = server.post("/taxii_collections/add", body.clone()).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{body}: {refused:#}");
+        assert!(
+            refused["errors"].get(field).is_some(),
+            "{body}: {refused:#}"
+        );
+    }
+    let user = server.user_in_new_org("USERS", ROLE_USER).await;
+    let (status, _, _) = user.get("/taxii_collections/index").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _, _) = server
+        .post(&format!("/taxii_collections/delete/{id}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let gone = get(&server.admin, &format!("/taxii2/root/collections/{id}/")).await;
+    assert_taxii_error(&gone, StatusCode::NOT_FOUND);
+}
