@@ -9,5 +9,6 @@ mod serve;
 mod support;
 mod sync;
 mod taxii_pull;
+mod taxii_pull;
 mod taxii_collection;
 mod user;
