@@ -9,6 +9,5 @@ mod serve;
 mod support;
 mod sync;
 mod taxii_pull;
-mod taxii_pull;
 mod taxii_collection;
 mod user;
