@@ -890,3 +890,77 @@ async fn a_taxii_feed_is_added_fetched_and_resumed_from_its_cursor() {
         "{view:#}"
     );
 }
+
+/// Every value stored (loose and in objects) of an instance, by event title.
+async fn values_by_event(client: &crate::support::Client) -> HashMap<String, Vec<String>> {
+    let (status, _, index) = client.get("/events/index").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut found = HashMap::new();
+    for entry in index.as_array().unwrap() {
+        let (_, _, body) = client
+            .get(&format!("/events/view/{}", text(&entry["uuid"])))
+            .await;
+        let mut values: Vec<String> = value_counts(std::slice::from_ref(&body["Event"]))
+            .into_keys()
+            .collect();
+        values.sort();
+        found.insert(text(&body["Event"]["info"]).to_string(), values);
+    }
+    found
+}
+
+#[tokio::test]
+async fn a_kizuna_taxii_collection_is_pulled_whole_and_then_incrementally() {
+    let source = crate::support::TcpInstance::start("SOURCE").await;
+    let (status, _, body) = source.admin.post("/events/upload_stix/2", zebrocy()).await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let loose: Vec<Value> = addresses()[..300].iter().map(|a| indicator(a)).collect();
+    let (status, _, body) = source
+        .admin
+        .post(
+            "/events/upload_stix/2",
+            json!({"type": "bundle", "id": format!("bundle--{}", uuid::Uuid::new_v4()), "objects": loose}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let collection = kizuna_store::TaxiiCollection {
+        id: uuid::Uuid::new_v4().to_string(),
+        title: "Everything".into(),
+        created: kizuna_server::now(),
+        modified: kizuna_server::now(),
+        ..kizuna_store::TaxiiCollection::default()
+    };
+    source
+        .store
+        .create_taxii_collection(&collection)
+        .await
+        .unwrap();
+
+    let server = Server::start().await;
+    let mut wanted = PullOptions::new(format!("{}/taxii2/", source.url), &collection.id);
+    wanted.limit = 50;
+    wanted.credentials = Credentials::Basic {
+        user: "admin@source.test".into(),
+        password: source.admin.key.clone(),
+    };
+    let report = pull(&server, &wanted).await.expect("a pull from Kizuna");
+    assert!(report.error.is_none(), "{:?}", report.error);
+    assert!(report.pages > 6, "{report:?}");
+    assert!(report.server_dates);
+    assert!(
+        report.import.rejected.is_empty(),
+        "{:?}",
+        report.import.rejected
+    );
+    let here = values_by_event(&server.admin).await;
+    let there = values_by_event(&source.admin).await;
+    let zebrocy_title = "Zebrocy blogpost November 2018";
+    assert_eq!(here.get(zebrocy_title), there.get(zebrocy_title));
+    let all_here: HashSet<&String> = here.values().flatten().collect();
+    let all_there: HashSet<&String> = there.values().flatten().collect();
+    assert_eq!(all_here, all_there);
+
+    wanted.added_after = report.cursor.clone();
+    let again = pull(&server, &wanted).await.expect("a second pull");
+    assert_eq!((again.objects, again.import.events_added), (0, 0));
+}
