@@ -786,8 +786,8 @@ impl Pager {
     async fn next_page_21(&mut self, session: &mut Session) -> Result<Page, TaxiiError> {
         let url = self.url(true);
         let answer = session.get(&url, Expect::Objects, None).await?;
-        let body = answer.body;
-        let objects = objects_of(&body, "objects", &url)?;
+        let mut body = answer.body;
+        let objects = objects_of(&mut body, "objects", &url)?;
         let more = body.get("more").and_then(Value::as_bool).unwrap_or(false);
         let next = body
             .get("next")
@@ -841,7 +841,8 @@ impl Pager {
             self.done = true;
             return Ok(None);
         }
-        let objects = objects_of(&answer.body, "objects", &url)?;
+        let mut body = answer.body;
+        let objects = objects_of(&mut body, "objects", &url)?;
         let date_added_last = header_text(&answer.headers, "x-taxii-date-added-last");
         let content_range = header_text(&answer.headers, CONTENT_RANGE.as_str());
         match (
@@ -891,11 +892,11 @@ fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The `objects` list of an envelope or bundle (an empty envelope is `{}`).
-fn objects_of(body: &Value, key: &str, url: &Url) -> Result<Vec<Value>, TaxiiError> {
-    match body.get(key) {
+/// The `objects` list of an envelope or bundle (an empty envelope is `{}`), taken out of it.
+fn objects_of(body: &mut Value, key: &str, url: &Url) -> Result<Vec<Value>, TaxiiError> {
+    match body.get_mut(key) {
         None | Some(Value::Null) => Ok(Vec::new()),
-        Some(Value::Array(items)) => Ok(items.clone()),
+        Some(Value::Array(items)) => Ok(std::mem::take(items)),
         Some(_) => Err(TaxiiError::NotTaxii(format!(
             "GET {}: `{key}` is not a list",
             redact_url(url.as_str())
