@@ -424,6 +424,14 @@ impl IocIndex {
     fn match_plain(&self, value: &str, out: &mut Vec<Candidate>) {
         let bytes = value.as_bytes();
         let Some(&first) = bytes.first() else { return };
+        // Addresses are the most common values with a shape: one that reads as IPv4 is
+        // one (digits and dots only, so no other shape), without the pass below.
+        if first.is_ascii_digit()
+            && let Some(ip) = parse_ipv4(bytes)
+        {
+            self.match_ipv4(ip, None, out);
+            return;
+        }
         if CLASSES[first as usize] & START == 0 {
             return;
         }

@@ -210,33 +210,47 @@ pub(crate) fn parse_ipv4(bytes: &[u8]) -> Option<u32> {
     if !(7..=15).contains(&bytes.len()) {
         return None;
     }
-    let mut address = 0u32;
-    let mut position = 0;
-    for octet_index in 0..4 {
-        if octet_index > 0 {
-            if bytes.get(position) != Some(&b'.') {
-                return None;
-            }
-            position += 1;
-        }
-        let start = position;
-        let mut octet = 0u32;
-        while let Some(&c) = bytes.get(position)
-            && c.is_ascii_digit()
-        {
-            octet = octet * 10 + u32::from(c - b'0');
-            position += 1;
-            if position - start > 3 {
-                return None;
-            }
-        }
-        let digits = position - start;
-        if digits == 0 || octet > 255 || (digits > 1 && bytes[start] == b'0') {
+    // Unrolled octet by octet: every IPv4 column of every log line comes here.
+    let (first, mut rest) = ipv4_octet(bytes)?;
+    let mut address = first;
+    for _ in 0..3 {
+        let (&dot, after) = rest.split_first()?;
+        if dot != b'.' {
             return None;
         }
+        let (octet, after) = ipv4_octet(after)?;
         address = address << 8 | octet;
+        rest = after;
     }
-    (position == bytes.len()).then_some(address)
+    rest.is_empty().then_some(address)
+}
+
+/// One octet of a dotted-decimal address at the start of `bytes`: 1 to 3 digits, no
+/// leading zero, at most 255; with the bytes after it.
+#[inline(always)]
+fn ipv4_octet(bytes: &[u8]) -> Option<(u32, &[u8])> {
+    let digit = |index: usize| {
+        bytes
+            .get(index)
+            .map(|&byte| byte.wrapping_sub(b'0'))
+            .filter(|&digit| digit < 10)
+            .map(u32::from)
+    };
+    let first = digit(0)?;
+    let Some(second) = digit(1) else {
+        return Some((first, &bytes[1..]));
+    };
+    if first == 0 {
+        return None;
+    }
+    let Some(third) = digit(2) else {
+        return Some((first * 10 + second, &bytes[2..]));
+    };
+    let octet = first * 100 + second * 10 + third;
+    if octet > 255 || digit(3).is_some() {
+        return None;
+    }
+    Some((octet, &bytes[3..]))
 }
 
 /// §3.1 IPv6: RFC 4291 text (1–4 hex digits per group, one `::` standing for at least
@@ -746,6 +760,47 @@ mod tests {
             "1.2.3.-4",
         ] {
             assert_eq!(parse_ipv4(bad.as_bytes()), None, "{bad}");
+        }
+    }
+
+    /// The dotted-decimal rule of §3.1, digit by digit.
+    fn parse_ipv4_reference(bytes: &[u8]) -> Option<u32> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let octets: Vec<&str> = text.split('.').collect();
+        if octets.len() != 4 {
+            return None;
+        }
+        let mut address = 0u32;
+        for octet in octets {
+            let well_formed = (1..=3).contains(&octet.len())
+                && octet.bytes().all(|byte| byte.is_ascii_digit())
+                && !(octet.len() > 1 && octet.starts_with('0'));
+            let value: u32 = octet.parse().ok().filter(|_| well_formed)?;
+            if value > 255 {
+                return None;
+            }
+            address = address << 8 | value;
+        }
+        Some(address)
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn ipv4_reads_the_dotted_decimal_rule(
+            text in "[0-9.]{0,17}|([0-9]{1,4}\\.){3}[0-9]{1,4}|[0-9.a /:-]{0,16}"
+        ) {
+            let expected = parse_ipv4_reference(text.as_bytes());
+            proptest::prop_assert_eq!(parse_ipv4(text.as_bytes()), expected, "{}", text);
+            // The standard library reads the same (it refuses leading zeros as well).
+            let standard = text.parse::<Ipv4Addr>().ok().map(u32::from);
+            proptest::prop_assert_eq!(expected, standard, "{}", text);
+        }
+
+        #[test]
+        fn ipv4_of_random_bytes(
+            bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..17)
+        ) {
+            proptest::prop_assert_eq!(parse_ipv4(&bytes), parse_ipv4_reference(&bytes));
         }
     }
 

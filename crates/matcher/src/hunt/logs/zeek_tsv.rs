@@ -4,7 +4,7 @@
 
 use super::super::index::ValueForm;
 use super::time::parse_epoch_seconds;
-use super::{Line, LineOutcome, may_hold_ioc, strip_line_end, zero_bytes};
+use super::{Line, LineOutcome, le_word, may_hold_ioc, strip_line_end, zero_bytes};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ZeekTsvParser {
@@ -17,12 +17,12 @@ pub(crate) struct ZeekTsvParser {
     /// `#types` follows the current `#fields`.
     containers: Vec<bool>,
     ts_column: Option<usize>,
-    /// Leave the `ts` column unparsed ([`LineOutcome::Data`] without a time) and keep its
-    /// span for [`ZeekTsvParser::deferred_ts`]: a scan needs the time of the few lines with
+    /// Leave the `ts` column unparsed ([`LineOutcome::Data`] without a time) for
+    /// [`ZeekTsvParser::deferred_ts`] to read: a scan needs the time of the few lines with
     /// a match only.
     pub(crate) defer_ts: bool,
-    /// The span of the last data line's `ts` column.
-    ts_span: Option<(usize, usize)>,
+    /// The columns [`sift_columns`] kept from the current line; here to reuse its memory.
+    sifted: Vec<SiftedColumn>,
 }
 
 impl Default for ZeekTsvParser {
@@ -36,7 +36,7 @@ impl Default for ZeekTsvParser {
             containers: Vec::new(),
             ts_column: None,
             defer_ts: false,
-            ts_span: None,
+            sifted: Vec::new(),
         }
     }
 }
@@ -160,100 +160,137 @@ impl Iterator for BytePositions<'_> {
     }
 }
 
-/// The columns of a line cut at a one-byte separator that is neither a dot nor a colon,
-/// eight bytes at a time, each with whether it may hold a dot or a colon (it may also hold
-/// `*` or `>`, never neither): every IoC shape but a hash holds one, so most columns are
-/// dropped without looking at their bytes again.
-struct Columns<'a> {
-    haystack: &'a [u8],
-    separator: u8,
-    /// The separator in every byte of a word.
-    separators: u64,
-    /// Start of the word the masks belong to.
-    word_start: usize,
-    /// Bit 7 of each byte of the current word that is the separator, not yet returned.
-    separator_bits: u64,
-    /// Bit 7 of each byte of the current word that is a dot, a colon, `*` or `>`, not yet
-    /// consumed.
-    mark_bits: u64,
-    column_start: usize,
-    finished: bool,
+/// A column of a data line that [`sift_columns`] keeps for a closer look.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SiftedColumn {
+    column: usize,
+    start: usize,
+    end: usize,
+    /// Whether it may hold a dot or a colon (it may also hold `*` or `>`, never neither).
+    marked: bool,
 }
 
-impl<'a> Columns<'a> {
-    fn new(haystack: &'a [u8], separator: u8) -> Self {
-        debug_assert!(separator != b'.' && separator != b':');
-        let mut columns = Columns {
-            haystack,
-            separator,
-            separators: u64::from_ne_bytes([separator; 8]),
-            word_start: 0,
-            separator_bits: 0,
-            mark_bits: 0,
-            column_start: 0,
-            finished: false,
-        };
-        columns.load_word();
-        columns
-    }
+/// Values shorter than this and without a dot or a colon have no IoC shape: only a hash
+/// has neither, and the shortest hash has 32 digits (so has a container's element).
+const SHORTEST_UNMARKED: usize = 32;
 
-    #[inline(always)]
-    fn load_word(&mut self) {
-        let word = match self.haystack.get(self.word_start..self.word_start + 8) {
-            Some(bytes) => u64::from_le_bytes([
-                bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-            ]),
-            None => self.tail_word(),
-        };
-        self.separator_bits = zero_bytes(word ^ self.separators);
-        // `.` (0x2e) and `:` (0x3a) both become 0x3e when 0x14 is or-ed in, and so do only
-        // `*` and `>`: one test finds them all, the few extra marks cost a closer look.
-        self.mark_bits =
-            zero_bytes((word | u64::from_ne_bytes([0x14; 8])) ^ u64::from_ne_bytes([0x3e; 8]));
+/// Cuts `line` at every `separator` (one byte, neither a dot nor a colon) and keeps in
+/// `kept`, in column order, the columns that may hold an IoC: those with a dot or a colon
+/// (every IoC shape but a hash has one) and those of [`SHORTEST_UNMARKED`] bytes or more.
+/// Returns the number of columns.
+///
+/// Eight bytes at a time, and driven by the marks rather than by the separators: a word's
+/// separators are counted, its first one ends the column open before it (the only one that
+/// can be long), and only its marks lead to the columns between its separators. Most
+/// columns of a Zeek log (counters, ports, flags, ids) cost nothing of their own.
+#[inline(always)]
+fn sift_columns(line: &[u8], separator: u8, kept: &mut Vec<SiftedColumn>) -> usize {
+    let length = line.len();
+    // Columns ended so far; the one open starts at `open_start`, and `open_marked` tells
+    // whether the words before the current one hold a mark of it.
+    let mut ended = 0;
+    let mut open_start = 0;
+    let mut open_marked = false;
+    let mut word_start = 0;
+    while word_start < length {
+        let (separators, mut marks) = word_bits(line, word_start, separator);
+        if separators == 0 {
+            open_marked |= marks != 0;
+            word_start += 8;
+            continue;
+        }
+        // The first separator ends the open column.
+        let through_first = separators ^ (separators - 1);
+        let first_end = word_start + separators.trailing_zeros() as usize / 8;
+        let marked = open_marked || marks & through_first != 0;
+        if marked || first_end - open_start >= SHORTEST_UNMARKED {
+            kept.push(SiftedColumn {
+                column: ended,
+                start: open_start,
+                end: first_end,
+                marked,
+            });
+        }
+        marks &= !through_first;
+        open_marked = false;
+        // The columns after it: only those holding a mark are kept.
+        let later = separators & (separators - 1);
+        while marks != 0 {
+            let mark = marks & marks.wrapping_neg();
+            let before = later & (mark - 1);
+            let start = match before {
+                0 => first_end + 1,
+                _ => word_start + (63 - before.leading_zeros() as usize) / 8 + 1,
+            };
+            let after = later & !(mark - 1);
+            if after == 0 {
+                // It goes on past this word: it is the open column now.
+                open_marked = true;
+                break;
+            }
+            let end = word_start + after.trailing_zeros() as usize / 8;
+            kept.push(SiftedColumn {
+                column: ended + 1 + byte_count(before),
+                start,
+                end,
+                marked: true,
+            });
+            marks &= !(after ^ (after - 1));
+        }
+        ended += byte_count(separators);
+        open_start = word_start + (63 - separators.leading_zeros() as usize) / 8 + 1;
+        word_start += 8;
     }
-
-    /// The last, partial word, padded with bytes that are neither the separator nor a dot
-    /// nor a colon.
-    #[cold]
-    fn tail_word(&self) -> u64 {
-        let padding = if self.separator == 0 { 1 } else { 0 };
-        let mut bytes = [padding; 8];
-        let tail = &self.haystack[self.word_start.min(self.haystack.len())..];
-        bytes[..tail.len()].copy_from_slice(tail);
-        u64::from_le_bytes(bytes)
+    if open_marked || length - open_start >= SHORTEST_UNMARKED {
+        kept.push(SiftedColumn {
+            column: ended,
+            start: open_start,
+            end: length,
+            marked: open_marked,
+        });
     }
+    ended + 1
 }
 
-impl Iterator for Columns<'_> {
-    /// (start, end, whether the column holds a dot or a colon)
-    type Item = (usize, usize, bool);
+/// The number of bytes of a mask with bit 7 at most set in each: a multiplication sums them
+/// into the top byte, where `count_ones` would be a dozen instructions on processors
+/// without `popcnt` (which baseline x86-64 code cannot assume).
+#[inline(always)]
+fn byte_count(mask: u64) -> usize {
+    ((mask >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize
+}
 
-    #[inline(always)]
-    fn next(&mut self) -> Option<(usize, usize, bool)> {
-        if self.finished {
-            return None;
-        }
-        let mut marked = false;
-        loop {
-            if self.separator_bits != 0 {
-                let bit = self.separator_bits & self.separator_bits.wrapping_neg();
-                let before = bit - 1;
-                marked |= self.mark_bits & before != 0;
-                self.mark_bits &= !before;
-                self.separator_bits &= self.separator_bits - 1;
-                let end = self.word_start + bit.trailing_zeros() as usize / 8;
-                let start = std::mem::replace(&mut self.column_start, end + 1);
-                return Some((start, end, marked));
-            }
-            marked |= self.mark_bits != 0;
-            self.word_start += 8;
-            if self.word_start >= self.haystack.len() {
-                self.finished = true;
-                return Some((self.column_start, self.haystack.len(), marked));
-            }
-            self.load_word();
-        }
+/// For the eight bytes of `line` from `start` on (fewer at its end): bit 7 of each byte of
+/// the first mask set when the byte is the separator, of the second when it is a mark — a
+/// dot, a colon, `*` or `>` (or-ing 0x14 into `.` (0x2e) or `:` (0x3a) gives 0x3e, and does
+/// so only for `*` and `>` besides: one test finds them all, the few extra marks cost a
+/// closer look). No bit is set past the end of `line`.
+#[inline(always)]
+fn word_bits(line: &[u8], start: usize, separator: u8) -> (u64, u64) {
+    let length = line.len();
+    if let Some(bytes) = line.get(start..start + 8) {
+        return word_masks(le_word(bytes), separator);
     }
+    if length >= 8 {
+        // The last eight bytes, read without a copy; the bits of those before `start`
+        // (already looked at) are shifted out.
+        let (separators, marks) = word_masks(le_word(&line[length - 8..]), separator);
+        let shift = 8 * (8 - (length - start));
+        return (separators >> shift, marks >> shift);
+    }
+    let mut bytes = [0u8; 8];
+    bytes[..length].copy_from_slice(line);
+    let (separators, marks) = word_masks(u64::from_le_bytes(bytes), separator);
+    let present = u64::MAX >> (8 * (8 - length));
+    (separators & present, marks & present)
+}
+
+#[inline(always)]
+fn word_masks(word: u64, separator: u8) -> (u64, u64) {
+    (
+        zero_bytes(word ^ u64::from_ne_bytes([separator; 8])),
+        zero_bytes((word | u64::from_ne_bytes([0x14; 8])) ^ u64::from_ne_bytes([0x3e; 8])),
+    )
 }
 
 /// `value == marker`, with the cheap tests first: most values are not markers.
@@ -300,46 +337,71 @@ impl ZeekTsvParser {
         if self.fields.is_empty() {
             return LineOutcome::Malformed;
         }
+        if ONLY_POSSIBLE_IOCS
+            && let [separator] = self.separator[..]
+            && separator != b'.'
+            && separator != b':'
+        {
+            return self.parse_sifted(line, separator, on_value);
+        }
         let mut column = 0;
         let mut ts_span = None;
-        match self.separator[..] {
-            [separator] if separator != b'.' && separator != b':' => {
-                // The common case, as one tight loop over the columns.
-                for (start, end, marked) in Columns::new(bytes, separator) {
-                    if !self.column::<ONLY_POSSIBLE_IOCS>(
-                        line,
-                        column,
-                        (start, end),
-                        marked,
-                        &mut ts_span,
-                        on_value,
-                    ) {
-                        return LineOutcome::Malformed;
-                    }
-                    column += 1;
-                }
+        for (start, end) in Spans::new(bytes, &self.separator) {
+            if column >= self.fields.len() {
+                return LineOutcome::Malformed;
             }
-            _ => {
-                for (start, end) in Spans::new(bytes, &self.separator) {
-                    if !self.column::<ONLY_POSSIBLE_IOCS>(
-                        line,
-                        column,
-                        (start, end),
-                        true,
-                        &mut ts_span,
-                        on_value,
-                    ) {
-                        return LineOutcome::Malformed;
-                    }
-                    column += 1;
-                }
+            if self.ts_column == Some(column) {
+                ts_span = Some((start, end));
             }
+            self.column::<ONLY_POSSIBLE_IOCS>(line, column, (start, end), true, on_value);
+            column += 1;
         }
         if column != self.fields.len() {
             return LineOutcome::Malformed;
         }
+        self.data_outcome(bytes, ts_span)
+    }
+
+    /// [`ZeekTsvParser::parse`] of the values that may have an IoC shape, for a one-byte
+    /// separator: the columns that may hold one are sifted out first, and the column count
+    /// checked before any value is reported.
+    #[inline(always)]
+    fn parse_sifted(
+        &mut self,
+        line: Line<'_>,
+        separator: u8,
+        on_value: &mut impl FnMut(&str, &str, ValueForm),
+    ) -> LineOutcome {
+        let bytes = line.bytes;
+        let mut sifted = std::mem::take(&mut self.sifted);
+        sifted.clear();
+        let columns = sift_columns(bytes, separator, &mut sifted);
+        let outcome = if columns == self.fields.len() {
+            for kept in &sifted {
+                self.column::<true>(
+                    line,
+                    kept.column,
+                    (kept.start, kept.end),
+                    kept.marked,
+                    on_value,
+                );
+            }
+            let ts_span = if self.defer_ts {
+                None
+            } else {
+                self.ts_span(bytes)
+            };
+            self.data_outcome(bytes, ts_span)
+        } else {
+            LineOutcome::Malformed
+        };
+        self.sifted = sifted;
+        outcome
+    }
+
+    /// A data line's outcome, its time read from `ts_span` unless it is deferred.
+    fn data_outcome(&self, bytes: &[u8], ts_span: Option<(usize, usize)>) -> LineOutcome {
         let ts = if self.defer_ts {
-            self.ts_span = ts_span;
             None
         } else {
             ts_span.and_then(|(start, end)| parse_epoch_seconds(&bytes[start..end]))
@@ -347,16 +409,21 @@ impl ZeekTsvParser {
         LineOutcome::Data { ts }
     }
 
-    /// The time of the last data line parsed with [`ZeekTsvParser::defer_ts`]; `line` is
-    /// that line.
-    pub(crate) fn deferred_ts(&self, line: &[u8]) -> Option<super::super::index::Micros> {
-        let (start, end) = self.ts_span?;
-        parse_epoch_seconds(line.get(start..end)?)
+    /// Where the `ts` column of a data line (without its line end) is.
+    fn ts_span(&self, line: &[u8]) -> Option<(usize, usize)> {
+        Spans::new(line, &self.separator).nth(self.ts_column?)
     }
 
-    /// Reports the values of column `column` at `start..end`, which holds neither a dot nor
-    /// a colon when `marked` is false; false when the line has more columns than there are field
-    /// names.
+    /// The time of a data line parsed with [`ZeekTsvParser::defer_ts`] (the headers in
+    /// force being those it was parsed with).
+    pub(crate) fn deferred_ts(&self, line: &[u8]) -> Option<super::super::index::Micros> {
+        let line = strip_line_end(line);
+        let (start, end) = self.ts_span(line)?;
+        parse_epoch_seconds(&line[start..end])
+    }
+
+    /// Reports the values of column `column` (one of the field names) at `start..end`,
+    /// which holds neither a dot nor a colon when `marked` is false.
     #[inline(always)]
     fn column<const ONLY_POSSIBLE_IOCS: bool>(
         &self,
@@ -364,15 +431,11 @@ impl ZeekTsvParser {
         column: usize,
         (start, end): (usize, usize),
         marked: bool,
-        ts_span: &mut Option<(usize, usize)>,
         on_value: &mut impl FnMut(&str, &str, ValueForm),
-    ) -> bool {
+    ) {
         let Some(field) = self.fields.get(column) else {
-            return false;
+            return;
         };
-        if self.ts_column == Some(column) {
-            *ts_span = Some((start, end));
-        }
         let container = self.containers.get(column) == Some(&true);
         if ONLY_POSSIBLE_IOCS
             && !container
@@ -383,14 +446,14 @@ impl ZeekTsvParser {
                 matches!(end - start, 32 | 40 | 64)
             })
         {
-            return true;
+            return;
         }
         let value = &line.bytes[start..end];
         if value.is_empty()
             || is_marker(value, &self.empty_field)
             || is_marker(value, &self.unset_field)
         {
-            return true;
+            return;
         }
         if container {
             for (element_start, element_end) in Spans::new(value, &self.set_separator) {
@@ -409,7 +472,6 @@ impl ZeekTsvParser {
         } else if let Some(text) = line.text(start, end) {
             on_value(field, text, ValueForm::Plain);
         }
-        true
     }
 
     /// One `#…` line (without its line end).
@@ -528,8 +590,37 @@ mod tests {
         assert_eq!(super::BytePositions::new(&[0; 11], 0).count(), 11);
     }
 
+    /// What [`super::sift_columns`] keeps, byte by byte.
+    fn sift_reference(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
+        let mut kept = Vec::new();
+        let mut columns = 0;
+        let mut start = 0;
+        for (column, value) in line.split(|&byte| byte == separator).enumerate() {
+            let marked = value
+                .iter()
+                .any(|&byte| matches!(byte, b'.' | b':' | b'*' | b'>'));
+            if marked || value.len() >= 32 {
+                kept.push(super::SiftedColumn {
+                    column,
+                    start,
+                    end: start + value.len(),
+                    marked,
+                });
+            }
+            start += value.len() + 1;
+            columns += 1;
+        }
+        (columns, kept)
+    }
+
+    fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
+        let mut kept = Vec::new();
+        let columns = super::sift_columns(line, separator, &mut kept);
+        (columns, kept)
+    }
+
     #[test]
-    fn columns_word_by_word_with_their_marks() {
+    fn sifting_columns_word_by_word() {
         let alphabet = [
             b'\t',
             b'.',
@@ -545,36 +636,146 @@ mod tests {
             b'>' ^ 0x14,
         ];
         for separator in [b'\t', 0x00, 0xff, b'|'] {
-            for length in 0..40 {
-                for pattern in 0..6usize {
-                    let haystack: Vec<u8> = (0..length)
+            for length in 0..100 {
+                for pattern in 0..8usize {
+                    let line: Vec<u8> = (0..length)
                         .map(|index: usize| {
-                            let byte = alphabet
-                                [(index * (pattern + 3) + pattern * index / 5) % alphabet.len()];
+                            let byte = alphabet[(index * (pattern + 3)
+                                + pattern * index / 5
+                                + index / (pattern + 7))
+                                % alphabet.len()];
                             if byte == b'\t' { separator } else { byte }
                         })
                         .collect();
-                    let mut expected = Vec::new();
-                    let mut start = 0;
-                    for (index, &byte) in haystack.iter().enumerate() {
-                        if byte == separator {
-                            expected.push((start, index));
-                            start = index + 1;
-                        }
-                    }
-                    expected.push((start, haystack.len()));
-                    let expected: Vec<_> = expected
-                        .into_iter()
-                        .map(|(start, end)| {
-                            let marked = haystack[start..end]
-                                .iter()
-                                .any(|&byte| matches!(byte, b'.' | b':' | b'*' | b'>'));
-                            (start, end, marked)
-                        })
-                        .collect();
-                    let found: Vec<_> = super::Columns::new(&haystack, separator).collect();
-                    assert_eq!(found, expected, "{separator} {haystack:?}");
+                    assert_eq!(
+                        sifted(&line, separator),
+                        sift_reference(&line, separator),
+                        "{separator} {line:?}"
+                    );
                 }
+            }
+        }
+        // A long column without marks is kept, a shorter one is not.
+        let long = [b'a'; 32];
+        let line = [&long[..], b"\tx\t", &long[1..], b"\t1.2"].concat();
+        assert_eq!(
+            sifted(&line, b'\t'),
+            (
+                4,
+                vec![
+                    super::SiftedColumn {
+                        column: 0,
+                        start: 0,
+                        end: 32,
+                        marked: false
+                    },
+                    super::SiftedColumn {
+                        column: 3,
+                        start: 67,
+                        end: 70,
+                        marked: true
+                    }
+                ]
+            )
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn sifting_columns_is_the_byte_by_byte_rule(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    2 => proptest::sample::select(b"\t.:a0*>\x00\x01\xff\xae\x2a\x3e\x3f".to_vec()),
+                    3 => proptest::sample::select(b"aaaaaaaaaaaaaaaaaaa\t".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..300,
+            ),
+            separator in proptest::sample::select(vec![b'\t', 0x00, 0xff, b'|', b'a']),
+        ) {
+            proptest::prop_assert_eq!(sifted(&line, separator), sift_reference(&line, separator));
+        }
+    }
+
+    /// Values a Zeek column may hold: shapes, near-shapes, markers, containers, long
+    /// values with and without marks, bytes that are not UTF-8.
+    const COLUMN_VALUES: [&[u8]; 24] = [
+        b"1.2.3.4",
+        b"evil.com",
+        b"-",
+        b"(empty)",
+        b"",
+        b"1772323200.123456",
+        b"d41d8cd98f00b204e9800998ecf8427e",
+        b"D41D8CD98F00B204E9800998ECF8427EDA39A3EE",
+        b"da39a3ee5e6b4b0d3255bfef95601890afd80709d41d8cd98f00b204e9800998",
+        b"d41d8cd98f00b204e9800998ecf8427e,da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        b"cname.example,1.2.3.4,-,(empty),",
+        b"2001:db8::1",
+        b"http://evil.com/x",
+        b"CqKst53mF3det3eDV9",
+        b"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+        b"TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256",
+        b"0.000870",
+        b"443",
+        b"\xff.example",
+        b"x.\xc3\xa9",
+        b"a*b",
+        b"1>2",
+        b"2230.000000,41830.000000",
+        b"evil.com,1.2.3.4",
+    ];
+
+    /// A parser reporting every value, and one as a scan uses it, after the same headers.
+    fn zeek_parsers(separator: &str) -> (LineParser, LineParser) {
+        let sep = separator;
+        let headers = format!(
+            "#separator \\x{:02x}\n#set_separator{sep},\n#fields{sep}ts{sep}a{sep}b{sep}c{sep}d{sep}e\n#types{sep}time{sep}string{sep}vector[string]{sep}addr{sep}set[string]{sep}string\n",
+            sep.as_bytes()[0]
+        );
+        let mut every_value = parser();
+        every_value.apply_state_lines(headers.as_bytes());
+        let mut possible_iocs = every_value.clone();
+        possible_iocs.report_only_possible_iocs();
+        possible_iocs.defer_zeek_ts();
+        (every_value, possible_iocs)
+    }
+
+    proptest::proptest! {
+        /// Sifting columns by their bytes drops exactly the values that cannot have an IoC
+        /// shape: what a scan gets is every value, filtered by the rule of `may_hold_ioc`.
+        #[test]
+        fn sifted_values_are_every_value_with_a_possible_shape(
+            picks in proptest::collection::vec(0..COLUMN_VALUES.len(), 5..8),
+            separator in proptest::sample::select(vec!["\t", "|", "\x00"]),
+        ) {
+            let (mut every_value, mut possible_iocs) = zeek_parsers(separator);
+            let line: Vec<u8> = picks
+                .iter()
+                .map(|&pick| COLUMN_VALUES[pick].to_vec())
+                .collect::<Vec<_>>()
+                .join(separator.as_bytes());
+            let mut all = Vec::new();
+            let full = every_value.parse_line(&line, |field, value, form| {
+                all.push((field.to_owned(), value.to_owned(), form))
+            });
+            let mut sifted = Vec::new();
+            let outcome = possible_iocs.parse_line(&line, |field, value, form| {
+                sifted.push((field.to_owned(), value.to_owned(), form))
+            });
+            if picks.len() == 6 {
+                let ts = match full {
+                    LineOutcome::Data { ts } => ts,
+                    other => panic!("{other:?}"),
+                };
+                proptest::prop_assert_eq!(outcome, LineOutcome::Data { ts: None });
+                proptest::prop_assert_eq!(possible_iocs.deferred_ts(&line), ts);
+                all.retain(|(_, value, _)| super::may_hold_ioc(value.as_bytes()));
+                proptest::prop_assert_eq!(sifted, all);
+            } else {
+                proptest::prop_assert_eq!(full, LineOutcome::Malformed);
+                proptest::prop_assert_eq!(outcome, LineOutcome::Malformed);
+                proptest::prop_assert!(sifted.is_empty());
             }
         }
     }
