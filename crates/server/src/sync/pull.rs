@@ -201,33 +201,44 @@ pub async fn pull(
         .collect();
     let fetcher = remote.clone();
     let shared_rules = std::sync::Arc::new(rules.clone());
-    // Downloads run several at once; checking and downgrading an answer is CPU work and
-    // runs on a blocking thread, so parsing, building and writing share the two cores.
-    let mut downloads = futures_util::stream::iter(wanted.into_iter().map(move |entry| {
-        let remote = fetcher.clone();
-        let rules = std::sync::Arc::clone(&shared_rules);
-        async move {
-            let checked = match remote.event(&entry.uuid).await {
-                Ok(body) => {
-                    let uuid = entry.uuid.clone();
-                    tokio::task::spawn_blocking(move || {
-                        check_pulled(&uuid, body, keep_levels, &rules)
-                    })
-                    .await
-                    .unwrap_or_else(|error| Err(format!("checking the event failed: {error}")))
-                }
-                Err(error) => Err(error.to_string()),
-            };
-            (entry, checked)
+    // Downloads run in a task of their own, several at once, so they go on while this task
+    // compares and writes; checking and downgrading an answer is CPU work and runs on a
+    // blocking thread. The channel bounds how far downloads run ahead.
+    let (downloaded, mut arrivals) = tokio::sync::mpsc::channel(FETCH_CONCURRENCY * 2);
+    let downloader = tokio::spawn(async move {
+        let mut downloads = futures_util::stream::iter(wanted.into_iter().map(move |entry| {
+            let remote = fetcher.clone();
+            let rules = std::sync::Arc::clone(&shared_rules);
+            async move {
+                let checked = match remote.event(&entry.uuid).await {
+                    Ok(body) => {
+                        let uuid = entry.uuid.clone();
+                        tokio::task::spawn_blocking(move || {
+                            check_pulled(&uuid, body, keep_levels, &rules)
+                        })
+                        .await
+                        .unwrap_or_else(|error| Err(format!("checking the event failed: {error}")))
+                    }
+                    Err(error) => Err(error.to_string()),
+                };
+                (entry, checked)
+            }
+        }))
+        .buffered(FETCH_CONCURRENCY);
+        while let Some(arrival) = downloads.next().await {
+            if downloaded.send(arrival).await.is_err() {
+                break;
+            }
         }
-    }))
-    .buffered(FETCH_CONCURRENCY);
+    });
     let mut ahead = std::collections::VecDeque::new();
     let mut batch = PulledBatch::default();
+    // One batch is written in the background while the next is gathered.
+    let mut writing: Option<tokio::task::JoinHandle<BatchOutcome>> = None;
     let shared_settings = std::sync::Arc::new(settings.clone());
     loop {
         while ahead.len() < PREPARE_AHEAD {
-            let Some((entry, checked)) = downloads.next().await else {
+            let Some((entry, checked)) = arrivals.recv().await else {
                 break;
             };
             report.fetched += 1;
@@ -278,7 +289,12 @@ pub async fn pull(
                 event.locked = true;
                 batch.push(entry.uuid, *event);
                 if batch.is_full() {
-                    batch.flush(store, &mut report).await;
+                    if let Some(previous) = writing.take() {
+                        finish_batch(previous, &mut report).await;
+                    }
+                    let full = std::mem::take(&mut batch);
+                    let store = store.clone();
+                    writing = Some(tokio::spawn(async move { full.write(&store).await }));
                 }
             }
             Ok(Decision::Done(summary)) => match stored_outcome(&summary) {
@@ -291,7 +307,13 @@ pub async fn pull(
                 .push((entry.uuid, format!("cannot store it: {error}"))),
         }
     }
-    batch.flush(store, &mut report).await;
+    if let Some(previous) = writing.take() {
+        finish_batch(previous, &mut report).await;
+    }
+    let outcome = batch.write(store).await;
+    outcome.record(&mut report);
+    drop(arrivals);
+    let _ = downloader.await;
     // MISP's lastpulledid: the highest remote id among the events handled without failure.
     let failed: HashSet<&str> = report
         .failed
@@ -304,7 +326,6 @@ pub async fn pull(
         .map(|(_, id)| *id)
         .max()
         .unwrap_or_default();
-    drop(downloads);
     pull_sightings(store, &remote, &entries, &blocklisted, &mut report).await?;
     let keep_etag = if whole_index && report.ok() {
         etag.unwrap_or_default()
@@ -353,25 +374,49 @@ impl PulledBatch {
 
     /// Writes the gathered events in one transaction; should that fail, one by one, so
     /// each event is still stored whole or not at all and a bad one fails alone.
-    async fn flush(&mut self, store: &Store, report: &mut PullReport) {
-        let uuids = std::mem::take(&mut self.uuids);
-        let events = std::mem::take(&mut self.events);
-        self.attributes = 0;
-        if events.is_empty() {
-            return;
+    async fn write(self, store: &Store) -> BatchOutcome {
+        let mut outcome = BatchOutcome::default();
+        if self.events.is_empty() {
+            return outcome;
         }
-        if store.insert_events(&events, true).await.is_ok() {
-            report.added.extend(uuids);
-            return;
+        if store.insert_events(&self.events, true).await.is_ok() {
+            outcome.added = self.uuids;
+            return outcome;
         }
-        for (uuid, event) in uuids.into_iter().zip(&events) {
+        for (uuid, event) in self.uuids.into_iter().zip(&self.events) {
             match store.insert_event(event, true).await {
-                Ok(_) => report.added.push(uuid),
-                Err(error) => report
+                Ok(_) => outcome.added.push(uuid),
+                Err(error) => outcome
                     .failed
                     .push((uuid, format!("cannot store it: {error}"))),
             }
         }
+        outcome
+    }
+}
+
+/// What writing one batch did.
+#[derive(Default)]
+struct BatchOutcome {
+    added: Vec<String>,
+    failed: Vec<(String, String)>,
+}
+
+impl BatchOutcome {
+    fn record(self, report: &mut PullReport) {
+        report.added.extend(self.added);
+        report.failed.extend(self.failed);
+    }
+}
+
+/// Waits for a batch written in the background and records what it did.
+async fn finish_batch(writing: tokio::task::JoinHandle<BatchOutcome>, report: &mut PullReport) {
+    match writing.await {
+        Ok(outcome) => outcome.record(report),
+        Err(error) => report.failed.push((
+            "(a batch of new events)".into(),
+            format!("writing the batch failed: {error}"),
+        )),
     }
 }
 
