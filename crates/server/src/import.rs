@@ -239,6 +239,19 @@ pub(crate) async fn decide(
                 .await?;
             return Ok(Decision::Done(summary));
         }
+        if let Some(orgc_uuid) = input.orgc.as_ref().and_then(|orgc| orgc.uuid.as_deref())
+            && store.is_org_blocklisted(orgc_uuid).await?
+        {
+            summary.rejected.push(
+                Rejection::new(
+                    "event",
+                    label,
+                    "its creator organisation is on the organisation blocklist",
+                )
+                .in_source(source),
+            );
+            return Ok(Decision::Done(summary));
+        }
         if store.is_event_blocklisted(uuid).await? {
             summary.rejected.push(
                 Rejection::new(

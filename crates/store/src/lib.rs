@@ -11,6 +11,7 @@
 
 mod attributes;
 mod audit;
+mod blocklists;
 mod correlations;
 mod events;
 mod feeds;
@@ -35,6 +36,7 @@ pub use audit::{
     AuditEntry, AuditFilter, ListedAuditEntry, REQUEST_TYPE_API, REQUEST_TYPE_BROWSER,
     REQUEST_TYPE_CLI,
 };
+pub use blocklists::{BlocklistEntry, BlocklistKind};
 pub use correlations::Correlation;
 pub use events::{EventChanges, EventSyncState, LoadOptions, MinimalIndex};
 pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};

@@ -61,6 +61,24 @@ enum Rule {
 /// routing canonicalises them (lower case, no underscores). Values are MISP's.
 const GATES: &[(&str, &[(&str, Rule)])] = &[
     (
+        "eventblocklists",
+        &[
+            ("index", SiteAdminOnly),
+            ("add", SiteAdminOnly),
+            ("edit", SiteAdminOnly),
+            ("delete", SiteAdminOnly),
+        ],
+    ),
+    (
+        "orgblocklists",
+        &[
+            ("index", SiteAdminOnly),
+            ("add", SiteAdminOnly),
+            ("edit", SiteAdminOnly),
+            ("delete", SiteAdminOnly),
+        ],
+    ),
+    (
         "events",
         &[
             ("add", AllOf(&[Add])),

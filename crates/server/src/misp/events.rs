@@ -148,6 +148,13 @@ async fn add(call: &Call) -> ApiResult<Response> {
     )
     .map_err(|errors| ApiError::save_failed(NAME, &errors))?;
     event.orgc_id = resolve_orgc(call, input.orgc.as_ref()).await?;
+    let orgc = call.store().org(&Key::Id(event.orgc_id)).await?;
+    if call.store().is_org_blocklisted(&orgc.uuid).await? {
+        return Err(ApiError::Forbidden(format!(
+            "Event blocked by organisation blocklist: events of {} are refused on this instance.",
+            orgc.name
+        )));
+    }
     // An event a peer pushes says `locked` (it arrived by sync), and so does one created
     // elsewhere: sync users may later overwrite such events, never local ones.
     let sent_locked = body

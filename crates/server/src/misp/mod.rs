@@ -6,6 +6,7 @@ mod acl;
 mod attributes;
 mod audit_logs;
 mod auth_keys;
+mod blocklists;
 mod correlations;
 mod event_sync;
 mod event_uploads;
@@ -296,6 +297,12 @@ async fn handle(
         // Kizuna's own endpoints: a controller name MISP does not have.
         "kizuna" => crate::federated::handle(&call).await,
         "taxiicollections" => taxii_collections::handle(&call).await,
+        "eventblocklists" => {
+            blocklists::handle(&call, kizuna_store::BlocklistKind::Event).await
+        }
+        "orgblocklists" => {
+            blocklists::handle(&call, kizuna_store::BlocklistKind::Organisation).await
+        }
         _ => Err(unknown_action(&call)),
     }?;
     Ok(crate::audit::record_write(&call, headers, client, response).await)

@@ -145,6 +145,7 @@ pub async fn pull(
     let entries: Vec<IndexEntry> = entries.into_iter().filter(|e| e.published).collect();
     let uuids: Vec<String> = entries.iter().map(|entry| entry.uuid.clone()).collect();
     let blocklisted = store.blocklisted_among(&uuids).await?;
+    let blocked_orgs = store.blocklisted_org_uuids().await?;
     let marks = store.sync_marks(&uuids).await?;
     let may_overwrite_local = server.internal;
     let mut wanted: Vec<&IndexEntry> = Vec::new();
@@ -155,7 +156,9 @@ pub async fn pull(
         {
             continue;
         }
-        if blocklisted.contains(&entry.uuid) {
+        if blocklisted.contains(&entry.uuid)
+            || blocked_orgs.contains(&entry.orgc_uuid.to_ascii_lowercase())
+        {
             report.blocklisted += 1;
             continue;
         }

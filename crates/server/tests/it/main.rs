@@ -4,6 +4,7 @@ mod access;
 mod accounts;
 mod attributes;
 mod audit;
+mod blocklists;
 mod correlations;
 mod errors;
 mod events;
