@@ -215,6 +215,8 @@ fn check_object(object: &Value) -> Result<String, String> {
 /// version is as new).
 struct Routed {
     updates: BTreeMap<i64, (Vec<Value>, Vec<Value>)>,
+    /// Stored attributes posted in a newer version: (uuid, the version's timestamp).
+    newer: Vec<(String, i64)>,
 }
 
 async fn import(
@@ -283,6 +285,7 @@ async fn import(
 
     let mut routed = Routed {
         updates: BTreeMap::new(),
+        newer: Vec::new(),
     };
     let mut event_cache: HashMap<i64, kizuna_model::Event> = HashMap::new();
     for mut event in imported.events {
@@ -304,6 +307,7 @@ async fn import(
                 );
                 continue;
             }
+            note_newer_attributes(document, &stored, &mut routed.newer);
         } else {
             route_known_items(document, &stored, &mut routed);
             let empty = document
@@ -356,7 +360,58 @@ async fn import(
         }});
         save(call, &update, &update_settings, &by_uuid, outcomes).await?;
     }
+    carry_versions(call, &routed.newer).await
+}
+
+/// MISP's edit keeps an attribute's timestamp when nothing else changed, but a STIX object
+/// posted with a later `modified` is a new version and must be served as that version.
+async fn carry_versions(call: &TaxiiCall, newer: &[(String, i64)]) -> Result<(), TaxiiError> {
+    let store = &call.state.store;
+    for (uuid, timestamp) in newer {
+        let mut attribute = match store.attribute(&Key::Uuid(uuid.clone()), true).await {
+            Ok(attribute) => attribute,
+            Err(StoreError::NotFound) => continue,
+            Err(other) => return Err(other.into()),
+        };
+        if attribute.timestamp < *timestamp {
+            attribute.timestamp = *timestamp;
+            store.update_attribute(&attribute, call.now, false).await?;
+        }
+    }
     Ok(())
+}
+
+/// Attributes of an incoming version of a stored event that are newer than the stored ones.
+fn note_newer_attributes(
+    document: &Map<String, Value>,
+    stored: &HashMap<String, StoredUuid>,
+    newer: &mut Vec<(String, i64)>,
+) {
+    let loose = document
+        .get("Attribute")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten();
+    let in_objects = document
+        .get("Object")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(|object| object.get("Attribute").and_then(Value::as_array))
+        .flatten();
+    for attribute in loose.chain(in_objects) {
+        let Some(uuid) = attribute.get("uuid").and_then(Value::as_str) else {
+            continue;
+        };
+        let uuid = uuid.to_lowercase();
+        if let Some(found) = stored
+            .get(&uuid)
+            .filter(|found| found.kind == StoredKind::Attribute)
+            && timestamp_of(attribute) > found.timestamp
+        {
+            newer.push((uuid, timestamp_of(attribute)));
+        }
+    }
 }
 
 async fn meta(
@@ -558,6 +613,9 @@ fn route_known_items(
                 None => kept.push(attribute),
                 Some(found) => {
                     if timestamp_of(&attribute) > found.timestamp {
+                        routed
+                            .newer
+                            .push((found.uuid.clone(), timestamp_of(&attribute)));
                         routed
                             .updates
                             .entry(found.event_id)

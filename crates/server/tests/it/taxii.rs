@@ -984,3 +984,37 @@ async fn administrators_manage_collections_through_the_api() {
     let gone = get(&server.admin, &format!("/taxii2/root/collections/{id}/")).await;
     assert_taxii_error(&gone, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_single_object_envelope_posted_again_newer_replaces_the_served_version() {
+    // Only `modified` changes: the new version must still be the one served.
+    let server = Server::start().await;
+    let id = add_collection(&server, collection("Feed", true, "")).await;
+    let objects_url = format!("/taxii2/root/collections/{id}/objects/");
+    // As python-stix2 makes them: domain patterns, an hour ago, microseconds.
+    let hour_ago = time::OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let stamp = |moment: time::OffsetDateTime| {
+        moment
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap()
+    };
+    let mut old = indicator("203.0.113.50", &stamp(hour_ago));
+    old["created"] = json!(stamp(hour_ago));
+    old["pattern"] = json!("[domain-name:value = 'revised.example']");
+    let wanted = old["id"].as_str().unwrap().to_string();
+    let (_, _, first) = post(
+        &server.admin,
+        &objects_url,
+        &json!({ "objects": [old.clone()] }),
+    )
+    .await;
+    assert_eq!(first["success_count"], 1, "{first:#}");
+    let mut newer = old.clone();
+    let newer_stamp = stamp(hour_ago + time::Duration::seconds(30));
+    newer["modified"] = json!(newer_stamp);
+    let (_, _, status) = post(&server.admin, &objects_url, &json!({ "objects": [newer] })).await;
+    assert_eq!(status["success_count"], 1, "{status:#}");
+    let (_, _, served) = get(&server.admin, &format!("{objects_url}{wanted}/")).await;
+    let served_at = served["objects"][0]["modified"].as_str().unwrap();
+    assert_eq!(served_at[..19], newer_stamp[..19], "{served:#}");
+}
