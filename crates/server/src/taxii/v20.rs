@@ -182,7 +182,37 @@ fn to_stix_20(mut map: Map<String, Value>, scos: &HashMap<String, Value>) -> Opt
         }
         _ => {}
     }
+    for (key, value) in map.iter_mut() {
+        if key == "id" || key.ends_with("_ref") {
+            as_version_4_id(value);
+        } else if key.ends_with("_refs")
+            && let Value::Array(ids) = value
+        {
+            ids.iter_mut().for_each(as_version_4_id);
+        }
+    }
     Some(Value::Object(map))
+}
+
+/// STIX 2.0 requires version-4 UUIDs in identifiers, where 2.1 content carries UUIDv5s
+/// (relationships and galaxy objects derived from names, organisations' own uuids): such an
+/// id gets the version and variant bits of a v4, which keeps it deterministic and keeps
+/// every reference to it pointing at the same object.
+fn as_version_4_id(value: &mut Value) {
+    let Some(id) = value.as_str() else { return };
+    let Some((object_type, uuid)) = id.split_once("--") else {
+        return;
+    };
+    let Ok(parsed) = uuid::Uuid::parse_str(uuid) else {
+        return;
+    };
+    if parsed.get_version_num() == 4 && parsed.get_variant() == uuid::Variant::RFC4122 {
+        return;
+    }
+    let mut bytes = *parsed.as_bytes();
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    *value = Value::String(format!("{object_type}--{}", uuid::Uuid::from_bytes(bytes)));
 }
 
 /// An SCO as an embedded 2.0 observable: no id or spec_version, references to other
