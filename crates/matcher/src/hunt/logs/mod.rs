@@ -7,6 +7,7 @@
 mod combined;
 mod csv;
 mod json;
+mod line_bits;
 mod squid;
 mod syslog;
 mod time;
@@ -208,7 +209,7 @@ fn short_word(bytes: &[u8]) -> u64 {
 
 /// Bit 7 of each byte of `word` that is a dot, a colon, and neither a dot nor a digit.
 #[inline(always)]
-fn dots_colons_others(word: u64) -> (u64, u64, u64) {
+pub(crate) fn dots_colons_others(word: u64) -> (u64, u64, u64) {
     const HIGH: u64 = 0x8080_8080_8080_8080;
     const LOW_SEVEN: u64 = 0x7f7f_7f7f_7f7f_7f7f;
     let each = |byte: u8| u64::from_ne_bytes([byte; 8]);

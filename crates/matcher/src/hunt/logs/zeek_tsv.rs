@@ -3,8 +3,9 @@
 //! columns (`vector[…]`, `set[…]`) into one value per element.
 
 use super::super::index::ValueForm;
+use super::line_bits::{ChunkBits, line_bits};
 use super::time::parse_epoch_seconds;
-use super::{Line, LineOutcome, le_word, may_hold_ioc, strip_line_end, zero_bytes};
+use super::{Line, LineOutcome, may_hold_ioc, strip_line_end, zero_bytes};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ZeekTsvParser {
@@ -21,8 +22,10 @@ pub(crate) struct ZeekTsvParser {
     /// [`ZeekTsvParser::deferred_ts`] to read: a scan needs the time of the few lines with
     /// a match only.
     pub(crate) defer_ts: bool,
-    /// The columns [`sift_columns`] kept from the current line; here to reuse its memory.
+    /// The columns [`sift_columns`] kept from the current line, and the bits of its
+    /// bytes; here to reuse their memory.
     sifted: Vec<SiftedColumn>,
+    chunks: Vec<ChunkBits>,
 }
 
 impl Default for ZeekTsvParser {
@@ -37,6 +40,7 @@ impl Default for ZeekTsvParser {
             ts_column: None,
             defer_ts: false,
             sifted: Vec::new(),
+            chunks: Vec::new(),
         }
     }
 }
@@ -166,7 +170,7 @@ struct SiftedColumn {
     column: usize,
     start: usize,
     end: usize,
-    /// Whether it may hold a dot or a colon (it may also hold `*` or `>`, never neither).
+    /// Whether it holds a dot or a colon.
     marked: bool,
 }
 
@@ -177,120 +181,187 @@ const SHORTEST_UNMARKED: usize = 32;
 /// Cuts `line` at every `separator` (one byte, neither a dot nor a colon) and keeps in
 /// `kept`, in column order, the columns that may hold an IoC: those with a dot or a colon
 /// (every IoC shape but a hash has one) and those of [`SHORTEST_UNMARKED`] bytes or more.
-/// Returns the number of columns.
+/// Returns the number of columns. `chunks` is scratch space.
 ///
-/// Eight bytes at a time, and driven by the marks rather than by the separators: a word's
-/// separators are counted, its first one ends the column open before it (the only one that
-/// can be long), and only its marks lead to the columns between its separators. Most
-/// columns of a Zeek log (counters, ports, flags, ids) cost nothing of their own.
+/// Driven by the marks and the long runs without a separator, not by the separators: the
+/// bits of the whole line are computed first ([`line_bits`]), then only the columns around
+/// a mark or a long run are looked at; their number is the number of separators before
+/// them. Most columns of a Zeek log (counters, ports, flags, ids) cost nothing of their own.
 #[inline(always)]
-fn sift_columns(line: &[u8], separator: u8, kept: &mut Vec<SiftedColumn>) -> usize {
+fn sift_columns(
+    line: &[u8],
+    separator: u8,
+    chunks: &mut Vec<ChunkBits>,
+    kept: &mut Vec<SiftedColumn>,
+) -> usize {
+    line_bits(line, separator, chunks);
+    let chunks = &chunks[..];
     let length = line.len();
-    // Columns ended so far; the one open starts at `open_start`, and `open_marked` tells
-    // whether the words before the current one hold a mark of it.
-    let mut ended = 0;
-    let mut open_start = 0;
-    let mut open_marked = false;
-    let mut word_start = 0;
-    while word_start < length {
-        let (separators, mut marks) = word_bits(line, word_start, separator);
-        if separators == 0 {
-            open_marked |= marks != 0;
-            word_start += 8;
-            continue;
-        }
-        // The first separator ends the open column.
-        let through_first = separators ^ (separators - 1);
-        let first_end = word_start + separators.trailing_zeros() as usize / 8;
-        let marked = open_marked || marks & through_first != 0;
-        if marked || first_end - open_start >= SHORTEST_UNMARKED {
+    let mut separators_before = 0;
+    // Where the next column to look at may start: the columns before it are done.
+    let mut done: usize = 0;
+    for (index, bits) in chunks.iter().enumerate() {
+        let base = index * 64;
+        let mut interesting = bits.marks() | long_run_starts(chunks, index, length);
+        interesting &= bits_from(done.saturating_sub(base));
+        while interesting != 0 {
+            let offset = interesting.trailing_zeros() as usize;
+            let position = base + offset;
+            // No separator lies between the column's start and `position`: those before
+            // it are those before the column.
+            let column = separators_before + count(bits.separators & !bits_from(offset));
+            let start = previous_separator(chunks, position).map_or(0, |end| end + 1);
+            let end = next_separator(chunks, position).unwrap_or(length);
+            // A long run reached before any mark of its column: the column's marks, if
+            // any, lie after it (those before would have been reached first).
+            let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, position, end);
             kept.push(SiftedColumn {
-                column: ended,
-                start: open_start,
-                end: first_end,
-                marked,
-            });
-        }
-        marks &= !through_first;
-        open_marked = false;
-        // The columns after it: only those holding a mark are kept.
-        let later = separators & (separators - 1);
-        while marks != 0 {
-            let mark = marks & marks.wrapping_neg();
-            let before = later & (mark - 1);
-            let start = match before {
-                0 => first_end + 1,
-                _ => word_start + (63 - before.leading_zeros() as usize) / 8 + 1,
-            };
-            let after = later & !(mark - 1);
-            if after == 0 {
-                // It goes on past this word: it is the open column now.
-                open_marked = true;
-                break;
-            }
-            let end = word_start + after.trailing_zeros() as usize / 8;
-            kept.push(SiftedColumn {
-                column: ended + 1 + byte_count(before),
+                column,
                 start,
                 end,
-                marked: true,
+                marked,
             });
-            marks &= !(after ^ (after - 1));
+            done = end + 1;
+            interesting &= bits_from(done.saturating_sub(base));
         }
-        ended += byte_count(separators);
-        open_start = word_start + (63 - separators.leading_zeros() as usize) / 8 + 1;
-        word_start += 8;
+        separators_before += count(bits.separators);
     }
-    if open_marked || length - open_start >= SHORTEST_UNMARKED {
-        kept.push(SiftedColumn {
-            column: ended,
-            start: open_start,
-            end: length,
-            marked: open_marked,
-        });
-    }
-    ended + 1
+    separators_before + 1
 }
 
-/// The number of bytes of a mask with bit 7 at most set in each: a multiplication sums them
-/// into the top byte, where `count_ones` would be a dozen instructions on processors
-/// without `popcnt` (which baseline x86-64 code cannot assume).
+/// The bits from `offset` on (none from 64 on).
 #[inline(always)]
-fn byte_count(mask: u64) -> usize {
-    ((mask >> 7).wrapping_mul(0x0101_0101_0101_0101) >> 56) as usize
+fn bits_from(offset: usize) -> u64 {
+    // Without a branch: offsets vary from column to column.
+    u64::MAX.wrapping_shl(offset as u32) & u64::from(offset < 64).wrapping_neg()
 }
 
-/// For the eight bytes of `line` from `start` on (fewer at its end): bit 7 of each byte of
-/// the first mask set when the byte is the separator, of the second when it is a mark — a
-/// dot, a colon, `*` or `>` (or-ing 0x14 into `.` (0x2e) or `:` (0x3a) gives 0x3e, and does
-/// so only for `*` and `>` besides: one test finds them all, the few extra marks cost a
-/// closer look). No bit is set past the end of `line`.
+/// Set bits of a mask. `count_ones` without the `popcnt` instruction (which baseline
+/// x86-64 code cannot assume) is a dozen instructions, fewer than a loop over the bits.
 #[inline(always)]
-fn word_bits(line: &[u8], start: usize, separator: u8) -> (u64, u64) {
-    let length = line.len();
-    if let Some(bytes) = line.get(start..start + 8) {
-        return word_masks(le_word(bytes), separator);
-    }
-    if length >= 8 {
-        // The last eight bytes, read without a copy; the bits of those before `start`
-        // (already looked at) are shifted out.
-        let (separators, marks) = word_masks(le_word(&line[length - 8..]), separator);
-        let shift = 8 * (8 - (length - start));
-        return (separators >> shift, marks >> shift);
-    }
-    let mut bytes = [0u8; 8];
-    bytes[..length].copy_from_slice(line);
-    let (separators, marks) = word_masks(u64::from_le_bytes(bytes), separator);
-    let present = u64::MAX >> (8 * (8 - length));
-    (separators & present, marks & present)
+fn count(mask: u64) -> usize {
+    mask.count_ones() as usize
 }
 
+/// Bits of chunk `index` where a run of [`SHORTEST_UNMARKED`] bytes without a separator,
+/// inside the line, starts.
 #[inline(always)]
-fn word_masks(word: u64, separator: u8) -> (u64, u64) {
-    (
-        zero_bytes(word ^ u64::from_ne_bytes([separator; 8])),
-        zero_bytes((word | u64::from_ne_bytes([0x14; 8])) ^ u64::from_ne_bytes([0x3e; 8])),
-    )
+fn long_run_starts(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
+    let base = index * 64;
+    let inside = |index: usize| -> u64 {
+        match chunks.get(index) {
+            Some(bits) => !bits.separators & !bits_from(length.saturating_sub(index * 64)),
+            None => 0,
+        }
+    };
+    let here = inside(index);
+    let next = inside(index + 1);
+    // Such a run covers three whole aligned bytes of bits in a row, the first of them
+    // here or the first of the next chunk: most chunks of a Zeek line have none and stop
+    // at this test.
+    let full_bytes = |bits: u64| u128::from(zero_bytes(!bits));
+    let full = full_bytes(here) | full_bytes(next) << 64;
+    if full & full >> 8 & full >> 16 & ((1 << 72) - 1) == 0 {
+        return 0;
+    }
+    debug_assert!(base < length);
+    // Each step doubles the length of the runs the bits stand for, from 1 to 32.
+    const _: () = assert!(SHORTEST_UNMARKED == 32);
+    let mut runs = u128::from(here) | u128::from(next) << 64;
+    for shift in [1, 2, 4, 8, 16] {
+        runs &= runs >> shift;
+    }
+    runs as u64
+}
+
+/// The last separator before `position`.
+#[inline(always)]
+fn previous_separator(chunks: &[ChunkBits], position: usize) -> Option<usize> {
+    let mut index = position / 64;
+    let mut separators = chunks[index].separators & !bits_from(position % 64);
+    loop {
+        if separators != 0 {
+            return Some(index * 64 + 63 - separators.leading_zeros() as usize);
+        }
+        index = index.checked_sub(1)?;
+        separators = chunks[index].separators;
+    }
+}
+
+/// The first separator at or after `position`.
+#[inline(always)]
+fn next_separator(chunks: &[ChunkBits], position: usize) -> Option<usize> {
+    let mut index = position / 64;
+    let mut separators = chunks[index].separators & bits_from(position % 64);
+    loop {
+        if separators != 0 {
+            return Some(index * 64 + separators.trailing_zeros() as usize);
+        }
+        index += 1;
+        separators = chunks.get(index)?.separators;
+    }
+}
+
+/// [`may_hold_ioc`] of the value at `start..end` of a line, from the line's bits.
+#[inline(always)]
+fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
+    let length = end - start;
+    if length < 2 {
+        return false;
+    }
+    let hash_length = matches!(length, 32 | 40 | 64);
+    let (first, last) = (start / 64, (end - 1) / 64);
+    let (dots, colons, others) = if first == last {
+        // The common case, a value inside one chunk: its dots are counted only as far
+        // as the rule needs (none, three, or another number).
+        let bits = &chunks[first];
+        let inside = bits_from(start % 64) & !bits_from(end - first * 64);
+        let dots = bits.dots & inside;
+        let without_two = dots & dots.wrapping_sub(1);
+        let without_two = without_two & without_two.wrapping_sub(1);
+        let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
+        let dots = match (dots, three) {
+            (0, _) => 0,
+            (_, true) => 3,
+            _ => 1,
+        };
+        (dots, bits.colons & inside != 0, bits.others & inside != 0)
+    } else {
+        let mut dots = 0;
+        let mut colons = false;
+        let mut others = false;
+        for (index, bits) in chunks.iter().enumerate().take(last + 1).skip(first) {
+            let base = index * 64;
+            let mut inside = bits_from(start.saturating_sub(base));
+            if end < base + 64 {
+                inside &= !bits_from(end - base);
+            }
+            dots += count(bits.dots & inside);
+            colons |= bits.colons & inside != 0;
+            others |= bits.others & inside != 0;
+        }
+        (dots, colons, others)
+    };
+    if dots == 0 && !colons {
+        return hash_length;
+    }
+    colons || others || dots == 3 || hash_length
+}
+
+/// Whether a mark lies in `from..to`.
+fn any_mark(chunks: &[ChunkBits], from: usize, to: usize) -> bool {
+    from < to
+        && (from / 64..=(to - 1) / 64).any(|index| {
+            let Some(bits) = chunks.get(index) else {
+                return false;
+            };
+            let base = index * 64;
+            let mut marks = bits.marks() & bits_from(from.saturating_sub(base));
+            if to < base + 64 {
+                marks &= !bits_from(to - base);
+            }
+            marks != 0
+        })
 }
 
 /// `value == marker`, with the cheap tests first: most values are not markers.
@@ -353,7 +424,7 @@ impl ZeekTsvParser {
             if self.ts_column == Some(column) {
                 ts_span = Some((start, end));
             }
-            self.column::<ONLY_POSSIBLE_IOCS>(line, column, (start, end), true, on_value);
+            self.column::<ONLY_POSSIBLE_IOCS>(line, column, (start, end), None, on_value);
             column += 1;
         }
         if column != self.fields.len() {
@@ -375,14 +446,20 @@ impl ZeekTsvParser {
         let bytes = line.bytes;
         let mut sifted = std::mem::take(&mut self.sifted);
         sifted.clear();
-        let columns = sift_columns(bytes, separator, &mut sifted);
+        let columns = sift_columns(bytes, separator, &mut self.chunks, &mut sifted);
         let outcome = if columns == self.fields.len() {
             for kept in &sifted {
+                let may_hold = if kept.marked {
+                    may_hold_ioc_at(&self.chunks, kept.start, kept.end)
+                } else {
+                    // Without a dot or a colon, only a hash's length leaves a possible shape.
+                    matches!(kept.end - kept.start, 32 | 40 | 64)
+                };
                 self.column::<true>(
                     line,
                     kept.column,
                     (kept.start, kept.end),
-                    kept.marked,
+                    Some(may_hold),
                     on_value,
                 );
             }
@@ -422,15 +499,15 @@ impl ZeekTsvParser {
         parse_epoch_seconds(&line[start..end])
     }
 
-    /// Reports the values of column `column` (one of the field names) at `start..end`,
-    /// which holds neither a dot nor a colon when `marked` is false.
+    /// Reports the values of column `column` (one of the field names) at `start..end`;
+    /// `may_hold`, when given, is [`may_hold_ioc`] of the whole value, already known.
     #[inline(always)]
     fn column<const ONLY_POSSIBLE_IOCS: bool>(
         &self,
         line: Line<'_>,
         column: usize,
         (start, end): (usize, usize),
-        marked: bool,
+        may_hold: Option<bool>,
         on_value: &mut impl FnMut(&str, &str, ValueForm),
     ) {
         let Some(field) = self.fields.get(column) else {
@@ -439,12 +516,7 @@ impl ZeekTsvParser {
         let container = self.containers.get(column) == Some(&true);
         if ONLY_POSSIBLE_IOCS
             && !container
-            && !(if marked {
-                may_hold_ioc(&line.bytes[start..end])
-            } else {
-                // Without a dot or a colon, only a hash's length leaves a possible shape.
-                matches!(end - start, 32 | 40 | 64)
-            })
+            && !may_hold.unwrap_or_else(|| may_hold_ioc(&line.bytes[start..end]))
         {
             return;
         }
@@ -596,9 +668,7 @@ mod tests {
         let mut columns = 0;
         let mut start = 0;
         for (column, value) in line.split(|&byte| byte == separator).enumerate() {
-            let marked = value
-                .iter()
-                .any(|&byte| matches!(byte, b'.' | b':' | b'*' | b'>'));
+            let marked = value.iter().any(|&byte| matches!(byte, b'.' | b':'));
             if marked || value.len() >= 32 {
                 kept.push(super::SiftedColumn {
                     column,
@@ -615,7 +685,7 @@ mod tests {
 
     fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
-        let columns = super::sift_columns(line, separator, &mut kept);
+        let columns = super::sift_columns(line, separator, &mut Vec::new(), &mut kept);
         (columns, kept)
     }
 
@@ -694,6 +764,53 @@ mod tests {
             separator in proptest::sample::select(vec![b'\t', 0x00, 0xff, b'|', b'a']),
         ) {
             proptest::prop_assert_eq!(sifted(&line, separator), sift_reference(&line, separator));
+        }
+
+        /// Long columns, with and without marks, across the 64-byte chunks of a line.
+        #[test]
+        fn sifting_long_columns_is_the_byte_by_byte_rule(
+            columns in proptest::collection::vec(
+                (0..100usize, proptest::option::of(0..100usize)),
+                1..8,
+            ),
+        ) {
+            let line: Vec<u8> = columns
+                .iter()
+                .map(|&(length, mark)| {
+                    let mut column = vec![b'f'; length];
+                    if let Some(mark) = mark.filter(|&mark| mark < length) {
+                        column[mark] = b'.';
+                    }
+                    column
+                })
+                .collect::<Vec<_>>()
+                .join(&b'\t');
+            proptest::prop_assert_eq!(sifted(&line, b'\t'), sift_reference(&line, b'\t'));
+        }
+
+        /// What the bits of a line tell of a value is what its bytes tell.
+        #[test]
+        fn possible_shapes_from_the_bits_of_a_line(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    3 => proptest::sample::select(b"0123456789.".to_vec()),
+                    1 => proptest::sample::select(b":a/\t\xb0\xae\x00".to_vec()),
+                ],
+                0..200,
+            ),
+            start in 0..200usize,
+            length in 0..80usize,
+        ) {
+            let start = start.min(line.len());
+            let end = (start + length).min(line.len());
+            let mut chunks = Vec::new();
+            super::line_bits(&line, b'\t', &mut chunks);
+            proptest::prop_assert_eq!(
+                super::may_hold_ioc_at(&chunks, start, end),
+                super::may_hold_ioc(&line[start..end]),
+                "{:?}",
+                &line[start..end]
+            );
         }
     }
 

@@ -1,0 +1,256 @@
+//! Where a line's separators, dots, colons and other bytes are, one bit per byte, 64 bytes
+//! at a time: with SSE2 (baseline on x86-64, through `safe_arch`'s safe wrappers, since unsafe
+//! code is denied here) sixteen bytes cost a handful of instructions; elsewhere eight bytes
+//! at a time in ordinary integers. Zeek columns are a few bytes long: finding the next
+//! separator call by call (`memchr`) costs more per column than classifying every byte.
+
+/// Bit `i` of each mask stands for byte `i` of a chunk of 64 bytes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub(crate) struct ChunkBits {
+    pub(crate) separators: u64,
+    pub(crate) dots: u64,
+    pub(crate) colons: u64,
+    /// Bytes that are neither an ASCII digit nor a dot (separators and colons included).
+    pub(crate) others: u64,
+}
+
+impl ChunkBits {
+    /// Dots and colons: every IoC shape but a hash holds one.
+    #[inline(always)]
+    pub(crate) fn marks(&self) -> u64 {
+        self.dots | self.colons
+    }
+
+    /// Only the bits of `kept`.
+    #[inline(always)]
+    fn masked(self, kept: u64) -> ChunkBits {
+        ChunkBits {
+            separators: self.separators & kept,
+            dots: self.dots & kept,
+            colons: self.colons & kept,
+            others: self.others & kept,
+        }
+    }
+
+    #[inline(always)]
+    fn shifted_down(self, shift: u32) -> ChunkBits {
+        ChunkBits {
+            separators: self.separators >> shift,
+            dots: self.dots >> shift,
+            colons: self.colons >> shift,
+            others: self.others >> shift,
+        }
+    }
+}
+
+/// The bits of `line`, 64 bytes per entry of `chunks` (cleared first); no bit is set past
+/// the end of `line`.
+#[inline(always)]
+pub(crate) fn line_bits(line: &[u8], separator: u8, chunks: &mut Vec<ChunkBits>) {
+    line_bits_with(&Classifier::new(separator), line, chunks);
+}
+
+#[inline(always)]
+fn line_bits_with<C: Classify>(classifier: &C, line: &[u8], chunks: &mut Vec<ChunkBits>) {
+    chunks.clear();
+    let mut whole = line.chunks_exact(64);
+    chunks.extend(
+        whole
+            .by_ref()
+            .map(|chunk| classifier.classify(as_chunk(chunk))),
+    );
+    let rest = whole.remainder().len();
+    if rest == 0 {
+        return;
+    }
+    let length = line.len();
+    let bits = if length >= 64 {
+        // The last 64 bytes read again, the bits of those already classified shifted out.
+        let bits = classifier.classify(as_chunk(&line[length - 64..]));
+        bits.shifted_down(64 - rest as u32)
+    } else {
+        let mut padded = [0u8; 64];
+        padded[..rest].copy_from_slice(line);
+        classifier.classify(&padded).masked(u64::MAX >> (64 - rest))
+    };
+    chunks.push(bits);
+}
+
+#[inline(always)]
+fn as_chunk(bytes: &[u8]) -> &[u8; 64] {
+    bytes.first_chunk::<64>().expect("a chunk is 64 bytes long")
+}
+
+trait Classify {
+    fn classify(&self, chunk: &[u8; 64]) -> ChunkBits;
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+type Classifier = sse2::VectorClassifier;
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+type Classifier = WordClassifier;
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+mod sse2 {
+    use super::{ChunkBits, Classify};
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
+        m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+
+    pub(crate) struct VectorClassifier {
+        separator: m128i,
+        dot: m128i,
+        colon: m128i,
+        before_zero: m128i,
+        after_nine: m128i,
+    }
+
+    impl VectorClassifier {
+        #[inline(always)]
+        pub(crate) fn new(separator: u8) -> Self {
+            VectorClassifier {
+                separator: set_splat_i8_m128i(separator as i8),
+                dot: set_splat_i8_m128i(b'.' as i8),
+                colon: set_splat_i8_m128i(b':' as i8),
+                before_zero: set_splat_i8_m128i(b'0' as i8 - 1),
+                after_nine: set_splat_i8_m128i(b'9' as i8 + 1),
+            }
+        }
+    }
+
+    impl Classify for VectorClassifier {
+        #[inline(always)]
+        fn classify(&self, chunk: &[u8; 64]) -> ChunkBits {
+            let mut bits = ChunkBits::default();
+            for (index, sixteen) in chunk.as_chunks::<16>().0.iter().enumerate() {
+                let bytes = load_unaligned_m128i(sixteen);
+                let dots = cmp_eq_mask_i8_m128i(bytes, self.dot);
+                // Signed comparisons: bytes from 0x80 on are negative, below `0`.
+                let digits = cmp_gt_mask_i8_m128i(bytes, self.before_zero)
+                    & cmp_lt_mask_i8_m128i(bytes, self.after_nine);
+                // `as u16` keeps the sixteen lane bits only, without sign extension.
+                let lanes =
+                    |mask: m128i| u64::from(move_mask_i8_m128i(mask) as u16) << (16 * index);
+                bits.separators |= lanes(cmp_eq_mask_i8_m128i(bytes, self.separator));
+                bits.dots |= lanes(dots);
+                bits.colons |= lanes(cmp_eq_mask_i8_m128i(bytes, self.colon));
+                bits.others |= !lanes(digits | dots) & (0xffff << (16 * index));
+            }
+            bits
+        }
+    }
+}
+
+/// Eight bytes at a time in a `u64`: where SSE2 is not there, and as the reference the
+/// vector classifier is tested against.
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+struct WordClassifier {
+    separator: u8,
+}
+
+#[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
+impl WordClassifier {
+    fn new(separator: u8) -> Self {
+        WordClassifier { separator }
+    }
+}
+
+impl Classify for WordClassifier {
+    #[inline(always)]
+    fn classify(&self, chunk: &[u8; 64]) -> ChunkBits {
+        let each = |byte: u8| u64::from_ne_bytes([byte; 8]);
+        let mut bits = ChunkBits::default();
+        for (index, eight) in chunk.as_chunks::<8>().0.iter().enumerate() {
+            let word = u64::from_le_bytes(*eight);
+            let (dots, colons, others) = super::dots_colons_others(word);
+            let separators = super::zero_bytes(word ^ each(self.separator));
+            bits.separators |= packed_byte_bits(separators) << (8 * index);
+            bits.dots |= packed_byte_bits(dots) << (8 * index);
+            bits.colons |= packed_byte_bits(colons) << (8 * index);
+            bits.others |= packed_byte_bits(others) << (8 * index);
+        }
+        bits
+    }
+}
+
+/// Bit 7 of each byte of `mask` (no other bit set) gathered into the low eight bits, byte
+/// `j` to bit `j`: the multiplication moves each into the top byte without carries.
+#[inline(always)]
+fn packed_byte_bits(mask: u64) -> u64 {
+    ((mask >> 7).wrapping_mul(0x0102_0408_1020_4080)) >> 56
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reference(line: &[u8], separator: u8) -> Vec<ChunkBits> {
+        line.chunks(64)
+            .map(|chunk| {
+                let mut bits = ChunkBits::default();
+                for (index, &byte) in chunk.iter().enumerate() {
+                    let bit = 1 << index;
+                    if byte == separator {
+                        bits.separators |= bit;
+                    }
+                    match byte {
+                        b'.' => bits.dots |= bit,
+                        b':' => bits.colons |= bit,
+                        _ => {}
+                    }
+                    if !byte.is_ascii_digit() && byte != b'.' {
+                        bits.others |= bit;
+                    }
+                }
+                bits
+            })
+            .collect()
+    }
+
+    fn check(line: &[u8], separator: u8) {
+        let expected = reference(line, separator);
+        let mut chunks = Vec::new();
+        line_bits(line, separator, &mut chunks);
+        assert_eq!(chunks, expected, "{separator} {line:?}");
+        line_bits_with(&WordClassifier::new(separator), line, &mut chunks);
+        assert_eq!(chunks, expected, "words: {separator} {line:?}");
+    }
+
+    #[test]
+    fn every_length_around_the_chunk_size() {
+        for length in 0..200 {
+            let line: Vec<u8> = (0..length)
+                .map(|index: usize| match index % 7 {
+                    0 => b'\t',
+                    1 => b'.',
+                    3 => b':',
+                    4 => 0x80 | (index as u8),
+                    5 => 0,
+                    _ => b'a',
+                })
+                .collect();
+            for separator in [b'\t', 0, 0xff, b'a', 0x89] {
+                check(&line, separator);
+            }
+        }
+        check(&[0xff; 130], 0xff);
+        check(&[0; 63], 0);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn bits_are_the_bytes_that_match(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    2 => proptest::sample::select(b"\t.:a09/\x00\xff\xae\xba\xb0\x89|".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..400,
+            ),
+            separator in proptest::sample::select(vec![b'\t', 0x00, 0xff, b'|', 0x89]),
+        ) {
+            check(&line, separator);
+        }
+    }
+}
