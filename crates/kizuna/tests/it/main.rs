@@ -8,6 +8,6 @@ mod init;
 mod serve;
 mod support;
 mod sync;
-mod taxii_pull;
 mod taxii_collection;
+mod taxii_pull;
 mod user;

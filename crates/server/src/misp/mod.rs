@@ -20,8 +20,8 @@ mod roles;
 mod servers;
 mod sharing_groups;
 mod sightings;
-mod taxii_collections;
 pub(crate) mod tags;
+mod taxii_collections;
 mod users;
 pub(crate) mod warninglists;
 
@@ -297,9 +297,7 @@ async fn handle(
         // Kizuna's own endpoints: a controller name MISP does not have.
         "kizuna" => crate::federated::handle(&call).await,
         "taxiicollections" => taxii_collections::handle(&call).await,
-        "eventblocklists" => {
-            blocklists::handle(&call, kizuna_store::BlocklistKind::Event).await
-        }
+        "eventblocklists" => blocklists::handle(&call, kizuna_store::BlocklistKind::Event).await,
         "orgblocklists" => {
             blocklists::handle(&call, kizuna_store::BlocklistKind::Organisation).await
         }
