@@ -330,8 +330,8 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
         let mut dots = 0;
         let mut colons = false;
         let mut others = false;
-        for (index, bits) in chunks.iter().enumerate().take(last + 1).skip(first) {
-            let base = index * 64;
+        for (offset, bits) in chunks[first..=last].iter().enumerate() {
+            let base = (first + offset) * 64;
             let mut inside = bits_from(start.saturating_sub(base));
             if end < base + 64 {
                 inside &= !bits_from(end - base);
