@@ -967,27 +967,7 @@ fn references(value: &Value, into: &mut Vec<String>) {
     }
 }
 
-/// The STIX cyber-observable types (their `*_ref`s point at further observables).
-const OBSERVABLE_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
+use kizuna_formats::stix::OBSERVABLE_TYPES;
 
 /// What a report's member brings into the report with it, as the STIX import reads it:
 /// observed-data its observables, observables the observables they point at. Creators and

@@ -280,26 +280,7 @@ enum Role {
     Unknown,
 }
 
-const OBSERVABLE_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
+use super::OBSERVABLE_TYPES;
 
 fn role_of(kind: &str) -> Role {
     match kind {

@@ -27,27 +27,7 @@ use kizuna_store::{Key, StoreError, StoredKind, StoredUuid, TaxiiStatus};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
-/// Types of the STIX 2.1 cyber-observable objects (no `created`/`modified`).
-const SCO_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
+use kizuna_formats::stix::OBSERVABLE_TYPES as SCO_TYPES;
 
 /// One object of the envelope that passed the checks.
 struct Posted {

@@ -34,26 +34,7 @@ const NOT_IN_20: &[&str] = &[
     "extension-definition",
 ];
 
-const SCO_TYPES: &[&str] = &[
-    "artifact",
-    "autonomous-system",
-    "directory",
-    "domain-name",
-    "email-addr",
-    "email-message",
-    "file",
-    "ipv4-addr",
-    "ipv6-addr",
-    "mac-addr",
-    "mutex",
-    "network-traffic",
-    "process",
-    "software",
-    "url",
-    "user-account",
-    "windows-registry-key",
-    "x509-certificate",
-];
+use kizuna_formats::stix::OBSERVABLE_TYPES as SCO_TYPES;
 
 /// Everything the collection holds for the caller (2.0 pages by `Range` over the whole).
 async fn whole(call: &TaxiiCall, id: &str, only: Option<&str>) -> Result<Page, TaxiiError> {
