@@ -74,17 +74,6 @@ fn pushed_attribute(uuid: &str, value: &str, timestamp: i64) -> Value {
     })
 }
 
-async fn add_attribute(client: &Client, event_id: &str, value: &str) -> Value {
-    let (status, _, body) = client
-        .post(
-            &format!("/attributes/add/{event_id}"),
-            json!({"type": "ip-dst", "value": value}),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body["Attribute"].clone()
-}
-
 async fn publish(client: &Client, event_id: &str) {
     let (status, _, body) = client
         .post_empty(&format!("/events/publish/{event_id}"))
@@ -179,9 +168,6 @@ async fn the_minimal_index_answers_a_pull_with_sync_fields_and_an_etag() {
         .post("/events/index", json!({"minimal": 1, "published": 2}))
         .await;
     assert_eq!(uuids(&with_unpublished).len(), 3);
-    add_attribute(&server, text(&shared["id"]), "203.0.113.9").await;
-    publish(&server, text(&shared["id"])).await;
-
     // The same index again: 304 without a body; Apache's compression mark is ignored.
     let etag = etag.expect("an ETag on the index");
     let (status, again, body) = pull_index(&server, &peer, filters.clone(), &etag).await;
