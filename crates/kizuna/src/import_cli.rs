@@ -108,8 +108,9 @@ async fn import_all(store: &Store, args: &ImportArgs) -> Result<ImportSummary> {
     Ok(total)
 }
 
-/// The owner organisation and a user of it for the imported events.
-async fn owner(store: &Store, wanted: Option<&str>) -> Result<(i64, i64)> {
+/// The owner organisation and a user of it for imported events (`--org`, else the host
+/// organisation).
+pub(crate) async fn owner(store: &Store, wanted: Option<&str>) -> Result<(i64, i64)> {
     let org = match wanted {
         Some(wanted) => crate::user_cli::find_org(store, wanted)
             .await?

@@ -156,7 +156,7 @@ async fn pull(
     args: &PullSpec,
     options: &PullOptions,
 ) -> Result<Result<PullReport, kizuna_server::taxii_client::TaxiiError>> {
-    let (org_id, user_id) = owner(store, args.org.as_deref()).await?;
+    let (org_id, user_id) = crate::import_cli::owner(store, args.org.as_deref()).await?;
     let mut settings = ImportSettings::owned_by(org_id, user_id);
     let distribution = Distribution::from_i64(i64::from(args.distribution))
         .context("--distribution must be 0 to 3")?;
@@ -164,32 +164,6 @@ async fn pull(
     settings.publish = Some(args.publish);
     settings.tags = args.tags.clone();
     Ok(pull_collection(store, options, &settings, None, kizuna_server::now()).await)
-}
-
-/// The owner organisation and one of its users.
-async fn owner(store: &Store, wanted: Option<&str>) -> Result<(i64, i64)> {
-    let org = match wanted {
-        Some(wanted) => crate::user_cli::find_org(store, wanted)
-            .await?
-            .with_context(|| format!("--org: no organisation named {wanted:?}"))?,
-        None => {
-            let host = store
-                .setting("host_org_id")
-                .await?
-                .and_then(|id| id.parse::<i64>().ok())
-                .context(
-                    "the database has no host organisation yet; run `kizuna init` first, or \
-                     name one with --org",
-                )?;
-            store.org(&kizuna_store::Key::Id(host)).await?
-        }
-    };
-    let user_id = store
-        .list_users(Some(org.id))
-        .await?
-        .first()
-        .map_or(0, |user| user.id);
-    Ok((org.id, user_id))
 }
 
 fn print_report(report: &PullReport) {
