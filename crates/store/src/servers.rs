@@ -8,11 +8,12 @@ const SERVER_COLUMNS: &str = "id, name, url, authkey, org_id, remote_org_id, pus
      push_sightings, push_galaxy_clusters, pull_galaxy_clusters, push_analyst_data, \
      pull_analyst_data, lastpushedid, lastpulledid, publish_without_email, unpublish_event, \
      self_signed, cert_file, client_cert_file, internal, skip_proxy, caching_enabled, priority, \
-     remove_missing_tags, pull_rules, push_rules, timeout_seconds, index_etag, last_pull_at, \
-     last_pull_ok, last_pull_result, last_push_at, last_push_ok, last_push_result";
+     remove_missing_tags, pull_rules, push_rules, timeout_seconds, cert_pem, client_cert_pem, \
+     federated_search, federated_org_ids, index_etag, last_pull_at, last_pull_ok, \
+     last_pull_result, last_push_at, last_push_ok, last_push_result";
 
-/// Binds the 27 settings of a server, in `SERVER_COLUMNS` order after `id`, to an INSERT or
-/// UPDATE that names them as `$1` … `$27`.
+/// Binds the 31 settings of a server, in `SERVER_COLUMNS` order after `id`, to an INSERT or
+/// UPDATE that names them as `$1` … `$31`.
 macro_rules! bind_settings {
     ($query:expr, $server:expr) => {
         $query
@@ -43,6 +44,10 @@ macro_rules! bind_settings {
             .bind(&$server.pull_rules)
             .bind(&$server.push_rules)
             .bind($server.timeout_seconds)
+            .bind(&$server.cert_pem)
+            .bind(&$server.client_cert_pem)
+            .bind($server.federated_search)
+            .bind(&$server.federated_org_ids)
     };
 }
 
@@ -85,6 +90,16 @@ pub struct Server {
     pub push_rules: String,
     /// Seconds one request to the remote may take.
     pub timeout_seconds: i64,
+    /// PEM certificates trusted for the remote instead of the system roots ('' = system
+    /// roots); MISP's uploaded `cert_file`.
+    pub cert_pem: String,
+    /// PEM client certificate with its private key ('' = none); MISP's `client_cert_file`.
+    pub client_cert_pem: String,
+    /// Whether federated searches ask this server.
+    pub federated_search: bool,
+    /// Comma-separated local organisation ids whose users may ask it in a federated search
+    /// ('' = every user); see [`Server::federated_orgs`].
+    pub federated_org_ids: String,
     #[sqlx(flatten)]
     pub state: ServerSyncState,
 }
@@ -142,8 +157,28 @@ impl Server {
             pull_rules: String::new(),
             push_rules: String::new(),
             timeout_seconds: 60,
+            cert_pem: String::new(),
+            client_cert_pem: String::new(),
+            federated_search: true,
+            federated_org_ids: String::new(),
             state: ServerSyncState::default(),
         }
+    }
+
+    /// The organisations whose users may ask this server in a federated search; empty means
+    /// every user.
+    pub fn federated_orgs(&self) -> Vec<i64> {
+        self.federated_org_ids
+            .split(',')
+            .filter_map(|id| id.trim().parse().ok())
+            .collect()
+    }
+
+    pub fn set_federated_orgs(&mut self, org_ids: &[i64]) {
+        let mut ids = org_ids.to_vec();
+        ids.sort_unstable();
+        ids.dedup();
+        self.federated_org_ids = ids.iter().map(i64::to_string).collect::<Vec<_>>().join(",");
     }
 }
 
@@ -172,8 +207,9 @@ impl Store {
              pull_analyst_data, lastpushedid, lastpulledid, publish_without_email, \
              unpublish_event, self_signed, cert_file, client_cert_file, internal, skip_proxy, \
              caching_enabled, priority, remove_missing_tags, pull_rules, push_rules, \
-             timeout_seconds) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
-             $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27) \
+             timeout_seconds, cert_pem, client_cert_pem, federated_search, federated_org_ids) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, \
+             $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31) \
              RETURNING {SERVER_COLUMNS}"
         );
         Ok(with_pool!(self, pool => {
@@ -202,7 +238,9 @@ impl Store {
                  publish_without_email = $15, unpublish_event = $16, self_signed = $17, \
                  cert_file = $18, client_cert_file = $19, internal = $20, skip_proxy = $21, \
                  caching_enabled = $22, priority = $23, remove_missing_tags = $24, \
-                 pull_rules = $25, push_rules = $26, timeout_seconds = $27 WHERE id = $28",
+                 pull_rules = $25, push_rules = $26, timeout_seconds = $27, cert_pem = $28, \
+                 client_cert_pem = $29, federated_search = $30, federated_org_ids = $31 \
+                 WHERE id = $32",
             ), server)
             .bind(server.id)
             .execute(&mut *conn)

@@ -108,4 +108,5 @@ contract_suite! {
     feeds::fixed_event_values_are_soft_deleted_at_once,
     feeds::feed_cache_is_replaced_and_searched,
     servers::servers_create_read_update_delete,
+    servers::servers_keep_tls_material_and_federation_settings,
 }

@@ -108,3 +108,33 @@ pub async fn servers_create_read_update_delete(store: Store) {
         Err(StoreError::NotFound)
     ));
 }
+
+pub async fn servers_keep_tls_material_and_federation_settings(store: Store) {
+    let org = create_org(&store, "ORGA").await;
+    let other = create_org(&store, "ORGB").await;
+    let mut remote = Server::new("B", "https://b.example.org", "k", org.id);
+    assert!(remote.federated_search && remote.federated_orgs().is_empty());
+    remote.cert_pem = "-----BEGIN CERTIFICATE-----\nca\n-----END CERTIFICATE-----\n".into();
+    remote.client_cert_pem = "client and key".into();
+    remote.set_federated_orgs(&[other.id, org.id, other.id]);
+    let stored = store.create_server(&remote).await.unwrap();
+    assert_eq!(stored.cert_pem, remote.cert_pem);
+    assert_eq!(stored.client_cert_pem, "client and key");
+    let mut expected = vec![org.id, other.id];
+    expected.sort_unstable();
+    assert_eq!(stored.federated_orgs(), expected);
+
+    let updated = store
+        .update_server(&Server {
+            cert_pem: String::new(),
+            federated_search: false,
+            federated_org_ids: String::new(),
+            ..stored.clone()
+        })
+        .await
+        .unwrap();
+    assert_eq!(updated.cert_pem, "");
+    assert_eq!(updated.client_cert_pem, "client and key");
+    assert!(!updated.federated_search && updated.federated_orgs().is_empty());
+    assert_eq!(store.server(stored.id).await.unwrap(), updated);
+}
