@@ -358,16 +358,25 @@ pub async fn search(
     query.check(now).map_err(ApiError::BadRequest)?;
     let mut servers = federation.store.servers().await?;
     if let Some(wanted) = &query.servers {
-        if let Some(missing) = wanted
-            .iter()
-            .find(|id| !servers.iter().any(|server| server.id == **id))
-        {
-            return Err(ApiError::BadRequest(format!(
-                "servers: there is no server {missing}"
-            )));
+        for id in wanted {
+            match servers.iter().find(|server| server.id == *id) {
+                None => {
+                    return Err(ApiError::BadRequest(format!(
+                        "servers: there is no server {id}"
+                    )));
+                }
+                Some(server) if !may_ask(viewer, server) => {
+                    return Err(ApiError::Forbidden(format!(
+                        "servers: server {id} is not open to your organisation for \
+                         federated search"
+                    )));
+                }
+                Some(_) => {}
+            }
         }
         servers.retain(|server| wanted.contains(&server.id));
     }
+    servers.retain(|server| may_ask(viewer, server));
     let host_org_id = federation
         .store
         .setting("host_org_id")
@@ -394,6 +403,20 @@ pub async fn search(
         }));
     }
     Ok(merge(join_all(asks).await, query.limit))
+}
+
+/// Whether a federated search by `viewer` asks `server`: never when the server is kept out
+/// of federated search, else for site admins and for users of the organisations it is open
+/// to (every organisation when it names none).
+pub fn may_ask(viewer: &Viewer, server: &Server) -> bool {
+    if !server.federated_search {
+        return false;
+    }
+    let open_to = server.federated_orgs();
+    match viewer.org_id() {
+        None => true,
+        Some(org_id) => open_to.is_empty() || open_to.contains(&org_id),
+    }
 }
 
 async fn ask_local(
@@ -460,8 +483,8 @@ async fn ask_remote(
         _ => request_timeout,
     };
     let exchange = async {
-        let client =
-            crate::http::client().map_err(|error| InstanceFailure::new("transport", error))?;
+        let client = crate::http::client_for(&crate::http::RemoteTls::of(server))
+            .map_err(|error| InstanceFailure::new("transport", error))?;
         let url = format!("{}/attributes/restSearch", server.url.trim_end_matches('/'));
         let response = client
             .post(&url)
@@ -506,13 +529,7 @@ fn seconds(duration: Duration) -> String {
 
 fn transport_failure(error: &reqwest::Error, limit: Duration) -> InstanceFailure {
     // reqwest's own text stops at "error sending request"; the cause says what happened.
-    let mut detail = error.to_string();
-    let mut source = std::error::Error::source(error);
-    while let Some(cause) = source {
-        detail.push_str(": ");
-        detail.push_str(&cause.to_string());
-        source = cause.source();
-    }
+    let detail = crate::http::error_chain(error);
     if error.is_timeout() {
         InstanceFailure::new("timeout", format!("no answer within {}", seconds(limit)))
     } else if error.is_connect() {

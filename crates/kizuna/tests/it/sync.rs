@@ -457,3 +457,81 @@ fn a_chain_of_three_instances_syncs_as_misp_does() {
     assert!(stdout(&output).contains("push C"), "{}", stdout(&output));
     assert_eq!(c.event(&fresh).unwrap()["info"], "after the outage");
 }
+
+/// A forward proxy that answers every request 502 and reports each request line, for
+/// `lifetime`.
+fn refusing_proxy(lifetime: Duration) -> (SocketAddr, std::sync::mpsc::Receiver<String>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let address = listener.local_addr().unwrap();
+    let (seen, lines) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + lifetime;
+        while std::time::Instant::now() < deadline {
+            let Ok((mut stream, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(5));
+                continue;
+            };
+            let _ = stream.set_nonblocking(false);
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let mut head = Vec::new();
+            let mut byte = [0u8; 1];
+            while !head.ends_with(b"\r\n") && head.len() < 8192 {
+                match stream.read(&mut byte) {
+                    Ok(1) => head.push(byte[0]),
+                    _ => break,
+                }
+            }
+            let _ = seen.send(String::from_utf8_lossy(&head).trim().to_string());
+            let _ = stream.write_all(
+                b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+            );
+        }
+    });
+    (address, lines)
+}
+
+#[test]
+fn skip_proxy_bypasses_the_proxy_the_environment_names() {
+    let a = Instance::start("PROXIED");
+    let remote_org = a.post(
+        "/admin/organisations/add",
+        json!({"name": "ORG-FAR", "uuid": uuid(), "local": false}),
+    );
+    let far = "http://far.invalid";
+    for (name, skip_proxy) in [("via-proxy", false), ("direct", true)] {
+        a.post(
+            "/servers/add",
+            json!({"name": name, "url": far, "authkey": "k".repeat(40), "pull": true,
+                   "skip_proxy": skip_proxy,
+                   "remote_org_id": int(&remote_org["Organisation"]["id"])}),
+        );
+    }
+    let (proxy, requests) = refusing_proxy(PATIENCE);
+    let pull = |server: &str| {
+        crate::support::kizuna()
+            .args(["sync", "--data-dir", &a.data(), "pull", "--server", server])
+            .env("HTTP_PROXY", format!("http://{proxy}"))
+            .env("http_proxy", format!("http://{proxy}"))
+            .env_remove("NO_PROXY")
+            .env_remove("no_proxy")
+            .output()
+            .unwrap()
+    };
+
+    let output = pull("via-proxy");
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    let line = requests
+        .recv_timeout(PATIENCE)
+        .expect("the proxy was asked");
+    assert!(line.contains("far.invalid"), "{line}");
+    assert!(stdout(&output).contains("502"), "{}", stdout(&output));
+
+    let output = pull("direct");
+    assert_eq!(output.status.code(), Some(1), "{}", stdout(&output));
+    assert!(
+        requests.try_recv().is_err(),
+        "skip_proxy still went through the proxy"
+    );
+    assert!(!stdout(&output).contains("502"), "{}", stdout(&output));
+}

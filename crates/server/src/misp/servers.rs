@@ -15,6 +15,7 @@ use crate::sync::{self, PullTechnique, PushTechnique};
 use crate::{MISP_COMPAT_VERSION, PYMISP_RECOMMENDED_VERSION, keys};
 use axum::http::Method;
 use axum::response::Response;
+use base64::Engine;
 use kizuna_formats::misp::input::{OrgInput, is_uuid, lenient_bool, lenient_i64};
 use kizuna_formats::misp::output::render_org_stub;
 use kizuna_store::{Key, NewAuthKey, Server, StoreError};
@@ -155,14 +156,16 @@ fn render_server(server: &Server) -> Value {
         "self_signed": server.self_signed,
         "pull_rules": server.pull_rules,
         "push_rules": server.push_rules,
-        "cert_file": null_if_empty(&server.cert_file),
-        "client_cert_file": null_if_empty(&server.client_cert_file),
+        "cert_file": certificate_name(server, &server.cert_pem, ""),
+        "client_cert_file": certificate_name(server, &server.client_cert_pem, "_client"),
         "internal": server.internal,
         "skip_proxy": server.skip_proxy,
         "remove_missing_tags": server.remove_missing_tags,
         "caching_enabled": server.caching_enabled,
         "priority": int(server.priority),
         "timeout_seconds": int(server.timeout_seconds),
+        "federated_search": server.federated_search,
+        "federated_orgs": server.federated_orgs().into_iter().map(int).collect::<Vec<_>>(),
         "last_pull_at": int(server.state.last_pull_at),
         "last_pull_ok": server.state.last_pull_ok,
         "last_pull_result": server.state.last_pull_result,
@@ -172,11 +175,13 @@ fn render_server(server: &Server) -> Value {
     })
 }
 
-fn null_if_empty(text: &str) -> Value {
-    if text.is_empty() {
+/// The file name MISP would show for a stored certificate (`<id>.pem`, `<id>_client.pem`);
+/// the certificate itself is never shown.
+fn certificate_name(server: &Server, pem: &str, suffix: &str) -> Value {
+    if pem.is_empty() {
         Value::Null
     } else {
-        Value::String(text.to_string())
+        Value::String(format!("{}{suffix}.pem", server.id))
     }
 }
 
@@ -362,14 +367,150 @@ fn apply_fields(server: &mut Server, fields: &Map<String, Value>, errors: &mut M
             },
         }
     }
-    for (name, path) in [
-        ("cert_file", &mut server.cert_file),
-        ("client_cert_file", &mut server.client_cert_file),
-    ] {
-        if let Some(text) = text_field(fields, name) {
-            *path = text;
+    let flags: [(&str, &mut bool); 1] = [("federated_search", &mut server.federated_search)];
+    for (name, flag) in flags {
+        match fields.get(name) {
+            None | Some(Value::Null) => {}
+            Some(value) => match lenient_bool(value) {
+                Some(set) => *flag = set,
+                None => {
+                    errors.insert(name.into(), json!([format!("{name} must be a boolean.")]));
+                }
+            },
         }
     }
+    apply_certificates(server, fields, errors);
+}
+
+/// Whether PEM text is usable, or why not.
+type PemCheck = fn(&str) -> Result<(), String>;
+
+/// MISP's certificate fields: `submitted_cert` (the remote's CA, PEM or base64 of PEM) and
+/// `submitted_client_cert` (our certificate and private key), removed with `delete_cert` /
+/// `delete_client_cert`. Each is checked by building a client with it.
+fn apply_certificates(
+    server: &mut Server,
+    fields: &Map<String, Value>,
+    errors: &mut Map<String, Value>,
+) {
+    let kinds: [(&str, &str, &mut String, PemCheck); 2] = [
+        (
+            "submitted_cert",
+            "delete_cert",
+            &mut server.cert_pem,
+            crate::http::check_ca_pem,
+        ),
+        (
+            "submitted_client_cert",
+            "delete_client_cert",
+            &mut server.client_cert_pem,
+            crate::http::check_client_pem,
+        ),
+    ];
+    for (field, delete_field, pem, check) in kinds {
+        if fields.get(delete_field).and_then(lenient_bool) == Some(true) {
+            pem.clear();
+            continue;
+        }
+        let submitted = match fields.get(field) {
+            None | Some(Value::Null) => continue,
+            Some(Value::String(text)) if text.trim().is_empty() => continue,
+            Some(Value::String(text)) => text.trim(),
+            Some(_) => {
+                errors.insert(
+                    field.into(),
+                    json!(["Expected the PEM text or its base64."]),
+                );
+                continue;
+            }
+        };
+        let Some(text) = pem_text(submitted) else {
+            errors.insert(
+                field.into(),
+                json!(["Expected a PEM certificate, as text or base64."]),
+            );
+            continue;
+        };
+        match check(&text) {
+            Ok(()) => *pem = text,
+            Err(problem) => {
+                errors.insert(
+                    field.into(),
+                    json!([format!("Invalid certificate: {problem}.")]),
+                );
+            }
+        }
+    }
+}
+
+/// PEM text as given, or decoded from base64 (what MISP's API takes).
+fn pem_text(submitted: &str) -> Option<String> {
+    if submitted.contains("-----BEGIN ") {
+        return Some(format!("{}\n", submitted.trim_end()));
+    }
+    let compact: String = submitted.split_whitespace().collect();
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(compact.as_bytes())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    text.contains("-----BEGIN ")
+        .then(|| format!("{}\n", text.trim_end()))
+}
+
+/// `federated_orgs`: local organisations (ids or uuids) whose users may ask this server in a
+/// federated search; an empty list opens it to every user.
+async fn apply_federated_orgs(
+    call: &Call,
+    server: &mut Server,
+    fields: &Map<String, Value>,
+    errors: &mut Map<String, Value>,
+) -> ApiResult<()> {
+    let given = match fields.get("federated_orgs") {
+        None => return Ok(()),
+        Some(Value::Null) => Vec::new(),
+        Some(Value::Array(items)) => items.clone(),
+        Some(single @ (Value::String(_) | Value::Number(_))) => vec![single.clone()],
+        Some(_) => {
+            errors.insert(
+                "federated_orgs".into(),
+                json!(["Expected a list of organisation ids or uuids."]),
+            );
+            return Ok(());
+        }
+    };
+    let mut ids = Vec::new();
+    for item in given {
+        let text = match &item {
+            Value::String(text) => text.trim().to_string(),
+            Value::Number(number) => number.to_string(),
+            _ => String::new(),
+        };
+        let key = if is_uuid(&text) {
+            Some(Key::Uuid(text.to_ascii_lowercase()))
+        } else {
+            text.parse::<i64>().ok().map(Key::Id)
+        };
+        let found = match key {
+            Some(key) => match call.store().org(&key).await {
+                Ok(org) => Some(org.id),
+                Err(StoreError::NotFound) => None,
+                Err(other) => return Err(other.into()),
+            },
+            None => None,
+        };
+        match found {
+            Some(id) => ids.push(id),
+            None => {
+                errors.insert(
+                    "federated_orgs".into(),
+                    json!([format!("There is no organisation {item}.")]),
+                );
+                return Ok(());
+            }
+        }
+    }
+    server.set_federated_orgs(&ids);
+    Ok(())
 }
 
 fn check_required(server: &Server, errors: &mut Map<String, Value>) {
@@ -480,6 +621,10 @@ async fn add(call: &Call) -> ApiResult<Response> {
                 "pull_rules",
                 "priority",
                 "timeout_seconds",
+                "submitted_cert",
+                "submitted_client_cert",
+                "federated_search",
+                "federated_orgs",
             ],
         ));
     }
@@ -497,6 +642,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     server.push_rules = DEFAULT_PUSH_RULES.into();
     server.pull_rules = DEFAULT_PULL_RULES.into();
     apply_fields(&mut server, &fields, &mut errors);
+    apply_federated_orgs(call, &mut server, &fields, &mut errors).await?;
     if server.name.is_empty() {
         server.name = server.url.clone();
     }
@@ -537,6 +683,14 @@ async fn edit(call: &Call) -> ApiResult<Response> {
                 "internal",
                 "priority",
                 "timeout_seconds",
+                "self_signed",
+                "skip_proxy",
+                "submitted_cert",
+                "submitted_client_cert",
+                "delete_cert",
+                "delete_client_cert",
+                "federated_search",
+                "federated_orgs",
             ],
         ));
     }
@@ -549,6 +703,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
         server.remote_org_id = remote;
     }
     apply_fields(&mut server, &fields, &mut errors);
+    apply_federated_orgs(call, &mut server, &fields, &mut errors).await?;
     if server.internal && !internal_allowed(call, server.remote_org_id).await? {
         server.internal = false;
     }

@@ -7,7 +7,6 @@ use kizuna_formats::misp::input::{lenient_bool, lenient_i64};
 use kizuna_store::Server;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 /// The largest answer read from a remote: a whole event with its attachments.
@@ -124,31 +123,15 @@ pub struct Remote {
     client: reqwest::Client,
 }
 
-fn http_client(accept_invalid_certs: bool) -> Result<reqwest::Client, String> {
-    if !accept_invalid_certs {
-        return crate::http::client();
-    }
-    static LENIENT: OnceLock<Result<reqwest::Client, String>> = OnceLock::new();
-    LENIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .user_agent(concat!("kizuna/", env!("CARGO_PKG_VERSION")))
-                .timeout(crate::http::REQUEST_TIMEOUT)
-                .tls_danger_accept_invalid_certs(true)
-                .build()
-                .map_err(|error| format!("cannot build the HTTP client: {error}"))
-        })
-        .clone()
-}
-
 impl Remote {
     pub fn new(server: &Server) -> Result<Remote, RemoteError> {
         let base_url = server.url.trim_end_matches('/').to_string();
         let client =
-            http_client(server.self_signed).map_err(|reason| RemoteError::Unreachable {
-                url: base_url.clone(),
-                reason,
+            crate::http::client_for(&crate::http::RemoteTls::of(server)).map_err(|reason| {
+                RemoteError::Unreachable {
+                    url: base_url.clone(),
+                    reason,
+                }
             })?;
         Ok(Remote {
             base_url,
@@ -487,16 +470,18 @@ fn describe_transport_error(error: &reqwest::Error) -> String {
     if error.is_timeout() {
         "the request timed out".into()
     } else if error.is_connect() {
-        "the connection failed".into()
-    } else {
-        let mut text = error.to_string();
-        let mut source = std::error::Error::source(error);
-        while let Some(cause) = source {
-            text.push_str(": ");
-            text.push_str(&cause.to_string());
-            source = cause.source();
+        // The causes say whether nothing listened or the TLS handshake failed, and why
+        // (an unknown issuer, a refused client certificate).
+        let causes = std::error::Error::source(error)
+            .map(crate::http::error_chain)
+            .unwrap_or_default();
+        if causes.is_empty() {
+            "the connection failed".into()
+        } else {
+            format!("the connection failed: {causes}")
         }
-        text
+    } else {
+        crate::http::error_chain(error)
     }
 }
 

@@ -537,3 +537,85 @@ async fn bad_federated_queries_name_the_field() {
     assert_eq!(status, StatusCode::OK, "{reply:#}");
     assert_eq!(reply["partial"], json!(false));
 }
+
+#[tokio::test]
+async fn a_server_is_asked_only_for_the_organisations_it_is_open_to() {
+    let portal = Server::start().await;
+    let dead = format!("http://127.0.0.1:{}", closed_port());
+    let open = add_server(&portal, "open", &dead, "k", 5).await;
+    let restricted = add_server(&portal, "restricted", &dead, "k", 5).await;
+    let kept_out = add_server(&portal, "kept out", &dead, "k", 5).await;
+    let (insiders, insider_key) = user_in_new_org(&portal.store, "INSIDERS", ROLE_USER).await;
+    let (_, outsider_key) = user_in_new_org(&portal.store, "OUTSIDERS", ROLE_USER).await;
+    let (status, _, edited) = portal
+        .post(
+            &format!("/servers/edit/{restricted}"),
+            json!({"Server": {"federated_orgs": [insiders]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited:#}");
+    assert_eq!(
+        edited["Server"]["federated_orgs"],
+        json!([insiders.to_string()])
+    );
+    let (status, _, edited) = portal
+        .post(
+            &format!("/servers/edit/{kept_out}"),
+            json!({"federated_search": false}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{edited:#}");
+    assert_eq!(edited["Server"]["federated_search"], json!(false));
+
+    let asked = |answer: &Value| -> Vec<String> {
+        let mut names: Vec<String> = answer["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|instance| instance["name"].as_str().unwrap().to_string())
+            .collect();
+        names.sort();
+        names
+    };
+    let query = json!({"value": "x", "local": false, "timeout": 5});
+    let insider = portal.client(&insider_key);
+    let outsider = portal.client(&outsider_key);
+    assert_eq!(
+        asked(&search(&insider, query.clone()).await),
+        ["open", "restricted"]
+    );
+    assert_eq!(asked(&search(&outsider, query.clone()).await), ["open"]);
+    assert_eq!(
+        asked(&search(&portal.admin, query.clone()).await),
+        ["open", "restricted"]
+    );
+
+    // Naming a server one may not ask is refused, not silently dropped.
+    for (client, server) in [(&outsider, restricted), (&insider, kept_out)] {
+        let (status, _, reply) = client
+            .post(SEARCH, json!({"value": "x", "servers": [server]}))
+            .await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{reply:#}");
+        assert!(
+            reply["message"].as_str().unwrap().contains("servers"),
+            "{reply:#}"
+        );
+    }
+    let (status, _, reply) = outsider
+        .post(
+            SEARCH,
+            json!({"value": "x", "servers": [open], "local": false, "timeout": 5}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{reply:#}");
+
+    // An unknown organisation is named in the error.
+    let (status, _, reply) = portal
+        .post(
+            &format!("/servers/edit/{open}"),
+            json!({"federated_orgs": [987654]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{reply:#}");
+    assert!(reply["errors"]["federated_orgs"].is_array(), "{reply:#}");
+}

@@ -24,6 +24,7 @@ mod stix_upload;
 mod support;
 mod sync_client;
 mod sync_remote;
+mod sync_tls;
 mod tags;
 mod taxii;
 mod taxii_client;
