@@ -1,6 +1,7 @@
 //! Feeds: their settings, what the last fetch left behind (validators, outcome, the
 //! timestamp of each event downloaded), and the value cache MISP keeps per feed.
 
+use crate::value_cache::{self, CacheOf};
 use crate::{Result, Store, StoreError, with_pool, with_tx};
 use kizuna_model::Distribution;
 use kizuna_model::feed::{Feed, FeedFetchState, FeedInputSource, FeedSourceFormat};
@@ -437,87 +438,24 @@ impl Store {
         entries: &[FeedCacheEntry],
         now: i64,
     ) -> Result<()> {
-        let mut tx = self.begin().await?;
-        with_tx!(&mut tx, conn => {
-            sqlx::query("DELETE FROM feed_cache WHERE feed_id = $1").bind(feed_id).execute(&mut *conn).await?;
-        });
-        // Many rows per statement: a big feed holds hundreds of thousands of values.
-        const ROWS_PER_INSERT: usize = 300;
-        for chunk in entries.chunks(ROWS_PER_INSERT) {
-            let tuples: Vec<String> = (0..chunk.len())
-                .map(|row| format!("($1, ${}, ${})", 2 * row + 2, 2 * row + 3))
-                .collect();
-            let sql = format!(
-                "INSERT INTO feed_cache (feed_id, value_md5, event_uuid) VALUES {} \
-                 ON CONFLICT DO NOTHING",
-                tuples.join(", ")
-            );
-            with_tx!(&mut tx, conn => {
-                let mut query = sqlx::query(AssertSqlSafe(sql.as_str())).bind(feed_id);
-                for entry in chunk {
-                    query = query.bind(&entry.value_md5).bind(&entry.event_uuid);
-                }
-                query.execute(&mut *conn).await?;
-            });
-        }
-        let affected = with_tx!(&mut tx, conn => {
-            sqlx::query("UPDATE feeds SET cache_timestamp = $1 WHERE id = $2")
-                .bind(now)
-                .bind(feed_id)
-                .execute(&mut *conn)
-                .await?
-                .rows_affected()
-        });
-        if affected == 0 {
-            return Err(StoreError::NotFound);
-        }
-        tx.commit().await
+        value_cache::replace(self, CacheOf::Feed, feed_id, entries, now).await
     }
 
     /// How many distinct values the cache holds for each feed, by feed id.
     pub async fn feed_cache_counts(&self) -> Result<HashMap<i64, u64>> {
-        let rows: Vec<(i64, i64)> = with_pool!(self, pool => {
-            sqlx::query_as(
-                "SELECT feed_id, COUNT(DISTINCT value_md5) FROM feed_cache GROUP BY feed_id",
-            )
-            .fetch_all(pool)
-            .await?
-        });
-        Ok(rows
-            .into_iter()
-            .map(|(feed_id, count)| (feed_id, count.max(0) as u64))
-            .collect())
+        value_cache::counts(self, CacheOf::Feed).await
     }
 
     /// Cached values among these md5 digests, in every feed, ordered by feed and digest.
     pub async fn feed_cache_hits(&self, value_md5s: &[String]) -> Result<Vec<FeedCacheHit>> {
-        let mut hits = Vec::new();
-        for chunk in value_md5s.chunks(IN_CHUNK) {
-            let placeholders: Vec<String> = (1..=chunk.len()).map(|n| format!("${n}")).collect();
-            let sql = format!(
-                "SELECT feed_id, value_md5, event_uuid FROM feed_cache WHERE value_md5 IN ({}) \
-                 ORDER BY feed_id, value_md5, event_uuid",
-                placeholders.join(", ")
-            );
-            let rows: Vec<(i64, String, String)> = with_pool!(self, pool => {
-                let mut query = sqlx::query_as(AssertSqlSafe(sql.as_str()));
-                for md5 in chunk {
-                    query = query.bind(md5);
-                }
-                query.fetch_all(pool).await?
-            });
-            hits.extend(
-                rows.into_iter()
-                    .map(|(feed_id, value_md5, event_uuid)| FeedCacheHit {
-                        feed_id,
-                        value_md5,
-                        event_uuid,
-                    }),
-            );
-        }
-        hits.sort_by(|a, b| {
-            (a.feed_id, &a.value_md5, &a.event_uuid).cmp(&(b.feed_id, &b.value_md5, &b.event_uuid))
-        });
-        Ok(hits)
+        Ok(value_cache::hits(self, CacheOf::Feed, value_md5s)
+            .await?
+            .into_iter()
+            .map(|hit| FeedCacheHit {
+                feed_id: hit.owner_id,
+                value_md5: hit.value_md5,
+                event_uuid: hit.event_uuid,
+            })
+            .collect())
     }
 }

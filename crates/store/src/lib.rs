@@ -29,6 +29,7 @@ mod sqlite_bulk;
 mod tags;
 mod taxii;
 mod users;
+mod value_cache;
 mod warninglists;
 
 pub use attributes::AttributePage;
@@ -43,7 +44,9 @@ pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{
     AttributeHit, Details, EventStubCache, SEARCH_PAGE_SIZE, SearchCursor, SearchScope,
 };
-pub use servers::{PushCandidate, Server, ServerSyncState, SyncMark, SyncOutcome, SyncSighting};
+pub use servers::{
+    PushCandidate, Server, ServerCacheHit, ServerSyncState, SyncMark, SyncOutcome, SyncSighting,
+};
 pub use sightings::{SightableAttribute, SightingCounts, SightingFilter};
 pub use tags::TagUsage;
 pub use taxii::{

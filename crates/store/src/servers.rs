@@ -1,8 +1,11 @@
 //! Sync servers: the remote instances this one pulls from and pushes to, MISP's `servers`
 //! table, with what the last pull and push left behind.
 
+use crate::feeds::FeedCacheEntry;
+use crate::value_cache::{self, CacheOf};
 use crate::{Result, Store, StoreError, with_pool, with_tx};
 use sqlx::AssertSqlSafe;
+use std::collections::HashMap;
 
 const SERVER_COLUMNS: &str = "id, name, url, authkey, org_id, remote_org_id, push, pull, \
      push_sightings, push_galaxy_clusters, pull_galaxy_clusters, push_analyst_data, \
@@ -10,7 +13,7 @@ const SERVER_COLUMNS: &str = "id, name, url, authkey, org_id, remote_org_id, pus
      self_signed, cert_file, client_cert_file, internal, skip_proxy, caching_enabled, priority, \
      remove_missing_tags, pull_rules, push_rules, timeout_seconds, cert_pem, client_cert_pem, \
      federated_search, federated_org_ids, index_etag, last_pull_at, last_pull_ok, \
-     last_pull_result, last_push_at, last_push_ok, last_push_result";
+     last_pull_result, last_push_at, last_push_ok, last_push_result, cache_timestamp";
 
 /// Binds the 31 settings of a server, in `SERVER_COLUMNS` order after `id`, to an INSERT or
 /// UPDATE that names them as `$1` … `$31`.
@@ -115,6 +118,16 @@ pub struct ServerSyncState {
     pub last_push_at: i64,
     pub last_push_ok: bool,
     pub last_push_result: String,
+    /// When the server's value cache was last rebuilt (0 = never).
+    pub cache_timestamp: i64,
+}
+
+/// A value found in a server's cache: the remote event holding it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerCacheHit {
+    pub server_id: i64,
+    pub value_md5: String,
+    pub event_uuid: String,
 }
 
 /// The outcome of one sync run in one direction.
@@ -280,8 +293,41 @@ impl Store {
                 .bind(id)
                 .execute(&mut *conn)
                 .await?;
+            sqlx::query("DELETE FROM server_cache WHERE server_id = $1")
+                .bind(id)
+                .execute(&mut *conn)
+                .await?;
         });
         tx.commit().await
+    }
+
+    /// Replaces the cached values of a server (MISP's `/servers/cache`) and stamps its
+    /// `cache_timestamp` with `now`.
+    pub async fn replace_server_cache(
+        &self,
+        server_id: i64,
+        entries: &[FeedCacheEntry],
+        now: i64,
+    ) -> Result<()> {
+        value_cache::replace(self, CacheOf::Server, server_id, entries, now).await
+    }
+
+    /// How many distinct values each server's cache holds, by server id.
+    pub async fn server_cache_counts(&self) -> Result<HashMap<i64, u64>> {
+        value_cache::counts(self, CacheOf::Server).await
+    }
+
+    /// Cached values among these md5 digests, in every server's cache.
+    pub async fn server_cache_hits(&self, value_md5s: &[String]) -> Result<Vec<ServerCacheHit>> {
+        Ok(value_cache::hits(self, CacheOf::Server, value_md5s)
+            .await?
+            .into_iter()
+            .map(|hit| ServerCacheHit {
+                server_id: hit.owner_id,
+                value_md5: hit.value_md5,
+                event_uuid: hit.event_uuid,
+            })
+            .collect())
     }
 
     /// Records how a pull ended. `index_etag` is the remote index's ETag to send next time:

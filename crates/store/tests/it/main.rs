@@ -109,4 +109,5 @@ contract_suite! {
     feeds::feed_cache_is_replaced_and_searched,
     servers::servers_create_read_update_delete,
     servers::servers_keep_tls_material_and_federation_settings,
+    servers::server_caches_are_replaced_counted_searched_and_deleted,
 }

@@ -138,3 +138,89 @@ pub async fn servers_keep_tls_material_and_federation_settings(store: Store) {
     assert!(!updated.federated_search && updated.federated_orgs().is_empty());
     assert_eq!(store.server(stored.id).await.unwrap(), updated);
 }
+
+pub async fn server_caches_are_replaced_counted_searched_and_deleted(store: Store) {
+    use kizuna_store::{FeedCacheEntry, ServerCacheHit};
+    let org = create_org(&store, "ORGA").await;
+    let first = store
+        .create_server(&Server::new("B", "https://b.example.org", "k", org.id))
+        .await
+        .unwrap();
+    let second = store
+        .create_server(&Server::new("C", "https://c.example.org", "k", org.id))
+        .await
+        .unwrap();
+    let entry = |md5: &str, uuid: &str| FeedCacheEntry {
+        value_md5: md5.into(),
+        event_uuid: uuid.into(),
+    };
+    store
+        .replace_server_cache(
+            first.id,
+            &[
+                entry("aa", "e1"),
+                entry("aa", "e2"),
+                entry("bb", "e1"),
+                entry("aa", "e1"),
+            ],
+            1_700_000_000,
+        )
+        .await
+        .unwrap();
+    store
+        .replace_server_cache(second.id, &[entry("aa", "e9")], 1_700_000_001)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.server(first.id).await.unwrap().state.cache_timestamp,
+        1_700_000_000
+    );
+    let counts = store.server_cache_counts().await.unwrap();
+    assert_eq!((counts[&first.id], counts[&second.id]), (2, 1));
+    let hit = |server_id: i64, uuid: &str| ServerCacheHit {
+        server_id,
+        value_md5: "aa".into(),
+        event_uuid: uuid.into(),
+    };
+    assert_eq!(
+        store
+            .server_cache_hits(&["aa".into(), "zz".into()])
+            .await
+            .unwrap(),
+        vec![
+            hit(first.id, "e1"),
+            hit(first.id, "e2"),
+            hit(second.id, "e9")
+        ]
+    );
+    // Feeds' caches are apart from servers'.
+    assert!(
+        store
+            .feed_cache_hits(&["aa".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A rebuild replaces the whole cache; deleting the server drops it.
+    store
+        .replace_server_cache(first.id, &[entry("cc", "")], 1_700_000_002)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.server_cache_hits(&["aa".into()]).await.unwrap().len(),
+        1
+    );
+    store.delete_server(second.id).await.unwrap();
+    assert!(
+        store
+            .server_cache_hits(&["aa".into()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(matches!(
+        store.replace_server_cache(second.id, &[], 1).await,
+        Err(StoreError::NotFound)
+    ));
+}
