@@ -21,7 +21,7 @@ use kizuna_formats::misp::feed::{FeedRules, parse_lenient_json, parse_values_fee
 use kizuna_formats::misp::input::{is_uuid, lenient_bool, lenient_i64};
 use kizuna_model::Distribution;
 use kizuna_model::feed::{Feed, FeedInputSource, FeedSourceFormat};
-use kizuna_store::{Key, StoreError};
+use kizuna_store::{Key, Server, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
@@ -675,11 +675,46 @@ fn fetching_user(call: &Call) -> FeedUser {
     }
 }
 
+/// The servers whose cache holds one of `digests`, as MISP lists them among feed hits
+/// (`type: "MISP Server"`, the remote events holding the value as `uuid`).
+async fn server_cache_hits(
+    call: &Call,
+    servers: &HashMap<i64, Server>,
+    digests: &[String],
+) -> ApiResult<Vec<Value>> {
+    if servers.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut by_server: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+    for hit in call.store().server_cache_hits(digests).await? {
+        if !servers.contains_key(&hit.server_id) {
+            continue;
+        }
+        let uuids = by_server.entry(hit.server_id).or_default();
+        if !hit.event_uuid.is_empty() && !uuids.contains(&hit.event_uuid) {
+            uuids.push(hit.event_uuid);
+        }
+    }
+    Ok(by_server
+        .into_iter()
+        .filter_map(|(server_id, uuids)| {
+            let server = servers.get(&server_id)?;
+            Some(json!({"Feed": {
+                "id": int(server.id),
+                "name": server.name,
+                "url": server.url,
+                "uuid": uuids,
+                "type": "MISP Server",
+            }}))
+        })
+        .collect())
+}
+
 /// A feed that could not be read or used: MISP's error shape (plus MISP's `result` key of
 /// fetch answers), naming the document and the problem. 422 rather than a 5xx: PyMISP turns
 /// 4xx answers into `{"errors": ...}` but raises on 5xx as if the server were broken (MISP
-/// itself answers 200 "Fetching the feed has failed.").
-fn feed_failed(call: &Call, message: String) -> Response {
+/// itself answers 200 "Fetching the feed has failed."). Server caching answers the same way.
+pub(super) fn feed_failed(call: &Call, message: String) -> Response {
     (
         StatusCode::UNPROCESSABLE_ENTITY,
         axum::Json(json!({
@@ -855,6 +890,19 @@ async fn search_caches(call: &Call) -> ApiResult<Response> {
         .filter(|feed| feed.caching_enabled && (everything || feed.lookup_visible))
         .map(|feed| (feed.id, feed))
         .collect();
+    // Server caches hold what our sync users may see on the remotes: shown to those who see
+    // every feed, as MISP shows them to unrestricted users only.
+    let servers: HashMap<i64, Server> = if everything {
+        call.store()
+            .servers()
+            .await?
+            .into_iter()
+            .filter(|server| server.caching_enabled)
+            .map(|server| (server.id, server))
+            .collect()
+    } else {
+        HashMap::new()
+    };
     let mut per_value: Vec<(String, Vec<Value>)> = Vec::new();
     for value in &values {
         let normalised = value.trim().to_lowercase();
@@ -892,6 +940,10 @@ async fn search_caches(call: &Call) -> ApiResult<Response> {
                 Some(json!({ "Feed": rendered }))
             })
             .collect();
+        let mut found: Vec<Value> = found;
+        if everything {
+            found.extend(server_cache_hits(call, &servers, &digests).await?);
+        }
         per_value.push((normalised, found));
     }
     if as_list {

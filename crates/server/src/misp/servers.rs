@@ -18,7 +18,7 @@ use axum::response::Response;
 use base64::Engine;
 use kizuna_formats::misp::input::{OrgInput, is_uuid, lenient_bool, lenient_i64};
 use kizuna_formats::misp::output::render_org_stub;
-use kizuna_store::{Key, NewAuthKey, Server, StoreError};
+use kizuna_store::{FeedCacheEntry, Key, NewAuthKey, Server, StoreError};
 use serde_json::{Map, Value, json};
 
 /// MISP's default rules of a server added through the API.
@@ -72,6 +72,10 @@ pub(super) async fn handle(call: &Call) -> ApiResult<Response> {
         "push" => {
             require_site_admin(call)?;
             push(call).await
+        }
+        "cache" => {
+            require_site_admin(call)?;
+            cache(call).await
         }
         _ => Err(unknown_action(call)),
     }
@@ -172,6 +176,10 @@ fn render_server(server: &Server) -> Value {
         "last_push_at": int(server.state.last_push_at),
         "last_push_ok": server.state.last_push_ok,
         "last_push_result": server.state.last_push_result,
+        "cache_timestamp": match server.state.cache_timestamp {
+            0 => json!(false),
+            stamp => int(stamp),
+        },
     })
 }
 
@@ -1036,4 +1044,83 @@ fn sync_success(call: &Call, message: &str, id: i64, report: Value) -> Response 
         "id": id.to_string(),
         "report": report,
     }))
+}
+
+// ---------------------------------------------------------------------------------------
+// cache
+
+/// Values asked of a remote per cache page (MISP's chunk size).
+const CACHE_PAGE: u64 = 50_000;
+/// Pages read from one remote at most: 50 million values.
+const MAX_CACHE_PAGES: u64 = 1_000;
+
+/// `/servers/cache/<id|all>`: rebuilds the value cache of the servers with caching enabled
+/// (all of them, or the one named) from their restSearch `cache` format, as MISP does. A
+/// server that fails keeps its previous cache and is named in the answer.
+async fn cache(call: &Call) -> ApiResult<Response> {
+    let scope = call.path.arg(0).unwrap_or("all").to_ascii_lowercase();
+    let servers = call.store().servers().await?;
+    let chosen: Vec<Server> = if scope == "all" {
+        servers
+    } else {
+        let id = scope
+            .parse::<i64>()
+            .map_err(|_| ApiError::NotFound("Invalid server".into()))?;
+        let server = servers
+            .into_iter()
+            .find(|server| server.id == id)
+            .ok_or_else(|| ApiError::NotFound("Invalid server".into()))?;
+        vec![server]
+    };
+    let mut failures = Vec::new();
+    for server in chosen.iter().filter(|server| server.caching_enabled) {
+        if let Err(problem) = cache_server(call, server).await? {
+            failures.push(format!("server {} ({}): {problem}", server.id, server.name));
+        }
+    }
+    if failures.is_empty() {
+        return Ok(call.success("Caching the servers has successfully completed.", None));
+    }
+    Ok(super::feeds::feed_failed(
+        call,
+        format!("Caching the servers has failed: {}", failures.join("; ")),
+    ))
+}
+
+/// Reads every page of one server's cache and replaces ours; the remote's failure is the
+/// inner error, ours the outer.
+async fn cache_server(call: &Call, server: &Server) -> ApiResult<Result<u64, String>> {
+    let remote = match Remote::new(server) {
+        Ok(remote) => remote,
+        Err(error) => return Ok(Err(error.to_string())),
+    };
+    let mut entries = Vec::new();
+    let mut previous_page: Option<Vec<(String, String)>> = None;
+    for page in 1..=MAX_CACHE_PAGES {
+        let rows = match remote.attribute_cache_page(page, CACHE_PAGE).await {
+            Ok(rows) => rows,
+            Err(error) => return Ok(Err(error.to_string())),
+        };
+        // A remote that ignores paging answers the same rows again (or everything at
+        // once); either way nothing more will come.
+        if rows.is_empty() || previous_page.as_ref() == Some(&rows) {
+            break;
+        }
+        let last = (rows.len() as u64) < CACHE_PAGE || rows.len() as u64 > CACHE_PAGE;
+        entries.extend(rows.iter().map(|(value_md5, event_uuid)| FeedCacheEntry {
+            value_md5: value_md5.clone(),
+            event_uuid: event_uuid.clone(),
+        }));
+        if last {
+            break;
+        }
+        previous_page = Some(rows);
+    }
+    entries
+        .sort_unstable_by(|a, b| (&a.value_md5, &a.event_uuid).cmp(&(&b.value_md5, &b.event_uuid)));
+    entries.dedup();
+    call.store()
+        .replace_server_cache(server.id, &entries, call.now)
+        .await?;
+    Ok(Ok(entries.len() as u64))
 }

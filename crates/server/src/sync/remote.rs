@@ -177,6 +177,19 @@ impl Remote {
 
     /// The body of a successful answer as JSON; other statuses become errors.
     async fn json_of(&self, path: &str, response: reqwest::Response) -> Result<Value, RemoteError> {
+        let bytes = self.body_of(path, response).await?;
+        serde_json::from_slice(&bytes).map_err(|error| RemoteError::Garbage {
+            url: self.url(path),
+            reason: error.to_string(),
+        })
+    }
+
+    /// The body of a successful answer; other statuses become errors.
+    async fn body_of(
+        &self,
+        path: &str,
+        response: reqwest::Response,
+    ) -> Result<Vec<u8>, RemoteError> {
         let url = self.url(path);
         let status = response.status();
         let location = response
@@ -219,10 +232,7 @@ impl Remote {
                 },
             });
         }
-        serde_json::from_slice(&bytes).map_err(|error| RemoteError::Garbage {
-            url,
-            reason: error.to_string(),
-        })
+        Ok(bytes)
     }
 
     async fn get_json(&self, path: &str) -> Result<Value, RemoteError> {
@@ -444,6 +454,40 @@ impl Remote {
         self.post_json(&path, &Value::Array(sightings.to_vec()))
             .await
             .map(|_| ())
+    }
+
+    /// One page of the remote's attribute cache (MISP's restSearch `returnFormat: cache` with
+    /// event uuids): `md5,event uuid` lines; an empty page is the end.
+    pub async fn attribute_cache_page(
+        &self,
+        page: u64,
+        limit: u64,
+    ) -> Result<Vec<(String, String)>, RemoteError> {
+        const PATH: &str = "/attributes/restSearch";
+        let body = json!({
+            "returnFormat": "cache",
+            "includeEventUuid": 1,
+            "page": page,
+            "limit": limit,
+        });
+        let response = self.send(Method::POST, PATH, Some(&body), None).await?;
+        let bytes = self.body_of(PATH, response).await?;
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| self.garbage(PATH, "the cache page is not UTF-8 text"))?;
+        let mut entries = Vec::new();
+        for line in text.lines().map(str::trim).filter(|line| !line.is_empty()) {
+            let (digest, event_uuid) = line.split_once(',').unwrap_or((line, ""));
+            let digest = digest.trim().to_ascii_lowercase();
+            if digest.len() != 32 || !digest.bytes().all(|byte| byte.is_ascii_hexdigit()) {
+                let shown: String = line.chars().take(80).collect();
+                return Err(self.garbage(
+                    PATH,
+                    format!("a cache line is not `md5,event uuid`: {shown:?}"),
+                ));
+            }
+            entries.push((digest, event_uuid.trim().to_ascii_lowercase()));
+        }
+        Ok(entries)
     }
 
     /// `POST /servers/postTest`: the answer (and its `Content-Encoding`) to the test text.

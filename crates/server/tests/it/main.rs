@@ -18,6 +18,7 @@ mod permissions;
 mod rest_search;
 mod roles_support;
 mod roundtrip;
+mod server_cache;
 mod sharing_groups;
 mod sightings;
 mod stix_upload;
