@@ -317,6 +317,22 @@ pub struct Tag {
     pub local_only: bool,
 }
 
+/// MISP's event report: a named markdown write-up attached to an event (the threat behind
+/// its indicators, how to use them), with its own distribution.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventReport {
+    pub id: Id,
+    pub uuid: String,
+    pub event_id: Id,
+    pub name: String,
+    /// Markdown.
+    pub content: String,
+    pub distribution: Distribution,
+    pub sharing_group_id: Id,
+    pub timestamp: i64,
+    pub deleted: bool,
+}
+
 /// A tag as attached to an event or attribute.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct AttachedTag {

@@ -13,6 +13,7 @@ mod attributes;
 mod audit;
 mod blocklists;
 mod correlations;
+mod event_reports;
 mod events;
 mod feeds;
 mod objects;
@@ -39,6 +40,7 @@ pub use audit::{
 };
 pub use blocklists::{BlocklistEntry, BlocklistKind};
 pub use correlations::Correlation;
+pub use event_reports::SyncedReports;
 pub use events::{EventChanges, EventSyncState, LoadOptions, MinimalIndex};
 pub use feeds::{FeedCacheEntry, FeedCacheHit, FeedEventMark};
 pub use search::{

@@ -110,4 +110,6 @@ contract_suite! {
     servers::servers_create_read_update_delete,
     servers::servers_keep_tls_material_and_federation_settings,
     servers::server_caches_are_replaced_counted_searched_and_deleted,
+    event_reports::event_reports_are_created_read_updated_and_deleted,
+    event_reports::synced_event_reports_keep_the_newest_version_and_go_with_their_event,
 }

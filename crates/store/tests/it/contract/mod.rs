@@ -4,6 +4,7 @@ pub mod accounts;
 pub mod attributes;
 pub mod audit;
 pub mod correlations;
+pub mod event_reports;
 pub mod events;
 pub mod feeds;
 pub mod objects;
