@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod csv;
+pub mod event_report;
 pub mod feed;
 pub mod filters;
 pub mod input;

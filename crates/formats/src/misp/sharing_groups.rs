@@ -199,7 +199,7 @@ pub fn render_embedded_sharing_group(
 /// Items whose group is not in `groups` are left as they are.
 pub fn embed_sharing_groups(event: &mut Value, groups: &HashMap<i64, Value>) {
     embed_one(event, groups);
-    for key in ["Attribute", "Object"] {
+    for key in ["Attribute", "Object", "EventReport"] {
         let Some(Value::Array(items)) = event.get_mut(key) else {
             continue;
         };
@@ -225,7 +225,7 @@ pub fn sharing_groups_named(event: &Value) -> Vec<i64> {
         }
     };
     note(event);
-    for key in ["Attribute", "Object"] {
+    for key in ["Attribute", "Object", "EventReport"] {
         for item in event
             .get(key)
             .and_then(Value::as_array)
