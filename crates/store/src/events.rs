@@ -522,7 +522,12 @@ impl Store {
         paging: kizuna_model::query::Paging,
     ) -> Result<MinimalIndex> {
         let mut sql = self.event_search_sql(criteria, viewer).await?;
-        sql.push("events.attribute_count > 0".to_string());
+        // MISP's minimal index leaves out events with neither attributes nor reports.
+        sql.push(
+            "(events.attribute_count > 0 OR EXISTS (SELECT 1 FROM event_reports \
+             WHERE event_reports.event_id = events.id AND event_reports.deleted = FALSE))"
+                .to_string(),
+        );
         let where_clause = sql.where_clause();
         let column = sort
             .filter(|column| SORTABLE.contains(column))

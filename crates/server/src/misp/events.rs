@@ -113,6 +113,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     }
     let mut body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let reports = super::event_reports::reports_of_event_body(&body, NAME)?;
     resolve_extends(call, &mut input).await?;
     // MISP consults the blocklist before anything else, so a deleted event stays deleted
     // whoever offers it again.
@@ -134,10 +135,14 @@ async fn add(call: &Call) -> ApiResult<Response> {
         input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
         resolve_extends(call, &mut input).await?;
     }
-    if input.published == Some(true) && input.attributes.is_empty() && input.objects.is_empty() {
+    if input.published == Some(true)
+        && input.attributes.is_empty()
+        && input.objects.is_empty()
+        && reports.is_empty()
+    {
         return Err(ApiError::save_refused(
             NAME,
-            "Event could not be saved: a published event must contain attributes or objects.",
+            "Event could not be saved: a published event must contain attributes, objects or reports.",
         ));
     }
     let mut event = new_event(
@@ -179,6 +184,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     }
     let may_create_tags = call.principal.role.permissions.perm_tag_editor;
     let id = call.store().insert_event(&event, may_create_tags).await?;
+    super::event_reports::save_event_body_reports(call, id, &reports).await?;
     let stored = call
         .store()
         .event(&Key::Id(id), &LoadOptions::default())
@@ -192,7 +198,11 @@ async fn add(call: &Call) -> ApiResult<Response> {
             call.state.settings.base_url.clone(),
         );
     }
-    let mut body = event_body(&stored, call.flag("metadata"));
+    let metadata = call.flag("metadata");
+    let mut body = event_body(&stored, metadata);
+    if !metadata {
+        super::event_reports::attach_to_event(call, &stored, &mut body, false).await?;
+    }
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     Ok(json_response(body))
 }
@@ -227,6 +237,7 @@ async fn view(call: &Call) -> ApiResult<Response> {
     let mut event = call.store().event(&Key::Id(meta.id), &options).await?;
     super::event_sync::strip_unshared_tags(call, &mut event);
     let mut body = event_body(&event, false);
+    super::event_reports::attach_to_event(call, &event, &mut body, options.include_deleted).await?;
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     if !call.flag("noSightings") {
         super::sightings::attach_to_event(call, &event, &mut body).await?;
@@ -267,6 +278,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     call.require(super::acl::may_modify_event(call, &meta) || role.perm_sync)?;
     let mut body = body_or_error(call, NAME)?;
     let mut input = parse_event(&body).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let reports = super::event_reports::reports_of_event_body(&body, NAME)?;
     resolve_extends(call, &mut input).await?;
     // MISP judges the timestamp before the editor, and a pushing peer takes exactly this
     // answer (with this text) as "already up to date" rather than as a failure.
@@ -301,6 +313,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
         .await?;
     let changes = plan_edit(call, &existing, &input, &context).await?;
     call.store().apply_event_changes(&changes).await?;
+    super::event_reports::save_event_body_reports(call, meta.id, &reports).await?;
     let stored = call
         .store()
         .event(
@@ -319,7 +332,11 @@ async fn edit(call: &Call) -> ApiResult<Response> {
             call.state.settings.base_url.clone(),
         );
     }
-    let mut body = event_body(&stored, call.flag("metadata"));
+    let metadata = call.flag("metadata");
+    let mut body = event_body(&stored, metadata);
+    if !metadata {
+        super::event_reports::attach_to_event(call, &stored, &mut body, false).await?;
+    }
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     Ok(json_response(body))
 }

@@ -8,6 +8,7 @@ mod audit_logs;
 mod auth_keys;
 mod blocklists;
 mod correlations;
+mod event_reports;
 mod event_sync;
 mod event_uploads;
 mod events;
@@ -284,6 +285,7 @@ async fn handle(
         "events" => events::handle(&call).await,
         "attributes" => attributes::handle(&call).await,
         "objects" => objects::handle(&call).await,
+        "eventreports" => event_reports::handle(&call).await,
         "objectreferences" => object_references::handle(&call).await,
         "tags" => tags::handle(&call).await,
         "organisations" => organisations::handle(&call).await,

@@ -7,6 +7,7 @@ mod audit;
 mod blocklists;
 mod correlations;
 mod errors;
+mod event_reports;
 mod events;
 mod exports;
 mod federated;
