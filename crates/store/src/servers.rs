@@ -545,7 +545,7 @@ impl Store {
         tx.commit().await
     }
 
-    /// Published events with attributes a push may offer, oldest first: those with an id
+    /// Published events with attributes or reports a push may offer, oldest first: those with an id
     /// above `after_id`, or only the event `only` names.
     pub async fn push_candidates(
         &self,
@@ -554,7 +554,9 @@ impl Store {
     ) -> Result<Vec<PushCandidate>> {
         let base = "SELECT id, uuid, timestamp, sighting_timestamp, distribution, \
                     sharing_group_id, org_id, orgc_id FROM events \
-                    WHERE published = TRUE AND attribute_count > 0";
+                    WHERE published = TRUE AND (attribute_count > 0 OR EXISTS \
+                    (SELECT 1 FROM event_reports WHERE event_reports.event_id = events.id \
+                    AND event_reports.deleted = FALSE))";
         type Row = (i64, String, i64, i64, i64, i64, i64, i64);
         let rows: Vec<Row> = match only {
             Some(crate::Key::Id(id)) => {

@@ -4,7 +4,7 @@
 
 use super::rules::{PullRules, PushRules};
 use kizuna_formats::misp::input::{lenient_bool, lenient_i64};
-use kizuna_model::{AttachedTag, Distribution, Event};
+use kizuna_model::{AttachedTag, Distribution, Event, EventReport};
 use serde_json::Value;
 
 /// Pull side (Server::__updatePulledEventBeforeInsert): 1 → 0 and 2 → 1 on the event and
@@ -110,22 +110,41 @@ pub struct PushScope<'a> {
 /// Push side (Event::__updateEventForSync): event 2 → 1; items of level 0–1 removed, 2 → 1,
 /// 4 kept only for a server in the group; non-exportable, local and rule-blocked tags
 /// removed; type rules applied; `locked` set.
+/// An item's level once pushed, or None when it must stay here.
+fn level_after_push(
+    scope: &PushScope<'_>,
+    distribution: Distribution,
+    group: i64,
+) -> Option<Distribution> {
+    use Distribution::*;
+    match distribution {
+        OrganisationOnly | CommunityOnly if !scope.internal => None,
+        ConnectedCommunities if !scope.internal => Some(CommunityOnly),
+        SharingGroup if !(scope.group_allowed)(group) => None,
+        other => Some(other),
+    }
+}
+
+/// The event's reports as a push sends them: the same rule as attributes and objects.
+pub fn reports_for_push(reports: Vec<EventReport>, scope: &PushScope<'_>) -> Vec<EventReport> {
+    reports
+        .into_iter()
+        .filter_map(|mut report| {
+            report.distribution =
+                level_after_push(scope, report.distribution, report.sharing_group_id)?;
+            Some(report)
+        })
+        .collect()
+}
+
 pub fn prepare_for_push(event: &mut Event, scope: &PushScope<'_>) {
     let keeps_tag = |attached: &AttachedTag| {
         attached.tag.exportable
             && (scope.internal || !attached.local)
             && !scope.rules.blocks_tag(attached.tag.id, &attached.tag.name)
     };
-    // An item's level after the move, or None when it must stay here.
-    let level_after = |distribution: Distribution, group: i64| -> Option<Distribution> {
-        use Distribution::*;
-        match distribution {
-            OrganisationOnly | CommunityOnly if !scope.internal => None,
-            ConnectedCommunities if !scope.internal => Some(CommunityOnly),
-            SharingGroup if !(scope.group_allowed)(group) => None,
-            other => Some(other),
-        }
-    };
+    let level_after =
+        |distribution: Distribution, group: i64| level_after_push(scope, distribution, group);
     if event.distribution == Distribution::ConnectedCommunities && !scope.internal {
         event.distribution = Distribution::CommunityOnly;
     }

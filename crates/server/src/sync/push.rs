@@ -312,6 +312,10 @@ async fn payload_for(
         )
         .await
         .map_err(|error| format!("cannot read it: {error}"))?;
+    let reports = store
+        .event_reports_of(&[event.id], true)
+        .await
+        .map_err(|error| error.to_string())?;
     let mut extra_groups: HashMap<i64, Option<SharingGroup>> = HashMap::new();
     let mut item_groups: Vec<i64> = event
         .attributes
@@ -330,6 +334,12 @@ async fn payload_for(
                 .iter()
                 .filter(|object| object.distribution == Distribution::SharingGroup)
                 .map(|object| object.sharing_group_id),
+        )
+        .chain(
+            reports
+                .iter()
+                .filter(|report| report.distribution == Distribution::SharingGroup)
+                .map(|report| report.sharing_group_id),
         )
         .filter(|id| !eligibility.groups.contains_key(id))
         .collect();
@@ -373,17 +383,25 @@ async fn payload_for(
         server_id: eligibility.server_id,
         internal: eligibility.internal,
     };
-    let group_allowed = |group_id: i64| scoped.group_allows(group_id, &all_org_uuids);
-    prepare_for_push(
-        &mut event,
-        &PushScope {
+    // The scope borrows a closure that is not Sync: it must be gone before the next await.
+    let (reports, mut inner) = {
+        let group_allowed = |group_id: i64| scoped.group_allows(group_id, &all_org_uuids);
+        let scope = PushScope {
             internal: server.internal,
             unpublish: server.unpublish_event,
             rules: &scoped.rules,
             group_allowed: &group_allowed,
-        },
+        };
+        prepare_for_push(&mut event, &scope);
+        let reports = crate::sync::downgrade::reports_for_push(reports, &scope);
+        (reports, render_event(&event))
+    };
+    inner["EventReport"] = Value::Array(
+        reports
+            .iter()
+            .map(kizuna_formats::misp::event_report::render_event_report)
+            .collect(),
     );
-    let mut inner = render_event(&event);
     strip_local_ids(&mut inner);
     let mut body = json!({ "Event": inner });
     embed_groups(store, &scoped, &mut body, local).await?;

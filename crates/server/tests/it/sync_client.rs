@@ -776,3 +776,57 @@ async fn events_pulled_or_pushed_here_are_passed_along_to_the_other_push_servers
         .count();
     assert_eq!(copies, 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn event_reports_travel_on_push_by_their_own_level() {
+    let here = Peer::start("HERE").await;
+    let remote = Peer::start("REMOTE").await;
+    let uuid = new_uuid();
+    let (status, _, body) = here
+        .admin
+        .post(
+            "/events/add",
+            json!({"Event": {"uuid": uuid, "info": "with reports", "distribution": 3,
+                "Attribute": [{"type": "domain", "category": "Network activity",
+                               "value": "reported.example"}],
+                "EventReport": [
+                    {"name": "inherit", "content": "goes", "distribution": 5},
+                    {"name": "connected", "content": "goes as community", "distribution": 2},
+                    {"name": "org only", "content": "stays", "distribution": 0},
+                    {"name": "community", "content": "stays", "distribution": 1}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    let (status, _, _) = here
+        .admin
+        .post(&format!("/events/publish/{uuid}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let id = here.link_to(&remote, "REMOTE", json!({"push": true})).await;
+    let (status, _, answer) = here
+        .admin
+        .post(&format!("/servers/push/{id}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+
+    let received = remote.event(&uuid).await.expect("the event was pushed");
+    let mut reports: Vec<(String, String)> = received["EventReport"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|report| {
+            (
+                report["name"].as_str().unwrap().to_string(),
+                report["distribution"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    reports.sort();
+    assert_eq!(
+        reports,
+        [
+            ("connected".to_string(), "1".to_string()),
+            ("inherit".to_string(), "5".to_string())
+        ]
+    );
+}
