@@ -393,14 +393,26 @@ pub(super) fn reports_of_event_body(body: &Value, name: &str) -> ApiResult<Vec<E
 }
 
 /// Saves the reports an event body carried (MISP captures them on add and on a pushed
-/// edit): new uuids are added, known ones replaced when newer. A level-4 report keeps its
-/// group when the group is known here (by its uuid when a peer embedded it), else it is
-/// left out, as MISP drops an element whose group it cannot capture.
+/// edit).
 pub(super) async fn save_event_body_reports(
     call: &Call,
     event_id: i64,
     reports: &[EventReportInput],
 ) -> ApiResult<()> {
+    save_carried_reports(call.store(), event_id, reports, call.now).await?;
+    Ok(())
+}
+
+/// Stores the reports an event's JSON carried, pushed to us or pulled: new uuids are
+/// added, known ones replaced when newer. A level-4 report keeps its group when the group
+/// is known here (by its uuid when a peer embedded it), else it is left out, as MISP drops
+/// an element whose group it cannot capture.
+pub(crate) async fn save_carried_reports(
+    store: &kizuna_store::Store,
+    event_id: i64,
+    reports: &[EventReportInput],
+    now: i64,
+) -> Result<(), StoreError> {
     if reports.is_empty() {
         return Ok(());
     }
@@ -410,8 +422,7 @@ pub(super) async fn save_event_body_reports(
         let mut sharing_group_id = 0;
         if distribution == Distribution::SharingGroup {
             let by_uuid = match &input.sharing_group_uuid {
-                Some(uuid) => call
-                    .store()
+                Some(uuid) => store
                     .sharing_group(&Key::Uuid(uuid.clone()))
                     .await
                     .ok()
@@ -419,8 +430,7 @@ pub(super) async fn save_event_body_reports(
                 None => None,
             };
             let by_id = match input.sharing_group_id {
-                Some(id) if by_uuid.is_none() && input.sharing_group_uuid.is_none() => call
-                    .store()
+                Some(id) if by_uuid.is_none() && input.sharing_group_uuid.is_none() => store
                     .sharing_group(&Key::Id(id))
                     .await
                     .ok()
@@ -443,12 +453,10 @@ pub(super) async fn save_event_body_reports(
             content: input.content.clone().unwrap_or_default(),
             distribution,
             sharing_group_id,
-            timestamp: input.timestamp.unwrap_or(call.now),
+            timestamp: input.timestamp.unwrap_or(now),
             deleted: input.deleted.unwrap_or(false),
         });
     }
-    call.store()
-        .save_synced_event_reports(event_id, &kept)
-        .await?;
+    store.save_synced_event_reports(event_id, &kept).await?;
     Ok(())
 }

@@ -8,7 +8,7 @@ mod audit_logs;
 mod auth_keys;
 mod blocklists;
 mod correlations;
-mod event_reports;
+pub(crate) mod event_reports;
 mod event_sync;
 mod event_uploads;
 mod events;

@@ -13,7 +13,9 @@ use super::remote::{IndexAnswer, IndexEntry, Remote};
 use super::rules::PullRules;
 use super::{SyncError, host_org_id};
 use crate::import::{Decision, ImportSettings, ToIdsOverride, creator_org, decide, prepare_event};
+use crate::misp::event_reports::save_carried_reports;
 use futures_util::StreamExt;
+use kizuna_formats::misp::event_report::EventReportInput;
 use kizuna_formats::misp::input::{OrgInput, lenient_bool, lenient_i64};
 use kizuna_model::access::Viewer;
 use kizuna_model::{SharingGroup, SharingGroupOrg, Sighting, SightingType};
@@ -239,6 +241,8 @@ pub async fn pull(
     // One batch is written in the background while the next is gathered.
     let mut writing: Option<tokio::task::JoinHandle<BatchOutcome>> = None;
     let shared_settings = std::sync::Arc::new(settings.clone());
+    // Reports are stored once their event is, whether it was inserted in a batch or updated.
+    let mut carried_reports: HashMap<String, Vec<EventReportInput>> = HashMap::new();
     loop {
         while ahead.len() < PREPARE_AHEAD {
             let Some((entry, checked)) = arrivals.recv().await else {
@@ -265,6 +269,19 @@ pub async fn pull(
                     format!("cannot store its sharing group: {error}"),
                 ));
                 continue;
+            }
+            match kizuna_formats::misp::event_report::parse_event_reports(&body) {
+                Ok(reports) if !reports.is_empty() => {
+                    carried_reports.insert(entry.uuid.clone(), reports);
+                }
+                Ok(_) => {}
+                Err(errors) => {
+                    report.failed.push((
+                        entry.uuid.clone(),
+                        format!("its event reports are invalid: {}", json!(errors.0)),
+                    ));
+                    continue;
+                }
             }
             let source = format!("{}/events/view/{}", server.url, entry.uuid);
             let settings = std::sync::Arc::clone(&shared_settings);
@@ -317,6 +334,7 @@ pub async fn pull(
     outcome.record(&mut report);
     drop(arrivals);
     let _ = downloader.await;
+    save_pulled_reports(store, carried_reports, &mut report).await?;
     // MISP's lastpulledid: the highest remote id among the events handled without failure.
     let failed: HashSet<&str> = report
         .failed
@@ -336,6 +354,39 @@ pub async fn pull(
         String::new()
     };
     Ok((report, keep_etag))
+}
+
+/// Stores the reports of the pulled events that were added or updated; an event whose
+/// reports cannot be stored is reported failed, so the next pull fetches it again.
+async fn save_pulled_reports(
+    store: &Store,
+    mut carried: HashMap<String, Vec<EventReportInput>>,
+    report: &mut PullReport,
+) -> Result<(), StoreError> {
+    if carried.is_empty() {
+        return Ok(());
+    }
+    let stored: Vec<String> = report
+        .added
+        .iter()
+        .chain(&report.updated)
+        .filter(|uuid| carried.contains_key(*uuid))
+        .cloned()
+        .collect();
+    for uuid in stored {
+        let Some(reports) = carried.remove(&uuid) else {
+            continue;
+        };
+        let Some(event_id) = store.event_id_by_uuid(&uuid).await? else {
+            continue;
+        };
+        if let Err(error) = save_carried_reports(store, event_id, &reports, crate::now()).await {
+            report
+                .failed
+                .push((uuid, format!("cannot store its event reports: {error}")));
+        }
+    }
+    Ok(())
 }
 
 /// How a pulled event that needed no insert was handled.

@@ -830,3 +830,104 @@ async fn event_reports_travel_on_push_by_their_own_level() {
         ]
     );
 }
+
+#[tokio::test]
+async fn event_reports_are_pulled_downgraded_and_their_edits_follow() {
+    let remote = Peer::start("REMOTE").await;
+    let here = Peer::start("HERE").await;
+    let uuid = new_uuid();
+    let (status, _, body) = remote
+        .admin
+        .post(
+            "/events/add",
+            json!({"Event": {"uuid": uuid, "info": "reports to pull", "distribution": 3,
+                "Attribute": [{"type": "domain", "category": "Network activity",
+                               "value": "pulled-report.example"}],
+                "EventReport": [
+                    {"name": "inherit", "content": "v1", "distribution": 5},
+                    {"name": "connected", "content": "c", "distribution": 2},
+                    {"name": "community", "content": "c", "distribution": 1},
+                    {"name": "org only", "content": "secret", "distribution": 0}]}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    publish(&remote, &uuid).await;
+    let id = here.link_to(&remote, "REMOTE", json!({"pull": true})).await;
+    let (status, _, answer) = here
+        .admin
+        .post(&format!("/servers/pull/{id}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{answer:#}");
+
+    let reports_here = |event: &Value| {
+        let mut reports: Vec<(String, String, String)> = event["EventReport"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|report| {
+                (
+                    report["name"].as_str().unwrap().to_string(),
+                    report["distribution"].as_str().unwrap().to_string(),
+                    report["content"].as_str().unwrap().to_string(),
+                )
+            })
+            .collect();
+        reports.sort();
+        reports
+    };
+    let pulled = here.event(&uuid).await.expect("the event was pulled");
+    let row = |name: &str, level: &str, content: &str| {
+        (name.to_string(), level.to_string(), content.to_string())
+    };
+    assert_eq!(
+        reports_here(&pulled),
+        [
+            row("community", "0", "c"),
+            row("connected", "1", "c"),
+            row("inherit", "5", "v1")
+        ]
+    );
+
+    let inherit_uuid = pulled["EventReport"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|report| report["name"] == "inherit")
+        .unwrap()["uuid"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // A later second on the remote, so the edited report is strictly newer.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (status, _, body) = remote
+        .admin
+        .post(
+            &format!("/eventReports/edit/{inherit_uuid}"),
+            json!({"EventReport": {"content": "v2"}}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+    publish(&remote, &uuid).await;
+    let again = sync::run_pull(&here.store, id, &PullTechnique::Full, 1)
+        .await
+        .unwrap();
+    assert!(again.ok(), "{again:?}");
+    assert_eq!(again.updated, [uuid.clone()], "{again:?}");
+    let updated = here.event(&uuid).await.unwrap();
+    assert_eq!(
+        reports_here(&updated),
+        [
+            row("community", "0", "c"),
+            row("connected", "1", "c"),
+            row("inherit", "5", "v2")
+        ]
+    );
+}
+
+async fn publish(peer: &Peer, uuid: &str) {
+    let (status, _, body) = peer
+        .admin
+        .post(&format!("/events/publish/{uuid}"), json!({}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body:#}");
+}
