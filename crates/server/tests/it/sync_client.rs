@@ -912,7 +912,7 @@ async fn event_reports_are_pulled_downgraded_and_their_edits_follow() {
         .await
         .unwrap();
     assert!(again.ok(), "{again:?}");
-    assert_eq!(again.updated, [uuid.clone()], "{again:?}");
+    assert_eq!(again.updated, vec![uuid.clone()], "{again:?}");
     let updated = here.event(&uuid).await.unwrap();
     assert_eq!(
         reports_here(&updated),
