@@ -88,6 +88,8 @@ pub struct SearchOptions {
     pub include_warninglist_hits: bool,
     pub enforce_warninglist: bool,
     pub metadata: bool,
+    /// MISP's `noEventReports`: events come without their reports.
+    pub no_event_reports: bool,
     pub headerless: bool,
     /// CSV columns asked for beyond (or instead of) the defaults.
     pub requested_attributes: Vec<String>,
@@ -558,6 +560,7 @@ pub fn parse_search(
         include_warninglist_hits: flag(params, "includeWarninglistHits"),
         enforce_warninglist: flag(params, "enforceWarninglist"),
         metadata: flag(params, "metadata"),
+        no_event_reports: flag(params, "noEventReports"),
         headerless: flag(params, "headerless"),
         requested_attributes,
         export: export_options(params, now)?,

@@ -237,7 +237,10 @@ async fn view(call: &Call) -> ApiResult<Response> {
     let mut event = call.store().event(&Key::Id(meta.id), &options).await?;
     super::event_sync::strip_unshared_tags(call, &mut event);
     let mut body = event_body(&event, false);
-    super::event_reports::attach_to_event(call, &event, &mut body, options.include_deleted).await?;
+    if !call.flag("noEventReports") {
+        super::event_reports::attach_to_event(call, &event, &mut body, options.include_deleted)
+            .await?;
+    }
     super::sharing_groups::embed_in_event(call, &mut body).await?;
     if !call.flag("noSightings") {
         super::sightings::attach_to_event(call, &event, &mut body).await?;

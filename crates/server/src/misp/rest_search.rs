@@ -217,6 +217,25 @@ impl AttributeExport {
 }
 
 impl EventExport {
+    /// The reports of a page of events, by event id, when the answer is MISP JSON with
+    /// full events (metadata and `noEventReports` leave them out, as MISP does).
+    async fn reports_of(
+        &self,
+        ids: &[i64],
+        include_deleted: bool,
+    ) -> Result<HashMap<i64, Vec<kizuna_model::EventReport>>, kizuna_store::StoreError> {
+        let mut by_event: HashMap<i64, Vec<kizuna_model::EventReport>> = HashMap::new();
+        let options = &self.request.options;
+        if self.request.format != ReturnFormat::Json || options.metadata || options.no_event_reports
+        {
+            return Ok(by_event);
+        }
+        for report in self.store.event_reports_of(ids, include_deleted).await? {
+            by_event.entry(report.event_id).or_default().push(report);
+        }
+        Ok(by_event)
+    }
+
     /// The answer's count and, unless only the count was asked for, the export.
     async fn prepare(
         store: &Store,
@@ -997,6 +1016,7 @@ impl Export for EventExport {
                     viewer_org: self.viewer_org,
                 };
                 let layout = csv_layout(&self.request);
+                let mut reports = self.reports_of(&ids, options.include_deleted).await?;
                 let mut chunk = String::new();
                 for id in ids {
                     let mut event = match self.store.event(&Key::Id(id), &options).await {
@@ -1013,6 +1033,20 @@ impl Export for EventExport {
                                 chunk.push_str(", ");
                             }
                             let mut rendered = render_event(&event);
+                            if let Some(event_reports) = reports.remove(&event.id) {
+                                let shown = event_reports
+                                    .iter()
+                                    .filter(|report| {
+                                        self.viewer.sees_item(
+                                            event.org_id,
+                                            report.distribution,
+                                            report.sharing_group_id,
+                                        )
+                                    })
+                                    .map(kizuna_formats::misp::event_report::render_event_report)
+                                    .collect();
+                                rendered["EventReport"] = Value::Array(shown);
+                            }
                             if self.request.options.include_warninglist_hits {
                                 add_event_warnings(&mut rendered, &warnings);
                             }

@@ -162,6 +162,29 @@ async fn other_organisations_see_reports_by_their_own_level() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, _, listed) = outsider.get("/eventReports/index").await;
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed:#}");
+    // restSearch's events carry the same reports; noEventReports leaves them out.
+    let (status, _, found) = outsider
+        .post("/events/restSearch", json!({"eventid": event_id}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found:#}");
+    assert_eq!(
+        report_names(&found["response"][0]["Event"]),
+        ["shared write-up"]
+    );
+    let (_, _, bare) = outsider
+        .post(
+            "/events/restSearch",
+            json!({"eventid": event_id, "noEventReports": 1}),
+        )
+        .await;
+    assert_eq!(
+        report_names(&bare["response"][0]["Event"]),
+        Vec::<String>::new()
+    );
+    let (_, _, viewed) = outsider
+        .get(&format!("/events/view/{event_id}/noEventReports:1"))
+        .await;
+    assert_eq!(report_names(&viewed["Event"]), Vec::<String>::new());
     // Nor may they change the event's reports.
     let (status, _, _) = outsider
         .post(
