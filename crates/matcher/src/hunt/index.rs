@@ -57,6 +57,20 @@ pub enum ValueForm {
     Authority,
 }
 
+/// What a parser has already read of a value's shape from its bytes (hunt-semantics §3):
+/// a value that can have one shape only goes straight to that shape's tables, without the
+/// pass over its bytes that [`IocIndex::match_value`] makes to tell the shapes apart.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum KnownShape {
+    /// Digits and exactly three dots, nothing else: an IPv4 address or no shape at all;
+    /// the address, when it reads as one.
+    Ipv4(Option<u32>),
+    /// A dot, no colon, a byte that is neither a digit nor a dot: a domain or no shape.
+    Domain,
+    /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape.
+    Hash,
+}
+
 /// An IoC a value matched, before its validity window is checked against the line's time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Candidate {
@@ -338,6 +352,17 @@ impl IocIndex {
         }
     }
 
+    /// [`IocIndex::match_value`] of a plain value whose shape the caller already knows:
+    /// the same candidates, found without telling the shapes apart again.
+    pub(crate) fn match_known(&self, value: &str, shape: KnownShape, out: &mut Vec<Candidate>) {
+        match shape {
+            KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
+            KnownShape::Ipv4(None) => {}
+            KnownShape::Domain => self.match_domain(value.as_bytes(), None, out),
+            KnownShape::Hash => self.match_unchecked_hash(value.as_bytes(), out),
+        }
+    }
+
     fn attribute_range(&self, ioc: IocId) -> std::ops::Range<usize> {
         let i = ioc.0 as usize;
         self.attribute_bounds[i] as usize..self.attribute_bounds[i + 1] as usize
@@ -565,10 +590,36 @@ impl IocIndex {
 
     /// `hex` holds hex digits only.
     fn match_hash(&self, hex: &[u8], out: &mut Vec<Candidate>) {
+        if let Some(id) = self.find_hash(hex, |_| true) {
+            out.push(Candidate {
+                ioc: IocId(id),
+                host: None,
+            });
+        }
+    }
+
+    /// [`IocIndex::match_hash`] of a value of a hash's length not yet known to be hex
+    /// digits: only a value that passes the filter is checked, a value that is not hex
+    /// matches nothing either way.
+    fn match_unchecked_hash(&self, value: &[u8], out: &mut Vec<Candidate>) {
+        if let Some(id) = self.find_hash(value, is_hex) {
+            out.push(Candidate {
+                ioc: IocId(id),
+                host: None,
+            });
+        }
+    }
+
+    /// The hash IoC `hex` names, when its length is a hash's and `is_valid(hex)` holds.
+    /// The filter is probed with the first 16 digits alone (its key is a digest's first
+    /// eight bytes): nearly every value stops there, before the rest is decoded.
+    #[inline(always)]
+    fn find_hash(&self, hex: &[u8], is_valid: impl Fn(&[u8]) -> bool) -> Option<u32> {
         fn probe<const N: usize>(
             table: &FlatMap<[u8; N]>,
             filter: &BitFilter,
             hex: &[u8],
+            is_valid: impl Fn(&[u8]) -> bool,
         ) -> Option<u32>
         where
             [u8; N]: FlatKey,
@@ -576,25 +627,18 @@ impl IocIndex {
             if table.is_empty() {
                 return None;
             }
-            let key: [u8; N] = decode_hex(hex);
-            if filter.contains(key.slot_hash()) {
-                table.get(key)
-            } else {
-                None
+            let prefix = u64::from_le_bytes(decode_hex::<8>(hex));
+            if !filter.contains(finish(prefix)) || !is_valid(hex) {
+                return None;
             }
+            table.get(decode_hex(hex))
         }
         let filter = &self.lookup.hash_filter;
-        let found = match hex.len() {
-            32 => probe(&self.lookup.md5, filter, hex),
-            40 => probe(&self.lookup.sha1, filter, hex),
-            64 => probe(&self.lookup.sha256, filter, hex),
+        match hex.len() {
+            32 => probe(&self.lookup.md5, filter, hex, is_valid),
+            40 => probe(&self.lookup.sha1, filter, hex, is_valid),
+            64 => probe(&self.lookup.sha256, filter, hex, is_valid),
             _ => None,
-        };
-        if let Some(id) = found {
-            out.push(Candidate {
-                ioc: IocId(id),
-                host: None,
-            });
         }
     }
 
@@ -720,6 +764,28 @@ impl ByteSink for Comparison<'_> {
             _ => self.equal = false,
         }
     }
+}
+
+/// Whether every byte is an ASCII hex digit, eight bytes at a time.
+fn is_hex(bytes: &[u8]) -> bool {
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let each = |byte: u8| u64::from_ne_bytes([byte; 8]);
+    // Bit 7 of each byte of `word` (bytes below 0x80) that lies in `low..=high`, without
+    // carries between bytes.
+    let within = |word: u64, low: u8, high: u8| {
+        word.wrapping_add(each(0x80 - low)) & !word.wrapping_add(each(0x7f - high)) & HIGH
+    };
+    let hex_word = |word: u64| {
+        word & HIGH == 0
+            && (within(word, b'0', b'9') | within(word | each(0x20), b'a', b'f')) == HIGH
+    };
+    let mut words = bytes.chunks_exact(8);
+    let whole = words.by_ref().all(|word| {
+        hex_word(u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]))
+    });
+    whole && words.remainder().iter().all(u8::is_ascii_hexdigit)
 }
 
 fn decode_hex<const N: usize>(hex: &[u8]) -> [u8; N] {
@@ -1018,6 +1084,36 @@ mod tests {
     use super::*;
 
     const MD5: &str = "d41d8cd98f00b204e9800998ecf8427e";
+
+    proptest::proptest! {
+        #[test]
+        fn hex_digits_eight_at_a_time(
+            bytes in proptest::collection::vec(
+                proptest::prop_oneof![
+                    4 => proptest::sample::select(b"0123456789abcdefABCDEF".to_vec()),
+                    1 => proptest::num::u8::ANY,
+                ],
+                0..80,
+            ),
+        ) {
+            proptest::prop_assert_eq!(is_hex(&bytes), bytes.iter().all(u8::is_ascii_hexdigit));
+        }
+    }
+
+    #[test]
+    fn hex_digits_and_their_neighbours() {
+        for byte in 0..=255u8 {
+            for position in 0..17 {
+                let mut bytes = [b'a'; 17];
+                bytes[position] = byte;
+                assert_eq!(
+                    is_hex(&bytes),
+                    byte.is_ascii_hexdigit(),
+                    "{byte} at {position}"
+                );
+            }
+        }
+    }
 
     fn index_of(iocs: &[&str]) -> IocIndex {
         let mut builder = IocIndexBuilder::new();

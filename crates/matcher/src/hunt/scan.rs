@@ -7,8 +7,8 @@
 //! `2 × threads + 1` blocks are in memory. Workers number lines relative to their block;
 //! the blocks' results are put back in order at the end.
 
-use super::index::{Candidate, IocId, IocIndex, Micros, ValueForm};
-use super::logs::{LineOutcome, LineParser, LogFormat, LogOptions, detect_format};
+use super::index::{Candidate, IocId, IocIndex, KnownShape, Micros, ValueForm};
+use super::logs::{LineOutcome, LineParser, LogFormat, LogOptions, ValueSink, detect_format};
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::path::Path;
@@ -318,6 +318,60 @@ struct Scratch {
     pending: Vec<PendingHit>,
 }
 
+/// Matches each value a parser reports against the index, keeping its hits pending.
+struct MatchingSink<'a> {
+    index: &'a IocIndex,
+    candidates: &'a mut Vec<Candidate>,
+    pending: &'a mut Vec<PendingHit>,
+}
+
+impl MatchingSink<'_> {
+    /// The candidates found for `value` of `field` as pending hits.
+    #[inline(always)]
+    fn keep_candidates(&mut self, field: &str, value: &str) {
+        for candidate in self.candidates.iter() {
+            let hit = match candidate.host {
+                None => PendingHit {
+                    field: field.to_owned(),
+                    value: value.to_owned(),
+                    ioc: candidate.ioc,
+                },
+                Some((start, end)) => {
+                    let Some(host) = value.get(start as usize..end as usize) else {
+                        continue;
+                    };
+                    PendingHit {
+                        field: format!("{field}.host"),
+                        value: host.to_owned(),
+                        ioc: candidate.ioc,
+                    }
+                }
+            };
+            self.pending.push(hit);
+        }
+    }
+}
+
+impl ValueSink for MatchingSink<'_> {
+    #[inline(always)]
+    fn value(&mut self, field: &str, value: &str, form: ValueForm) {
+        self.candidates.clear();
+        self.index.match_value(value, form, self.candidates);
+        if !self.candidates.is_empty() {
+            self.keep_candidates(field, value);
+        }
+    }
+
+    #[inline(always)]
+    fn known(&mut self, field: &str, value: &str, shape: KnownShape) {
+        self.candidates.clear();
+        self.index.match_known(value, shape, self.candidates);
+        if !self.candidates.is_empty() {
+            self.keep_candidates(field, value);
+        }
+    }
+}
+
 /// A match whose line's outcome (and so its timestamp) is not known yet.
 struct PendingHit {
     field: String,
@@ -576,33 +630,14 @@ fn scan_line(
         pending,
     } = scratch;
     pending.clear();
-    let mut on_value = |field: &str, value: &str, form: ValueForm| {
-        candidates.clear();
-        index.match_value(value, form, candidates);
-        for candidate in candidates.iter() {
-            let hit = match candidate.host {
-                None => PendingHit {
-                    field: field.to_owned(),
-                    value: value.to_owned(),
-                    ioc: candidate.ioc,
-                },
-                Some((start, end)) => {
-                    let Some(host) = value.get(start as usize..end as usize) else {
-                        continue;
-                    };
-                    PendingHit {
-                        field: format!("{field}.host"),
-                        value: host.to_owned(),
-                        ioc: candidate.ioc,
-                    }
-                }
-            };
-            pending.push(hit);
-        }
+    let mut sink = MatchingSink {
+        index,
+        candidates,
+        pending,
     };
     let outcome = match line_text {
-        Some(text) => parser.parse_line_text(text, &mut on_value),
-        None => parser.parse_line(line, &mut on_value),
+        Some(text) => parser.parse_line_text_into(text, &mut sink),
+        None => parser.parse_line_into(line, &mut sink),
     };
     match outcome {
         LineOutcome::Data { ts } => {

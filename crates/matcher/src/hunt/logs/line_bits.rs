@@ -10,6 +10,8 @@ pub(crate) struct ChunkBits {
     pub(crate) separators: u64,
     pub(crate) dots: u64,
     pub(crate) colons: u64,
+    /// The container (set) separator.
+    pub(crate) sets: u64,
     /// Bytes that are neither an ASCII digit nor a dot (separators and colons included).
     pub(crate) others: u64,
 }
@@ -28,6 +30,7 @@ impl ChunkBits {
             separators: self.separators & kept,
             dots: self.dots & kept,
             colons: self.colons & kept,
+            sets: self.sets & kept,
             others: self.others & kept,
         }
     }
@@ -38,6 +41,7 @@ impl ChunkBits {
             separators: self.separators >> shift,
             dots: self.dots >> shift,
             colons: self.colons >> shift,
+            sets: self.sets >> shift,
             others: self.others >> shift,
         }
     }
@@ -46,8 +50,13 @@ impl ChunkBits {
 /// The bits of `line`, 64 bytes per entry of `chunks` (cleared first); no bit is set past
 /// the end of `line`.
 #[inline(always)]
-pub(crate) fn line_bits(line: &[u8], separator: u8, chunks: &mut Vec<ChunkBits>) {
-    line_bits_with(&Classifier::new(separator), line, chunks);
+pub(crate) fn line_bits(
+    line: &[u8],
+    separator: u8,
+    set_separator: u8,
+    chunks: &mut Vec<ChunkBits>,
+) {
+    line_bits_with(&Classifier::new(separator, set_separator), line, chunks);
 }
 
 #[inline(always)]
@@ -100,6 +109,7 @@ mod sse2 {
 
     pub(crate) struct VectorClassifier {
         separator: m128i,
+        set_separator: m128i,
         dot: m128i,
         colon: m128i,
         before_zero: m128i,
@@ -108,9 +118,10 @@ mod sse2 {
 
     impl VectorClassifier {
         #[inline(always)]
-        pub(crate) fn new(separator: u8) -> Self {
+        pub(crate) fn new(separator: u8, set_separator: u8) -> Self {
             VectorClassifier {
                 separator: set_splat_i8_m128i(separator as i8),
+                set_separator: set_splat_i8_m128i(set_separator as i8),
                 dot: set_splat_i8_m128i(b'.' as i8),
                 colon: set_splat_i8_m128i(b':' as i8),
                 before_zero: set_splat_i8_m128i(b'0' as i8 - 1),
@@ -135,6 +146,7 @@ mod sse2 {
                 bits.separators |= lanes(cmp_eq_mask_i8_m128i(bytes, self.separator));
                 bits.dots |= lanes(dots);
                 bits.colons |= lanes(cmp_eq_mask_i8_m128i(bytes, self.colon));
+                bits.sets |= lanes(cmp_eq_mask_i8_m128i(bytes, self.set_separator));
                 bits.others |= !lanes(digits | dots) & (0xffff << (16 * index));
             }
             bits
@@ -147,12 +159,16 @@ mod sse2 {
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 struct WordClassifier {
     separator: u8,
+    set_separator: u8,
 }
 
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 impl WordClassifier {
-    fn new(separator: u8) -> Self {
-        WordClassifier { separator }
+    fn new(separator: u8, set_separator: u8) -> Self {
+        WordClassifier {
+            separator,
+            set_separator,
+        }
     }
 }
 
@@ -165,7 +181,9 @@ impl Classify for WordClassifier {
             let word = u64::from_le_bytes(*eight);
             let (dots, colons, others) = super::dots_colons_others(word);
             let separators = super::zero_bytes(word ^ each(self.separator));
+            let sets = super::zero_bytes(word ^ each(self.set_separator));
             bits.separators |= packed_byte_bits(separators) << (8 * index);
+            bits.sets |= packed_byte_bits(sets) << (8 * index);
             bits.dots |= packed_byte_bits(dots) << (8 * index);
             bits.colons |= packed_byte_bits(colons) << (8 * index);
             bits.others |= packed_byte_bits(others) << (8 * index);
@@ -185,7 +203,7 @@ fn packed_byte_bits(mask: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn reference(line: &[u8], separator: u8) -> Vec<ChunkBits> {
+    fn reference(line: &[u8], separator: u8, set_separator: u8) -> Vec<ChunkBits> {
         line.chunks(64)
             .map(|chunk| {
                 let mut bits = ChunkBits::default();
@@ -193,6 +211,9 @@ mod tests {
                     let bit = 1 << index;
                     if byte == separator {
                         bits.separators |= bit;
+                    }
+                    if byte == set_separator {
+                        bits.sets |= bit;
                     }
                     match byte {
                         b'.' => bits.dots |= bit,
@@ -209,11 +230,18 @@ mod tests {
     }
 
     fn check(line: &[u8], separator: u8) {
-        let expected = reference(line, separator);
+        for set_separator in [b',', separator, b'.', 0x89] {
+            check_with(line, separator, set_separator);
+        }
+    }
+
+    fn check_with(line: &[u8], separator: u8, set_separator: u8) {
+        let expected = reference(line, separator, set_separator);
         let mut chunks = Vec::new();
-        line_bits(line, separator, &mut chunks);
+        line_bits(line, separator, set_separator, &mut chunks);
         assert_eq!(chunks, expected, "{separator} {line:?}");
-        line_bits_with(&WordClassifier::new(separator), line, &mut chunks);
+        let words = WordClassifier::new(separator, set_separator);
+        line_bits_with(&words, line, &mut chunks);
         assert_eq!(chunks, expected, "words: {separator} {line:?}");
     }
 
@@ -224,6 +252,7 @@ mod tests {
                 .map(|index: usize| match index % 7 {
                     0 => b'\t',
                     1 => b'.',
+                    2 => b',',
                     3 => b':',
                     4 => 0x80 | (index as u8),
                     5 => 0,
@@ -243,7 +272,7 @@ mod tests {
         fn bits_are_the_bytes_that_match(
             line in proptest::collection::vec(
                 proptest::prop_oneof![
-                    2 => proptest::sample::select(b"\t.:a09/\x00\xff\xae\xba\xb0\x89|".to_vec()),
+                    2 => proptest::sample::select(b"\t.:a09/,\x00\xff\xae\xba\xb0\x89|".to_vec()),
                     1 => proptest::num::u8::ANY,
                 ],
                 0..400,

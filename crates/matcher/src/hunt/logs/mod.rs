@@ -13,7 +13,7 @@ mod syslog;
 mod time;
 mod zeek_tsv;
 
-use super::index::{Micros, ValueForm};
+use super::index::{KnownShape, Micros, ValueForm};
 
 pub use time::parse_iso8601_micros;
 
@@ -231,6 +231,27 @@ pub(crate) fn zero_bytes(word: u64) -> u64 {
     !(((word & LOW_SEVEN).wrapping_add(LOW_SEVEN)) | word | LOW_SEVEN)
 }
 
+/// Where a parser reports a line's values. Every `FnMut(field, value, form)` is one; a
+/// scan's sink also takes values whose shape the parser has already read from their bytes,
+/// which others receive as plain values.
+pub(crate) trait ValueSink {
+    fn value(&mut self, field: &str, value: &str, form: ValueForm);
+
+    /// A plain value that can have `shape` only.
+    #[inline(always)]
+    fn known(&mut self, field: &str, value: &str, shape: KnownShape) {
+        let _ = shape;
+        self.value(field, value, ValueForm::Plain);
+    }
+}
+
+impl<F: FnMut(&str, &str, ValueForm)> ValueSink for F {
+    #[inline(always)]
+    fn value(&mut self, field: &str, value: &str, form: ValueForm) {
+        self(field, value, form);
+    }
+}
+
 /// One line as bytes, with its text when the whole line is valid UTF-8 (the common case:
 /// then every value cut at ASCII delimiters is text without checking it again).
 #[derive(Clone, Copy)]
@@ -341,50 +362,66 @@ impl LineParser {
     pub fn parse_line<F: FnMut(&str, &str, ValueForm)>(
         &mut self,
         line: &[u8],
-        on_value: F,
+        mut on_value: F,
     ) -> LineOutcome {
-        let line = strip_line_end(line);
-        if line.iter().all(|&byte| is_space(byte)) {
-            return LineOutcome::Blank;
-        }
-        self.parse(Line::from_bytes(line), on_value)
+        self.parse_line_into(line, &mut on_value)
     }
 
     /// [`LineParser::parse_line`] for a line already known to be UTF-8.
     pub fn parse_line_text<F: FnMut(&str, &str, ValueForm)>(
         &mut self,
         line: &str,
-        on_value: F,
+        mut on_value: F,
+    ) -> LineOutcome {
+        self.parse_line_text_into(line, &mut on_value)
+    }
+
+    /// [`LineParser::parse_line`] reporting to a [`ValueSink`].
+    pub(crate) fn parse_line_into(
+        &mut self,
+        line: &[u8],
+        sink: &mut impl ValueSink,
+    ) -> LineOutcome {
+        let line = strip_line_end(line);
+        if line.iter().all(|&byte| is_space(byte)) {
+            return LineOutcome::Blank;
+        }
+        self.parse(Line::from_bytes(line), sink)
+    }
+
+    /// [`LineParser::parse_line_text`] reporting to a [`ValueSink`].
+    pub(crate) fn parse_line_text_into(
+        &mut self,
+        line: &str,
+        sink: &mut impl ValueSink,
     ) -> LineOutcome {
         let line = line.strip_suffix('\n').unwrap_or(line);
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.bytes().all(is_space) {
             return LineOutcome::Blank;
         }
-        self.parse(Line::from_text(line), on_value)
+        self.parse(Line::from_text(line), sink)
     }
 
-    fn parse<F: FnMut(&str, &str, ValueForm)>(
-        &mut self,
-        line: Line<'_>,
-        mut on_value: F,
-    ) -> LineOutcome {
+    fn parse(&mut self, line: Line<'_>, sink: &mut impl ValueSink) -> LineOutcome {
         if let ParserState::ZeekTsv(parser) = &mut self.state {
             // It filters values itself, on their bytes, before cutting text out of them.
             return if self.only_possible_iocs {
-                parser.parse::<true>(line, &mut on_value)
+                parser.parse::<true>(line, sink)
             } else {
-                parser.parse::<false>(line, &mut on_value)
+                parser.parse::<false>(line, sink)
             };
         }
         if self.only_possible_iocs {
-            self.parse_with(line, |field, value, form| {
+            self.parse_with(line, |field: &str, value: &str, form| {
                 if may_hold_ioc(value.as_bytes()) {
-                    on_value(field, value, form);
+                    sink.value(field, value, form);
                 }
             })
         } else {
-            self.parse_with(line, on_value)
+            self.parse_with(line, |field: &str, value: &str, form| {
+                sink.value(field, value, form)
+            })
         }
     }
 

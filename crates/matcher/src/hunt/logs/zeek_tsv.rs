@@ -2,10 +2,11 @@
 //! column names and types; data lines are split into one value per column, container
 //! columns (`vector[…]`, `set[…]`) into one value per element.
 
-use super::super::index::ValueForm;
+use super::super::index::{KnownShape, ValueForm};
+use super::super::ioc::parse_ipv4;
 use super::line_bits::{ChunkBits, line_bits};
 use super::time::parse_epoch_seconds;
-use super::{Line, LineOutcome, may_hold_ioc, strip_line_end, zero_bytes};
+use super::{Line, LineOutcome, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ZeekTsvParser {
@@ -191,10 +192,11 @@ const SHORTEST_UNMARKED: usize = 32;
 fn sift_columns(
     line: &[u8],
     separator: u8,
+    set_separator: u8,
     chunks: &mut Vec<ChunkBits>,
     kept: &mut Vec<SiftedColumn>,
 ) -> usize {
-    line_bits(line, separator, chunks);
+    line_bits(line, separator, set_separator, chunks);
     let chunks = &chunks[..];
     let length = line.len();
     let mut separators_before = 0;
@@ -302,14 +304,66 @@ fn next_separator(chunks: &[ChunkBits], position: usize) -> Option<usize> {
     }
 }
 
-/// [`may_hold_ioc`] of the value at `start..end` of a line, from the line's bits.
-#[inline(always)]
-fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
-    let length = end - start;
-    if length < 2 {
-        return false;
+/// What the bits of a line tell of the value at `start..end`: enough to apply the rule of
+/// [`may_hold_ioc`] and to tell which single shape the value can still have.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct SpanMarks {
+    length: usize,
+    /// No dot, three dots, or some other number of them.
+    dots: DotCount,
+    colons: bool,
+    /// A byte that is neither a digit nor a dot.
+    others: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum DotCount {
+    None,
+    Three,
+    Other,
+}
+
+impl SpanMarks {
+    /// [`may_hold_ioc`] of the value.
+    #[inline(always)]
+    fn may_hold_ioc(&self) -> bool {
+        if self.length < 2 {
+            return false;
+        }
+        let hash_length = matches!(self.length, 32 | 40 | 64);
+        match (self.dots, self.colons) {
+            (DotCount::None, false) => hash_length,
+            _ => self.colons || self.others || self.dots == DotCount::Three || hash_length,
+        }
     }
-    let hash_length = matches!(length, 32 | 40 | 64);
+
+    /// The one shape a value the rule lets through can still have; None when it may have
+    /// several (a colon: URL or IPv6) or when it is left to the general rule (digits and
+    /// dots of a hash's length).
+    #[inline(always)]
+    fn known_shape(&self, value: &[u8]) -> Option<KnownShape> {
+        match (self.dots, self.colons, self.others) {
+            (_, true, _) => None,
+            (DotCount::None, false, _) => Some(KnownShape::Hash),
+            (_, false, true) => Some(KnownShape::Domain),
+            (DotCount::Three, false, false) => Some(KnownShape::Ipv4(parse_ipv4(value))),
+            (DotCount::Other, false, false) => None,
+        }
+    }
+}
+
+/// The [`SpanMarks`] of the value at `start..end` of a line, from the line's bits.
+#[inline(always)]
+fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
+    let length = end - start;
+    if length == 0 {
+        return SpanMarks {
+            length,
+            dots: DotCount::None,
+            colons: false,
+            others: false,
+        };
+    }
     let (first, last) = (start / 64, (end - 1) / 64);
     let (dots, colons, others) = if first == last {
         // The common case, a value inside one chunk: its dots are counted only as far
@@ -321,9 +375,9 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
         let without_two = without_two & without_two.wrapping_sub(1);
         let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
         let dots = match (dots, three) {
-            (0, _) => 0,
-            (_, true) => 3,
-            _ => 1,
+            (0, _) => DotCount::None,
+            (_, true) => DotCount::Three,
+            _ => DotCount::Other,
         };
         (dots, bits.colons & inside != 0, bits.others & inside != 0)
     } else {
@@ -340,12 +394,54 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
             colons |= bits.colons & inside != 0;
             others |= bits.others & inside != 0;
         }
+        let dots = match dots {
+            0 => DotCount::None,
+            3 => DotCount::Three,
+            _ => DotCount::Other,
+        };
         (dots, colons, others)
     };
-    if dots == 0 && !colons {
-        return hash_length;
+    SpanMarks {
+        length,
+        dots,
+        colons,
+        others,
     }
-    colons || others || dots == 3 || hash_length
+}
+
+/// [`may_hold_ioc`] of the value at `start..end` of a line, from the line's bits.
+#[cfg(test)]
+fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
+    span_marks(chunks, start, end).may_hold_ioc()
+}
+
+/// Calls `visit(start, end)` for each element of the container at `start..end` of a line,
+/// cut at the set separators of the line's bits.
+#[inline(always)]
+fn for_each_element(
+    chunks: &[ChunkBits],
+    start: usize,
+    end: usize,
+    mut visit: impl FnMut(usize, usize),
+) {
+    let mut element_start = start;
+    if start < end {
+        let first = start / 64;
+        for (offset, bits) in chunks[first..=(end - 1) / 64].iter().enumerate() {
+            let base = (first + offset) * 64;
+            let mut sets = bits.sets & bits_from(start.saturating_sub(base));
+            if end < base + 64 {
+                sets &= !bits_from(end - base);
+            }
+            while sets != 0 {
+                let position = base + sets.trailing_zeros() as usize;
+                sets &= sets - 1;
+                visit(element_start, position);
+                element_start = position + 1;
+            }
+        }
+    }
+    visit(element_start, end);
 }
 
 /// Whether a mark lies in `from..to`.
@@ -398,7 +494,7 @@ impl ZeekTsvParser {
     pub(crate) fn parse<const ONLY_POSSIBLE_IOCS: bool>(
         &mut self,
         line: Line<'_>,
-        on_value: &mut impl FnMut(&str, &str, ValueForm),
+        sink: &mut impl ValueSink,
     ) -> LineOutcome {
         let bytes = line.bytes;
         if bytes.first() == Some(&b'#') {
@@ -413,7 +509,7 @@ impl ZeekTsvParser {
             && separator != b'.'
             && separator != b':'
         {
-            return self.parse_sifted(line, separator, on_value);
+            return self.parse_sifted(line, separator, sink);
         }
         let mut column = 0;
         let mut ts_span = None;
@@ -424,7 +520,7 @@ impl ZeekTsvParser {
             if self.ts_column == Some(column) {
                 ts_span = Some((start, end));
             }
-            self.column::<ONLY_POSSIBLE_IOCS>(line, column, (start, end), None, on_value);
+            self.column::<ONLY_POSSIBLE_IOCS>(line, column, (start, end), None, sink);
             column += 1;
         }
         if column != self.fields.len() {
@@ -435,33 +531,34 @@ impl ZeekTsvParser {
 
     /// [`ZeekTsvParser::parse`] of the values that may have an IoC shape, for a one-byte
     /// separator: the columns that may hold one are sifted out first, and the column count
-    /// checked before any value is reported.
+    /// checked before any value is reported. The bits of the line then tell each value's
+    /// possible shape, and where a container's elements are.
     #[inline(always)]
     fn parse_sifted(
         &mut self,
         line: Line<'_>,
         separator: u8,
-        on_value: &mut impl FnMut(&str, &str, ValueForm),
+        sink: &mut impl ValueSink,
     ) -> LineOutcome {
         let bytes = line.bytes;
         let mut sifted = std::mem::take(&mut self.sifted);
         sifted.clear();
-        let columns = sift_columns(bytes, separator, &mut self.chunks, &mut sifted);
+        let set_separator = match self.set_separator[..] {
+            [byte] => Some(byte),
+            _ => None,
+        };
+        // A longer set separator is searched for in container columns instead; the bits
+        // of the column separator stand in.
+        let columns = sift_columns(
+            bytes,
+            separator,
+            set_separator.unwrap_or(separator),
+            &mut self.chunks,
+            &mut sifted,
+        );
         let outcome = if columns == self.fields.len() {
             for kept in &sifted {
-                let may_hold = if kept.marked {
-                    may_hold_ioc_at(&self.chunks, kept.start, kept.end)
-                } else {
-                    // Without a dot or a colon, only a hash's length leaves a possible shape.
-                    matches!(kept.end - kept.start, 32 | 40 | 64)
-                };
-                self.column::<true>(
-                    line,
-                    kept.column,
-                    (kept.start, kept.end),
-                    Some(may_hold),
-                    on_value,
-                );
+                self.sifted_column(line, kept, set_separator.is_some(), sink);
             }
             let ts_span = if self.defer_ts {
                 None
@@ -474,6 +571,76 @@ impl ZeekTsvParser {
         };
         self.sifted = sifted;
         outcome
+    }
+
+    /// Reports the values of a column [`sift_columns`] kept; `sets_classified` when the
+    /// line's bits hold the set separator.
+    #[inline(always)]
+    fn sifted_column(
+        &self,
+        line: Line<'_>,
+        kept: &SiftedColumn,
+        sets_classified: bool,
+        sink: &mut impl ValueSink,
+    ) {
+        let Some(field) = self.fields.get(kept.column) else {
+            return;
+        };
+        let (start, end) = (kept.start, kept.end);
+        if self.containers.get(kept.column) != Some(&true) {
+            let marks = if kept.marked {
+                span_marks(&self.chunks, start, end)
+            } else {
+                // Without a dot or a colon: only a hash's length leaves a possible shape.
+                SpanMarks {
+                    length: end - start,
+                    dots: DotCount::None,
+                    colons: false,
+                    others: true,
+                }
+            };
+            self.sifted_value(line, field, (start, end), marks, sink);
+            return;
+        }
+        if !sets_classified {
+            self.column::<true>(line, kept.column, (start, end), None, sink);
+            return;
+        }
+        let value = &line.bytes[start..end];
+        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
+            return;
+        }
+        for_each_element(&self.chunks, start, end, |start, end| {
+            let marks = span_marks(&self.chunks, start, end);
+            self.sifted_value(line, field, (start, end), marks, sink);
+        });
+    }
+
+    /// Reports the value at `start..end` if it may have an IoC shape (`marks`, from the
+    /// line's bits) and is not a marker, with its shape when only one is possible.
+    #[inline(always)]
+    fn sifted_value(
+        &self,
+        line: Line<'_>,
+        field: &str,
+        (start, end): (usize, usize),
+        marks: SpanMarks,
+        sink: &mut impl ValueSink,
+    ) {
+        if !marks.may_hold_ioc() {
+            return;
+        }
+        let value = &line.bytes[start..end];
+        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
+            return;
+        }
+        let Some(text) = line.text(start, end) else {
+            return;
+        };
+        match marks.known_shape(value) {
+            Some(shape) => sink.known(field, text, shape),
+            None => sink.value(field, text, ValueForm::Plain),
+        }
     }
 
     /// A data line's outcome, its time read from `ts_span` unless it is deferred.
@@ -508,7 +675,7 @@ impl ZeekTsvParser {
         column: usize,
         (start, end): (usize, usize),
         may_hold: Option<bool>,
-        on_value: &mut impl FnMut(&str, &str, ValueForm),
+        sink: &mut impl ValueSink,
     ) {
         let Some(field) = self.fields.get(column) else {
             return;
@@ -538,11 +705,11 @@ impl ZeekTsvParser {
                     && !is_marker(element, &self.unset_field)
                     && let Some(text) = line.text(start + element_start, start + element_end)
                 {
-                    on_value(field, text, ValueForm::Plain);
+                    sink.value(field, text, ValueForm::Plain);
                 }
             }
         } else if let Some(text) = line.text(start, end) {
-            on_value(field, text, ValueForm::Plain);
+            sink.value(field, text, ValueForm::Plain);
         }
     }
 
@@ -685,7 +852,7 @@ mod tests {
 
     fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
-        let columns = super::sift_columns(line, separator, &mut Vec::new(), &mut kept);
+        let columns = super::sift_columns(line, separator, b',', &mut Vec::new(), &mut kept);
         (columns, kept)
     }
 
@@ -804,7 +971,7 @@ mod tests {
             let start = start.min(line.len());
             let end = (start + length).min(line.len());
             let mut chunks = Vec::new();
-            super::line_bits(&line, b'\t', &mut chunks);
+            super::line_bits(&line, b'\t', b',', &mut chunks);
             proptest::prop_assert_eq!(
                 super::may_hold_ioc_at(&chunks, start, end),
                 super::may_hold_ioc(&line[start..end]),
@@ -894,6 +1061,129 @@ mod tests {
                 proptest::prop_assert_eq!(outcome, LineOutcome::Malformed);
                 proptest::prop_assert!(sifted.is_empty());
             }
+        }
+    }
+
+    /// IoCs the values of the shape test below may match: one of each kind, a CIDR that
+    /// holds every IPv4 address, and the hashes and names of [`COLUMN_VALUES`].
+    const SHAPE_IOCS: [&str; 10] = [
+        "1.2.3.4",
+        "0.0.0.0/0",
+        "evil.com",
+        "cname.example",
+        "d41d8cd98f00b204e9800998ecf8427e",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709",
+        "da39a3ee5e6b4b0d3255bfef95601890afd80709d41d8cd98f00b204e9800998",
+        "2001:db8::1",
+        "http://evil.com/x",
+        "a-b_c.d0",
+    ];
+
+    /// More values around the shapes a column's bits tell apart.
+    const SHAPE_VALUES: [&str; 17] = [
+        "x.evil.com",
+        "EVIL.COM.",
+        "evil.com..",
+        ".evil.com",
+        "-evil.com",
+        "evil.com/x",
+        "1.2.3.999",
+        "01.2.3.4",
+        "1..2.3",
+        "255.255.255.255",
+        "1.2.3.4.",
+        "D41D8CD98F00B204E9800998ECF8427E",
+        "d41d8cd98f00b204e9800998ecf8427g",
+        // Decodes like the IoC's last digit `e` when not checked to be hex.
+        "d41d8cd98f00b204e9800998ecf8427u",
+        "d41d8cd98f00b204e9800998ecf8427e0",
+        "1.2345678901234567890123456789.0",
+        "a-b_c.D0",
+    ];
+
+    fn column_value() -> impl proptest::strategy::Strategy<Value = String> {
+        use proptest::prelude::*;
+        let picks: Vec<String> = COLUMN_VALUES
+            .iter()
+            .map(|value| String::from_utf8_lossy(value).replace([',', '\t'], ""))
+            .chain(SHAPE_VALUES.iter().map(|value| value.to_string()))
+            .collect();
+        prop_oneof![
+            proptest::sample::select(picks),
+            "[0-9.]{1,16}",
+            "[0-9a-fA-F]{31,33}|[0-9a-fA-F]{39,41}|[0-9a-fA-F]{63,65}",
+            "[a-zA-Z0-9._-]{1,30}",
+            "[0-9a-f.:/]{2,20}",
+        ]
+    }
+
+    /// Matches what a parser reports, a value of a known shape both ways.
+    struct ShapeCheck<'a> {
+        index: &'a crate::hunt::index::IocIndex,
+        reported: Vec<(String, String, Vec<u32>)>,
+        known: usize,
+    }
+
+    impl ShapeCheck<'_> {
+        fn matches(&self, value: &str) -> Vec<u32> {
+            let mut candidates = Vec::new();
+            self.index
+                .match_value(value, ValueForm::Plain, &mut candidates);
+            candidates.iter().map(|candidate| candidate.ioc.0).collect()
+        }
+    }
+
+    impl super::ValueSink for ShapeCheck<'_> {
+        fn value(&mut self, field: &str, value: &str, form: ValueForm) {
+            assert_eq!(form, ValueForm::Plain);
+            let found = self.matches(value);
+            self.reported
+                .push((field.to_owned(), value.to_owned(), found));
+        }
+
+        fn known(&mut self, field: &str, value: &str, shape: crate::hunt::index::KnownShape) {
+            let mut candidates = Vec::new();
+            self.index.match_known(value, shape, &mut candidates);
+            let found: Vec<u32> = candidates.iter().map(|candidate| candidate.ioc.0).collect();
+            assert_eq!(found, self.matches(value), "{value} as {shape:?}");
+            self.known += 1;
+            self.reported
+                .push((field.to_owned(), value.to_owned(), found));
+        }
+    }
+
+    proptest::proptest! {
+        /// A value whose shape the bits of its line tell goes straight to that shape's
+        /// tables and matches what the general rule matches; a scan sees the same values,
+        /// with the same matches, as the byte-by-byte rule gives.
+        #[test]
+        fn known_shapes_match_like_the_general_rule(
+            values in proptest::collection::vec(column_value(), 6),
+            container in proptest::collection::vec(column_value(), 1..4),
+            separator in proptest::sample::select(vec!["\t", "|"]),
+        ) {
+            let mut builder = crate::hunt::index::IocIndexBuilder::new();
+            for (source, ioc) in SHAPE_IOCS.iter().enumerate() {
+                builder
+                    .add(None, ioc, crate::hunt::index::Window::default(), source as u32)
+                    .unwrap();
+            }
+            let index = builder.build();
+            let (mut every_value, mut possible_iocs) = zeek_parsers(separator);
+            let mut values = values;
+            values[2] = container.join(",");
+            values[4] = container.join(",");
+            let line = values.join(separator);
+            let mut check = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
+            let outcome = possible_iocs.parse_line_text_into(&line, &mut check);
+            proptest::prop_assert_eq!(outcome, LineOutcome::Data { ts: None });
+            let mut expected = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
+            every_value.parse_line(line.as_bytes(), |field, value, form| {
+                if super::may_hold_ioc(value.as_bytes()) {
+                    super::ValueSink::value(&mut expected, field, value, form);
+                }
+            });
+            proptest::prop_assert_eq!(check.reported, expected.reported);
         }
     }
 
