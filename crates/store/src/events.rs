@@ -247,6 +247,35 @@ impl Store {
         Ok(())
     }
 
+    /// Writes an event edit and takes the global attachments `detached` (attribute id, tag
+    /// id) off their attributes, all or nothing: a pulled version that no longer names a tag
+    /// (a sync server's `remove_missing_tags`). Local attachments stay. Nothing is touched:
+    /// the rows carry the source's timestamps.
+    pub async fn apply_event_changes_detaching_tags(
+        &self,
+        changes: &EventChanges,
+        detached: &[(i64, i64)],
+    ) -> Result<()> {
+        let mut tx = self.begin().await?;
+        tx.update_event_row(&changes.event).await?;
+        tx.apply_changes(changes.event.id, changes).await?;
+        for (attribute_id, tag_id) in detached {
+            with_tx!(&mut tx, conn => {
+                sqlx::query(
+                    "DELETE FROM attribute_tags WHERE attribute_id = $1 AND tag_id = $2 \
+                     AND event_id = $3 AND local = FALSE",
+                )
+                .bind(*attribute_id)
+                .bind(*tag_id)
+                .bind(changes.event.id)
+                .execute(&mut *conn)
+                .await?;
+            });
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     /// Writes the event's scalar fields.
     pub async fn update_event(&self, event: &Event) -> Result<()> {
         let mut tx = self.begin().await?;

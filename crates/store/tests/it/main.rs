@@ -112,4 +112,5 @@ contract_suite! {
     servers::server_caches_are_replaced_counted_searched_and_deleted,
     event_reports::event_reports_are_created_read_updated_and_deleted,
     event_reports::synced_event_reports_keep_the_newest_version_and_go_with_their_event,
+    tag_pruning::pulled_edits_detach_global_attribute_tags_and_keep_local_ones,
 }

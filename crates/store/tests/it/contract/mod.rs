@@ -12,5 +12,6 @@ pub mod schema;
 pub mod servers;
 pub mod sharing_groups;
 pub mod sightings;
+pub mod tag_pruning;
 pub mod tags;
 pub mod visibility;
