@@ -17,7 +17,8 @@ pub struct SyncArgs {
     /// Only this server (its id or name); it runs even if the direction is not enabled on it.
     #[arg(long, global = true, value_name = "ID_OR_NAME")]
     pub server: Option<String>,
-    /// full, incremental or update (pull only), or an event id or uuid [default: full for
+    /// full, incremental (push only: MISP has no incremental pull; a run in both directions
+    /// then pulls in full) or update (pull only), or an event id or uuid [default: full for
     /// pull, incremental for push].
     #[arg(long, global = true, value_name = "TECHNIQUE")]
     pub technique: Option<String>,
@@ -81,6 +82,13 @@ async fn run_with(store: &Store, args: &SyncArgs, file: &FileConfig) -> Result<E
         },
     };
     let pull_technique = match &args.technique {
+        Some(text) if text == "incremental" && directions.pull && !directions.push => {
+            bail!(
+                "--technique incremental applies to pushes only: MISP has no incremental pull \
+                 (a full pull fetches only new and newer events)"
+            )
+        }
+        Some(text) if text == "incremental" => PullTechnique::Full,
         Some(text) => PullTechnique::parse(text).with_context(|| {
             format!("--technique {text:?}: use full, incremental, update or an event id or uuid")
         })?,

@@ -119,6 +119,7 @@ async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
         proc_status_kb("VmHWM:") as f64 / 1024.0,
         if peak_reset { "" } else { " (since start)" },
     );
+    print_timings(&report.timings);
     let began = Instant::now();
     let again = sync::run_pull(&local, server.id, &PullTechnique::Full, 1)
         .await
@@ -128,6 +129,28 @@ async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
         again.fetched,
         began.elapsed().as_secs_f64()
     );
+}
+
+/// The pull loop's own account of where its time went (waits of the loop; writing is the
+/// background writer's time, overlapping the rest).
+fn print_timings(timings: &sync::PullTimings) {
+    let parts = [
+        ("index", timings.index),
+        ("comparing", timings.compare),
+        ("waiting for downloads", timings.downloads),
+        ("sharing groups and reports", timings.sharing_groups),
+        ("waiting for builds", timings.building),
+        ("deciding", timings.deciding),
+        ("waiting for the writer", timings.waiting_for_writes),
+        ("writer busy (background)", timings.writing),
+        ("event reports", timings.reports),
+        ("sightings", timings.sightings),
+    ];
+    let text: Vec<String> = parts
+        .iter()
+        .map(|(name, took)| format!("{name} {:.1} s", took.as_secs_f64()))
+        .collect();
+    println!("  where the time went: {}", text.join(", "));
 }
 
 fn main() {

@@ -15,7 +15,7 @@ use kizuna_formats::misp::build::{BuildContext, new_event};
 use kizuna_formats::misp::input::{EventInput, OrgInput, TagInput, parse_event};
 use kizuna_formats::report::Rejection;
 use kizuna_model::{Distribution, Event, Organisation};
-use kizuna_store::{Key, LoadOptions, Store, StoreError};
+use kizuna_store::{EventChanges, Key, LoadOptions, Store, StoreError};
 use serde_json::{Map, Value, json};
 use std::collections::BTreeSet;
 
@@ -224,6 +224,69 @@ pub(crate) async fn decide(
     settings: &ImportSettings,
     now: i64,
 ) -> Result<Decision, StoreError> {
+    decide_with(store, source, prepared, settings, now, &mut DatabaseLookups).await
+}
+
+/// What `decide` needs to know about an event besides the event itself. Imports ask the
+/// database each time ([`DatabaseLookups`]); a pull answers most of it from what it read for
+/// the whole run (`sync::pull`), since one query per event and question was the serial part
+/// of a large pull.
+pub(crate) trait DecideLookups {
+    /// The id of the stored event with this uuid.
+    async fn event_id(&mut self, store: &Store, uuid: &str) -> Result<Option<i64>, StoreError>;
+    async fn org_blocklisted(&mut self, store: &Store, org_uuid: &str) -> Result<bool, StoreError>;
+    async fn event_blocklisted(&mut self, store: &Store, uuid: &str) -> Result<bool, StoreError>;
+    /// As [`creator_org`].
+    async fn creator(
+        &mut self,
+        store: &Store,
+        orgc: Option<&OrgInput>,
+        created_by: i64,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError>;
+    /// Whether a newer version takes off the global tags of the loose attributes it updates
+    /// that it no longer names (a sync server's `remove_missing_tags`).
+    fn removes_missing_tags(&self) -> bool {
+        false
+    }
+}
+
+/// Every answer read from the database when asked.
+pub(crate) struct DatabaseLookups;
+
+impl DecideLookups for DatabaseLookups {
+    async fn event_id(&mut self, store: &Store, uuid: &str) -> Result<Option<i64>, StoreError> {
+        store.event_id_by_uuid(uuid).await
+    }
+
+    async fn org_blocklisted(&mut self, store: &Store, org_uuid: &str) -> Result<bool, StoreError> {
+        store.is_org_blocklisted(org_uuid).await
+    }
+
+    async fn event_blocklisted(&mut self, store: &Store, uuid: &str) -> Result<bool, StoreError> {
+        store.is_event_blocklisted(uuid).await
+    }
+
+    async fn creator(
+        &mut self,
+        store: &Store,
+        orgc: Option<&OrgInput>,
+        created_by: i64,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        creator_org(store, orgc, created_by, now).await
+    }
+}
+
+/// [`decide`] with its questions answered by `lookups`.
+pub(crate) async fn decide_with(
+    store: &Store,
+    source: &str,
+    prepared: PreparedEvent,
+    settings: &ImportSettings,
+    now: i64,
+    lookups: &mut impl DecideLookups,
+) -> Result<Decision, StoreError> {
     let PreparedEvent {
         mut summary,
         label,
@@ -233,14 +296,23 @@ pub(crate) async fn decide(
         return Ok(Decision::Done(summary));
     };
     if let Some(uuid) = input.uuid.as_deref() {
-        if let Some(existing_id) = store.event_id_by_uuid(uuid).await? {
+        if let Some(existing_id) = lookups.event_id(store, uuid).await? {
             let context = build_context(now);
-            update_known_event(store, existing_id, &input, settings, &context, &mut summary)
-                .await?;
+            let remove_missing_tags = lookups.removes_missing_tags();
+            update_known_event(
+                store,
+                existing_id,
+                &input,
+                settings,
+                &context,
+                remove_missing_tags,
+                &mut summary,
+            )
+            .await?;
             return Ok(Decision::Done(summary));
         }
         if let Some(orgc_uuid) = input.orgc.as_ref().and_then(|orgc| orgc.uuid.as_deref())
-            && store.is_org_blocklisted(orgc_uuid).await?
+            && lookups.org_blocklisted(store, orgc_uuid).await?
         {
             summary.rejected.push(
                 Rejection::new(
@@ -252,7 +324,7 @@ pub(crate) async fn decide(
             );
             return Ok(Decision::Done(summary));
         }
-        if store.is_event_blocklisted(uuid).await? {
+        if lookups.event_blocklisted(store, uuid).await? {
             summary.rejected.push(
                 Rejection::new(
                     "event",
@@ -266,7 +338,8 @@ pub(crate) async fn decide(
     }
     let mut event = built;
     event.orgc_id = if settings.keep_creator {
-        creator_org(store, input.orgc.as_ref(), settings.user_id, now)
+        lookups
+            .creator(store, input.orgc.as_ref(), settings.user_id, now)
             .await?
             .unwrap_or(settings.org_id)
     } else {
@@ -355,6 +428,7 @@ async fn update_known_event(
     input: &EventInput,
     settings: &ImportSettings,
     context: &BuildContext,
+    remove_missing_tags: bool,
     summary: &mut ImportSummary,
 ) -> Result<(), StoreError> {
     let existing = store
@@ -404,9 +478,52 @@ async fn update_known_event(
             .map(|object| object.attributes.len() as u64)
             .sum::<u64>();
     summary.objects_added = changes.new_objects.len() as u64;
-    store.apply_event_changes(&changes).await?;
+    if remove_missing_tags {
+        let missing = missing_attribute_tags(&existing, &changes);
+        store
+            .apply_event_changes_detaching_tags(&changes, &missing)
+            .await?;
+    } else {
+        store.apply_event_changes(&changes).await?;
+    }
     summary.events_updated = 1;
     Ok(())
+}
+
+/// MISP's `remove_missing_tags`: the global tags of each updated loose attribute that its
+/// newer version no longer names (names compared without case), as (attribute id, tag id).
+/// Local tags were never sent and stay; object attributes and event tags are not pruned
+/// (MISP prunes only what its attribute edit handles).
+fn missing_attribute_tags(existing: &Event, changes: &EventChanges) -> Vec<(i64, i64)> {
+    let mut missing = Vec::new();
+    for updated in changes
+        .updated_attributes
+        .iter()
+        .filter(|attribute| attribute.object_id == 0)
+    {
+        let Some(stored) = existing
+            .attributes
+            .iter()
+            .find(|attribute| attribute.id == updated.id)
+        else {
+            continue;
+        };
+        let named: std::collections::HashSet<String> = updated
+            .tags
+            .iter()
+            .map(|attached| attached.tag.name.to_lowercase())
+            .collect();
+        missing.extend(
+            stored
+                .tags
+                .iter()
+                .filter(|attached| {
+                    !attached.local && !named.contains(&attached.tag.name.to_lowercase())
+                })
+                .map(|attached| (stored.id, attached.tag.id)),
+        );
+    }
+    missing
 }
 
 /// The creator organisation a source names: found by uuid, then by name, else created as a

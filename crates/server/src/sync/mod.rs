@@ -12,7 +12,7 @@ pub mod push;
 pub mod remote;
 pub mod rules;
 
-pub use pull::{PullReport, PullTechnique};
+pub use pull::{PullReport, PullTechnique, PullTimings};
 pub use push::{PushReport, PushTechnique};
 
 use crate::AppState;

@@ -12,7 +12,9 @@ use super::downgrade::downgrade_pulled;
 use super::remote::{IndexAnswer, IndexEntry, Remote};
 use super::rules::PullRules;
 use super::{SyncError, host_org_id};
-use crate::import::{Decision, ImportSettings, ToIdsOverride, creator_org, decide, prepare_event};
+use crate::import::{
+    DecideLookups, Decision, ImportSettings, ToIdsOverride, creator_org, decide_with, prepare_event,
+};
 use crate::misp::event_reports::save_carried_reports;
 use futures_util::StreamExt;
 use kizuna_formats::misp::event_report::EventReportInput;
@@ -22,6 +24,7 @@ use kizuna_model::{SharingGroup, SharingGroupOrg, Sighting, SightingType};
 use kizuna_store::{Key, Server, Store, StoreError};
 use serde_json::{Value, json};
 use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 /// Event downloads in flight at once.
 pub const FETCH_CONCURRENCY: usize = 6;
@@ -33,7 +36,10 @@ const SIGHTING_CHUNK: usize = 20;
 pub enum PullTechnique {
     /// Every event the index offers that is new or newer here.
     Full,
-    /// Same as full: the index comparison already makes every pull incremental.
+    /// A technique MISP names (its pull-setting check and API documentation list it) but
+    /// refuses when it reaches the event list, after the version check; refused here at the
+    /// same point, so the outcome recorded on the server is the same. A full pull already
+    /// fetches only what is new or newer.
     Incremental,
     /// Only events that exist here already (pull rules ignored).
     Update,
@@ -79,6 +85,7 @@ pub struct PullReport {
     pub sightings_added: u64,
     pub sighting_failures: Vec<String>,
     pub lastpulledid: i64,
+    pub timings: PullTimings,
 }
 
 impl PullReport {
@@ -126,8 +133,12 @@ pub async fn pull(
     let remote = Remote::new(server)?;
     let version = remote.version().await?;
     version.check_compatible().map_err(SyncError::Version)?;
+    if *technique == PullTechnique::Incremental {
+        return Err(SyncError::Refused(INCREMENTAL_REFUSED.into()));
+    }
+    let mut timings = PullTimings::default();
     let rules = PullRules::parse(&server.pull_rules);
-    let whole_index = matches!(technique, PullTechnique::Full | PullTechnique::Incremental);
+    let whole_index = *technique == PullTechnique::Full;
     let filters = match technique {
         PullTechnique::Update => PullRules::unfiltered_index(),
         _ => rules.index_filters(),
@@ -136,6 +147,7 @@ pub async fn pull(
         .then_some(server.state.index_etag.as_str())
         .filter(|etag| !etag.is_empty());
     let mut report = PullReport::default();
+    let clock = Instant::now();
     let (entries, etag) = match remote.event_index(&filters, cached_etag).await? {
         IndexAnswer::NotModified => {
             report.not_modified = true;
@@ -143,6 +155,8 @@ pub async fn pull(
         }
         IndexAnswer::Fresh { entries, etag } => (entries, etag),
     };
+    timings.index += clock.elapsed();
+    let clock = Instant::now();
     report.offered = entries.len() as u64;
     let entries: Vec<IndexEntry> = entries.into_iter().filter(|e| e.published).collect();
     let uuids: Vec<String> = entries.iter().map(|entry| entry.uuid.clone()).collect();
@@ -199,6 +213,14 @@ pub async fn pull(
         to_ids: ToIdsOverride::Keep,
         update_existing: true,
     };
+    let mut lookups = PulledLookups {
+        known: marks.keys().cloned().collect(),
+        blocklisted: &blocklisted,
+        blocked_orgs: &blocked_orgs,
+        creators: HashMap::new(),
+        remove_missing_tags: server.remove_missing_tags,
+    };
+    timings.compare += clock.elapsed();
     let wanted: Vec<IndexEntry> = wanted.into_iter().cloned().collect();
     let entry_ids: HashMap<String, i64> = wanted
         .iter()
@@ -245,9 +267,13 @@ pub async fn pull(
     let mut carried_reports: HashMap<String, Vec<EventReportInput>> = HashMap::new();
     loop {
         while ahead.len() < PREPARE_AHEAD {
-            let Some((entry, checked)) = arrivals.recv().await else {
+            let clock = Instant::now();
+            let arrival = arrivals.recv().await;
+            timings.downloads += clock.elapsed();
+            let Some((entry, checked)) = arrival else {
                 break;
             };
+            let clock = Instant::now();
             report.fetched += 1;
             let mut body = match checked {
                 Ok(Some(body)) => body,
@@ -290,11 +316,15 @@ pub async fn pull(
                 (source, now, prepared)
             });
             ahead.push_back((entry, prepared));
+            timings.sharing_groups += clock.elapsed();
         }
         let Some((entry, prepared)) = ahead.pop_front() else {
             break;
         };
-        let (source, now, prepared) = match prepared.await {
+        let clock = Instant::now();
+        let prepared = prepared.await;
+        timings.building += clock.elapsed();
+        let (source, now, prepared) = match prepared {
             Ok(done) => done,
             Err(error) => {
                 report
@@ -303,15 +333,20 @@ pub async fn pull(
                 continue;
             }
         };
-        match decide(store, &source, prepared, &settings, now).await {
+        let clock = Instant::now();
+        let decision = decide_with(store, &source, prepared, &settings, now, &mut lookups).await;
+        timings.deciding += clock.elapsed();
+        match decision {
             Ok(Decision::Insert(mut event, _)) => {
                 // Synced events are edited at their source only.
                 event.locked = true;
                 batch.push(entry.uuid, *event);
                 if batch.is_full() {
+                    let clock = Instant::now();
                     if let Some(previous) = writing.take() {
-                        finish_batch(previous, &mut report).await;
+                        finish_batch(previous, &mut report, &mut timings).await;
                     }
+                    timings.waiting_for_writes += clock.elapsed();
                     let full = std::mem::take(&mut batch);
                     let store = store.clone();
                     writing = Some(tokio::spawn(async move { full.write(&store).await }));
@@ -327,14 +362,19 @@ pub async fn pull(
                 .push((entry.uuid, format!("cannot store it: {error}"))),
         }
     }
+    let clock = Instant::now();
     if let Some(previous) = writing.take() {
-        finish_batch(previous, &mut report).await;
+        finish_batch(previous, &mut report, &mut timings).await;
     }
     let outcome = batch.write(store).await;
+    timings.writing += outcome.took;
     outcome.record(&mut report);
+    timings.waiting_for_writes += clock.elapsed();
     drop(arrivals);
     let _ = downloader.await;
+    let clock = Instant::now();
     save_pulled_reports(store, carried_reports, &mut report).await?;
+    timings.reports += clock.elapsed();
     // MISP's lastpulledid: the highest remote id among the events handled without failure.
     let failed: HashSet<&str> = report
         .failed
@@ -347,13 +387,98 @@ pub async fn pull(
         .map(|(_, id)| *id)
         .max()
         .unwrap_or_default();
+    let clock = Instant::now();
     pull_sightings(store, &remote, &entries, &blocklisted, &mut report).await?;
+    timings.sightings += clock.elapsed();
+    report.timings = timings;
+    tracing::debug!(server = server.id, timings = ?report.timings, "pull done");
     let keep_etag = if whole_index && report.ok() {
         etag.unwrap_or_default()
     } else {
         String::new()
     };
     Ok((report, keep_etag))
+}
+
+/// The refusal of `incremental`, which MISP lists but has not implemented for pulls.
+const INCREMENTAL_REFUSED: &str = "MISP has no incremental pull: use full (it fetches only \
+     new and newer events), update or an event id or uuid";
+
+/// Where a pull's time went (the main loop's waits, each summed over the run; writing is the
+/// background writer's own time). What the sync benchmark prints.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct PullTimings {
+    /// The remote index request.
+    pub index: Duration,
+    /// Blocklists and (uuid, timestamp) marks read and compared.
+    pub compare: Duration,
+    /// Waiting for the next checked download.
+    pub downloads: Duration,
+    /// Sharing groups captured, event reports read, the build handed to a blocking thread.
+    pub sharing_groups: Duration,
+    /// Waiting for an event built on a blocking thread.
+    pub building: Duration,
+    /// `import::decide` (updates of known events are written in here).
+    pub deciding: Duration,
+    /// Waiting for the background writer before handing it the next batch, and the last batch.
+    pub waiting_for_writes: Duration,
+    /// The writer's time inside `Store::insert_events`.
+    pub writing: Duration,
+    pub reports: Duration,
+    pub sightings: Duration,
+}
+
+/// What `decide` asks about a pulled event, answered from what the pull read for the whole
+/// run: the index comparison tells which uuids are known here (only those are looked up),
+/// the blocklists were read as sets, and creator organisations are resolved once per run
+/// (most events of a remote share a few creators).
+struct PulledLookups<'a> {
+    /// Uuids of the offered events stored here when the pull began.
+    known: HashSet<String>,
+    blocklisted: &'a HashSet<String>,
+    blocked_orgs: &'a HashSet<String>,
+    creators: HashMap<(Option<String>, Option<String>), Option<i64>>,
+    remove_missing_tags: bool,
+}
+
+impl DecideLookups for PulledLookups<'_> {
+    async fn event_id(&mut self, store: &Store, uuid: &str) -> Result<Option<i64>, StoreError> {
+        if !self.known.contains(&uuid.to_ascii_lowercase()) {
+            return Ok(None);
+        }
+        store.event_id_by_uuid(uuid).await
+    }
+
+    async fn org_blocklisted(&mut self, _: &Store, org_uuid: &str) -> Result<bool, StoreError> {
+        Ok(self.blocked_orgs.contains(&org_uuid.to_ascii_lowercase()))
+    }
+
+    async fn event_blocklisted(&mut self, _: &Store, uuid: &str) -> Result<bool, StoreError> {
+        Ok(self.blocklisted.contains(&uuid.to_ascii_lowercase()))
+    }
+
+    async fn creator(
+        &mut self,
+        store: &Store,
+        orgc: Option<&OrgInput>,
+        created_by: i64,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let Some(given) = orgc else {
+            return Ok(None);
+        };
+        let key = (given.uuid.clone(), given.name.clone());
+        if let Some(known) = self.creators.get(&key) {
+            return Ok(*known);
+        }
+        let found = creator_org(store, orgc, created_by, now).await?;
+        self.creators.insert(key, found);
+        Ok(found)
+    }
+
+    fn removes_missing_tags(&self) -> bool {
+        self.remove_missing_tags
+    }
 }
 
 /// Stores the reports of the pulled events that were added or updated; an event whose
@@ -433,8 +558,10 @@ impl PulledBatch {
         if self.events.is_empty() {
             return outcome;
         }
+        let clock = Instant::now();
         if store.insert_events(&self.events, true).await.is_ok() {
             outcome.added = self.uuids;
+            outcome.took = clock.elapsed();
             return outcome;
         }
         for (uuid, event) in self.uuids.into_iter().zip(&self.events) {
@@ -445,6 +572,7 @@ impl PulledBatch {
                     .push((uuid, format!("cannot store it: {error}"))),
             }
         }
+        outcome.took = clock.elapsed();
         outcome
     }
 }
@@ -454,6 +582,7 @@ impl PulledBatch {
 struct BatchOutcome {
     added: Vec<String>,
     failed: Vec<(String, String)>,
+    took: Duration,
 }
 
 impl BatchOutcome {
@@ -464,9 +593,16 @@ impl BatchOutcome {
 }
 
 /// Waits for a batch written in the background and records what it did.
-async fn finish_batch(writing: tokio::task::JoinHandle<BatchOutcome>, report: &mut PullReport) {
+async fn finish_batch(
+    writing: tokio::task::JoinHandle<BatchOutcome>,
+    report: &mut PullReport,
+    timings: &mut PullTimings,
+) {
     match writing.await {
-        Ok(outcome) => outcome.record(report),
+        Ok(outcome) => {
+            timings.writing += outcome.took;
+            outcome.record(report);
+        }
         Err(error) => report.failed.push((
             "(a batch of new events)".into(),
             format!("writing the batch failed: {error}"),

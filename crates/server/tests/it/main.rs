@@ -25,6 +25,7 @@ mod sightings;
 mod stix_upload;
 mod support;
 mod sync_client;
+mod sync_pull_options;
 mod sync_remote;
 mod sync_tls;
 mod tags;
