@@ -829,15 +829,59 @@ fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
         ]);
         hash = mix_word(hash, word | or_word);
     }
-    let rest = words.remainder();
-    if !rest.is_empty() {
-        let mut tail = [0u8; 8];
-        for (out, &c) in tail.iter_mut().zip(rest) {
-            *out = c | or_byte;
-        }
-        hash = mix_word(hash, u64::from_le_bytes(tail));
+    let rest = words.remainder().len();
+    if rest != 0 {
+        // The last bytes as one word, zero above them, read without a byte loop: labels
+        // are a few bytes long, most of them end in such a tail.
+        let tail = if bytes.len() >= 8 {
+            le_word(&bytes[bytes.len() - 8..]) >> (8 * (8 - rest))
+        } else {
+            short_le_word(bytes)
+        };
+        hash = mix_word(hash, tail | (or_word >> (8 * (8 - rest))));
     }
     hash
+}
+
+/// The first eight bytes of `bytes` as a little-endian word.
+#[inline(always)]
+fn le_word(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes([
+        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+    ])
+}
+
+/// 1 to 7 bytes as a little-endian word, zero above them: two overlapping reads, whose
+/// common bytes are the same on both sides.
+#[inline(always)]
+fn short_le_word(bytes: &[u8]) -> u64 {
+    let length = bytes.len();
+    if length >= 4 {
+        let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
+        let high = &bytes[length - 4..];
+        let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
+        u64::from(low) | u64::from(high) << (8 * (length - 4))
+    } else if length >= 2 {
+        let low = u16::from_le_bytes([bytes[0], bytes[1]]);
+        let high = u16::from_le_bytes([bytes[length - 2], bytes[length - 1]]);
+        u64::from(low) | u64::from(high) << (8 * (length - 2))
+    } else {
+        u64::from(bytes[0])
+    }
+}
+
+/// Where the last dot of `name[..end]` is, eight bytes at a time from the end.
+#[inline(always)]
+fn last_dot(name: &[u8], mut end: usize) -> Option<usize> {
+    const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
+    while end >= 8 {
+        let dots = super::logs::zero_bytes(le_word(&name[end - 8..end]) ^ DOTS);
+        if dots != 0 {
+            return Some(end - 8 + (63 - dots.leading_zeros() as usize) / 8);
+        }
+        end -= 8;
+    }
+    name[..end].iter().rposition(|&c| c == b'.')
 }
 
 fn bytes_fingerprint(bytes: &[u8]) -> u64 {
@@ -853,11 +897,8 @@ fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool
     let mut hash = SEED;
     let mut labels = 0;
     loop {
-        // Labels are short: a plain loop beats a vectorised search here.
-        let start = name[..end]
-            .iter()
-            .rposition(|&c| c == b'.')
-            .map_or(0, |dot| dot + 1);
+        // Labels are short: a word at a time beats a vectorised search here.
+        let start = last_dot(name, end).map_or(0, |dot| dot + 1);
         hash = mix_word(hash, words_hash(&name[start..end], 0x20));
         labels += 1;
         if !visit(labels, start, finish(hash)) || start == 0 {
@@ -1097,6 +1138,54 @@ mod tests {
             ),
         ) {
             proptest::prop_assert_eq!(is_hex(&bytes), bytes.iter().all(u8::is_ascii_hexdigit));
+        }
+    }
+
+    /// [`words_hash`] and [`domain_suffixes`] as they read their bytes one at a time.
+    fn words_hash_bytewise(bytes: &[u8], or_byte: u8) -> u64 {
+        let mut hash = SEED ^ bytes.len() as u64;
+        for word in bytes.chunks(8) {
+            let mut padded = [0u8; 8];
+            for (out, &c) in padded.iter_mut().zip(word) {
+                *out = c | or_byte;
+            }
+            hash = mix_word(hash, u64::from_le_bytes(padded));
+        }
+        hash
+    }
+
+    fn domain_suffixes_bytewise(name: &[u8]) -> Vec<(usize, usize, u64)> {
+        let mut suffixes = Vec::new();
+        let mut end = name.len();
+        let mut hash = SEED;
+        loop {
+            let start = name[..end]
+                .iter()
+                .rposition(|&c| c == b'.')
+                .map_or(0, |dot| dot + 1);
+            hash = mix_word(hash, words_hash_bytewise(&name[start..end], 0x20));
+            suffixes.push((suffixes.len() + 1, start, finish(hash)));
+            if start == 0 {
+                return suffixes;
+            }
+            end = start - 1;
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn label_hashes_read_a_word_at_a_time(
+            name in "[a-zA-Z0-9_.-]{0,40}|([a-z0-9]{0,12}\\.){1,5}[a-z]{0,9}",
+            or_byte in proptest::sample::select(vec![0u8, 0x20]),
+        ) {
+            let bytes = name.as_bytes();
+            proptest::prop_assert_eq!(words_hash(bytes, or_byte), words_hash_bytewise(bytes, or_byte));
+            let mut suffixes = Vec::new();
+            domain_suffixes(bytes, |labels, start, fingerprint| {
+                suffixes.push((labels, start, fingerprint));
+                true
+            });
+            proptest::prop_assert_eq!(suffixes, domain_suffixes_bytewise(bytes));
         }
     }
 
