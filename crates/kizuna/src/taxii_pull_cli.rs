@@ -10,6 +10,7 @@ use crate::cli::DatabaseArgs;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 use kizuna_model::Distribution;
+use kizuna_server::http::{RemoteTls, check_ca_pem, check_client_pem};
 use kizuna_server::import::ImportSettings;
 use kizuna_server::taxii_client::{
     Credentials, DEFAULT_LIMIT, MAX_LIMIT, PullOptions, PullReport, TaxiiVersion, pull_collection,
@@ -68,6 +69,21 @@ pub struct PullSpec {
     /// Only objects of this STIX type (repeatable; match[type]).
     #[arg(long = "match-type", value_name = "TYPE")]
     pub match_types: Vec<String>,
+    /// PEM file of the CA(s) that signed the server's certificate, trusted instead of the
+    /// system roots.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub ca_cert: Option<std::path::PathBuf>,
+    /// PEM file holding the client certificate and its private key, for servers that ask
+    /// for one.
+    #[arg(long, value_name = "PEM_FILE")]
+    pub client_cert: Option<std::path::PathBuf>,
+    /// With --ca-cert: accept its certificates whatever name they carry; without: accept
+    /// any certificate (MISP's self_signed).
+    #[arg(long)]
+    pub insecure: bool,
+    /// Connect directly even when HTTPS_PROXY / HTTP_PROXY name a proxy.
+    #[arg(long)]
+    pub no_proxy: bool,
     /// 2.1 or 2.0 [default: 2.1, switching to 2.0 when the server answers in 2.0].
     #[arg(long, value_name = "VERSION")]
     pub taxii_version: Option<String>,
@@ -146,6 +162,7 @@ fn pull_options(args: &PullSpec) -> Result<PullOptions> {
     options.limit = args.limit;
     options.match_types = args.match_types.clone();
     options.added_after = args.added_after.clone();
+    options.tls = tls_settings(args)?;
     Ok(options)
 }
 
@@ -200,4 +217,28 @@ fn print_report(report: &PullReport) {
             None => println!("cursor: none (the collection was empty)"),
         }
     }
+}
+
+fn tls_settings(args: &PullSpec) -> Result<RemoteTls> {
+    let read = |flag: &str, path: &Option<std::path::PathBuf>| -> Result<String> {
+        match path {
+            None => Ok(String::new()),
+            Some(path) => std::fs::read_to_string(path)
+                .with_context(|| format!("{flag} {}: cannot read it", path.display())),
+        }
+    };
+    let tls = RemoteTls {
+        self_signed: args.insecure,
+        ca_pem: read("--ca-cert", &args.ca_cert)?,
+        client_pem: read("--client-cert", &args.client_cert)?,
+        skip_proxy: args.no_proxy,
+    };
+    if !tls.ca_pem.is_empty() {
+        check_ca_pem(&tls.ca_pem).map_err(|problem| anyhow::anyhow!("--ca-cert: {problem}"))?;
+    }
+    if !tls.client_pem.is_empty() {
+        check_client_pem(&tls.client_pem)
+            .map_err(|problem| anyhow::anyhow!("--client-cert: {problem}"))?;
+    }
+    Ok(tls)
 }

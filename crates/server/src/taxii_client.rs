@@ -121,6 +121,9 @@ pub struct PullOptions {
     pub match_types: Vec<String>,
     pub max_pages: u64,
     pub max_page_bytes: u64,
+    /// The server's CA instead of the system roots, a client certificate, any
+    /// certificate accepted, the environment's proxy bypassed.
+    pub tls: crate::http::RemoteTls,
 }
 
 impl PullOptions {
@@ -136,6 +139,7 @@ impl PullOptions {
             match_types: Vec::new(),
             max_pages: DEFAULT_MAX_PAGES,
             max_page_bytes: DEFAULT_MAX_PAGE_BYTES,
+            tls: crate::http::RemoteTls::default(),
         }
     }
 }
@@ -398,7 +402,7 @@ impl Session {
             headers.insert(reqwest::header::AUTHORIZATION, value);
         }
         Ok(Self {
-            http: crate::http::client().map_err(TaxiiError::Unreachable)?,
+            http: crate::http::client_for(&options.tls).map_err(TaxiiError::Invalid)?,
             headers,
             credentials: options.credentials.clone(),
             version: options.version.unwrap_or(TaxiiVersion::V21),
@@ -1455,10 +1459,16 @@ pub struct FeedTaxiiSettings {
     pub version: TaxiiVersion,
     pub limit: u32,
     pub match_types: Vec<String>,
+    pub tls: crate::http::RemoteTls,
 }
 
+/// The members of `settings.taxii` that hold a private key: shown to site admins only.
+pub const FEED_SECRET_SETTINGS: &[&str] = &["client_cert"];
+
 /// Reads and checks a TAXII feed's settings (`{"taxii": {"collection": …, "version":
-/// "2.1"|"2.0", "limit": 1..=10000, "match_type": [...]}}`); the error names the field.
+/// "2.1"|"2.0", "limit": 1..=10000, "match_type": [...], "ca_cert": PEM, "client_cert":
+/// PEM certificate and key, "self_signed": bool, "skip_proxy": bool}}`); the error names
+/// the field.
 pub fn feed_settings(settings: &Value) -> Result<FeedTaxiiSettings, String> {
     let taxii = settings.get("taxii").and_then(Value::as_object).ok_or(
         "settings.taxii is required for a TAXII feed: {\"taxii\": {\"collection\": \"<id>\"}}",
@@ -1512,11 +1522,40 @@ pub fn feed_settings(settings: &Value) -> Result<FeedTaxiiSettings, String> {
             .collect::<Result<_, _>>()?,
         Some(_) => return Err("settings.taxii.match_type must list STIX type names".into()),
     };
+    let text_setting = |name: &str| -> Result<String, String> {
+        match taxii.get(name) {
+            None | Some(Value::Null) => Ok(String::new()),
+            Some(Value::String(text)) => Ok(text.trim().to_string()),
+            Some(_) => Err(format!("settings.taxii.{name} must be PEM text")),
+        }
+    };
+    let flag_setting = |name: &str| -> Result<bool, String> {
+        match taxii.get(name) {
+            None | Some(Value::Null) => Ok(false),
+            Some(value) => kizuna_formats::misp::input::lenient_bool(value)
+                .ok_or(format!("settings.taxii.{name} must be true or false")),
+        }
+    };
+    let tls = crate::http::RemoteTls {
+        self_signed: flag_setting("self_signed")?,
+        ca_pem: text_setting("ca_cert")?,
+        client_pem: text_setting("client_cert")?,
+        skip_proxy: flag_setting("skip_proxy")?,
+    };
+    if !tls.ca_pem.is_empty() {
+        crate::http::check_ca_pem(&tls.ca_pem)
+            .map_err(|problem| format!("settings.taxii.ca_cert: {problem}"))?;
+    }
+    if !tls.client_pem.is_empty() {
+        crate::http::check_client_pem(&tls.client_pem)
+            .map_err(|problem| format!("settings.taxii.client_cert: {problem}"))?;
+    }
     Ok(FeedTaxiiSettings {
         collection,
         version,
         limit,
         match_types,
+        tls,
     })
 }
 
@@ -1534,6 +1573,7 @@ pub fn feed_pull_options(
     options.version = Some(taxii.version);
     options.limit = taxii.limit;
     options.match_types = taxii.match_types;
+    options.tls = taxii.tls;
     options.headers = headers;
     options.max_page_bytes = max_page_bytes;
     // The column also holds HTTP dates while the feed was of another format.

@@ -395,10 +395,24 @@ fn refusals_and_bad_arguments_exit_with_a_clear_message() {
         stderr(&nobody)
     );
 
+    let not_pem = dir.path().join("not-a-certificate.pem");
+    std::fs::write(&not_pem, "just text").unwrap();
+    let not_pem = not_pem.to_str().unwrap();
     for (flag, value, complaint) in [
         ("--limit", "0", "--limit 0"),
         ("--taxii-version", "3", "--taxii-version"),
         ("--header", "no colon", "Name: value"),
+        (
+            "--ca-cert",
+            "/nonexistent/ca.pem",
+            "--ca-cert /nonexistent/ca.pem",
+        ),
+        ("--ca-cert", not_pem, "--ca-cert: the CA certificate"),
+        (
+            "--client-cert",
+            not_pem,
+            "--client-cert: the client certificate",
+        ),
     ] {
         let output = in_dir(
             dir.path(),

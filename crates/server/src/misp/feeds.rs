@@ -83,6 +83,20 @@ fn int(value: i64) -> Value {
     Value::String(value.to_string())
 }
 
+/// A feed's settings with the private keys a TAXII feed may hold taken out.
+fn without_secret_settings(settings: &str) -> String {
+    let Ok(mut parsed) = serde_json::from_str::<Value>(settings) else {
+        return settings.to_string();
+    };
+    let Some(taxii) = parsed.get_mut("taxii").and_then(Value::as_object_mut) else {
+        return settings.to_string();
+    };
+    for secret in crate::taxii_client::FEED_SECRET_SETTINGS {
+        taxii.remove(*secret);
+    }
+    parsed.to_string()
+}
+
 /// A feed as MISP renders it (its columns in table order, integers as strings), plus
 /// Kizuna's schedule and the outcome of the last fetch. `headers` may carry secrets: only
 /// site admins see them.
@@ -114,8 +128,10 @@ fn render_feed(feed: &Feed, show_headers: bool) -> Value {
     // PyMISP decodes `settings` as JSON text: it must always be some.
     let settings = if feed.settings.trim().is_empty() {
         "{}".to_string()
-    } else {
+    } else if show_headers {
         feed.settings.clone()
+    } else {
+        without_secret_settings(&feed.settings)
     };
     map.insert("settings".into(), Value::String(settings));
     map.insert("input_source".into(), json!(feed.input_source.as_str()));
@@ -1032,5 +1048,19 @@ mod tests {
         assert_eq!(shown["rules"], Value::Null);
         assert_eq!(shown["cache_timestamp"], false);
         assert!(render_feed(&feed, false).get("headers").is_none());
+
+        let taxii = Feed {
+            settings: r#"{"taxii":{"collection":"c","client_cert":"KEY","ca_cert":"CA"}}"#.into(),
+            ..Feed::default()
+        };
+        let admin_view: Value =
+            serde_json::from_str(render_feed(&taxii, true)["settings"].as_str().unwrap()).unwrap();
+        assert_eq!(admin_view["taxii"]["client_cert"], "KEY");
+        let other_view: Value =
+            serde_json::from_str(render_feed(&taxii, false)["settings"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            other_view,
+            json!({"taxii": {"collection": "c", "ca_cert": "CA"}})
+        );
     }
 }

@@ -31,5 +31,7 @@ mod sync_tls;
 mod tags;
 mod taxii;
 mod taxii_client;
+mod taxii_client_tls;
+mod tls_peer;
 mod visibility_property;
 mod warninglists;

@@ -4,146 +4,24 @@
 //! on 127.0.0.1. The certificates are in tests/data/tls (see its README).
 
 use crate::support::{Server as App, int, new_uuid};
+use crate::tls_peer::{TlsPeer, tls_file};
 use axum::http::StatusCode;
 use base64::Engine;
 use kizuna_server::sync::remote::Remote;
 use kizuna_store::Server;
-use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::server::WebPkiClientVerifier;
 use serde_json::{Value, json};
-use std::io::{ErrorKind, Read, Write};
-use std::net::TcpListener;
-use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
-
-fn tls_file(name: &str) -> String {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/tls")
-        .join(name);
-    std::fs::read_to_string(&path).unwrap_or_else(|error| panic!("{}: {error}", path.display()))
-}
 
 const VERSION_ANSWER: &str = r#"{"version":"2.5.0","perm_sync":true,"perm_sighting":true,"uuid":"5ad3b1a8-0d9a-4b0e-9d2f-0c5b8e2a1f10","request_encoding":["gzip"]}"#;
 
-/// A TLS peer that answers every request with MISP's getVersion body, and counts the
-/// connections that presented a client certificate. It stops when dropped, or after a
-/// minute whatever happens.
-struct TlsPeer {
-    port: u16,
-    with_client_certificate: Arc<AtomicUsize>,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<()>>,
-}
-
-impl TlsPeer {
-    fn start(certificate: &str, key: &str, require_client_certificate: bool) -> TlsPeer {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let chain: Vec<CertificateDer<'static>> =
-            CertificateDer::pem_slice_iter(tls_file(certificate).as_bytes())
-                .collect::<Result<_, _>>()
-                .unwrap();
-        let key = PrivateKeyDer::from_pem_slice(tls_file(key).as_bytes()).unwrap();
-        let builder = rustls::ServerConfig::builder();
-        let builder = if require_client_certificate {
-            let mut roots = rustls::RootCertStore::empty();
-            for ca in CertificateDer::pem_slice_iter(tls_file("ca.pem").as_bytes()) {
-                roots.add(ca.unwrap()).unwrap();
-            }
-            builder.with_client_cert_verifier(
-                WebPkiClientVerifier::builder(Arc::new(roots))
-                    .build()
-                    .unwrap(),
-            )
-        } else {
-            builder.with_no_client_auth()
-        };
-        let config = Arc::new(builder.with_single_cert(chain, key).unwrap());
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        listener.set_nonblocking(true).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let with_client_certificate = Arc::new(AtomicUsize::new(0));
-        let stop = Arc::new(AtomicBool::new(false));
-        let thread = {
-            let (counter, stop) = (with_client_certificate.clone(), stop.clone());
-            std::thread::spawn(move || {
-                let deadline = Instant::now() + Duration::from_secs(60);
-                while !stop.load(Ordering::Relaxed) && Instant::now() < deadline {
-                    match listener.accept() {
-                        Ok((stream, _)) => serve_one(stream, config.clone(), &counter),
-                        Err(error) if error.kind() == ErrorKind::WouldBlock => {
-                            std::thread::sleep(Duration::from_millis(5));
-                        }
-                        Err(_) => break,
-                    }
-                }
-            })
-        };
-        TlsPeer {
-            port,
-            with_client_certificate,
-            stop,
-            thread: Some(thread),
-        }
-    }
-
-    fn client_certificates_seen(&self) -> usize {
-        self.with_client_certificate.load(Ordering::Relaxed)
-    }
-}
-
-impl Drop for TlsPeer {
-    fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-/// One connection: the handshake, one request head, the answer. A failed handshake (what
-/// most tests want) just ends the connection.
-fn serve_one(
-    stream: std::net::TcpStream,
-    config: Arc<rustls::ServerConfig>,
-    counter: &AtomicUsize,
-) {
-    let _ = stream.set_nonblocking(false);
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(5)));
-    let _ = stream.set_write_timeout(Some(Duration::from_secs(5)));
-    let Ok(connection) = rustls::ServerConnection::new(config) else {
-        return;
-    };
-    let mut tls = rustls::StreamOwned::new(connection, stream);
-    let mut head = Vec::new();
-    let mut buffer = [0u8; 4096];
-    while !head.windows(4).any(|window| window == b"\r\n\r\n") {
-        match tls.read(&mut buffer) {
-            Ok(0) | Err(_) => return,
-            Ok(read) => head.extend_from_slice(&buffer[..read]),
-        }
-        if head.len() > 64 * 1024 {
-            return;
-        }
-    }
-    if tls
-        .conn
-        .peer_certificates()
-        .is_some_and(|chain| !chain.is_empty())
-    {
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-    let answer = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\
-         Connection: close\r\n\r\n{VERSION_ANSWER}",
-        VERSION_ANSWER.len()
-    );
-    let _ = tls.write_all(answer.as_bytes());
-    tls.conn.send_close_notify();
-    let _ = tls.flush();
+/// A TLS peer answering every request with MISP's getVersion body.
+fn version_peer(certificate: &str, key: &str, require_client_certificate: bool) -> TlsPeer {
+    TlsPeer::start(
+        certificate,
+        key,
+        require_client_certificate,
+        Arc::new(|_: &str| ("application/json".to_string(), VERSION_ANSWER.to_string())),
+    )
 }
 
 fn server_for(url: String, change: impl FnOnce(&mut Server)) -> Server {
@@ -164,7 +42,7 @@ async fn ask_version(server: &Server) -> Result<String, String> {
 
 #[tokio::test]
 async fn the_remote_certificate_is_checked_against_the_servers_own_ca() {
-    let peer = TlsPeer::start("localhost.crt", "localhost.key", false);
+    let peer = version_peer("localhost.crt", "localhost.key", false);
     let url = format!("https://127.0.0.1:{}", peer.port);
 
     let refused = ask_version(&server_for(url.clone(), |_| {}))
@@ -194,7 +72,7 @@ async fn the_remote_certificate_is_checked_against_the_servers_own_ca() {
 
 #[tokio::test]
 async fn self_signed_with_a_ca_accepts_a_certificate_for_another_name() {
-    let peer = TlsPeer::start("elsewhere.crt", "elsewhere.key", false);
+    let peer = version_peer("elsewhere.crt", "elsewhere.key", false);
     let url = format!("https://127.0.0.1:{}", peer.port);
     let strict = server_for(url.clone(), |server| server.cert_pem = tls_file("ca.pem"));
     let refused = ask_version(&strict).await.unwrap_err();
@@ -217,7 +95,7 @@ async fn self_signed_with_a_ca_accepts_a_certificate_for_another_name() {
 
 #[tokio::test]
 async fn a_remote_requiring_a_client_certificate_gets_the_servers_one() {
-    let peer = TlsPeer::start("localhost.crt", "localhost.key", true);
+    let peer = version_peer("localhost.crt", "localhost.key", true);
     let url = format!("https://localhost:{}", peer.port);
     let without = server_for(url.clone(), |server| server.cert_pem = tls_file("ca.pem"));
     assert!(ask_version(&without).await.is_err());
@@ -315,7 +193,7 @@ async fn certificates_are_submitted_as_misp_does_checked_and_never_shown() {
 
 #[tokio::test]
 async fn test_connection_reaches_a_tls_peer_with_the_submitted_ca() {
-    let peer = TlsPeer::start("localhost.crt", "localhost.key", false);
+    let peer = version_peer("localhost.crt", "localhost.key", false);
     let app = App::start().await;
     let (status, answer) = add_server(&app, json!({})).await;
     assert_eq!(status, StatusCode::OK, "{answer:#}");
