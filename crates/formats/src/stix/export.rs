@@ -98,52 +98,17 @@ pub struct StixObjectText {
     /// `modified`, else `created`, else the event's timestamp (SCOs carry neither).
     pub version: String,
     pub json: String,
+    /// Written once per bundle however many events name it: the creator's identity,
+    /// marking definitions and galaxy cluster SDOs.
+    pub shared: bool,
 }
 
 /// Everything one event becomes in STIX 2.1 — the objects `events_to_bundle` writes for it
 /// in a bundle of its own (identity, markings and cluster SDOs included), in the same
 /// order — so an event's object list depends on the event alone.
 pub fn event_objects(event: &Event, options: &Stix2Options) -> Vec<StixObjectText> {
-    #[derive(serde::Deserialize)]
-    struct Listed<'a> {
-        #[serde(borrow)]
-        id: std::borrow::Cow<'a, str>,
-        #[serde(rename = "type", borrow)]
-        object_type: std::borrow::Cow<'a, str>,
-        #[serde(borrow)]
-        modified: Option<std::borrow::Cow<'a, str>>,
-        #[serde(borrow)]
-        created: Option<std::borrow::Cow<'a, str>>,
-    }
     let mut seen = BundleSeen::default();
-    let objects = EventExport::new(event, options, &mut seen).build();
-    let event_version = timestamp_millis(if event.timestamp > 0 {
-        event.timestamp
-    } else {
-        options.now
-    });
-    objects
-        .into_iter()
-        .map(|json| {
-            let (id, object_type, version) = match serde_json::from_str::<Listed<'_>>(&json) {
-                Ok(listed) => (
-                    listed.id.into_owned(),
-                    listed.object_type.into_owned(),
-                    listed
-                        .modified
-                        .or(listed.created)
-                        .map_or_else(|| event_version.clone(), std::borrow::Cow::into_owned),
-                ),
-                Err(_) => (String::new(), String::new(), event_version.clone()),
-            };
-            StixObjectText {
-                id,
-                object_type,
-                version,
-                json,
-            }
-        })
-        .collect()
+    EventExport::new(event, options, &mut seen).build()
 }
 
 /// The streaming STIX 2.1 writer: one bundle, written event by event; only one event's
@@ -198,7 +163,7 @@ impl Stix2Writer {
     fn write_event(&mut self, out: &mut String, event: &Event) {
         let objects = EventExport::new(event, &self.options, &mut self.seen).build();
         for object in &objects {
-            self.push(out, object);
+            self.push(out, &object.json);
         }
     }
 
@@ -320,7 +285,7 @@ struct BodyEntry {
 }
 
 enum Pending {
-    Written(String),
+    Written(SdoText),
     Observable(Value),
 }
 
@@ -354,7 +319,7 @@ impl<'a> EventExport<'a> {
         }
     }
 
-    fn build(mut self) -> Vec<String> {
+    fn build(mut self) -> Vec<StixObjectText> {
         self.creator = self.identity();
         let event_tags = sort_tags(&self.event.tags);
         self.event_markings = self.marking_refs(&event_tags.markings);
@@ -372,11 +337,15 @@ impl<'a> EventExport<'a> {
             self.object(object);
         }
         let report = self.report(event_tags.labels);
-        let mut objects: Vec<String> = self.prelude.iter().map(Value::to_string).collect();
-        objects.push(report.to_string());
+        let event_version = timestamp_millis(self.event_timestamp());
+        let mut objects = Vec::with_capacity(self.prelude.len() + 1 + self.body.len());
+        for shared in &self.prelude {
+            objects.push(listed(shared, &event_version, true));
+        }
+        objects.push(report.into_listed());
         objects.extend(self.body.into_iter().map(|entry| match entry.object {
-            Pending::Written(text) => text,
-            Pending::Observable(sco) => sco.to_string(),
+            Pending::Written(sdo) => sdo.into_listed(),
+            Pending::Observable(sco) => listed(&sco, &event_version, false),
         }));
         objects
     }
@@ -469,8 +438,8 @@ impl<'a> EventExport<'a> {
         id
     }
 
-    /// Adds an object to the event's body. An SCO already there (same deterministic id)
-    /// is merged rather than repeated, so the event never holds two versions of it.
+    /// Adds an SCO to the event's body. One already there (same deterministic id) is
+    /// merged rather than repeated, so the event never holds two versions of it.
     fn add(&mut self, object: Value) -> String {
         let id = object["id"].as_str().unwrap_or_default().to_string();
         match self.positions.get(&id) {
@@ -481,33 +450,35 @@ impl<'a> EventExport<'a> {
             }
             None => {
                 self.positions.insert(id.clone(), self.body.len());
-                let object = if object.get("created").is_some() {
-                    Pending::Written(object.to_string())
-                } else {
-                    Pending::Observable(object)
-                };
                 self.body.push(BodyEntry {
                     id: id.clone(),
-                    object,
+                    object: Pending::Observable(object),
                 });
             }
         }
         id
     }
 
+    /// Adds a written SDO to the event's body, unless one with its id is already there.
+    fn add_sdo(&mut self, sdo: SdoText) -> String {
+        let id = sdo.id.clone();
+        if !self.positions.contains_key(&id) {
+            self.positions.insert(id.clone(), self.body.len());
+            self.body.push(BodyEntry {
+                id: id.clone(),
+                object: Pending::Written(sdo),
+            });
+        }
+        id
+    }
+
     fn relationship(&mut self, source: &str, kind: &str, target: &str, timestamp: i64) {
         let id = derived_id("relationship", &format!("{source} {kind} {target}"));
-        let created = timestamp_millis(timestamp);
-        self.add(json!({
-            "type": "relationship",
-            "spec_version": "2.1",
-            "id": id,
-            "created": created,
-            "modified": created,
-            "relationship_type": kind,
-            "source_ref": source,
-            "target_ref": target,
-        }));
+        let mut relationship = SdoText::new("relationship", id, timestamp_millis(timestamp), None);
+        relationship.string("relationship_type", kind);
+        relationship.string("source_ref", source);
+        relationship.string("target_ref", target);
+        self.add_sdo(relationship);
     }
 
     /// Links an exported item to the clusters tagged on it.
@@ -531,57 +502,51 @@ impl<'a> EventExport<'a> {
         }
     }
 
-    fn report(&mut self, labels: Vec<String>) -> Value {
-        let timestamp = timestamp_millis(self.event_timestamp());
+    fn report(&mut self, labels: Vec<String>) -> SdoText {
         let published = self.event.published;
-        let id = format!(
-            "{}--{}",
-            if published { "report" } else { "grouping" },
-            self.event.uuid
+        let object_type = if published { "report" } else { "grouping" };
+        let id = format!("{object_type}--{}", self.event.uuid);
+        let mut report = SdoText::new(
+            object_type,
+            id,
+            timestamp_millis(self.event_timestamp()),
+            Some(&self.creator),
         );
-        let mut refs: Vec<Value> = self
-            .body
-            .iter()
-            .map(|entry| Value::String(entry.id.clone()))
-            .collect();
-        refs.extend(self.cluster_refs.iter().cloned().map(Value::String));
-        if refs.is_empty() {
-            // `object_refs` must not be empty; an empty event still names its author.
-            refs.push(Value::String(self.creator.clone()));
-        }
-        let mut report = Map::new();
-        report.insert(
-            "type".into(),
-            json!(if published { "report" } else { "grouping" }),
-        );
-        report.insert("spec_version".into(), json!("2.1"));
-        report.insert("id".into(), json!(id));
-        report.insert("created_by_ref".into(), json!(self.creator));
-        report.insert("created".into(), json!(timestamp));
-        report.insert("modified".into(), json!(timestamp));
-        report.insert("name".into(), json!(self.event.info));
+        report.string("name", &self.event.info);
         if published {
             let publish_time = if self.event.publish_timestamp > 0 {
                 self.event.publish_timestamp
             } else {
                 self.event_timestamp()
             };
-            report.insert("published".into(), json!(timestamp_seconds(publish_time)));
-            report.insert("report_types".into(), json!(["threat-report"]));
+            report.string("published", &timestamp_seconds(publish_time));
+            report.strings("report_types", ["threat-report"]);
         } else {
-            report.insert("context".into(), json!("suspicious-activity"));
+            report.string("context", "suspicious-activity");
         }
-        report.insert("object_refs".into(), Value::Array(refs));
-        let mut all_labels = vec![
-            "Threat-Report".to_string(),
-            "misp:tool=\"MISP-STIX-Converter\"".to_string(),
-        ];
-        all_labels.extend(labels);
-        report.insert("labels".into(), json!(all_labels));
+        let cluster_refs = self.cluster_refs.iter().map(String::as_str);
+        if self.body.is_empty() && self.cluster_refs.is_empty() {
+            // `object_refs` must not be empty; an empty event still names its author.
+            report.strings("object_refs", [self.creator.as_str()]);
+        } else {
+            report.strings(
+                "object_refs",
+                self.body
+                    .iter()
+                    .map(|entry| entry.id.as_str())
+                    .chain(cluster_refs),
+            );
+        }
+        report.strings(
+            "labels",
+            ["Threat-Report", "misp:tool=\"MISP-STIX-Converter\""]
+                .into_iter()
+                .chain(labels.iter().map(String::as_str)),
+        );
         if !self.options.base_url.is_empty() {
-            report.insert(
-                "external_references".into(),
-                json!([{
+            report.value(
+                "external_references",
+                &json!([{
                     "source_name": "kizuna",
                     "url": format!(
                         "{}/events/view/{}",
@@ -592,9 +557,12 @@ impl<'a> EventExport<'a> {
             );
         }
         if !self.event_markings.is_empty() {
-            report.insert("object_marking_refs".into(), json!(self.event_markings));
+            report.strings(
+                "object_marking_refs",
+                self.event_markings.iter().map(String::as_str),
+            );
         }
-        Value::Object(report)
+        report
     }
 
     // -----------------------------------------------------------------------------------
@@ -622,44 +590,44 @@ impl<'a> EventExport<'a> {
         let main_id = match attribute.attr_type.as_str() {
             "vulnerability" => {
                 let mut sdo = common.sdo("vulnerability", uuid);
-                sdo.insert("name".into(), json!(value));
+                sdo.string("name", &value);
                 if let Some(description) = non_empty(&attribute.comment) {
-                    sdo.insert("description".into(), json!(description));
+                    sdo.string("description", description);
                 }
-                sdo.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                sdo.strings("labels", concat(&labels, &plain_labels));
                 if is_cve(&value) {
-                    sdo.insert(
-                        "external_references".into(),
-                        json!([{"source_name": "cve", "external_id": value}]),
+                    sdo.value(
+                        "external_references",
+                        &json!([{"source_name": "cve", "external_id": value}]),
                     );
                 }
                 common.finish(&mut sdo);
-                self.add(Value::Object(sdo))
+                self.add_sdo(sdo)
             }
             "campaign-name" => {
                 let mut sdo = common.sdo("campaign", uuid);
-                sdo.insert("name".into(), json!(value));
+                sdo.string("name", &value);
                 if let Some(description) = non_empty(&attribute.comment) {
-                    sdo.insert("description".into(), json!(description));
+                    sdo.string("description", description);
                 }
-                sdo.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                sdo.strings("labels", concat(&labels, &plain_labels));
                 common.finish(&mut sdo);
-                self.add(Value::Object(sdo))
+                self.add_sdo(sdo)
             }
             "snort" | "suricata" | "yara" | "sigma" if attribute.to_ids => {
                 labels.push("misp:to_ids=\"True\"".into());
                 let mut indicator = common.sdo("indicator", uuid);
-                indicator.insert("name".into(), json!(attribute.attr_type));
+                indicator.string("name", &attribute.attr_type);
                 if let Some(description) = non_empty(&attribute.comment) {
-                    indicator.insert("description".into(), json!(description));
+                    indicator.string("description", description);
                 }
-                indicator.insert("pattern".into(), json!(value));
-                indicator.insert("pattern_type".into(), json!(attribute.attr_type));
+                indicator.string("pattern", &value);
+                indicator.string("pattern_type", &attribute.attr_type);
                 insert_validity(&mut indicator, attribute, timestamp);
-                indicator.insert("kill_chain_phases".into(), kill_chain(&attribute.category));
-                indicator.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                indicator.kill_chain(&attribute.category);
+                indicator.strings("labels", concat(&labels, &plain_labels));
                 common.finish(&mut indicator);
-                self.add(Value::Object(indicator))
+                self.add_sdo(indicator)
             }
             _ => {
                 let scos = attribute_observables(attribute);
@@ -682,11 +650,11 @@ impl<'a> EventExport<'a> {
                         attribute.last_seen,
                         timestamp,
                     );
-                    observed.insert("number_observed".into(), json!(1));
-                    observed.insert("object_refs".into(), json!(refs));
-                    observed.insert("labels".into(), json!(concat(&labels, &plain_labels)));
+                    observed.number("number_observed", 1);
+                    observed.strings("object_refs", &refs);
+                    observed.strings("labels", concat(&labels, &plain_labels));
                     common.finish(&mut observed);
-                    let id = self.add(Value::Object(observed));
+                    let id = self.add_sdo(observed);
                     for sco in scos {
                         self.add(sco);
                     }
@@ -697,21 +665,18 @@ impl<'a> EventExport<'a> {
                     let mut indicator_labels = labels.clone();
                     indicator_labels.push("misp:to_ids=\"True\"".into());
                     let mut indicator = common.sdo("indicator", uuid);
-                    indicator.insert("name".into(), json!(value));
+                    indicator.string("name", &value);
                     if let Some(description) = non_empty(&attribute.comment) {
-                        indicator.insert("description".into(), json!(description));
+                        indicator.string("description", description);
                     }
-                    indicator.insert("pattern".into(), json!(pattern));
-                    indicator.insert("pattern_type".into(), json!("stix"));
-                    indicator.insert("pattern_version".into(), json!("2.1"));
+                    indicator.string("pattern", pattern);
+                    indicator.string("pattern_type", "stix");
+                    indicator.string("pattern_version", "2.1");
                     insert_validity(&mut indicator, attribute, timestamp);
-                    indicator.insert("kill_chain_phases".into(), kill_chain(&attribute.category));
-                    indicator.insert(
-                        "labels".into(),
-                        json!(concat(&indicator_labels, &plain_labels)),
-                    );
+                    indicator.kill_chain(&attribute.category);
+                    indicator.strings("labels", concat(&indicator_labels, &plain_labels));
                     common.finish(&mut indicator);
-                    let id = self.add(Value::Object(indicator));
+                    let id = self.add_sdo(indicator);
                     if let Some(observed_id) = &observed_id {
                         self.relationship(&id, "based-on", observed_id, timestamp);
                     }
@@ -722,15 +687,15 @@ impl<'a> EventExport<'a> {
                         && MISP_STIX_INDICATOR_TYPES.contains(&attribute.attr_type.as_str()));
                 if !misp_reads_it_back {
                     let mut custom = common.sdo("x-misp-attribute", uuid);
-                    custom.insert("labels".into(), json!(concat(&labels, &plain_labels)));
-                    custom.insert("x_misp_category".into(), json!(attribute.category));
-                    custom.insert("x_misp_type".into(), json!(attribute.attr_type));
-                    custom.insert("x_misp_value".into(), json!(value));
+                    custom.strings("labels", concat(&labels, &plain_labels));
+                    custom.string("x_misp_category", &attribute.category);
+                    custom.string("x_misp_type", &attribute.attr_type);
+                    custom.string("x_misp_value", &value);
                     if let Some(comment) = non_empty(&attribute.comment) {
-                        custom.insert("x_misp_comment".into(), json!(comment));
+                        custom.string("x_misp_comment", comment);
                     }
                     common.finish(&mut custom);
-                    let id = self.add(Value::Object(custom));
+                    let id = self.add_sdo(custom);
                     main.get_or_insert(id);
                 }
                 main.unwrap_or_default()
@@ -797,11 +762,11 @@ impl<'a> EventExport<'a> {
             object.last_seen,
             timestamp,
         );
-        observed.insert("number_observed".into(), json!(1));
-        observed.insert("object_refs".into(), json!(refs));
-        observed.insert("labels".into(), json!(concat(&labels, &tags.labels)));
+        observed.number("number_observed", 1);
+        observed.strings("object_refs", &refs);
+        observed.strings("labels", concat(&labels, &tags.labels));
         common.finish(&mut observed);
-        let observed_id = self.add(Value::Object(observed));
+        let observed_id = self.add_sdo(observed);
         for sco in mapping.scos {
             self.add(sco);
         }
@@ -810,25 +775,19 @@ impl<'a> EventExport<'a> {
             let mut indicator_labels = labels.clone();
             indicator_labels.push("misp:to_ids=\"True\"".into());
             let mut indicator = common.sdo("indicator", &object.uuid);
-            indicator.insert("name".into(), json!(object.name));
+            indicator.string("name", &object.name);
             if let Some(description) = non_empty(&object.comment) {
-                indicator.insert("description".into(), json!(description));
+                indicator.string("description", description);
             }
-            indicator.insert("pattern".into(), json!(bracket(&mapping.comparisons)));
-            indicator.insert("pattern_type".into(), json!("stix"));
-            indicator.insert("pattern_version".into(), json!("2.1"));
+            indicator.string("pattern", &bracket(&mapping.comparisons));
+            indicator.string("pattern_type", "stix");
+            indicator.string("pattern_version", "2.1");
             let detecting: Vec<&Attribute> = mapped.iter().copied().filter(|a| a.to_ids).collect();
             insert_object_validity(&mut indicator, object, &detecting, timestamp);
-            indicator.insert(
-                "kill_chain_phases".into(),
-                kill_chain(&object.meta_category),
-            );
-            indicator.insert(
-                "labels".into(),
-                json!(concat(&indicator_labels, &tags.labels)),
-            );
+            indicator.kill_chain(&object.meta_category);
+            indicator.strings("labels", concat(&indicator_labels, &tags.labels));
             common.finish(&mut indicator);
-            let id = self.add(Value::Object(indicator));
+            let id = self.add_sdo(indicator);
             self.relationship(&id, "based-on", &observed_id, timestamp);
             main = id;
         }
@@ -902,22 +861,143 @@ struct Common {
 }
 
 impl Common {
-    fn sdo(&self, object_type: &str, uuid: &str) -> Map<String, Value> {
-        let created = timestamp_millis(self.timestamp);
-        let mut sdo = Map::new();
-        sdo.insert("type".into(), json!(object_type));
-        sdo.insert("spec_version".into(), json!("2.1"));
-        sdo.insert("id".into(), json!(format!("{object_type}--{uuid}")));
-        sdo.insert("created_by_ref".into(), json!(self.creator));
-        sdo.insert("created".into(), json!(created));
-        sdo.insert("modified".into(), json!(created));
+    fn sdo(&self, object_type: &str, uuid: &str) -> SdoText {
+        SdoText::new(
+            object_type,
+            format!("{object_type}--{uuid}"),
+            timestamp_millis(self.timestamp),
+            Some(&self.creator),
+        )
+    }
+
+    fn finish(&self, sdo: &mut SdoText) {
+        if !self.markings.is_empty() {
+            sdo.strings("object_marking_refs", &self.markings);
+        }
+    }
+}
+
+/// An SDO written straight to compact JSON as its properties are set, in that order — the
+/// bytes serde_json writes for the same object — without building a JSON tree first: an
+/// event's export writes thousands of them.
+struct SdoText {
+    id: String,
+    object_type: String,
+    /// `created`, which is also `modified`.
+    version: String,
+    json: Vec<u8>,
+}
+
+impl SdoText {
+    /// `type`, `spec_version`, `id`, `created_by_ref` (when given), `created` and
+    /// `modified`.
+    fn new(object_type: &str, id: String, created: String, creator: Option<&str>) -> Self {
+        let mut sdo = Self {
+            json: Vec::with_capacity(768),
+            id,
+            object_type: object_type.to_string(),
+            version: created,
+        };
+        sdo.json.push(b'{');
+        sdo.write_key_and_string("type", object_type);
+        sdo.string("spec_version", "2.1");
+        let id = std::mem::take(&mut sdo.id);
+        sdo.string("id", &id);
+        sdo.id = id;
+        if let Some(creator) = creator {
+            sdo.string("created_by_ref", creator);
+        }
+        let created = std::mem::take(&mut sdo.version);
+        sdo.string("created", &created);
+        sdo.string("modified", &created);
+        sdo.version = created;
         sdo
     }
 
-    fn finish(&self, sdo: &mut Map<String, Value>) {
-        if !self.markings.is_empty() {
-            sdo.insert("object_marking_refs".into(), json!(self.markings));
+    fn key(&mut self, key: &str) {
+        if self.json.len() > 1 {
+            self.json.push(b',');
         }
+        self.push_string(key);
+        self.json.push(b':');
+    }
+
+    fn write_key_and_string(&mut self, key: &str, value: &str) {
+        self.key(key);
+        self.push_string(value);
+    }
+
+    fn push_string(&mut self, text: &str) {
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, text);
+    }
+
+    fn string(&mut self, key: &str, value: &str) {
+        self.write_key_and_string(key, value);
+    }
+
+    fn strings<I>(&mut self, key: &str, values: I)
+    where
+        I: IntoIterator,
+        I::Item: AsRef<str>,
+    {
+        self.key(key);
+        self.json.push(b'[');
+        for (index, value) in values.into_iter().enumerate() {
+            if index > 0 {
+                self.json.push(b',');
+            }
+            self.push_string(value.as_ref());
+        }
+        self.json.push(b']');
+    }
+
+    fn number(&mut self, key: &str, value: u64) {
+        self.key(key);
+        self.json.extend_from_slice(value.to_string().as_bytes());
+    }
+
+    fn value(&mut self, key: &str, value: &Value) {
+        self.key(key);
+        // Writing to a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut self.json, value);
+    }
+
+    /// `kill_chain_phases`: the MISP category as the phase of misp-stix's kill chain.
+    fn kill_chain(&mut self, phase: &str) {
+        self.key("kill_chain_phases");
+        self.json
+            .extend_from_slice(b"[{\"kill_chain_name\":\"misp-category\",\"phase_name\":");
+        self.push_string(phase);
+        self.json.extend_from_slice(b"}]");
+    }
+
+    fn into_listed(mut self) -> StixObjectText {
+        self.json.push(b'}');
+        let json = String::from_utf8(self.json)
+            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
+        StixObjectText {
+            id: self.id,
+            object_type: self.object_type,
+            version: self.version,
+            json,
+            shared: false,
+        }
+    }
+}
+
+/// An object kept as a JSON tree (SCOs, the identity, markings, clusters), serialised.
+fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
+    let text = |key: &str| object.get(key).and_then(Value::as_str);
+    StixObjectText {
+        id: text("id").unwrap_or_default().to_string(),
+        object_type: text("type").unwrap_or_default().to_string(),
+        version: text("modified")
+            .or_else(|| text("created"))
+            .unwrap_or(event_version)
+            .to_string(),
+        json: object.to_string(),
+        shared,
     }
 }
 
@@ -934,10 +1014,6 @@ fn concat(first: &[String], second: &[String]) -> Vec<String> {
 fn non_empty(text: &str) -> Option<&str> {
     let trimmed = text.trim();
     (!trimmed.is_empty()).then_some(text)
-}
-
-fn kill_chain(phase: &str) -> Value {
-    json!([{"kill_chain_name": "misp-category", "phase_name": phase}])
 }
 
 fn kizuna_labels(attribute: &Attribute) -> Vec<String> {
@@ -968,22 +1044,22 @@ fn is_cve(value: &str) -> bool {
 /// `first_observed` / `last_observed`: the attribute's first/last seen, else its
 /// timestamp; never ending before it starts.
 fn insert_observation_window(
-    sdo: &mut Map<String, Value>,
+    sdo: &mut SdoText,
     first_seen: Option<i64>,
     last_seen: Option<i64>,
     timestamp: i64,
 ) {
     let first = first_seen.unwrap_or(timestamp * 1_000_000);
     let last = last_seen.filter(|last| *last >= first).unwrap_or(first);
-    sdo.insert("first_observed".into(), json!(timestamp_micros(first)));
-    sdo.insert("last_observed".into(), json!(timestamp_micros(last)));
+    sdo.string("first_observed", &timestamp_micros(first));
+    sdo.string("last_observed", &timestamp_micros(last));
 }
 
 /// `valid_from` (first seen, else the timestamp) and `valid_until` (Kizuna's validity end,
 /// else a last seen later than the start). STIX wants the end strictly after the start; a
 /// validity that ended before the indicator was first seen keeps its end and starts a
 /// second earlier.
-fn insert_validity(indicator: &mut Map<String, Value>, attribute: &Attribute, timestamp: i64) {
+fn insert_validity(indicator: &mut SdoText, attribute: &Attribute, timestamp: i64) {
     let from = attribute.first_seen.unwrap_or(timestamp * 1_000_000);
     let until = attribute
         .valid_until
@@ -992,7 +1068,7 @@ fn insert_validity(indicator: &mut Map<String, Value>, attribute: &Attribute, ti
 }
 
 fn insert_object_validity(
-    indicator: &mut Map<String, Value>,
+    indicator: &mut SdoText,
     object: &MispObject,
     detecting: &[&Attribute],
     timestamp: i64,
@@ -1008,14 +1084,14 @@ fn insert_object_validity(
     insert_window(indicator, from, until);
 }
 
-fn insert_window(indicator: &mut Map<String, Value>, from: i64, until: Option<i64>) {
+fn insert_window(indicator: &mut SdoText, from: i64, until: Option<i64>) {
     let from = match until {
         Some(until) if until <= from => until - 1_000_000,
         _ => from,
     };
-    indicator.insert("valid_from".into(), json!(timestamp_micros(from)));
+    indicator.string("valid_from", &timestamp_micros(from));
     if let Some(until) = until {
-        indicator.insert("valid_until".into(), json!(timestamp_micros(until)));
+        indicator.string("valid_until", &timestamp_micros(until));
     }
 }
 

@@ -6,8 +6,8 @@
 use kizuna_formats::export::{ExportItem, ExportWriter};
 use kizuna_formats::misp::build::new_event;
 use kizuna_formats::misp::input::parse_event;
-use kizuna_formats::stix::export::{Stix2Options, Stix2Writer, events_to_bundle};
-use kizuna_formats::stix::ids::sco_id;
+use kizuna_formats::stix::export::{Stix2Options, Stix2Writer, event_objects, events_to_bundle};
+use kizuna_formats::stix::ids::{sco_id, timestamp_millis};
 use kizuna_model::{Event, Organisation};
 use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
@@ -409,4 +409,46 @@ fn an_empty_export_is_a_bundle_without_objects() {
         bundle,
         serde_json::json!({"type": "bundle", "id": "bundle--3c1b3f52-6f2e-4f0e-9d8e-2a6f4f7f1b10"})
     );
+}
+
+/// `event_objects` (what TAXII serves) writes each object exactly as the golden bundle holds
+/// it, byte for byte in compact form — key order included, which comparing parsed values
+/// would not see — and lists what a manifest needs about it.
+#[test]
+fn event_objects_are_the_golden_objects_byte_for_byte() {
+    for path in inputs() {
+        let name = stem(&path);
+        let golden_path = stix_data().join("stix-golden").join(format!("{name}.json"));
+        let golden: Value =
+            serde_json::from_str(&std::fs::read_to_string(&golden_path).unwrap()).unwrap();
+        let event = load(&path);
+        let listed = event_objects(&event, &options());
+        let expected = objects(&golden);
+        assert_eq!(listed.len(), expected.len(), "{name}: object count");
+        for (object, golden_object) in listed.iter().zip(expected) {
+            assert_eq!(object.json, golden_object.to_string(), "{name}");
+            assert_eq!(object.id, golden_object["id"].as_str().unwrap(), "{name}");
+            assert_eq!(
+                object.object_type,
+                golden_object["type"].as_str().unwrap(),
+                "{name}"
+            );
+            let version = golden_object
+                .get("modified")
+                .or_else(|| golden_object.get("created"))
+                .and_then(Value::as_str)
+                .map_or_else(|| timestamp_millis(event.timestamp), str::to_string);
+            assert_eq!(object.version, version, "{name}: version of {}", object.id);
+            // Identities, markings and clusters name no author and are written once per
+            // bundle; relationships and SCOs have no author either but belong to one event.
+            let shared = object.object_type != "relationship"
+                && golden_object.get("created").is_some()
+                && golden_object.get("created_by_ref").is_none();
+            assert_eq!(
+                object.shared, shared,
+                "{name}: shared flag of {}",
+                object.id
+            );
+        }
+    }
 }
