@@ -10,8 +10,6 @@ pub(crate) struct ChunkBits {
     pub(crate) separators: u64,
     pub(crate) dots: u64,
     pub(crate) colons: u64,
-    /// The container (set) separator.
-    pub(crate) sets: u64,
     /// Bytes that are neither an ASCII digit nor a dot (separators and colons included).
     pub(crate) others: u64,
 }
@@ -30,7 +28,6 @@ impl ChunkBits {
             separators: self.separators & kept,
             dots: self.dots & kept,
             colons: self.colons & kept,
-            sets: self.sets & kept,
             others: self.others & kept,
         }
     }
@@ -41,7 +38,6 @@ impl ChunkBits {
             separators: self.separators >> shift,
             dots: self.dots >> shift,
             colons: self.colons >> shift,
-            sets: self.sets >> shift,
             others: self.others >> shift,
         }
     }
@@ -50,13 +46,8 @@ impl ChunkBits {
 /// The bits of `line`, 64 bytes per entry of `chunks` (cleared first); no bit is set past
 /// the end of `line`.
 #[inline(always)]
-pub(crate) fn line_bits(
-    line: &[u8],
-    separator: u8,
-    set_separator: u8,
-    chunks: &mut Vec<ChunkBits>,
-) {
-    line_bits_with(&Classifier::new(separator, set_separator), line, chunks);
+pub(crate) fn line_bits(line: &[u8], separator: u8, chunks: &mut Vec<ChunkBits>) {
+    line_bits_with(&Classifier::new(separator), line, chunks);
 }
 
 #[inline(always)]
@@ -85,6 +76,55 @@ fn line_bits_with<C: Classify>(classifier: &C, line: &[u8], chunks: &mut Vec<Chu
     chunks.push(bits);
 }
 
+/// Bit `i` set when byte `64 * index + i` of `line` is `byte` (none past its end): one
+/// chunk of a line, for a byte that few columns need (a container's set separator).
+#[inline(always)]
+pub(crate) fn chunk_byte_bits(line: &[u8], index: usize, byte: u8) -> u64 {
+    let base = index * 64;
+    if let Some(chunk) = line.get(base..base + 64) {
+        return byte_bits(as_chunk(chunk), byte);
+    }
+    let rest = line.len().saturating_sub(base);
+    if rest == 0 {
+        return 0;
+    }
+    if line.len() >= 64 {
+        // The last 64 bytes, the bits of those of earlier chunks shifted out.
+        byte_bits(as_chunk(&line[line.len() - 64..]), byte) >> (64 - rest)
+    } else {
+        let mut padded = [0u8; 64];
+        padded[..rest].copy_from_slice(line);
+        byte_bits(&padded, byte) & u64::MAX >> (64 - rest)
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
+    use safe_arch::{
+        cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+    };
+    let needle = set_splat_i8_m128i(byte as i8);
+    let mut bits = 0;
+    for (index, sixteen) in chunk.as_chunks::<16>().0.iter().enumerate() {
+        let matches = cmp_eq_mask_i8_m128i(load_unaligned_m128i(sixteen), needle);
+        bits |= u64::from(move_mask_i8_m128i(matches) as u16) << (16 * index);
+    }
+    bits
+}
+
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
+#[inline(always)]
+fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
+    let needles = u64::from_ne_bytes([byte; 8]);
+    let mut bits = 0;
+    for (index, eight) in chunk.as_chunks::<8>().0.iter().enumerate() {
+        let matches = super::zero_bytes(u64::from_le_bytes(*eight) ^ needles);
+        bits |= packed_byte_bits(matches) << (8 * index);
+    }
+    bits
+}
+
 #[inline(always)]
 fn as_chunk(bytes: &[u8]) -> &[u8; 64] {
     bytes.first_chunk::<64>().expect("a chunk is 64 bytes long")
@@ -109,7 +149,6 @@ mod sse2 {
 
     pub(crate) struct VectorClassifier {
         separator: m128i,
-        set_separator: m128i,
         dot: m128i,
         colon: m128i,
         before_zero: m128i,
@@ -118,10 +157,9 @@ mod sse2 {
 
     impl VectorClassifier {
         #[inline(always)]
-        pub(crate) fn new(separator: u8, set_separator: u8) -> Self {
+        pub(crate) fn new(separator: u8) -> Self {
             VectorClassifier {
                 separator: set_splat_i8_m128i(separator as i8),
-                set_separator: set_splat_i8_m128i(set_separator as i8),
                 dot: set_splat_i8_m128i(b'.' as i8),
                 colon: set_splat_i8_m128i(b':' as i8),
                 before_zero: set_splat_i8_m128i(b'0' as i8 - 1),
@@ -146,7 +184,6 @@ mod sse2 {
                 bits.separators |= lanes(cmp_eq_mask_i8_m128i(bytes, self.separator));
                 bits.dots |= lanes(dots);
                 bits.colons |= lanes(cmp_eq_mask_i8_m128i(bytes, self.colon));
-                bits.sets |= lanes(cmp_eq_mask_i8_m128i(bytes, self.set_separator));
                 bits.others |= !lanes(digits | dots) & (0xffff << (16 * index));
             }
             bits
@@ -159,16 +196,12 @@ mod sse2 {
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 struct WordClassifier {
     separator: u8,
-    set_separator: u8,
 }
 
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 impl WordClassifier {
-    fn new(separator: u8, set_separator: u8) -> Self {
-        WordClassifier {
-            separator,
-            set_separator,
-        }
+    fn new(separator: u8) -> Self {
+        WordClassifier { separator }
     }
 }
 
@@ -181,9 +214,7 @@ impl Classify for WordClassifier {
             let word = u64::from_le_bytes(*eight);
             let (dots, colons, others) = super::dots_colons_others(word);
             let separators = super::zero_bytes(word ^ each(self.separator));
-            let sets = super::zero_bytes(word ^ each(self.set_separator));
             bits.separators |= packed_byte_bits(separators) << (8 * index);
-            bits.sets |= packed_byte_bits(sets) << (8 * index);
             bits.dots |= packed_byte_bits(dots) << (8 * index);
             bits.colons |= packed_byte_bits(colons) << (8 * index);
             bits.others |= packed_byte_bits(others) << (8 * index);
@@ -203,7 +234,7 @@ fn packed_byte_bits(mask: u64) -> u64 {
 mod tests {
     use super::*;
 
-    fn reference(line: &[u8], separator: u8, set_separator: u8) -> Vec<ChunkBits> {
+    fn reference(line: &[u8], separator: u8) -> Vec<ChunkBits> {
         line.chunks(64)
             .map(|chunk| {
                 let mut bits = ChunkBits::default();
@@ -211,9 +242,6 @@ mod tests {
                     let bit = 1 << index;
                     if byte == separator {
                         bits.separators |= bit;
-                    }
-                    if byte == set_separator {
-                        bits.sets |= bit;
                     }
                     match byte {
                         b'.' => bits.dots |= bit,
@@ -230,18 +258,11 @@ mod tests {
     }
 
     fn check(line: &[u8], separator: u8) {
-        for set_separator in [b',', separator, b'.', 0x89] {
-            check_with(line, separator, set_separator);
-        }
-    }
-
-    fn check_with(line: &[u8], separator: u8, set_separator: u8) {
-        let expected = reference(line, separator, set_separator);
+        let expected = reference(line, separator);
         let mut chunks = Vec::new();
-        line_bits(line, separator, set_separator, &mut chunks);
+        line_bits(line, separator, &mut chunks);
         assert_eq!(chunks, expected, "{separator} {line:?}");
-        let words = WordClassifier::new(separator, set_separator);
-        line_bits_with(&words, line, &mut chunks);
+        line_bits_with(&WordClassifier::new(separator), line, &mut chunks);
         assert_eq!(chunks, expected, "words: {separator} {line:?}");
     }
 
@@ -252,7 +273,6 @@ mod tests {
                 .map(|index: usize| match index % 7 {
                     0 => b'\t',
                     1 => b'.',
-                    2 => b',',
                     3 => b':',
                     4 => 0x80 | (index as u8),
                     5 => 0,
@@ -269,10 +289,33 @@ mod tests {
 
     proptest::proptest! {
         #[test]
+        fn chunk_byte_bits_are_the_bytes_that_match(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    1 => proptest::sample::select(b",\xff\x00".to_vec()),
+                    3 => proptest::num::u8::ANY,
+                ],
+                0..300,
+            ),
+            byte in proptest::sample::select(vec![b',', 0x00, 0xff]),
+        ) {
+            for index in 0..line.len().div_ceil(64) + 1 {
+                let expected = line
+                    .iter()
+                    .enumerate()
+                    .skip(index * 64)
+                    .take(64)
+                    .filter(|&(_, &found)| found == byte)
+                    .fold(0u64, |bits, (position, _)| bits | 1 << (position % 64));
+                proptest::prop_assert_eq!(chunk_byte_bits(&line, index, byte), expected);
+            }
+        }
+
+        #[test]
         fn bits_are_the_bytes_that_match(
             line in proptest::collection::vec(
                 proptest::prop_oneof![
-                    2 => proptest::sample::select(b"\t.:a09/,\x00\xff\xae\xba\xb0\x89|".to_vec()),
+                    2 => proptest::sample::select(b"\t.:a09/\x00\xff\xae\xba\xb0\x89|".to_vec()),
                     1 => proptest::num::u8::ANY,
                 ],
                 0..400,

@@ -4,7 +4,7 @@
 
 use super::super::index::{KnownShape, ValueForm};
 use super::super::ioc::parse_ipv4;
-use super::line_bits::{ChunkBits, line_bits};
+use super::line_bits::{ChunkBits, chunk_byte_bits, line_bits};
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
 
@@ -192,11 +192,10 @@ const SHORTEST_UNMARKED: usize = 32;
 fn sift_columns(
     line: &[u8],
     separator: u8,
-    set_separator: u8,
     chunks: &mut Vec<ChunkBits>,
     kept: &mut Vec<SiftedColumn>,
 ) -> usize {
-    line_bits(line, separator, set_separator, chunks);
+    line_bits(line, separator, chunks);
     let chunks = &chunks[..];
     let length = line.len();
     let mut separators_before = 0;
@@ -415,21 +414,23 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
     span_marks(chunks, start, end).may_hold_ioc()
 }
 
-/// Calls `visit(start, end)` for each element of the container at `start..end` of a line,
-/// cut at the set separators of the line's bits.
+/// Calls `visit(start, end)` for each element of the container at `start..end` of `line`,
+/// cut at each `set_separator` (found in the chunks of the container alone: few columns
+/// are containers).
 #[inline(always)]
 fn for_each_element(
-    chunks: &[ChunkBits],
+    line: &[u8],
+    set_separator: u8,
     start: usize,
     end: usize,
     mut visit: impl FnMut(usize, usize),
 ) {
     let mut element_start = start;
     if start < end {
-        let first = start / 64;
-        for (offset, bits) in chunks[first..=(end - 1) / 64].iter().enumerate() {
-            let base = (first + offset) * 64;
-            let mut sets = bits.sets & bits_from(start.saturating_sub(base));
+        for index in start / 64..=(end - 1) / 64 {
+            let base = index * 64;
+            let mut sets =
+                chunk_byte_bits(line, index, set_separator) & bits_from(start.saturating_sub(base));
             if end < base + 64 {
                 sets &= !bits_from(end - base);
             }
@@ -547,18 +548,10 @@ impl ZeekTsvParser {
             [byte] => Some(byte),
             _ => None,
         };
-        // A longer set separator is searched for in container columns instead; the bits
-        // of the column separator stand in.
-        let columns = sift_columns(
-            bytes,
-            separator,
-            set_separator.unwrap_or(separator),
-            &mut self.chunks,
-            &mut sifted,
-        );
+        let columns = sift_columns(bytes, separator, &mut self.chunks, &mut sifted);
         let outcome = if columns == self.fields.len() {
             for kept in &sifted {
-                self.sifted_column(line, kept, set_separator.is_some(), sink);
+                self.sifted_column(line, kept, set_separator, sink);
             }
             let ts_span = if self.defer_ts {
                 None
@@ -573,14 +566,14 @@ impl ZeekTsvParser {
         outcome
     }
 
-    /// Reports the values of a column [`sift_columns`] kept; `sets_classified` when the
-    /// line's bits hold the set separator.
+    /// Reports the values of a column [`sift_columns`] kept; `set_separator` when it is
+    /// one byte long.
     #[inline(always)]
     fn sifted_column(
         &self,
         line: Line<'_>,
         kept: &SiftedColumn,
-        sets_classified: bool,
+        set_separator: Option<u8>,
         sink: &mut impl ValueSink,
     ) {
         let Some(field) = self.fields.get(kept.column) else {
@@ -602,15 +595,15 @@ impl ZeekTsvParser {
             self.sifted_value(line, field, (start, end), marks, sink);
             return;
         }
-        if !sets_classified {
+        let Some(set_separator) = set_separator else {
             self.column::<true>(line, kept.column, (start, end), None, sink);
             return;
-        }
+        };
         let value = &line.bytes[start..end];
         if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
             return;
         }
-        for_each_element(&self.chunks, start, end, |start, end| {
+        for_each_element(line.bytes, set_separator, start, end, |start, end| {
             let marks = span_marks(&self.chunks, start, end);
             self.sifted_value(line, field, (start, end), marks, sink);
         });
@@ -852,7 +845,7 @@ mod tests {
 
     fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
-        let columns = super::sift_columns(line, separator, b',', &mut Vec::new(), &mut kept);
+        let columns = super::sift_columns(line, separator, &mut Vec::new(), &mut kept);
         (columns, kept)
     }
 
@@ -971,7 +964,7 @@ mod tests {
             let start = start.min(line.len());
             let end = (start + length).min(line.len());
             let mut chunks = Vec::new();
-            super::line_bits(&line, b'\t', b',', &mut chunks);
+            super::line_bits(&line, b'\t', &mut chunks);
             proptest::prop_assert_eq!(
                 super::may_hold_ioc_at(&chunks, start, end),
                 super::may_hold_ioc(&line[start..end]),
