@@ -7,6 +7,12 @@
 //! filters is refused (400) instead of silently skipping or repeating objects. `limit` is
 //! left out because clients may change it between pages (taxii2-client's `as_pages` shrinks
 //! it to the size of a short page).
+//!
+//! Objects that many events share (the creator's identity, marking definitions, galaxy
+//! clusters) are listed once per chain of pages: the token also carries a short digest of
+//! each shared object already sent, so later pages leave them out. Past
+//! `MAX_REMEMBERED_SHARED` of them a chain stops remembering and repeats the rest, which
+//! costs bytes but never loses an object.
 
 use super::{TaxiiCall, TaxiiError, parse_timestamp};
 use kizuna_store::ChangedEvent;
@@ -16,11 +22,22 @@ use sha2::{Digest, Sha256};
 pub const DEFAULT_LIMIT: usize = 1_000;
 pub const MAX_LIMIT: usize = 10_000;
 
-/// Where a page starts: an event (inclusive) and a position in its object list.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where a page starts: an event (inclusive) and a position in its object list, with the
+/// shared objects earlier pages of the chain sent.
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Cursor {
     pub event: ChangedEvent,
     pub position: usize,
+    pub shared_sent: Vec<u64>,
+}
+
+/// Shared objects a `next` token remembers (16 characters each).
+pub const MAX_REMEMBERED_SHARED: usize = 128;
+
+/// The digest a token keeps of a shared object's id.
+pub fn shared_digest(id: &str) -> u64 {
+    let hash = Sha256::digest(id.as_bytes());
+    u64::from_le_bytes(hash[..8].try_into().unwrap_or_default())
 }
 
 /// `match[version]`: we keep one version of each object, so `first`, `last` and `all` all
@@ -150,11 +167,18 @@ impl ListParams {
     }
 
     /// The `next` token of a page ending before `cursor`.
-    pub fn token(&self, cursor: Cursor) -> String {
-        format!(
+    pub fn token(&self, cursor: &Cursor) -> String {
+        let mut token = format!(
             "{:x}.{:x}.{:x}.{}",
             cursor.event.local_change_us, cursor.event.id, cursor.position, self.digest
-        )
+        );
+        if !cursor.shared_sent.is_empty() {
+            token.push('.');
+            for digest in &cursor.shared_sent {
+                token.push_str(&format!("{digest:016x}"));
+            }
+        }
+        token
     }
 }
 
@@ -185,8 +209,10 @@ fn decode_token(token: &str, digest: &str) -> Result<Cursor, TaxiiError> {
         )
     };
     let parts: Vec<&str> = token.trim().split('.').collect();
-    let [change, id, position, given] = parts[..] else {
-        return Err(invalid());
+    let (change, id, position, given, shared) = match parts[..] {
+        [change, id, position, given] => (change, id, position, given, ""),
+        [change, id, position, given, shared] => (change, id, position, given, shared),
+        _ => return Err(invalid()),
     };
     if given != digest {
         return Err(invalid());
@@ -198,5 +224,15 @@ fn decode_token(token: &str, digest: &str) -> Result<Cursor, TaxiiError> {
             id: i64::try_from(number(id)?).map_err(|_| invalid())?,
         },
         position: usize::try_from(number(position)?).map_err(|_| invalid())?,
+        shared_sent: shared_digests(shared).ok_or_else(invalid)?,
     })
+}
+
+fn shared_digests(text: &str) -> Option<Vec<u64>> {
+    if !text.len().is_multiple_of(16) || text.len() / 16 > MAX_REMEMBERED_SHARED {
+        return None;
+    }
+    (0..text.len() / 16)
+        .map(|index| u64::from_str_radix(text.get(index * 16..index * 16 + 16)?, 16).ok())
+        .collect()
 }

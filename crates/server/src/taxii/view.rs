@@ -11,7 +11,7 @@
 //! the reader's visibility and the filter: paging through a 1,000-indicator event renders it
 //! once, not once per page.
 
-use super::paging::{Cursor, ListParams};
+use super::paging::{Cursor, ListParams, MAX_REMEMBERED_SHARED, shared_digest};
 use super::{TaxiiCall, TaxiiError};
 use crate::{AppState, ServerSettings};
 use kizuna_formats::misp::filters::{Scope, parse_search};
@@ -132,7 +132,8 @@ impl Page {
 const EVENTS_PER_QUERY: u64 = 16;
 
 /// The page `params` asks for: objects passing the `match` filters, in collection order,
-/// from `next` on, at most `limit`; an object id already in the page is not repeated.
+/// from `next` on, at most `limit`; an object id already in the page is not repeated, nor
+/// a shared object (identity, marking, cluster) an earlier page of the chain sent.
 /// `only_events` limits the page to those events (reading one object).
 pub async fn page(
     call: &TaxiiCall,
@@ -143,8 +144,13 @@ pub async fn page(
     let store = &call.state.store;
     let mut items: Vec<PageItem> = Vec::new();
     let mut in_page: HashSet<String> = HashSet::new();
-    let mut from = params.next.map(|cursor| cursor.event);
-    let resume = params.next;
+    let mut from = params.next.as_ref().map(|cursor| cursor.event);
+    let resume = params.next.as_ref().map(|cursor| (cursor.event, cursor.position));
+    let mut shared_sent: Vec<u64> = params
+        .next
+        .as_ref()
+        .map(|cursor| cursor.shared_sent.clone())
+        .unwrap_or_default();
     loop {
         let events = store
             .taxii_events_page(
@@ -161,7 +167,7 @@ pub async fn page(
                 continue;
             };
             let start = match resume {
-                Some(cursor) if cursor.event == *event => cursor.position,
+                Some((resume_event, position)) if resume_event == *event => position,
                 _ => 0,
             };
             for index in start..objects.len() {
@@ -169,13 +175,23 @@ pub async fn page(
                 if !params.matches(&object.id, &object.object_type, &object.version) {
                     continue;
                 }
+                if object.shared {
+                    let digest = shared_digest(&object.id);
+                    if shared_sent.contains(&digest) {
+                        continue;
+                    }
+                    if items.len() < params.limit && shared_sent.len() < MAX_REMEMBERED_SHARED {
+                        shared_sent.push(digest);
+                    }
+                }
                 if items.len() >= params.limit {
                     return Ok(Page {
                         items,
                         more: true,
-                        next: Some(params.token(Cursor {
+                        next: Some(params.token(&Cursor {
                             event: *event,
                             position: index,
+                            shared_sent,
                         })),
                     });
                 }
