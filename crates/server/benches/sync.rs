@@ -103,11 +103,13 @@ async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
         .expect("the server entry");
 
     let peak_reset = reset_peak();
+    let cpu_before = cpu_seconds();
     let began = Instant::now();
     let report = sync::run_pull(&local, server.id, &PullTechnique::Full, 1)
         .await
         .expect("the full pull");
     let seconds = began.elapsed().as_secs_f64();
+    let cpu_after = cpu_seconds();
     assert!(report.ok(), "{report:?}");
     println!(
         "  full pull: {} events ({} attributes) in {seconds:.1} s = {:.0} events/s, {:.0} \
@@ -120,6 +122,18 @@ async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
         if peak_reset { "" } else { " (since start)" },
     );
     print_timings(&report.timings);
+    println!(
+        "  CPU during the pull (both instances): {:.1} s, of which SQLite connection threads \
+         {:.1} s; load average {}",
+        cpu_after.0 - cpu_before.0,
+        cpu_after.1 - cpu_before.1,
+        std::fs::read_to_string("/proc/loadavg")
+            .unwrap_or_default()
+            .split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     let began = Instant::now();
     let again = sync::run_pull(&local, server.id, &PullTechnique::Full, 1)
         .await
@@ -129,6 +143,34 @@ async fn bench_pull(folder: &std::path::Path, events: u64, per_event: u64) {
         again.fetched,
         began.elapsed().as_secs_f64()
     );
+}
+
+/// CPU seconds (user + system) of the whole process, and of its SQLite connection threads
+/// (sqlx runs each connection on a thread of its own), from /proc at 100 ticks a second.
+fn cpu_seconds() -> (f64, f64) {
+    let ticks = |stat: &str| -> f64 {
+        // Fields after the parenthesised thread name: state is the first, utime the 12th.
+        let after_name = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |index: usize| fields.get(index).and_then(|text| text.parse::<f64>().ok());
+        (field(11).unwrap_or(0.0) + field(12).unwrap_or(0.0)) / 100.0
+    };
+    let process = std::fs::read_to_string("/proc/self/stat")
+        .map(|stat| ticks(&stat))
+        .unwrap_or(0.0);
+    let mut sqlite = 0.0;
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let path = task.path();
+            let name = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if name.starts_with("sqlx-sqlite") {
+                sqlite += std::fs::read_to_string(path.join("stat"))
+                    .map(|stat| ticks(&stat))
+                    .unwrap_or(0.0);
+            }
+        }
+    }
+    (process, sqlite)
 }
 
 /// The pull loop's own account of where its time went (waits of the loop; writing is the
