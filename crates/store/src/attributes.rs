@@ -161,12 +161,14 @@ impl Tx {
             }
         };
         if needs_ids {
-            for (attribute, id) in attributes.iter().zip(&ids) {
-                if !attribute.tags.is_empty() {
-                    self.attach_attribute_tags(event_id, *id, &attribute.tags, may_create_tags)
-                        .await?;
-                }
-            }
+            let tagged: Vec<(i64, &[kizuna_model::AttachedTag])> = attributes
+                .iter()
+                .zip(&ids)
+                .filter(|(attribute, _)| !attribute.tags.is_empty())
+                .map(|(attribute, id)| (*id, attribute.tags.as_slice()))
+                .collect();
+            self.attach_tags_of_attributes(event_id, &tagged, may_create_tags)
+                .await?;
         }
         Ok(ids)
     }

@@ -141,6 +141,38 @@ impl Tx {
         Ok(())
     }
 
+    /// Attaches the tags of many attributes of one event, capturing each distinct tag name
+    /// once rather than once per attribute (an import of thousands of attributes usually
+    /// names a handful of tags).
+    pub(crate) async fn attach_tags_of_attributes(
+        &mut self,
+        event_id: i64,
+        attributes: &[(i64, &[AttachedTag])],
+        may_create: bool,
+    ) -> Result<()> {
+        let mut captured: std::collections::HashMap<String, Option<i64>> =
+            std::collections::HashMap::new();
+        for (attribute_id, tags) in attributes {
+            for attached in *tags {
+                // Tag names match case-insensitively, as capture_tag's lookup does.
+                let key = attached.tag.name.to_lowercase();
+                let tag_id = match captured.get(&key) {
+                    Some(tag_id) => *tag_id,
+                    None => {
+                        let tag_id = self.capture_tag(&attached.tag, may_create).await?;
+                        captured.insert(key, tag_id);
+                        tag_id
+                    }
+                };
+                if let Some(tag_id) = tag_id {
+                    self.link_attribute_tag(event_id, *attribute_id, tag_id, attached)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+
     pub(crate) async fn link_attribute_tag(
         &mut self,
         event_id: i64,
