@@ -467,11 +467,6 @@ def test_stix2_sink_and_source(world: World) -> None:
     validate_objects(json.loads(f.serialize()) for f in found)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known server limit (issue 8 open): objects shared by events (the creator's "
-    "identity, markings) are listed once per page, not once per collection",
-)
 def test_paging_over_thousands_of_objects(world: World) -> None:
     """3,000 indicators in three envelopes of 1,000, then every object of the collection in
     pages of 500 following `next`: each posted indicator once, no object version twice,
