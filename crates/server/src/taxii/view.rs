@@ -145,7 +145,10 @@ pub async fn page(
     let mut items: Vec<PageItem> = Vec::new();
     let mut in_page: HashSet<String> = HashSet::new();
     let mut from = params.next.as_ref().map(|cursor| cursor.event);
-    let resume = params.next.as_ref().map(|cursor| (cursor.event, cursor.position));
+    let resume = params
+        .next
+        .as_ref()
+        .map(|cursor| (cursor.event, cursor.position));
     let mut shared_sent: Vec<u64> = params
         .next
         .as_ref()

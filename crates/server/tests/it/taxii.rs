@@ -577,7 +577,10 @@ async fn paging_walks_thousands_of_objects_without_gaps_or_repeats() {
     let expected: HashSet<&String> = everything.iter().collect();
     assert_eq!(walked_unique, expected);
     assert_eq!(
-        walked.iter().filter(|id| id.starts_with("identity--")).count(),
+        walked
+            .iter()
+            .filter(|id| id.starts_with("identity--"))
+            .count(),
         1
     );
 
