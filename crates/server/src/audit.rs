@@ -169,6 +169,40 @@ pub(crate) async fn record_write(
     response
 }
 
+/// A write made outside the MISP API (TAXII), described by its handler: the MISP API's
+/// writes are described from their path and answer instead ([`record_write`]).
+pub(crate) struct DescribedWrite {
+    pub action: &'static str,
+    pub model: &'static str,
+    pub model_id: i64,
+    pub model_title: String,
+    pub event_id: i64,
+    /// A JSON text of what was done; no secrets.
+    pub change: String,
+}
+
+/// Records a successful write of another API than MISP's.
+pub(crate) async fn record_described_write(
+    state: &AppState,
+    principal: &Principal,
+    headers: &HeaderMap,
+    client: ClientAddress,
+    now: i64,
+    write: DescribedWrite,
+) {
+    let entry = AuditEntry {
+        request_id: request_id(headers),
+        action: write.action.to_string(),
+        model: write.model.to_string(),
+        model_id: write.model_id,
+        model_title: write.model_title,
+        event_id: write.event_id,
+        change: write.change,
+        ..entry_of(principal, client, now)
+    };
+    insert(state, entry).await;
+}
+
 /// MISP's model name for a controller.
 fn model_name(controller: &str) -> String {
     let known = match controller {

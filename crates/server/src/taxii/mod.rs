@@ -154,6 +154,7 @@ pub(crate) struct TaxiiCall {
     pub principal: Principal,
     pub viewer: Viewer,
     pub headers: HeaderMap,
+    pub client: ClientAddress,
     /// Query parameters by name (the last value of a repeated one wins).
     pub query: BTreeMap<String, String>,
     pub now: i64,
@@ -162,6 +163,20 @@ pub(crate) struct TaxiiCall {
 impl TaxiiCall {
     pub fn is_site_admin(&self) -> bool {
         self.principal.role.permissions.perm_site_admin
+    }
+
+    /// Writes the audit log entry of a successful TAXII write (as the MISP API's writes
+    /// are audited).
+    pub async fn audit(&self, write: crate::audit::DescribedWrite) {
+        crate::audit::record_described_write(
+            &self.state,
+            &self.principal,
+            &self.headers,
+            self.client,
+            self.now,
+            write,
+        )
+        .await;
     }
 }
 
@@ -203,6 +218,7 @@ async fn route(
         principal,
         viewer,
         headers: headers.clone(),
+        client,
         query,
         now,
     };

@@ -10,6 +10,7 @@ use super::collections::{Access, readable};
 use super::paging::ListParams;
 use super::view::{Page, View, page};
 use super::{TaxiiCall, TaxiiError, taxii_response, timestamp_text};
+use crate::audit::DescribedWrite;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use kizuna_model::Event;
@@ -166,17 +167,36 @@ pub async fn delete(call: &TaxiiCall, id: &str, object_id: &str) -> Result<Respo
                     "You may not delete attributes of this event.",
                 ));
             }
-            match store.attribute(&Key::Id(stored.id), false).await {
-                Ok(attribute) => store.delete_attribute(&attribute, false, call.now).await?,
+            let attribute = match store.attribute(&Key::Id(stored.id), false).await {
+                Ok(attribute) => attribute,
                 Err(StoreError::NotFound) => return Err(object_not_found(object_id)),
                 Err(other) => return Err(other.into()),
-            }
+            };
+            store.delete_attribute(&attribute, false, call.now).await?;
+            call.audit(DescribedWrite {
+                action: "soft_delete",
+                model: "Attribute",
+                model_id: attribute.id,
+                model_title: format!("Attribute ({}): {}", attribute.id, attribute.value()),
+                event_id: event.id,
+                change: deleted_change(object_id),
+            })
+            .await;
         }
         _ => {
             if !(permissions.perm_add && may_modify_event(call, &event)) {
                 return Err(TaxiiError::forbidden("You may not delete this event."));
             }
             store.delete_event(&event, true, call.now).await?;
+            call.audit(DescribedWrite {
+                action: "delete",
+                model: "Event",
+                model_id: event.id,
+                model_title: format!("Event ({}): {}", event.id, event.info),
+                event_id: event.id,
+                change: deleted_change(object_id),
+            })
+            .await;
         }
     }
     let mut response = taxii_response(call.version, StatusCode::OK, String::new());
@@ -184,6 +204,10 @@ pub async fn delete(call: &TaxiiCall, id: &str, object_id: &str) -> Result<Respo
         .headers_mut()
         .remove(axum::http::header::CONTENT_TYPE);
     Ok(response)
+}
+
+fn deleted_change(object_id: &str) -> String {
+    serde_json::json!({"via": "TAXII 2.1 DELETE", "object": object_id}).to_string()
 }
 
 /// MISP's canModifyEvent: site admin; perm_modify_org in the creator organisation; the

@@ -16,7 +16,7 @@ use super::collections::find;
 use super::media::check_content_type;
 use super::objects::{may_modify_event, split_id};
 use super::{TaxiiCall, TaxiiError, taxii_response};
-use crate::import::{ImportSettings, ToIdsOverride, import_event};
+use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_event};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -435,6 +435,7 @@ async fn save(
             for rejection in &summary.rejected {
                 reject(rejection, &labels, &event_uuid, by_uuid, outcomes);
             }
+            audit_saved(call, document, &event_uuid, &summary).await?;
             Ok(())
         }
         Err(StoreError::Conflict(message)) => {
@@ -450,6 +451,49 @@ async fn save(
         }
         Err(other) => Err(other.into()),
     }
+}
+
+/// One audit entry per event a POST added or changed, as `/events/add` and `/events/edit`
+/// write theirs.
+async fn audit_saved(
+    call: &TaxiiCall,
+    document: &Value,
+    event_uuid: &str,
+    summary: &ImportSummary,
+) -> Result<(), TaxiiError> {
+    let action = match (summary.events_added, summary.events_updated) {
+        (0, 0) => return Ok(()),
+        (0, _) => "edit",
+        _ => "add",
+    };
+    let event_id = call
+        .state
+        .store
+        .stored_uuids(&[event_uuid.to_string()])
+        .await?
+        .into_iter()
+        .find(|stored| stored.kind == StoredKind::Event)
+        .map_or(0, |stored| stored.event_id);
+    let info = document
+        .get("info")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    call.audit(crate::audit::DescribedWrite {
+        action,
+        model: "Event",
+        model_id: event_id,
+        model_title: format!("Event ({event_id}): {info}"),
+        event_id,
+        change: json!({
+            "via": "TAXII 2.1 POST",
+            "attributes_added": summary.attributes_added,
+            "objects_added": summary.objects_added,
+            "rejected": summary.rejected.len(),
+        })
+        .to_string(),
+    })
+    .await;
+    Ok(())
 }
 
 /// A rejection of the import path names an item by its label (`type value`) or the event.

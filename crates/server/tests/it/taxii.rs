@@ -798,6 +798,37 @@ async fn reposted_objects_update_in_place_when_newer_and_deletes_follow_misp_rul
     )
     .await;
     assert_taxii_error(&refused, StatusCode::FORBIDDEN);
+
+    // Every write is in the audit log, as the MISP API's are: the first POST added the
+    // event, the newer version edited it, the DELETE soft-deleted the attribute; the
+    // repeated and the older envelope changed nothing and left no entry.
+    let mut entries = server
+        .store
+        .list_audit_entries(&kizuna_store::AuditFilter::default(), 1000, 0)
+        .await
+        .unwrap();
+    entries.reverse();
+    let taxii_writes: Vec<(String, String)> = entries
+        .iter()
+        .filter(|listed| listed.entry.change.contains("TAXII 2.1"))
+        .map(|listed| (listed.entry.action.clone(), listed.entry.model.clone()))
+        .collect();
+    let expected: Vec<(String, String)> = [
+        ("add", "Event"),
+        ("edit", "Event"),
+        ("soft_delete", "Attribute"),
+    ]
+    .iter()
+    .map(|(action, model)| (action.to_string(), model.to_string()))
+    .collect();
+    assert_eq!(taxii_writes, expected);
+    let event_ids: HashSet<i64> = entries
+        .iter()
+        .filter(|listed| listed.entry.change.contains("TAXII 2.1"))
+        .map(|listed| listed.entry.event_id)
+        .collect();
+    assert_eq!(event_ids.len(), 1);
+    assert!(!event_ids.contains(&0));
 }
 
 #[tokio::test]
