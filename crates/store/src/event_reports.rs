@@ -3,7 +3,7 @@
 //! timestamp, so the new version reaches pollers and sync peers; a synced report only
 //! replaces ours when its timestamp is newer.
 
-use crate::{Key, Result, Store, StoreError, with_pool, with_tx};
+use crate::{Key, Result, Store, StoreError, Tx, with_pool, with_tx};
 use kizuna_model::{Distribution, EventReport};
 use sqlx::AssertSqlSafe;
 
@@ -170,22 +170,7 @@ impl Store {
     /// flag (found by its id), unpublishing its event and moving its timestamp to `now`.
     pub async fn update_event_report(&self, report: &EventReport, now: i64) -> Result<EventReport> {
         let mut tx = self.begin().await?;
-        let affected = with_tx!(&mut tx, conn => {
-            sqlx::query(
-                "UPDATE event_reports SET name = $1, content = $2, distribution = $3, \
-                 sharing_group_id = $4, timestamp = $5, deleted = $6 WHERE id = $7",
-            )
-            .bind(&report.name)
-            .bind(&report.content)
-            .bind(report.distribution.as_i64())
-            .bind(report.sharing_group_id)
-            .bind(report.timestamp)
-            .bind(report.deleted)
-            .bind(report.id)
-            .execute(&mut *conn)
-            .await?
-            .rows_affected()
-        });
+        let affected = write_report_fields(&mut tx, report, report.id).await?;
         if affected == 0 {
             return Err(StoreError::NotFound);
         }
@@ -256,21 +241,7 @@ impl Store {
                 Some((id, owner, timestamp))
                     if owner == event_id && report.timestamp > timestamp =>
                 {
-                    with_tx!(&mut tx, conn => {
-                        sqlx::query(
-                            "UPDATE event_reports SET name = $1, content = $2, distribution = $3, \
-                             sharing_group_id = $4, timestamp = $5, deleted = $6 WHERE id = $7",
-                        )
-                        .bind(&report.name)
-                        .bind(&report.content)
-                        .bind(report.distribution.as_i64())
-                        .bind(report.sharing_group_id)
-                        .bind(report.timestamp)
-                        .bind(report.deleted)
-                        .bind(id)
-                        .execute(&mut *conn)
-                        .await?;
-                    });
+                    write_report_fields(&mut tx, report, id).await?;
                     outcome.updated += 1;
                 }
                 Some(_) => outcome.kept += 1,
@@ -279,4 +250,24 @@ impl Store {
         tx.commit().await?;
         Ok(outcome)
     }
+}
+
+/// Writes the fields an edit may change into the report with id `id`; the rows changed.
+async fn write_report_fields(tx: &mut Tx, report: &EventReport, id: i64) -> Result<u64> {
+    Ok(with_tx!(tx, conn => {
+        sqlx::query(
+            "UPDATE event_reports SET name = $1, content = $2, distribution = $3, \
+             sharing_group_id = $4, timestamp = $5, deleted = $6 WHERE id = $7",
+        )
+        .bind(&report.name)
+        .bind(&report.content)
+        .bind(report.distribution.as_i64())
+        .bind(report.sharing_group_id)
+        .bind(report.timestamp)
+        .bind(report.deleted)
+        .bind(id)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected()
+    }))
 }
