@@ -3,7 +3,7 @@
 //! changes (`events.local_change_us`, TAXII's `date_added`).
 
 use crate::sql::bind_all;
-use crate::{Result, Store, StoreError, conflict_on_unique, with_pool};
+use crate::{Dialect, Result, Store, StoreError, conflict_on_unique, with_pool};
 use kizuna_model::access::Viewer;
 use kizuna_model::query::AttributeCriteria;
 use sqlx::AssertSqlSafe;
@@ -156,6 +156,15 @@ pub enum StoredKind {
     Object,
     Event,
 }
+
+/// The change time below which no PostgreSQL transaction still running can store a change:
+/// the start of the oldest one holding a transaction id (only writers get one). Changes are
+/// stamped when written but seen when committed, so without this bound a poller could read a
+/// later change, move its `added_after` past it, and never see an earlier one committed
+/// after. SQLite needs none: its one writer commits before the next one writes.
+const SETTLED_HORIZON_PG: &str = "COALESCE((SELECT (extract(epoch FROM min(xact_start)) * 1000000)::BIGINT \
+     FROM pg_stat_activity WHERE backend_xid IS NOT NULL AND datname = current_database() \
+     AND pid <> pg_backend_pid()), 9223372036854775807)";
 
 impl Store {
     /// Stores a new collection; an alias already in use is a conflict.
@@ -347,6 +356,9 @@ impl Store {
         if let Some(after) = added_after_us {
             let after = sql.int(after);
             sql.push(format!("events.local_change_us > {after}"));
+        }
+        if self.dialect() == Dialect::Postgres {
+            sql.push(format!("events.local_change_us < {SETTLED_HORIZON_PG}"));
         }
         let text = format!(
             "SELECT events.local_change_us, events.id FROM events{} \

@@ -34,6 +34,85 @@ both_backends!(
     stored_uuids_name_attributes_objects_and_events,
 );
 
+/// PostgreSQL only: SQLite's one writer commits before the next one writes, so there a change
+/// is never seen out of order.
+#[tokio::test]
+async fn postgres_changes_of_a_running_transaction_are_not_overtaken() {
+    crate::support::run_postgres(changes_of_a_running_transaction_are_not_overtaken).await;
+}
+
+/// A transaction stamps its change when it writes it and commits later; a change committed
+/// meanwhile is held back, so a poller never moves its `added_after` past a change that
+/// has not been seen yet.
+async fn changes_of_a_running_transaction_are_not_overtaken(store: Store) {
+    use sqlx::Connection;
+    let org = create_org(&store, "ORG").await;
+    let criteria = AttributeCriteria::default();
+    let viewer = Viewer::SiteAdmin;
+    let mut ids = Vec::new();
+    for index in 0..2 {
+        let mut stored = event(org.id, &format!("event {index}"));
+        stored.attributes.push(ip_dst(&format!("192.0.2.{index}")));
+        ids.push(store.insert_event(&stored, true).await.unwrap());
+    }
+    let before = store
+        .taxii_events_page(&criteria, &viewer, None, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(before.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+
+    let mut slow = sqlx::PgConnection::connect(&crate::support::database_url())
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN").execute(&mut slow).await.unwrap();
+    sqlx::query("UPDATE events SET info = 'slow change' WHERE id = $1")
+        .bind(ids[0])
+        .execute(&mut slow)
+        .await
+        .unwrap();
+    // Committed after the slow change was stamped: later in TAXII order.
+    crate::support::execute(
+        &store,
+        &[format!(
+            "UPDATE events SET info = 'quick change' WHERE id = {}",
+            ids[1]
+        )],
+    )
+    .await;
+    let while_running = store
+        .taxii_events_page(&criteria, &viewer, None, None, None, 10)
+        .await
+        .unwrap();
+    assert_eq!(while_running, before[..1], "the quick change is held back");
+    let polled = store
+        .taxii_events_page(
+            &criteria,
+            &viewer,
+            None,
+            Some(before[1].local_change_us),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert!(polled.is_empty(), "{polled:?}");
+
+    sqlx::raw_sql("COMMIT").execute(&mut slow).await.unwrap();
+    slow.close().await.unwrap();
+    let after = store
+        .taxii_events_page(
+            &criteria,
+            &viewer,
+            None,
+            Some(before[1].local_change_us),
+            None,
+            10,
+        )
+        .await
+        .unwrap();
+    assert_eq!(after.iter().map(|e| e.id).collect::<Vec<_>>(), ids);
+}
+
 fn collection(title: &str, alias: &str) -> TaxiiCollection {
     TaxiiCollection {
         id: new_uuid(),
