@@ -98,6 +98,19 @@ async fn report_entry(call: &Call, report: &EventReport, event: &Event) -> ApiRe
     Ok(entry)
 }
 
+/// The report a request body describes (bare or under `EventReport`), checked field by field;
+/// refusals are titled `failure`.
+fn posted_report(call: &Call, failure: &str) -> ApiResult<EventReportInput> {
+    let body = call.body.clone().unwrap_or(Value::Null);
+    let object = report_object(&body).ok_or_else(|| {
+        ApiError::save_failed(
+            failure,
+            &FieldErrors::single("EventReport", "No report given."),
+        )
+    })?;
+    parse_event_report(object).map_err(|errors| ApiError::save_failed(failure, &errors))
+}
+
 /// The level and group of a new or edited report, checked against what the caller may use.
 async fn checked_level(
     call: &Call,
@@ -143,15 +156,7 @@ async fn add(call: &Call) -> ApiResult<Response> {
     }
     let event = call.visible_event_meta(0).await?;
     call.require(super::acl::may_modify_event(call, &event))?;
-    let body = call.body.clone().unwrap_or(Value::Null);
-    let object = report_object(&body).ok_or_else(|| {
-        ApiError::save_failed(
-            NAME,
-            &FieldErrors::single("EventReport", "No report given."),
-        )
-    })?;
-    let input =
-        parse_event_report(object).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let input = posted_report(call, NAME)?;
     let mut errors = FieldErrors::new();
     let name = input.name.clone().unwrap_or_default();
     if name.trim().is_empty() {
@@ -205,15 +210,7 @@ async fn edit(call: &Call) -> ApiResult<Response> {
     }
     let (current, event) = visible_report(call).await?;
     call.require(super::acl::may_modify_event(call, &event))?;
-    let body = call.body.clone().unwrap_or(Value::Null);
-    let object = report_object(&body).ok_or_else(|| {
-        ApiError::save_failed(
-            NAME,
-            &FieldErrors::single("EventReport", "No report given."),
-        )
-    })?;
-    let input =
-        parse_event_report(object).map_err(|errors| ApiError::save_failed(NAME, &errors))?;
+    let input = posted_report(call, NAME)?;
     let mut errors = FieldErrors::new();
     if input
         .name
