@@ -259,17 +259,26 @@ fn count(mask: u64) -> usize {
 #[inline(always)]
 fn long_run_starts(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
     let base = index * 64;
-    let inside = |index: usize| -> u64 {
+    // Bytes a run cannot cover: separators, and the end of the line.
+    let stops = |index: usize| -> u64 {
         match chunks.get(index) {
-            Some(bits) => !bits.separators & !bits_from(length.saturating_sub(index * 64)),
-            None => 0,
+            Some(bits) => bits.separators | bits_from(length.saturating_sub(index * 64)),
+            None => u64::MAX,
         }
     };
-    let here = inside(index);
-    let next = inside(index + 1);
-    // Such a run covers three whole aligned bytes of bits in a row, the first of them
-    // here or the first of the next chunk: most chunks of a Zeek line have none and stop
-    // at this test.
+    let (here, next) = (stops(index), stops(index + 1));
+    // Such a run holds an aligned 16-byte block without a stop, one of the four here or the
+    // first of the next chunk (for a run starting after byte 48): in most chunks of a Zeek
+    // line every such block holds a separator.
+    const LANE_LOWS: u64 = 0x0001_0001_0001_0001;
+    const LANE_HIGHS: u64 = 0x8000_8000_8000_8000;
+    let empty_lane = here.wrapping_sub(LANE_LOWS) & !here & LANE_HIGHS != 0;
+    if !empty_lane && next & 0xffff != 0 {
+        return 0;
+    }
+    let (here, next) = (!here, !next);
+    // Finer: such a run covers three whole aligned bytes of bits in a row, the first of
+    // them here or the first of the next chunk.
     let full_bytes = |bits: u64| u128::from(zero_bytes(!bits));
     let full = full_bytes(here) | full_bytes(next) << 64;
     if full & full >> 8 & full >> 16 & ((1 << 72) - 1) == 0 {
