@@ -383,12 +383,18 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
         };
     }
     let (first, last) = (start / 64, (end - 1) / 64);
-    let (dots, colons, others) = if first == last {
-        // The common case, a value inside one chunk: its dots are counted only as far
-        // as the rule needs (none, three, or another number).
-        let bits = &chunks[first];
-        let inside = bits_from(start % 64) & !bits_from(end - first * 64);
-        let dots = bits.dots & inside;
+    let (dots, colons, others) = if length <= 64 && last <= first + 1 {
+        // The common case, a value of one or two chunks: its bits in one word, from its
+        // start on. Its dots are counted only as far as the rule needs (none, three, or
+        // another number).
+        let shift = (start % 64) as u32;
+        let (here, next) = (&chunks[first], &chunks[last]);
+        // When the value is inside one chunk, `next` is `here`: what it adds lies after
+        // the value's end (or is `here` itself, for a value at the chunk's start).
+        let inside = u64::MAX >> (64 - length);
+        let window =
+            |here: u64, next: u64| ((here >> shift) | next.wrapping_shl(64 - shift)) & inside;
+        let dots = window(here.dots, next.dots);
         let without_two = dots & dots.wrapping_sub(1);
         let without_two = without_two & without_two.wrapping_sub(1);
         let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
@@ -397,7 +403,11 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
             (_, true) => DotCount::Three,
             _ => DotCount::Other,
         };
-        (dots, bits.colons & inside != 0, bits.others & inside != 0)
+        (
+            dots,
+            window(here.colons, next.colons) != 0,
+            window(here.others, next.others) != 0,
+        )
     } else {
         let mut dots = 0;
         let mut colons = false;
