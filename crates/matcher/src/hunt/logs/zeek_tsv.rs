@@ -18,10 +18,6 @@ pub(crate) struct ZeekTsvParser {
     /// Whether each column (by position in `#types`) is a container; empty while no
     /// `#types` follows the current `#fields`.
     containers: Vec<bool>,
-    /// Whether each column (by position in `#types`) has a numeric type (see
-    /// [`is_numeric_type`]): a scan never looks at it. Empty while no `#types` follows the
-    /// current `#fields`.
-    numeric: Vec<bool>,
     ts_column: Option<usize>,
     /// Leave the `ts` column unparsed ([`LineOutcome::Data`] without a time) for
     /// [`ZeekTsvParser::deferred_ts`] to read: a scan needs the time of the few lines with
@@ -42,7 +38,6 @@ impl Default for ZeekTsvParser {
             unset_field: b"-".to_vec(),
             fields: Vec::new(),
             containers: Vec::new(),
-            numeric: Vec::new(),
             ts_column: None,
             defer_ts: false,
             sifted: Vec::new(),
@@ -187,7 +182,6 @@ const SHORTEST_UNMARKED: usize = 32;
 /// Cuts `line` at every `separator` (one byte, neither a dot nor a colon) and keeps in
 /// `kept`, in column order, the columns that may hold an IoC: those with a dot or a colon
 /// (every IoC shape but a hash has one) and those of [`SHORTEST_UNMARKED`] bytes or more.
-/// Columns marked in `skipped` are never kept, whatever they hold.
 /// Returns the number of columns. `chunks` is scratch space.
 ///
 /// Driven by the marks and the long runs without a separator, not by the separators: the
@@ -198,7 +192,6 @@ const SHORTEST_UNMARKED: usize = 32;
 fn sift_columns(
     line: &[u8],
     separator: u8,
-    skipped: &[bool],
     chunks: &mut Vec<ChunkBits>,
     kept: &mut Vec<SiftedColumn>,
 ) -> usize {
@@ -218,13 +211,8 @@ fn sift_columns(
             // No separator lies between the column's start and `position`: those before
             // it are those before the column.
             let column = separators_before + count(bits.separators & !bits_from(offset));
-            let end = next_separator(chunks, position).unwrap_or(length);
-            done = end + 1;
-            interesting &= bits_from(done.saturating_sub(base));
-            if skipped.get(column) == Some(&true) {
-                continue;
-            }
             let start = previous_separator(chunks, position).map_or(0, |end| end + 1);
+            let end = next_separator(chunks, position).unwrap_or(length);
             // A long run reached before any mark of its column: the column's marks, if
             // any, lie after it (those before would have been reached first).
             let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, position, end);
@@ -234,6 +222,8 @@ fn sift_columns(
                 end,
                 marked,
             });
+            done = end + 1;
+            interesting &= bits_from(done.saturating_sub(base));
         }
         separators_before += count(bits.separators);
     }
@@ -490,21 +480,6 @@ fn any_mark(chunks: &[ChunkBits], from: usize, to: usize) -> bool {
         })
 }
 
-/// Whether a Zeek type's values (or, for a container, its elements' values) are numbers
-/// or `T`/`F` as Zeek writes them: no IoC shape can match them, so a scan skips such
-/// columns as soon as it knows their number, however their bytes look.
-fn is_numeric_type(kind: &[u8]) -> bool {
-    let element = kind
-        .strip_prefix(b"vector[")
-        .or_else(|| kind.strip_prefix(b"set["))
-        .and_then(|inner| inner.strip_suffix(b"]"))
-        .unwrap_or(kind);
-    matches!(
-        element,
-        b"time" | b"interval" | b"count" | b"int" | b"port" | b"double" | b"bool"
-    )
-}
-
 /// `value == marker`, with the cheap tests first: most values are not markers.
 #[inline]
 fn is_marker(value: &[u8], marker: &[u8]) -> bool {
@@ -592,13 +567,7 @@ impl ZeekTsvParser {
             [byte] => Some(byte),
             _ => None,
         };
-        let columns = sift_columns(
-            bytes,
-            separator,
-            &self.numeric,
-            &mut self.chunks,
-            &mut sifted,
-        );
+        let columns = sift_columns(bytes, separator, &mut self.chunks, &mut sifted);
         let outcome = if columns == self.fields.len() {
             for kept in &sifted {
                 self.sifted_column(line, kept, set_separator, sink);
@@ -723,9 +692,6 @@ impl ZeekTsvParser {
         let Some(field) = self.fields.get(column) else {
             return;
         };
-        if ONLY_POSSIBLE_IOCS && self.numeric.get(column) == Some(&true) {
-            return;
-        }
         let container = self.containers.get(column) == Some(&true);
         if ONLY_POSSIBLE_IOCS
             && !container
@@ -795,7 +761,6 @@ impl ZeekTsvParser {
                     .map(|name| String::from_utf8_lossy(name).into_owned())
                     .collect();
                 self.containers.clear();
-                self.numeric.clear();
                 self.ts_column = self.fields.iter().position(|name| name == "ts");
             }
             b"#types" => {
@@ -803,7 +768,6 @@ impl ZeekTsvParser {
                     .iter()
                     .map(|kind| kind.starts_with(b"vector[") || kind.starts_with(b"set["))
                     .collect();
-                self.numeric = values.iter().map(|kind| is_numeric_type(kind)).collect();
             }
             _ => {}
         }
@@ -878,17 +842,13 @@ mod tests {
     }
 
     /// What [`super::sift_columns`] keeps, byte by byte.
-    fn sift_reference(
-        line: &[u8],
-        separator: u8,
-        skipped: &[bool],
-    ) -> (usize, Vec<super::SiftedColumn>) {
+    fn sift_reference(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
         let mut columns = 0;
         let mut start = 0;
         for (column, value) in line.split(|&byte| byte == separator).enumerate() {
             let marked = value.iter().any(|&byte| matches!(byte, b'.' | b':'));
-            if (marked || value.len() >= 32) && skipped.get(column) != Some(&true) {
+            if marked || value.len() >= 32 {
                 kept.push(super::SiftedColumn {
                     column,
                     start,
@@ -902,9 +862,9 @@ mod tests {
         (columns, kept)
     }
 
-    fn sifted(line: &[u8], separator: u8, skipped: &[bool]) -> (usize, Vec<super::SiftedColumn>) {
+    fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
-        let columns = super::sift_columns(line, separator, skipped, &mut Vec::new(), &mut kept);
+        let columns = super::sift_columns(line, separator, &mut Vec::new(), &mut kept);
         (columns, kept)
     }
 
@@ -937,8 +897,8 @@ mod tests {
                         })
                         .collect();
                     assert_eq!(
-                        sifted(&line, separator, &[]),
-                        sift_reference(&line, separator, &[]),
+                        sifted(&line, separator),
+                        sift_reference(&line, separator),
                         "{separator} {line:?}"
                     );
                 }
@@ -948,7 +908,7 @@ mod tests {
         let long = [b'a'; 32];
         let line = [&long[..], b"\tx\t", &long[1..], b"\t1.2"].concat();
         assert_eq!(
-            sifted(&line, b'\t', &[]),
+            sifted(&line, b'\t'),
             (
                 4,
                 vec![
@@ -981,12 +941,8 @@ mod tests {
                 0..300,
             ),
             separator in proptest::sample::select(vec![b'\t', 0x00, 0xff, b'|', b'a']),
-            skipped in proptest::collection::vec(proptest::bool::ANY, 0..40),
         ) {
-            proptest::prop_assert_eq!(
-                sifted(&line, separator, &skipped),
-                sift_reference(&line, separator, &skipped)
-            );
+            proptest::prop_assert_eq!(sifted(&line, separator), sift_reference(&line, separator));
         }
 
         /// Long columns, with and without marks, across the 64-byte chunks of a line.
@@ -1008,11 +964,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>()
                 .join(&b'\t');
-            let skipped: Vec<bool> = columns.iter().map(|&(length, _)| length % 3 == 1).collect();
-            proptest::prop_assert_eq!(
-                sifted(&line, b'\t', &skipped),
-                sift_reference(&line, b'\t', &skipped)
-            );
+            proptest::prop_assert_eq!(sifted(&line, b'\t'), sift_reference(&line, b'\t'));
         }
 
         /// What the bits of a line tell of a value is what its bytes tell.
@@ -1087,8 +1039,7 @@ mod tests {
 
     proptest::proptest! {
         /// Sifting columns by their bytes drops exactly the values that cannot have an IoC
-        /// shape: what a scan gets is every value, filtered by the rule of `may_hold_ioc`,
-        /// but for the columns of a numeric type.
+        /// shape: what a scan gets is every value, filtered by the rule of `may_hold_ioc`.
         #[test]
         fn sifted_values_are_every_value_with_a_possible_shape(
             picks in proptest::collection::vec(0..COLUMN_VALUES.len(), 5..8),
@@ -1115,10 +1066,7 @@ mod tests {
                 };
                 proptest::prop_assert_eq!(outcome, LineOutcome::Data { ts: None });
                 proptest::prop_assert_eq!(possible_iocs.deferred_ts(&line), ts);
-                // `ts` is typed `time`: a scan never looks at it.
-                all.retain(|(field, value, _)| {
-                    field != "ts" && super::may_hold_ioc(value.as_bytes())
-                });
+                all.retain(|(_, value, _)| super::may_hold_ioc(value.as_bytes()));
                 proptest::prop_assert_eq!(sifted, all);
             } else {
                 proptest::prop_assert_eq!(full, LineOutcome::Malformed);
@@ -1243,95 +1191,11 @@ mod tests {
             proptest::prop_assert_eq!(outcome, LineOutcome::Data { ts: None });
             let mut expected = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
             every_value.parse_line(line.as_bytes(), |field, value, form| {
-                if field != "ts" && super::may_hold_ioc(value.as_bytes()) {
+                if super::may_hold_ioc(value.as_bytes()) {
                     super::ValueSink::value(&mut expected, field, value, form);
                 }
             });
             proptest::prop_assert_eq!(check.reported, expected.reported);
-        }
-    }
-
-    /// Columns Zeek types as numbers or booleans are never looked at by a scan, even when
-    /// their bytes have an IoC's shape; a `string` or `addr` column with the same bytes is,
-    /// and so is every column of a log without `#types`.
-    #[test]
-    fn a_scan_skips_columns_of_numeric_types() {
-        let hash = "d41d8cd98f00b204e9800998ecf8427e";
-        for separator in ["\t", "||"] {
-            let sep = separator;
-            let headers = [
-                format!(
-                    "#separator \\x{}",
-                    if sep == "\t" { "09" } else { "7c\\x7c" }
-                ),
-                format!("#fields{sep}ts{sep}n{sep}d{sep}p{sep}s{sep}rtts{sep}a{sep}b{sep}h"),
-                format!(
-                    "#types{sep}time{sep}count{sep}double{sep}port{sep}string{sep}vector[interval]{sep}addr{sep}bool{sep}int"
-                ),
-            ];
-            let line = [
-                "1.2.3.4",
-                "1.2.3.4",
-                "1.2.3.4",
-                "1.2.3.4",
-                "1.2.3.4",
-                "1.2.3.4,5.6.7.8",
-                "1.2.3.4",
-                "evil.com",
-                hash,
-            ]
-            .join(sep);
-            let mut every_value = parser();
-            for header in &headers {
-                assert_eq!(values(&mut every_value, header).0, LineOutcome::Header);
-            }
-            let mut scan = every_value.clone();
-            scan.report_only_possible_iocs();
-            assert_eq!(
-                pairs(&mut scan, &line),
-                owned(&[("s", "1.2.3.4"), ("a", "1.2.3.4")]),
-                "{separator}"
-            );
-            // Parsing for every value still reads them all.
-            assert_eq!(pairs(&mut every_value, &line).len(), 10, "{separator}");
-            // A new `#fields` forgets the types: every column is looked at again.
-            let fields = headers[1].clone();
-            assert_eq!(values(&mut scan, &fields).0, LineOutcome::Header);
-            assert_eq!(
-                pairs(&mut scan, &line),
-                owned(&[
-                    ("ts", "1.2.3.4"),
-                    ("n", "1.2.3.4"),
-                    ("d", "1.2.3.4"),
-                    ("p", "1.2.3.4"),
-                    ("s", "1.2.3.4"),
-                    ("rtts", "1.2.3.4,5.6.7.8"),
-                    ("a", "1.2.3.4"),
-                    ("b", "evil.com"),
-                    ("h", hash),
-                ]),
-                "{separator}"
-            );
-        }
-        for (kind, numeric) in [
-            ("time", true),
-            ("interval", true),
-            ("count", true),
-            ("int", true),
-            ("port", true),
-            ("double", true),
-            ("bool", true),
-            ("set[count]", true),
-            ("vector[double]", true),
-            ("string", false),
-            ("addr", false),
-            ("subnet", false),
-            ("enum", false),
-            ("vector[string]", false),
-            ("set[addr]", false),
-            ("counter", false),
-        ] {
-            assert_eq!(super::is_numeric_type(kind.as_bytes()), numeric, "{kind}");
         }
     }
 
