@@ -834,40 +834,13 @@ fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
         // The last bytes as one word, zero above them, read without a byte loop: labels
         // are a few bytes long, most of them end in such a tail.
         let tail = if bytes.len() >= 8 {
-            le_word(&bytes[bytes.len() - 8..]) >> (8 * (8 - rest))
+            super::logs::le_word(&bytes[bytes.len() - 8..]) >> (8 * (8 - rest))
         } else {
-            short_le_word(bytes)
+            super::logs::short_le_word(bytes)
         };
         hash = mix_word(hash, tail | (or_word >> (8 * (8 - rest))));
     }
     hash
-}
-
-/// The first eight bytes of `bytes` as a little-endian word.
-#[inline(always)]
-fn le_word(bytes: &[u8]) -> u64 {
-    u64::from_le_bytes([
-        bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
-    ])
-}
-
-/// 1 to 7 bytes as a little-endian word, zero above them: two overlapping reads, whose
-/// common bytes are the same on both sides.
-#[inline(always)]
-fn short_le_word(bytes: &[u8]) -> u64 {
-    let length = bytes.len();
-    if length >= 4 {
-        let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
-        let high = &bytes[length - 4..];
-        let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
-        u64::from(low) | u64::from(high) << (8 * (length - 4))
-    } else if length >= 2 {
-        let low = u16::from_le_bytes([bytes[0], bytes[1]]);
-        let high = u16::from_le_bytes([bytes[length - 2], bytes[length - 1]]);
-        u64::from(low) | u64::from(high) << (8 * (length - 2))
-    } else {
-        u64::from(bytes[0])
-    }
 }
 
 /// Where the last dot of `name[..end]` is, eight bytes at a time from the end.
@@ -875,7 +848,7 @@ fn short_le_word(bytes: &[u8]) -> u64 {
 fn last_dot(name: &[u8], mut end: usize) -> Option<usize> {
     const DOTS: u64 = u64::from_ne_bytes([b'.'; 8]);
     while end >= 8 {
-        let dots = super::logs::zero_bytes(le_word(&name[end - 8..end]) ^ DOTS);
+        let dots = super::logs::zero_bytes(super::logs::le_word(&name[end - 8..end]) ^ DOTS);
         if dots != 0 {
             return Some(end - 8 + (63 - dots.leading_zeros() as usize) / 8);
         }

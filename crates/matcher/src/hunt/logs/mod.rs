@@ -172,7 +172,7 @@ pub(crate) fn may_hold_ioc(value: &[u8]) -> bool {
         let tail = if length >= 8 {
             le_word(&value[length - 8..]) >> (8 * (8 - rest))
         } else {
-            short_word(value)
+            short_le_word(value)
         };
         account(tail | (u64::from_ne_bytes([b'0'; 8]) << (8 * rest)));
     }
@@ -184,26 +184,28 @@ pub(crate) fn may_hold_ioc(value: &[u8]) -> bool {
 
 /// The first eight bytes of `bytes` as a little-endian word.
 #[inline(always)]
-fn le_word(bytes: &[u8]) -> u64 {
+pub(crate) fn le_word(bytes: &[u8]) -> u64 {
     u64::from_le_bytes([
         bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
     ])
 }
 
-/// 2 to 7 bytes as a little-endian word, zero above them: two overlapping reads, whose
+/// 1 to 7 bytes as a little-endian word, zero above them: two overlapping reads, whose
 /// common bytes are the same on both sides.
 #[inline(always)]
-fn short_word(bytes: &[u8]) -> u64 {
+pub(crate) fn short_le_word(bytes: &[u8]) -> u64 {
     let length = bytes.len();
     if length >= 4 {
         let low = u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]);
         let high = &bytes[length - 4..];
         let high = u32::from_le_bytes([high[0], high[1], high[2], high[3]]);
         u64::from(low) | u64::from(high) << (8 * (length - 4))
-    } else {
+    } else if length >= 2 {
         let low = u16::from_le_bytes([bytes[0], bytes[1]]);
         let high = u16::from_le_bytes([bytes[length - 2], bytes[length - 1]]);
         u64::from(low) | u64::from(high) << (8 * (length - 2))
+    } else {
+        u64::from(bytes[0])
     }
 }
 
