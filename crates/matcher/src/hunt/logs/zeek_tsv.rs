@@ -179,10 +179,11 @@ struct SiftedColumn {
 /// has neither, and the shortest hash has 32 digits (so has a container's element).
 const SHORTEST_UNMARKED: usize = 32;
 
-/// Cuts `line` at every `separator` (one byte, neither a dot nor a colon) and keeps in
-/// `kept`, in column order, the columns that may hold an IoC: those with a dot or a colon
-/// (every IoC shape but a hash has one) and those of [`SHORTEST_UNMARKED`] bytes or more.
-/// Returns the number of columns. `chunks` is scratch space.
+/// Cuts `line` at every `separator` (one byte, neither a dot, a colon nor a digit) and
+/// keeps in `kept`, in column order, the columns that may hold an IoC: those with a dot or
+/// a colon (every IoC shape but a hash has one), except those whose only byte besides
+/// digits is one dot, and those of [`SHORTEST_UNMARKED`] bytes or more. Returns the number
+/// of columns. `chunks` is scratch space.
 ///
 /// Driven by the marks and the long runs without a separator, not by the separators: the
 /// bits of the whole line are computed first ([`line_bits`]), then only the columns around
@@ -201,9 +202,18 @@ fn sift_columns(
     let mut separators_before = 0;
     // Where the next column to look at may start: the columns before it are done.
     let mut done: usize = 0;
+    let (mut after_bad, mut after_dots) = (Successors::default(), Successors::default());
     for (index, bits) in chunks.iter().enumerate() {
         let base = index * 64;
-        let mut interesting = bits.marks() | long_run_starts(chunks, index, length);
+        // A column whose only byte besides digits is one dot (a time, a duration) has no
+        // IoC shape: its dot is not worth a look. Any other dot has a neighbour among the
+        // column's non-digits, the one before or the one after it.
+        let non_digits = bits.others | bits.dots;
+        let bad = non_digits & !bits.separators;
+        let dots_in_company =
+            bits.dots & after_bad.of(bad, non_digits) | after_dots.of(bits.dots, non_digits) & bad;
+        let mut interesting =
+            bits.colons | dots_in_company | long_run_starts(chunks, index, length);
         interesting &= bits_from(done.saturating_sub(base));
         while interesting != 0 {
             let offset = interesting.trailing_zeros() as usize;
@@ -213,9 +223,9 @@ fn sift_columns(
             let column = separators_before + count(bits.separators & !bits_from(offset));
             let start = previous_separator(chunks, position).map_or(0, |end| end + 1);
             let end = next_separator(chunks, position).unwrap_or(length);
-            // A long run reached before any mark of its column: the column's marks, if
-            // any, lie after it (those before would have been reached first).
-            let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, position, end);
+            // Reached at a long run or at the neighbour of a dot: the column's marks may
+            // lie anywhere in it.
+            let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, start, end);
             kept.push(SiftedColumn {
                 column,
                 start,
@@ -228,6 +238,27 @@ fn sift_columns(
         separators_before += count(bits.separators);
     }
     separators_before + 1
+}
+
+/// For each set bit of a mask, the next byte of a set of bytes (`events`) after it, in
+/// the chunks of a line fed in order: the bit after it carried through the bytes between.
+#[derive(Default)]
+struct Successors {
+    /// The top bit of the previous chunk's mask, shifted into this chunk.
+    shifted_in: u64,
+    carry: bool,
+}
+
+impl Successors {
+    #[inline(always)]
+    fn of(&mut self, from: u64, events: u64) -> u64 {
+        let shifted = from << 1 | self.shifted_in;
+        self.shifted_in = from >> 63;
+        let (sum, overflow) = shifted.overflowing_add(!events);
+        let (sum, carried) = sum.overflowing_add(u64::from(self.carry));
+        self.carry = overflow | carried;
+        sum & events
+    }
 }
 
 /// The bits from `offset` on (none from 64 on).
@@ -528,6 +559,7 @@ impl ZeekTsvParser {
             && let [separator] = self.separator[..]
             && separator != b'.'
             && separator != b':'
+            && !separator.is_ascii_digit()
         {
             return self.parse_sifted(line, separator, sink);
         }
@@ -848,7 +880,9 @@ mod tests {
         let mut start = 0;
         for (column, value) in line.split(|&byte| byte == separator).enumerate() {
             let marked = value.iter().any(|&byte| matches!(byte, b'.' | b':'));
-            if marked || value.len() >= 32 {
+            let non_digits = value.iter().filter(|byte| !byte.is_ascii_digit()).count();
+            let lone_dot = !value.contains(&b':') && non_digits == 1;
+            if marked && !lone_dot || value.len() >= 32 {
                 kept.push(super::SiftedColumn {
                     column,
                     start,
@@ -904,9 +938,10 @@ mod tests {
                 }
             }
         }
-        // A long column without marks is kept, a shorter one is not.
+        // A long column without marks is kept, a shorter one is not; so is a number with
+        // one dot, not a column whose dot has company.
         let long = [b'a'; 32];
-        let line = [&long[..], b"\tx\t", &long[1..], b"\t1.2"].concat();
+        let line = [&long[..], b"\tx\t", &long[1..], b"\t1.a"].concat();
         assert_eq!(
             sifted(&line, b'\t'),
             (
@@ -927,6 +962,13 @@ mod tests {
                 ]
             )
         );
+        let line = b"1772323200.666609\t0.000982\t1.5.\t.5\t10.0.0.1";
+        let kept: Vec<_> = sifted(line, b'\t')
+            .1
+            .iter()
+            .map(|kept| kept.column)
+            .collect();
+        assert_eq!(kept, [2, 4]);
     }
 
     proptest::proptest! {
