@@ -69,6 +69,8 @@ pub(crate) enum KnownShape {
     Domain,
     /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape.
     Hash,
+    /// A colon and no dot: an IPv6 address, a URL (then with a slash) or no shape.
+    Colons,
 }
 
 /// An IoC a value matched, before its validity window is checked against the line's time.
@@ -360,6 +362,17 @@ impl IocIndex {
             KnownShape::Ipv4(None) => {}
             KnownShape::Domain => self.match_domain(value.as_bytes(), None, out),
             KnownShape::Hash => self.match_unchecked_hash(value.as_bytes(), out),
+            // What `match_plain` does with such a value, without its pass over the bytes:
+            // an address parses only from hex digits and colons, which that pass allows.
+            KnownShape::Colons => {
+                if memchr::memchr(b'/', value.as_bytes()).is_some() {
+                    self.match_plain(value, out);
+                } else if (!self.lookup.ipv6.is_empty() || !self.lookup.cidr6.is_empty())
+                    && let Some(ip) = parse_ipv6(value)
+                {
+                    self.match_ipv6(ip, None, out);
+                }
+            }
         }
     }
 

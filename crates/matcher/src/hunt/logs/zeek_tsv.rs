@@ -376,12 +376,13 @@ impl SpanMarks {
         }
     }
 
-    /// The one shape a value the rule lets through can still have; None when it may have
-    /// several (a colon: URL or IPv6) or when it is left to the general rule (digits and
-    /// dots of a hash's length).
+    /// The one shape (or pair: colons) a value the rule lets through can still have; None
+    /// when it may have several (a colon and a dot: URL or IPv6 with an IPv4 tail) or when
+    /// it is left to the general rule (digits and dots of a hash's length).
     #[inline(always)]
     fn known_shape(&self, value: &[u8]) -> Option<KnownShape> {
         match (self.dots, self.colons, self.others) {
+            (DotCount::None, true, _) => Some(KnownShape::Colons),
             (_, true, _) => None,
             (DotCount::None, false, _) => Some(KnownShape::Hash),
             (_, false, true) => Some(KnownShape::Domain),
@@ -493,6 +494,42 @@ fn for_each_element(
         }
     }
     visit(element_start, end);
+}
+
+/// Whether the container at `start..end` is short numbers only (`vector[interval]`, TTLs):
+/// shorter than a hash, digits, dots and `set_separator`s only, fewer than three dots in
+/// all. None of its elements can have an IoC shape, so none is looked at.
+#[inline(always)]
+fn numbers_only(
+    chunks: &[ChunkBits],
+    line: &[u8],
+    set_separator: u8,
+    start: usize,
+    end: usize,
+) -> bool {
+    let length = end - start;
+    if length == 0 || length >= SHORTEST_UNMARKED {
+        return false;
+    }
+    let (first, last) = (start / 64, (end - 1) / 64);
+    let shift = (start % 64) as u32;
+    let inside = u64::MAX >> (64 - length);
+    // As in `span_marks`: the value's bits from its start on, in one word.
+    let window = |here: u64, next: u64| ((here >> shift) | next.wrapping_shl(64 - shift)) & inside;
+    let (here, next) = (&chunks[first], &chunks[last]);
+    if window(here.colons, next.colons) != 0 {
+        return false;
+    }
+    let dots = window(here.dots, next.dots);
+    let without_two = dots & dots.wrapping_sub(1);
+    if without_two & without_two.wrapping_sub(1) != 0 {
+        return false;
+    }
+    let sets = window(
+        chunk_byte_bits(line, first, set_separator),
+        chunk_byte_bits(line, last, set_separator),
+    );
+    window(here.others, next.others) & !sets == 0
 }
 
 /// Whether a mark lies in `from..to`.
@@ -651,7 +688,10 @@ impl ZeekTsvParser {
             return;
         };
         let value = &line.bytes[start..end];
-        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
+        if is_marker(value, &self.empty_field)
+            || is_marker(value, &self.unset_field)
+            || numbers_only(&self.chunks, line.bytes, set_separator, start, end)
+        {
             return;
         }
         for_each_element(line.bytes, set_separator, start, end, |start, end| {
@@ -1037,7 +1077,7 @@ mod tests {
 
     /// Values a Zeek column may hold: shapes, near-shapes, markers, containers, long
     /// values with and without marks, bytes that are not UTF-8.
-    const COLUMN_VALUES: [&[u8]; 24] = [
+    const COLUMN_VALUES: [&[u8]; 27] = [
         b"1.2.3.4",
         b"evil.com",
         b"-",
@@ -1062,6 +1102,9 @@ mod tests {
         b"1>2",
         b"2230.000000,41830.000000",
         b"evil.com,1.2.3.4",
+        b"0.5,1.2.3.4",
+        b"1.2,3",
+        b"12,1.2.3,4",
     ];
 
     /// A parser reporting every value, and one as a scan uses it, after the same headers.
@@ -1120,7 +1163,7 @@ mod tests {
 
     /// IoCs the values of the shape test below may match: one of each kind, a CIDR that
     /// holds every IPv4 address, and the hashes and names of [`COLUMN_VALUES`].
-    const SHAPE_IOCS: [&str; 10] = [
+    const SHAPE_IOCS: [&str; 11] = [
         "1.2.3.4",
         "0.0.0.0/0",
         "evil.com",
@@ -1131,10 +1174,11 @@ mod tests {
         "2001:db8::1",
         "http://evil.com/x",
         "a-b_c.d0",
+        "2001:db8:1::/48",
     ];
 
     /// More values around the shapes a column's bits tell apart.
-    const SHAPE_VALUES: [&str; 17] = [
+    const SHAPE_VALUES: [&str; 25] = [
         "x.evil.com",
         "EVIL.COM.",
         "evil.com..",
@@ -1153,6 +1197,14 @@ mod tests {
         "d41d8cd98f00b204e9800998ecf8427e0",
         "1.2345678901234567890123456789.0",
         "a-b_c.D0",
+        "2001:DB8::1",
+        "2001:db8:1:0:0:0:0:9",
+        "2001:db8::g",
+        "::",
+        ":",
+        "evil.com:80",
+        "http://[2001:db8::1]:80/",
+        "ab:cd/ef",
     ];
 
     fn column_value() -> impl proptest::strategy::Strategy<Value = String> {
