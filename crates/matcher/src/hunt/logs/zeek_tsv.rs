@@ -3,7 +3,7 @@
 //! columns (`vector[…]`, `set[…]`) into one value per element.
 
 use super::super::index::{KnownShape, ValueForm};
-use super::super::ioc::parse_ipv4;
+use super::super::ioc::{ipv4_at_dots, parse_ipv4};
 use super::line_bits::{ChunkBits, chunk_byte_bits, line_bits};
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
@@ -353,6 +353,9 @@ struct SpanMarks {
     colons: bool,
     /// A byte that is neither a digit nor a dot.
     others: bool,
+    /// Where the dots are (bit `i` for byte `i` of the value) when the value is at most
+    /// 64 bytes long, else 0.
+    dot_bits: u64,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -386,6 +389,9 @@ impl SpanMarks {
             (_, true, _) => None,
             (DotCount::None, false, _) => Some(KnownShape::Hash),
             (_, false, true) => Some(KnownShape::Domain),
+            (DotCount::Three, false, false) if self.dot_bits != 0 => {
+                Some(KnownShape::Ipv4(ipv4_at_dots(value, self.dot_bits)))
+            }
             (DotCount::Three, false, false) => Some(KnownShape::Ipv4(parse_ipv4(value))),
             (DotCount::Other, false, false) => None,
         }
@@ -402,10 +408,11 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
             dots: DotCount::None,
             colons: false,
             others: false,
+            dot_bits: 0,
         };
     }
     let (first, last) = (start / 64, (end - 1) / 64);
-    let (dots, colons, others) = if length <= 64 && last <= first + 1 {
+    let (dots, colons, others, dot_bits) = if length <= 64 && last <= first + 1 {
         // The common case, a value of one or two chunks: its bits in one word, from its
         // start on. Its dots are counted only as far as the rule needs (none, three, or
         // another number).
@@ -416,11 +423,11 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
         let inside = u64::MAX >> (64 - length);
         let window =
             |here: u64, next: u64| ((here >> shift) | next.wrapping_shl(64 - shift)) & inside;
-        let dots = window(here.dots, next.dots);
-        let without_two = dots & dots.wrapping_sub(1);
+        let dot_bits = window(here.dots, next.dots);
+        let without_two = dot_bits & dot_bits.wrapping_sub(1);
         let without_two = without_two & without_two.wrapping_sub(1);
         let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
-        let dots = match (dots, three) {
+        let dots = match (dot_bits, three) {
             (0, _) => DotCount::None,
             (_, true) => DotCount::Three,
             _ => DotCount::Other,
@@ -429,6 +436,7 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
             dots,
             window(here.colons, next.colons) != 0,
             window(here.others, next.others) != 0,
+            dot_bits,
         )
     } else {
         let mut dots = 0;
@@ -449,13 +457,14 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
             3 => DotCount::Three,
             _ => DotCount::Other,
         };
-        (dots, colons, others)
+        (dots, colons, others, 0)
     };
     SpanMarks {
         length,
         dots,
         colons,
         others,
+        dot_bits,
     }
 }
 
@@ -678,6 +687,7 @@ impl ZeekTsvParser {
                     dots: DotCount::None,
                     colons: false,
                     others: true,
+                    dot_bits: 0,
                 }
             };
             self.sifted_value(line, field, (start, end), marks, sink);
