@@ -416,13 +416,9 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
         // The common case, a value of one or two chunks: its bits in one word, from its
         // start on. Its dots are counted only as far as the rule needs (none, three, or
         // another number).
-        let shift = (start % 64) as u32;
         let (here, next) = (&chunks[first], &chunks[last]);
-        // When the value is inside one chunk, `next` is `here`: what it adds lies after
-        // the value's end (or is `here` itself, for a value at the chunk's start).
-        let inside = u64::MAX >> (64 - length);
-        let window =
-            |here: u64, next: u64| ((here >> shift) | next.wrapping_shl(64 - shift)) & inside;
+        let window = ValueWindow::new(start, length);
+        let window = |here, next| window.bits(here, next);
         let dot_bits = window(here.dots, next.dots);
         let without_two = dot_bits & dot_bits.wrapping_sub(1);
         let without_two = without_two & without_two.wrapping_sub(1);
@@ -465,6 +461,32 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
         colons,
         others,
         dot_bits,
+    }
+}
+
+/// The bits of a value of 1 to 64 bytes that lies in at most two chunks, taken from the
+/// masks of its first (`here`) and last (`next`) chunk into one word, from its start on.
+#[derive(Clone, Copy)]
+struct ValueWindow {
+    shift: u32,
+    inside: u64,
+}
+
+impl ValueWindow {
+    #[inline(always)]
+    fn new(start: usize, length: usize) -> Self {
+        debug_assert!((1..=64).contains(&length));
+        ValueWindow {
+            shift: (start % 64) as u32,
+            inside: u64::MAX >> (64 - length),
+        }
+    }
+
+    /// When the value is inside one chunk, `next` is `here`: what it adds lies after the
+    /// value's end (or is `here` itself, for a value at the chunk's start).
+    #[inline(always)]
+    fn bits(self, here: u64, next: u64) -> u64 {
+        ((here >> self.shift) | next.wrapping_shl(64 - self.shift)) & self.inside
     }
 }
 
@@ -521,10 +543,8 @@ fn numbers_only(
         return false;
     }
     let (first, last) = (start / 64, (end - 1) / 64);
-    let shift = (start % 64) as u32;
-    let inside = u64::MAX >> (64 - length);
-    // As in `span_marks`: the value's bits from its start on, in one word.
-    let window = |here: u64, next: u64| ((here >> shift) | next.wrapping_shl(64 - shift)) & inside;
+    let window = ValueWindow::new(start, length);
+    let window = |here, next| window.bits(here, next);
     let (here, next) = (&chunks[first], &chunks[last]);
     if window(here.colons, next.colons) != 0 {
         return false;
