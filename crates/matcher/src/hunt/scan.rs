@@ -596,8 +596,10 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
     };
     let mut line_no = 0;
     let mut start = 0;
+    // One search over the block: a call per line would pay the search's set-up each time.
+    let mut line_ends = memchr::memchr_iter(b'\n', &block);
     while start < block.len() {
-        let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |end| start + end);
+        let end = line_ends.next().unwrap_or(block.len());
         line_no += 1;
         // Line ends are ASCII, so a line of a UTF-8 block is UTF-8.
         let line_text = text.and_then(|text| text.get(start..end));
