@@ -576,7 +576,7 @@ impl<'a> EventExport<'a> {
         let value = attribute.value();
         let common = Common {
             creator: self.creator.clone(),
-            timestamp,
+            created: timestamp_millis(timestamp),
             markings,
         };
         let mut labels = vec![
@@ -743,7 +743,7 @@ impl<'a> EventExport<'a> {
         let timestamp = self.item_timestamp(object.timestamp);
         let common = Common {
             creator: self.creator.clone(),
-            timestamp,
+            created: timestamp_millis(timestamp),
             markings,
         };
         let labels = vec![
@@ -856,7 +856,8 @@ const MISP_STIX_INDICATOR_TYPES: &[&str] = &[
 /// The properties every SDO of one item shares.
 struct Common {
     creator: String,
-    timestamp: i64,
+    /// The item's timestamp as `created`, formatted once for all its SDOs.
+    created: String,
     markings: Vec<String>,
 }
 
@@ -865,7 +866,7 @@ impl Common {
         SdoText::new(
             object_type,
             format!("{object_type}--{uuid}"),
-            timestamp_millis(self.timestamp),
+            self.created.clone(),
             Some(&self.creator),
         )
     }
@@ -974,6 +975,9 @@ impl SdoText {
 
     fn into_listed(mut self) -> StixObjectText {
         self.json.push(b'}');
+        // Rendered objects are kept (the TAXII render cache holds whole events): the
+        // buffer's slack would be held with them.
+        self.json.shrink_to_fit();
         let json = String::from_utf8(self.json)
             .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
         StixObjectText {
@@ -996,7 +1000,11 @@ fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
             .or_else(|| text("created"))
             .unwrap_or(event_version)
             .to_string(),
-        json: object.to_string(),
+        json: {
+            let mut json = object.to_string();
+            json.shrink_to_fit();
+            json
+        },
         shared,
     }
 }

@@ -53,20 +53,23 @@ fn contributing_properties(sco_type: &str) -> &'static [&'static str] {
 /// we derive its 122 free bits from a hash of the whole object instead of a random source,
 /// so the export stays reproducible, and mark it version 4 as the spec requires.
 pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
-    let mut contributing = Map::new();
+    // The contributing properties are written as canonical JSON straight from the borrowed
+    // values (only a file's chosen hash is rebuilt): an event's export derives thousands of
+    // these ids, and cloning each property into a map of its own cost more than the digest.
+    let mut contributing: Vec<(&str, Contribution<'_>)> = Vec::new();
     for &key in contributing_properties(sco_type) {
         let Some(value) = properties.get(key) else {
             continue;
         };
         let value = if key == "hashes" {
             match one_hash(value) {
-                Some(chosen) => chosen,
+                Some(chosen) => Contribution::Owned(chosen),
                 None => continue,
             }
         } else {
-            value.clone()
+            Contribution::Borrowed(value)
         };
-        contributing.insert(key.to_string(), value);
+        contributing.push((key, value));
     }
     let uuid = if contributing.is_empty() {
         let mut whole = properties.clone();
@@ -76,12 +79,41 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
         whole.insert("type".to_string(), Value::String(sco_type.to_string()));
         hashed_v4(&canonical_json(&Value::Object(whole)))
     } else {
-        Uuid::new_v5(
-            &SCO_NAMESPACE,
-            canonical_json(&Value::Object(contributing)).as_bytes(),
-        )
+        // Member names are ASCII, where UTF-16 order is byte order.
+        contributing.sort_unstable_by(|a, b| a.0.cmp(b.0));
+        let mut canonical = String::with_capacity(64);
+        canonical.push('{');
+        for (index, (key, value)) in contributing.iter().enumerate() {
+            if index > 0 {
+                canonical.push(',');
+            }
+            write_string(key, &mut canonical);
+            canonical.push(':');
+            write_canonical(value.get(), &mut canonical);
+        }
+        canonical.push('}');
+        Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())
     };
-    format!("{sco_type}--{uuid}")
+    let mut id = String::with_capacity(sco_type.len() + 38);
+    id.push_str(sco_type);
+    id.push_str("--");
+    let mut buffer = Uuid::encode_buffer();
+    id.push_str(uuid.hyphenated().encode_lower(&mut buffer));
+    id
+}
+
+enum Contribution<'a> {
+    Borrowed(&'a Value),
+    Owned(Value),
+}
+
+impl Contribution<'_> {
+    fn get(&self) -> &Value {
+        match self {
+            Self::Borrowed(value) => value,
+            Self::Owned(value) => value,
+        }
+    }
 }
 
 /// The single hash that contributes to a file's id: MD5, else SHA-1, else SHA-256, else
@@ -169,21 +201,30 @@ fn write_canonical(value: &Value, out: &mut String) {
 
 fn write_string(text: &str, out: &mut String) {
     out.push('"');
-    for ch in text.chars() {
-        match ch {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\u{08}' => out.push_str("\\b"),
-            '\u{0c}' => out.push_str("\\f"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            control if (control as u32) < 0x20 => {
-                out.push_str(&format!("\\u{:04x}", control as u32));
-            }
-            other => out.push(other),
+    // Runs without anything to escape are copied whole; only ASCII needs escaping, so a
+    // run always ends on a character boundary.
+    let mut run = 0;
+    for (index, byte) in text.bytes().enumerate() {
+        let escaped = match byte {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            control if control < 0x20 => "",
+            _ => continue,
+        };
+        out.push_str(&text[run..index]);
+        if escaped.is_empty() {
+            out.push_str(&format!("\\u{byte:04x}"));
+        } else {
+            out.push_str(escaped);
         }
+        run = index + 1;
     }
+    out.push_str(&text[run..]);
     out.push('"');
 }
 
@@ -308,6 +349,45 @@ mod tests {
             }})),
             "file--02fff920-f614-527c-81d1-6353633a6d21"
         );
+    }
+
+    /// The id is written from the borrowed properties; it must be the UUIDv5 of the
+    /// contributing properties' canonical JSON whatever their order, escapes or nesting.
+    #[test]
+    fn ids_are_the_digest_of_the_canonical_contributing_properties() {
+        let cases = [
+            json!({"type": "network-traffic", "protocols": ["tcp"], "dst_port": 443,
+                   "src_ref": "ipv4-addr--28bb3599-77cd-5a82-a950-b5bc3caf07c4",
+                   "dst_ref": "domain-name--bedb4899-d24b-5401-bc86-8f6b4cc18ec7",
+                   "is_active": true}),
+            json!({"type": "url", "value": "http://a.test/\"q\"\\p\u{1}\u{7f}\t\u{e9}\u{1f600}"}),
+            json!({"type": "windows-registry-key", "values": [{"data": "x\ny"}], "key": "HKLM\\Run"}),
+            json!({"type": "file", "name": "a.exe", "hashes": {"SHA-1": "da39a3ee5e6b4b0d3255bfef95601890afd80709", "SHA-256": "00"}}),
+        ];
+        for sco in cases {
+            let map = sco.as_object().unwrap().clone();
+            let sco_type = map["type"].as_str().unwrap();
+            let mut contributing = Map::new();
+            for &key in contributing_properties(sco_type) {
+                if let Some(value) = map.get(key) {
+                    let value = if key == "hashes" {
+                        one_hash(value).unwrap()
+                    } else {
+                        value.clone()
+                    };
+                    contributing.insert(key.to_string(), value);
+                }
+            }
+            let uuid = Uuid::new_v5(
+                &SCO_NAMESPACE,
+                canonical_json(&Value::Object(contributing)).as_bytes(),
+            );
+            assert_eq!(
+                sco_id(sco_type, &map),
+                format!("{sco_type}--{uuid}"),
+                "{sco}"
+            );
+        }
     }
 
     #[test]
