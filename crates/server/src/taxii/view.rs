@@ -360,10 +360,7 @@ impl RenderCache {
 
     fn insert(&mut self, key: RenderKey, objects: Arc<Vec<StixObjectText>>) {
         self.clock += 1;
-        let bytes = objects
-            .iter()
-            .map(|object| object.json.len() + object.id.len() + object.version.len() + 64)
-            .sum();
+        let bytes = held_bytes(&objects);
         while self.bytes + bytes > CACHE_BYTES && !self.entries.is_empty() {
             let oldest = self
                 .entries
@@ -388,6 +385,24 @@ impl RenderCache {
             self.bytes -= replaced.bytes;
         }
     }
+}
+
+/// What an event's rendered objects hold on the heap: their buffers' capacities plus the
+/// allocator's per-allocation overhead, so the cache's bound is a bound on memory, not on
+/// JSON text.
+fn held_bytes(objects: &Vec<StixObjectText>) -> usize {
+    const PER_ALLOCATION: usize = 16;
+    objects.capacity() * std::mem::size_of::<StixObjectText>()
+        + objects
+            .iter()
+            .map(|object| {
+                object.json.capacity()
+                    + object.id.capacity()
+                    + object.object_type.capacity()
+                    + object.version.capacity()
+                    + 4 * PER_ALLOCATION
+            })
+            .sum::<usize>()
 }
 
 type SharedCache = Arc<Mutex<RenderCache>>;
