@@ -334,8 +334,12 @@ struct RenderKey {
     filter: u64,
 }
 
-/// Bytes of rendered JSON kept per server; the entry used last is kept even when larger.
-const CACHE_BYTES: usize = 64 * 1024 * 1024;
+/// Heap bytes of rendered objects kept per server; the entry used last is kept even when
+/// larger. A pager walks one event's pages in a row, so a few events per reader is what
+/// pays; a collection scanned in order evicts each event before it comes round again
+/// (least recently used), whatever the bound, so a larger one buys memory, not speed;
+/// 32 MiB holds several 1,000-attribute events (3–5 MiB each).
+const CACHE_BYTES: usize = 32 * 1024 * 1024;
 
 #[derive(Default)]
 struct RenderCache {
