@@ -315,9 +315,26 @@ impl Store {
         let attribute_sql = format!(
             "SELECT {ATTRIBUTE_COLUMNS} FROM attributes WHERE event_id = $1{deleted_clause} ORDER BY id"
         );
-        let attribute_rows: Vec<AttributeRow> = with_pool!(self, pool => {
-            sqlx::query_as(AssertSqlSafe(attribute_sql.as_str())).bind(event_id).fetch_all(pool).await?
-        });
+        // On SQLite the rows are read on this task: through sqlx each of the event's rows
+        // would cross to the connection's worker thread and back (a wakeup per row), which a
+        // sync pull's event views paid for every attribute.
+        let attribute_rows: Vec<AttributeRow> = match &self.backend {
+            crate::Backend::Sqlite(pool) => {
+                let mut conn = pool.acquire().await?;
+                crate::sqlite_bulk::select_attribute_rows(
+                    &mut conn,
+                    &attribute_sql,
+                    &[crate::sql::Bind::Int(event_id)],
+                )
+                .await?
+            }
+            crate::Backend::Postgres(pool) => {
+                sqlx::query_as(AssertSqlSafe(attribute_sql.as_str()))
+                    .bind(event_id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         let tag_sql = format!(
             "SELECT attribute_tags.attribute_id AS owner_id, attribute_tags.local, \
              attribute_tags.relationship_type, {TAG_COLUMNS} FROM attribute_tags \
