@@ -6,6 +6,7 @@
 //! the spec (python-stix2 among them), which is what lets consumers deduplicate by id.
 
 use serde_json::{Map, Value};
+use std::borrow::Cow;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
@@ -56,18 +57,18 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
     // The contributing properties are written as canonical JSON straight from the borrowed
     // values (only a file's chosen hash is rebuilt): an event's export derives thousands of
     // these ids, and cloning each property into a map of its own cost more than the digest.
-    let mut contributing: Vec<(&str, Contribution<'_>)> = Vec::new();
+    let mut contributing: Vec<(&str, Cow<'_, Value>)> = Vec::new();
     for &key in contributing_properties(sco_type) {
         let Some(value) = properties.get(key) else {
             continue;
         };
         let value = if key == "hashes" {
             match one_hash(value) {
-                Some(chosen) => Contribution::Owned(chosen),
+                Some(chosen) => Cow::Owned(chosen),
                 None => continue,
             }
         } else {
-            Contribution::Borrowed(value)
+            Cow::Borrowed(value)
         };
         contributing.push((key, value));
     }
@@ -79,19 +80,14 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
         whole.insert("type".to_string(), Value::String(sco_type.to_string()));
         hashed_v4(&canonical_json(&Value::Object(whole)))
     } else {
-        // Member names are ASCII, where UTF-16 order is byte order.
-        contributing.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut canonical = String::with_capacity(64);
-        canonical.push('{');
-        for (index, (key, value)) in contributing.iter().enumerate() {
-            if index > 0 {
-                canonical.push(',');
-            }
-            write_string(key, &mut canonical);
-            canonical.push(':');
-            write_canonical(value.get(), &mut canonical);
-        }
-        canonical.push('}');
+        write_members(
+            contributing
+                .iter()
+                .map(|(key, value)| (*key, value.as_ref()))
+                .collect(),
+            &mut canonical,
+        );
         Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())
     };
     let mut id = String::with_capacity(sco_type.len() + 38);
@@ -100,20 +96,6 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
     let mut buffer = Uuid::encode_buffer();
     id.push_str(uuid.hyphenated().encode_lower(&mut buffer));
     id
-}
-
-enum Contribution<'a> {
-    Borrowed(&'a Value),
-    Owned(Value),
-}
-
-impl Contribution<'_> {
-    fn get(&self) -> &Value {
-        match self {
-            Self::Borrowed(value) => value,
-            Self::Owned(value) => value,
-        }
-    }
 }
 
 /// The single hash that contributes to a file's id: MD5, else SHA-1, else SHA-256, else
@@ -182,21 +164,29 @@ fn write_canonical(value: &Value, out: &mut String) {
             }
             out.push(']');
         }
-        Value::Object(members) => {
-            let mut keys: Vec<&String> = members.keys().collect();
-            keys.sort_by(|a, b| a.encode_utf16().cmp(b.encode_utf16()));
-            out.push('{');
-            for (index, key) in keys.into_iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_string(key, out);
-                out.push(':');
-                write_canonical(&members[key], out);
-            }
-            out.push('}');
-        }
+        Value::Object(members) => write_members(
+            members
+                .iter()
+                .map(|(key, value)| (key.as_str(), value))
+                .collect(),
+            out,
+        ),
     }
+}
+
+/// An object's members in canonical form: sorted by their names' UTF-16 code units.
+fn write_members(mut members: Vec<(&str, &Value)>, out: &mut String) {
+    members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    out.push('{');
+    for (index, (key, value)) in members.into_iter().enumerate() {
+        if index > 0 {
+            out.push(',');
+        }
+        write_string(key, out);
+        out.push(':');
+        write_canonical(value, out);
+    }
+    out.push('}');
 }
 
 fn write_string(text: &str, out: &mut String) {
