@@ -562,7 +562,16 @@ fn numbers_only(
 }
 
 /// Whether a mark lies in `from..to`.
+#[inline(always)]
 fn any_mark(chunks: &[ChunkBits], from: usize, to: usize) -> bool {
+    let length = to.saturating_sub(from);
+    let (first, last) = (from / 64, to.wrapping_sub(1) / 64);
+    if (1..=64).contains(&length) && last <= first + 1 {
+        // Most columns reached this way (cipher names, a hash list, ids) span at most two
+        // chunks: their marks in one word, as `span_marks` reads them.
+        let (here, next) = (&chunks[first], &chunks[last]);
+        return ValueWindow::new(from, length).bits(here.marks(), next.marks()) != 0;
+    }
     from < to
         && (from / 64..=(to - 1) / 64).any(|index| {
             let Some(bits) = chunks.get(index) else {
