@@ -294,10 +294,10 @@ pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
     if !(2..=45).contains(&bytes.len()) {
         return None;
     }
-    // Groups before the `::` (or all of them) in `head`, after it in `tail`.
-    let mut head = [0u16; 8];
-    let mut tail = [0u16; 8];
-    let (mut head_len, mut tail_len) = (0, 0);
+    // Groups before the `::` (or all of them) in `head`, after it in `tail`, each as the
+    // number its groups spell: no arrays to fill and fold afterwards.
+    let (mut head, mut tail) = (0u128, 0u128);
+    let (mut head_len, mut tail_len) = (0u32, 0u32);
     let mut compressed = false;
     let mut position = 0;
     if bytes.starts_with(b"::") {
@@ -317,26 +317,24 @@ pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
             group = group << 4 | u16::from(digit);
             position += 1;
         }
-        let groups: &mut [u16] = if compressed { &mut tail } else { &mut head };
-        let count = if compressed {
-            &mut tail_len
+        let (groups, count) = if compressed {
+            (&mut tail, &mut tail_len)
         } else {
-            &mut head_len
+            (&mut head, &mut head_len)
         };
         if bytes.get(position) == Some(&b'.') {
             let ip = parse_ipv4(&bytes[start..])?;
             if *count > 6 {
                 return None;
             }
-            groups[*count] = (ip >> 16) as u16;
-            groups[*count + 1] = ip as u16;
+            *groups = *groups << 32 | u128::from(ip);
             *count += 2;
             break;
         }
         if position == start || *count == 8 {
             return None;
         }
-        groups[*count] = group;
+        *groups = *groups << 16 | u128::from(group);
         *count += 1;
         if position == bytes.len() {
             break;
@@ -362,17 +360,9 @@ pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
     if (compressed && total > 7) || (!compressed && total != 8) {
         return None;
     }
-    let mut address = 0u128;
-    for &group in &head[..head_len] {
-        address = address << 16 | u128::from(group);
-    }
-    for _ in total..8 {
-        address <<= 16;
-    }
-    for &group in &tail[..tail_len] {
-        address = address << 16 | u128::from(group);
-    }
-    Some(address)
+    // The head's groups are the address's first ones, the zeros of `::` and the tail's
+    // groups follow (no head at all: a shift by 128 bits, nothing left of it).
+    Some(head.checked_shl(16 * (8 - head_len)).unwrap_or(0) | tail)
 }
 
 /// A table rather than a `match`: hex digits of addresses are random, so branches on
