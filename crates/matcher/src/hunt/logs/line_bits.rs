@@ -143,16 +143,21 @@ type Classifier = WordClassifier;
 mod sse2 {
     use super::{ChunkBits, Classify};
     use safe_arch::{
-        cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, cmp_lt_mask_i8_m128i, load_unaligned_m128i,
-        m128i, move_mask_i8_m128i, set_splat_i8_m128i,
+        add_i8_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, load_unaligned_m128i, m128i,
+        move_mask_i8_m128i, set_splat_i8_m128i,
     };
+
+    /// Added to a byte (wrapping), moves the digits `0`..=`9` to 118..=127, the only bytes
+    /// then above [`LAST_NON_DIGIT`] as signed bytes: one addition and one comparison.
+    const TO_DIGIT_TOP: i8 = (0x80 - (b'9' as i16 + 1)) as i8;
+    const LAST_NON_DIGIT: i8 = 0x7f - 10;
 
     pub(crate) struct VectorClassifier {
         separator: m128i,
         dot: m128i,
         colon: m128i,
-        before_zero: m128i,
-        after_nine: m128i,
+        to_digit_top: m128i,
+        last_non_digit: m128i,
     }
 
     impl VectorClassifier {
@@ -162,8 +167,8 @@ mod sse2 {
                 separator: set_splat_i8_m128i(separator as i8),
                 dot: set_splat_i8_m128i(b'.' as i8),
                 colon: set_splat_i8_m128i(b':' as i8),
-                before_zero: set_splat_i8_m128i(b'0' as i8 - 1),
-                after_nine: set_splat_i8_m128i(b'9' as i8 + 1),
+                to_digit_top: set_splat_i8_m128i(TO_DIGIT_TOP),
+                last_non_digit: set_splat_i8_m128i(LAST_NON_DIGIT),
             }
         }
     }
@@ -172,20 +177,24 @@ mod sse2 {
         #[inline(always)]
         fn classify(&self, chunk: &[u8; 64]) -> ChunkBits {
             let mut bits = ChunkBits::default();
+            // Digits and dots gathered for the whole chunk, inverted once.
+            let mut digits_or_dots = 0;
             for (index, sixteen) in chunk.as_chunks::<16>().0.iter().enumerate() {
                 let bytes = load_unaligned_m128i(sixteen);
                 let dots = cmp_eq_mask_i8_m128i(bytes, self.dot);
-                // Signed comparisons: bytes from 0x80 on are negative, below `0`.
-                let digits = cmp_gt_mask_i8_m128i(bytes, self.before_zero)
-                    & cmp_lt_mask_i8_m128i(bytes, self.after_nine);
+                let digits = cmp_gt_mask_i8_m128i(
+                    add_i8_m128i(bytes, self.to_digit_top),
+                    self.last_non_digit,
+                );
                 // `as u16` keeps the sixteen lane bits only, without sign extension.
                 let lanes =
                     |mask: m128i| u64::from(move_mask_i8_m128i(mask) as u16) << (16 * index);
                 bits.separators |= lanes(cmp_eq_mask_i8_m128i(bytes, self.separator));
                 bits.dots |= lanes(dots);
                 bits.colons |= lanes(cmp_eq_mask_i8_m128i(bytes, self.colon));
-                bits.others |= !lanes(digits | dots) & (0xffff << (16 * index));
+                digits_or_dots |= lanes(digits | dots);
             }
+            bits.others = !digits_or_dots;
             bits
         }
     }
