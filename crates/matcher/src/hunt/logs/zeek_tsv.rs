@@ -366,6 +366,28 @@ enum DotCount {
 }
 
 impl SpanMarks {
+    /// The marks of a value of at most 64 bytes from its bits (bit `i` for byte `i`, none
+    /// past its end). Its dots are counted only as far as the rule needs (none, three, or
+    /// another number).
+    #[inline(always)]
+    fn from_bits(length: usize, dot_bits: u64, colon_bits: u64, other_bits: u64) -> SpanMarks {
+        let without_two = dot_bits & dot_bits.wrapping_sub(1);
+        let without_two = without_two & without_two.wrapping_sub(1);
+        let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
+        let dots = match (dot_bits, three) {
+            (0, _) => DotCount::None,
+            (_, true) => DotCount::Three,
+            _ => DotCount::Other,
+        };
+        SpanMarks {
+            length,
+            dots,
+            colons: colon_bits != 0,
+            others: other_bits != 0,
+            dot_bits,
+        }
+    }
+
     /// [`may_hold_ioc`] of the value.
     #[inline(always)]
     fn may_hold_ioc(&self) -> bool {
@@ -412,55 +434,43 @@ fn span_marks(chunks: &[ChunkBits], start: usize, end: usize) -> SpanMarks {
         };
     }
     let (first, last) = (start / 64, (end - 1) / 64);
-    let (dots, colons, others, dot_bits) = if length <= 64 && last <= first + 1 {
+    if length <= 64 && last <= first + 1 {
         // The common case, a value of one or two chunks: its bits in one word, from its
-        // start on. Its dots are counted only as far as the rule needs (none, three, or
-        // another number).
+        // start on.
         let (here, next) = (&chunks[first], &chunks[last]);
         let window = ValueWindow::new(start, length);
         let window = |here, next| window.bits(here, next);
-        let dot_bits = window(here.dots, next.dots);
-        let without_two = dot_bits & dot_bits.wrapping_sub(1);
-        let without_two = without_two & without_two.wrapping_sub(1);
-        let three = without_two != 0 && without_two & without_two.wrapping_sub(1) == 0;
-        let dots = match (dot_bits, three) {
-            (0, _) => DotCount::None,
-            (_, true) => DotCount::Three,
-            _ => DotCount::Other,
-        };
-        (
-            dots,
-            window(here.colons, next.colons) != 0,
-            window(here.others, next.others) != 0,
-            dot_bits,
-        )
-    } else {
-        let mut dots = 0;
-        let mut colons = false;
-        let mut others = false;
-        for (offset, bits) in chunks[first..=last].iter().enumerate() {
-            let base = (first + offset) * 64;
-            let mut inside = bits_from(start.saturating_sub(base));
-            if end < base + 64 {
-                inside &= !bits_from(end - base);
-            }
-            dots += count(bits.dots & inside);
-            colons |= bits.colons & inside != 0;
-            others |= bits.others & inside != 0;
+        return SpanMarks::from_bits(
+            length,
+            window(here.dots, next.dots),
+            window(here.colons, next.colons),
+            window(here.others, next.others),
+        );
+    }
+    let mut dots = 0;
+    let mut colons = false;
+    let mut others = false;
+    for (offset, bits) in chunks[first..=last].iter().enumerate() {
+        let base = (first + offset) * 64;
+        let mut inside = bits_from(start.saturating_sub(base));
+        if end < base + 64 {
+            inside &= !bits_from(end - base);
         }
-        let dots = match dots {
-            0 => DotCount::None,
-            3 => DotCount::Three,
-            _ => DotCount::Other,
-        };
-        (dots, colons, others, 0)
+        dots += count(bits.dots & inside);
+        colons |= bits.colons & inside != 0;
+        others |= bits.others & inside != 0;
+    }
+    let dots = match dots {
+        0 => DotCount::None,
+        3 => DotCount::Three,
+        _ => DotCount::Other,
     };
     SpanMarks {
         length,
         dots,
         colons,
         others,
-        dot_bits,
+        dot_bits: 0,
     }
 }
 
@@ -527,38 +537,23 @@ fn for_each_element(
     visit(element_start, end);
 }
 
-/// Whether the container at `start..end` is short numbers only (`vector[interval]`, TTLs):
-/// shorter than a hash, digits, dots and `set_separator`s only, fewer than three dots in
-/// all. None of its elements can have an IoC shape, so none is looked at.
+/// Whether a container of `length` bytes with these bits (bit `i` for byte `i`) is short
+/// numbers only (`vector[interval]`, TTLs): shorter than a hash, digits, dots and set
+/// separators only, fewer than three dots in all. None of its elements can have an IoC
+/// shape, so none is looked at.
 #[inline(always)]
-fn numbers_only(
-    chunks: &[ChunkBits],
-    line: &[u8],
-    set_separator: u8,
-    start: usize,
-    end: usize,
-) -> bool {
-    let length = end - start;
-    if length == 0 || length >= SHORTEST_UNMARKED {
-        return false;
-    }
-    let (first, last) = (start / 64, (end - 1) / 64);
-    let window = ValueWindow::new(start, length);
-    let window = |here, next| window.bits(here, next);
-    let (here, next) = (&chunks[first], &chunks[last]);
-    if window(here.colons, next.colons) != 0 {
-        return false;
-    }
-    let dots = window(here.dots, next.dots);
+fn numbers_only(length: usize, dots: u64, colons: u64, others: u64, sets: u64) -> bool {
     let without_two = dots & dots.wrapping_sub(1);
-    if without_two & without_two.wrapping_sub(1) != 0 {
-        return false;
-    }
-    let sets = window(
-        chunk_byte_bits(line, first, set_separator),
-        chunk_byte_bits(line, last, set_separator),
-    );
-    window(here.others, next.others) & !sets == 0
+    (1..SHORTEST_UNMARKED).contains(&length)
+        && colons == 0
+        && without_two & without_two.wrapping_sub(1) == 0
+        && others & !sets == 0
+}
+
+/// The low `count` bits (0 to 64).
+#[inline(always)]
+fn low_bits(count: usize) -> u64 {
+    u64::MAX.checked_shr(64 - count as u32).unwrap_or(0)
 }
 
 /// Whether a mark lies in `from..to`.
@@ -727,12 +722,54 @@ impl ZeekTsvParser {
             return;
         };
         let value = &line.bytes[start..end];
-        if is_marker(value, &self.empty_field)
-            || is_marker(value, &self.unset_field)
-            || numbers_only(&self.chunks, line.bytes, set_separator, start, end)
-        {
+        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
             return;
         }
+        let length = end - start;
+        let (first, last) = (start / 64, end.saturating_sub(1) / 64);
+        if (1..=64).contains(&length) && last <= first + 1 {
+            // The container's bits in one word each, its set separators found once: each
+            // element's marks are a shift of them, without going back to the chunks.
+            let here_sets = chunk_byte_bits(line.bytes, first, set_separator);
+            let next_sets = if last == first {
+                here_sets
+            } else {
+                chunk_byte_bits(line.bytes, last, set_separator)
+            };
+            let (here, next) = (&self.chunks[first], &self.chunks[last]);
+            let window = ValueWindow::new(start, length);
+            let sets = window.bits(here_sets, next_sets);
+            let dots = window.bits(here.dots, next.dots);
+            let colons = window.bits(here.colons, next.colons);
+            let others = window.bits(here.others, next.others);
+            if numbers_only(length, dots, colons, others, sets) {
+                return;
+            }
+            let mut element_start = 0;
+            let mut later_sets = sets;
+            loop {
+                let element_end = match later_sets {
+                    0 => length,
+                    _ => later_sets.trailing_zeros() as usize,
+                };
+                let inside = low_bits(element_end - element_start);
+                let bits = |bits: u64| bits.checked_shr(element_start as u32).unwrap_or(0) & inside;
+                let marks = SpanMarks::from_bits(
+                    element_end - element_start,
+                    bits(dots),
+                    bits(colons),
+                    bits(others),
+                );
+                let element = (start + element_start, start + element_end);
+                self.sifted_value(line, field, element, marks, sink);
+                if later_sets == 0 {
+                    return;
+                }
+                later_sets &= later_sets - 1;
+                element_start = element_end + 1;
+            }
+        }
+        // Longer than a hash: not numbers only.
         for_each_element(line.bytes, set_separator, start, end, |start, end| {
             let marks = span_marks(&self.chunks, start, end);
             self.sifted_value(line, field, (start, end), marks, sink);
