@@ -203,7 +203,10 @@ fn sift_columns(
     // Where the next column to look at may start: the columns before it are done.
     let mut done: usize = 0;
     let (mut after_bad, mut after_dots) = (Successors::default(), Successors::default());
+    // Each chunk's stops, computed once: as the next chunk's, then as this one's.
+    let mut here_stops = stops(chunks, 0, length);
     for (index, bits) in chunks.iter().enumerate() {
+        let next_stops = stops(chunks, index + 1, length);
         let base = index * 64;
         // A column whose only byte besides digits is one dot (a time, a duration) has no
         // IoC shape: its dot is not worth a look. Any other dot has a neighbour among the
@@ -213,7 +216,8 @@ fn sift_columns(
         let dots_in_company =
             bits.dots & after_bad.of(bad, non_digits) | after_dots.of(bits.dots, non_digits) & bad;
         let mut interesting =
-            bits.colons | dots_in_company | long_run_starts(chunks, index, length);
+            bits.colons | dots_in_company | long_run_starts(here_stops, next_stops);
+        here_stops = next_stops;
         interesting &= bits_from(done.saturating_sub(base));
         while interesting != 0 {
             let offset = interesting.trailing_zeros() as usize;
@@ -275,19 +279,10 @@ fn count(mask: u64) -> usize {
     mask.count_ones() as usize
 }
 
-/// Bits of chunk `index` where a run of [`SHORTEST_UNMARKED`] bytes without a separator,
-/// inside the line, starts.
+/// Bits of a chunk where a run of [`SHORTEST_UNMARKED`] bytes without a separator, inside
+/// the line, starts; from the [`stops`] of the chunk (`here`) and of the next one.
 #[inline(always)]
-fn long_run_starts(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
-    let base = index * 64;
-    // Bytes a run cannot cover: separators, and the end of the line.
-    let stops = |index: usize| -> u64 {
-        match chunks.get(index) {
-            Some(bits) => bits.separators | bits_from(length.saturating_sub(index * 64)),
-            None => u64::MAX,
-        }
-    };
-    let (here, next) = (stops(index), stops(index + 1));
+fn long_run_starts(here: u64, next: u64) -> u64 {
     // Such a run holds an aligned 16-byte block without a stop, one of the four here or the
     // first of the next chunk (for a run starting after byte 48): in most chunks of a Zeek
     // line every such block holds a separator.
@@ -305,7 +300,6 @@ fn long_run_starts(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
     if full & full >> 8 & full >> 16 & ((1 << 72) - 1) == 0 {
         return 0;
     }
-    debug_assert!(base < length);
     // Each step doubles the length of the runs the bits stand for, from 1 to 32.
     const _: () = assert!(SHORTEST_UNMARKED == 32);
     let mut runs = u128::from(here) | u128::from(next) << 64;
@@ -313,6 +307,16 @@ fn long_run_starts(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
         runs &= runs >> shift;
     }
     runs as u64
+}
+
+/// The bytes of chunk `index` a run without a separator cannot cover: separators, and
+/// those from the end of the line on.
+#[inline(always)]
+fn stops(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
+    match chunks.get(index) {
+        Some(bits) => bits.separators | bits_from(length.saturating_sub(index * 64)),
+        None => u64::MAX,
+    }
 }
 
 /// The last separator before `position`.
