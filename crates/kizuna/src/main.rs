@@ -24,6 +24,10 @@ use kizuna_server::{AppState, IpBlock, ServerSettings, ThrottleSettings, bootstr
 use kizuna_store::Store;
 use std::process::ExitCode;
 
+/// mimalloc instead of glibc malloc: see ARCHITECTURE.md (allocator).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let runtime = match tokio::runtime::Builder::new_multi_thread()
