@@ -38,7 +38,9 @@
 //!   `valid_until` (else a later `last_seen`) → the indicator's `valid_until`.
 //! - created/modified: the attribute's (object's, event's) timestamp, ms precision.
 
-use super::ids::{derived_id, sco_id, timestamp_micros, timestamp_millis, timestamp_seconds};
+use super::ids::{
+    derived_id, sco_id, timestamp_micros, timestamp_millis, timestamp_seconds, write_json_string,
+};
 use super::markings::TlpMarking;
 use super::pattern::{
     address_type, as_number, attribute_pattern, bracket, hash_key, hash_path, hash_value,
@@ -48,6 +50,7 @@ use crate::export::{ExportItem, ExportWriter};
 use kizuna_model::{AttachedTag, Attribute, Event, MispObject};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
+use std::fmt::Write as _;
 
 /// What a STIX export needs besides the events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -275,7 +278,9 @@ struct EventExport<'a> {
     event_markings: Vec<String>,
     prelude: Vec<Value>,
     body: Vec<BodyEntry>,
-    positions: HashMap<String, usize>,
+    /// Body entries by STIX id; foldhash, not SipHash: thousands of lookups per event, of
+    /// keys the event itself produced.
+    positions: HashMap<String, usize, foldhash::fast::RandomState>,
     cluster_refs: Vec<String>,
 }
 
@@ -314,7 +319,7 @@ impl<'a> EventExport<'a> {
             event_markings: Vec::new(),
             prelude: Vec::new(),
             body: Vec::new(),
-            positions: HashMap::new(),
+            positions: HashMap::default(),
             cluster_refs: Vec::new(),
         }
     }
@@ -594,7 +599,7 @@ impl<'a> EventExport<'a> {
                 if let Some(description) = non_empty(&attribute.comment) {
                     sdo.string("description", description);
                 }
-                sdo.strings("labels", concat(&labels, &plain_labels));
+                sdo.strings("labels", merged_labels(&labels, &plain_labels));
                 if is_cve(&value) {
                     sdo.value(
                         "external_references",
@@ -610,7 +615,7 @@ impl<'a> EventExport<'a> {
                 if let Some(description) = non_empty(&attribute.comment) {
                     sdo.string("description", description);
                 }
-                sdo.strings("labels", concat(&labels, &plain_labels));
+                sdo.strings("labels", merged_labels(&labels, &plain_labels));
                 common.finish(&mut sdo);
                 self.add_sdo(sdo)
             }
@@ -625,7 +630,7 @@ impl<'a> EventExport<'a> {
                 indicator.string("pattern_type", &attribute.attr_type);
                 insert_validity(&mut indicator, attribute, timestamp);
                 indicator.kill_chain(&attribute.category);
-                indicator.strings("labels", concat(&labels, &plain_labels));
+                indicator.strings("labels", merged_labels(&labels, &plain_labels));
                 common.finish(&mut indicator);
                 self.add_sdo(indicator)
             }
@@ -652,7 +657,7 @@ impl<'a> EventExport<'a> {
                     );
                     observed.number("number_observed", 1);
                     observed.strings("object_refs", &refs);
-                    observed.strings("labels", concat(&labels, &plain_labels));
+                    observed.strings("labels", merged_labels(&labels, &plain_labels));
                     common.finish(&mut observed);
                     let id = self.add_sdo(observed);
                     for sco in scos {
@@ -674,7 +679,7 @@ impl<'a> EventExport<'a> {
                     indicator.string("pattern_version", "2.1");
                     insert_validity(&mut indicator, attribute, timestamp);
                     indicator.kill_chain(&attribute.category);
-                    indicator.strings("labels", concat(&indicator_labels, &plain_labels));
+                    indicator.strings("labels", merged_labels(&indicator_labels, &plain_labels));
                     common.finish(&mut indicator);
                     let id = self.add_sdo(indicator);
                     if let Some(observed_id) = &observed_id {
@@ -687,7 +692,7 @@ impl<'a> EventExport<'a> {
                         && MISP_STIX_INDICATOR_TYPES.contains(&attribute.attr_type.as_str()));
                 if !misp_reads_it_back {
                     let mut custom = common.sdo("x-misp-attribute", uuid);
-                    custom.strings("labels", concat(&labels, &plain_labels));
+                    custom.strings("labels", merged_labels(&labels, &plain_labels));
                     custom.string("x_misp_category", &attribute.category);
                     custom.string("x_misp_type", &attribute.attr_type);
                     custom.string("x_misp_value", &value);
@@ -764,7 +769,7 @@ impl<'a> EventExport<'a> {
         );
         observed.number("number_observed", 1);
         observed.strings("object_refs", &refs);
-        observed.strings("labels", concat(&labels, &tags.labels));
+        observed.strings("labels", merged_labels(&labels, &tags.labels));
         common.finish(&mut observed);
         let observed_id = self.add_sdo(observed);
         for sco in mapping.scos {
@@ -785,7 +790,7 @@ impl<'a> EventExport<'a> {
             let detecting: Vec<&Attribute> = mapped.iter().copied().filter(|a| a.to_ids).collect();
             insert_object_validity(&mut indicator, object, &detecting, timestamp);
             indicator.kill_chain(&object.meta_category);
-            indicator.strings("labels", concat(&indicator_labels, &tags.labels));
+            indicator.strings("labels", merged_labels(&indicator_labels, &tags.labels));
             common.finish(&mut indicator);
             let id = self.add_sdo(indicator);
             self.relationship(&id, "based-on", &observed_id, timestamp);
@@ -886,7 +891,7 @@ struct SdoText {
     object_type: String,
     /// `created`, which is also `modified`.
     version: String,
-    json: Vec<u8>,
+    json: String,
 }
 
 impl SdoText {
@@ -894,12 +899,12 @@ impl SdoText {
     /// `modified`.
     fn new(object_type: &str, id: String, created: String, creator: Option<&str>) -> Self {
         let mut sdo = Self {
-            json: Vec::with_capacity(768),
+            json: String::with_capacity(768),
             id,
             object_type: object_type.to_string(),
             version: created,
         };
-        sdo.json.push(b'{');
+        sdo.json.push('{');
         sdo.write_key_and_string("type", object_type);
         sdo.string("spec_version", "2.1");
         let id = std::mem::take(&mut sdo.id);
@@ -917,10 +922,10 @@ impl SdoText {
 
     fn key(&mut self, key: &str) {
         if self.json.len() > 1 {
-            self.json.push(b',');
+            self.json.push(',');
         }
         self.push_string(key);
-        self.json.push(b':');
+        self.json.push(':');
     }
 
     fn write_key_and_string(&mut self, key: &str, value: &str) {
@@ -929,8 +934,7 @@ impl SdoText {
     }
 
     fn push_string(&mut self, text: &str) {
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.json, text);
+        write_json_string(text, &mut self.json);
     }
 
     fn string(&mut self, key: &str, value: &str) {
@@ -943,48 +947,47 @@ impl SdoText {
         I::Item: AsRef<str>,
     {
         self.key(key);
-        self.json.push(b'[');
+        self.json.push('[');
         for (index, value) in values.into_iter().enumerate() {
             if index > 0 {
-                self.json.push(b',');
+                self.json.push(',');
             }
             self.push_string(value.as_ref());
         }
-        self.json.push(b']');
+        self.json.push(']');
     }
 
     fn number(&mut self, key: &str, value: u64) {
         self.key(key);
-        self.json.extend_from_slice(value.to_string().as_bytes());
+        // Writing to a String cannot fail.
+        let _ = write!(self.json, "{value}");
     }
 
     fn value(&mut self, key: &str, value: &Value) {
         self.key(key);
-        // Writing to a Vec cannot fail.
-        let _ = serde_json::to_writer(&mut self.json, value);
+        // Writing to a String cannot fail.
+        let _ = write!(self.json, "{value}");
     }
 
     /// `kill_chain_phases`: the MISP category as the phase of misp-stix's kill chain.
     fn kill_chain(&mut self, phase: &str) {
         self.key("kill_chain_phases");
         self.json
-            .extend_from_slice(b"[{\"kill_chain_name\":\"misp-category\",\"phase_name\":");
+            .push_str("[{\"kill_chain_name\":\"misp-category\",\"phase_name\":");
         self.push_string(phase);
-        self.json.extend_from_slice(b"}]");
+        self.json.push_str("}]");
     }
 
     fn into_listed(mut self) -> StixObjectText {
-        self.json.push(b'}');
+        self.json.push('}');
         // Rendered objects are kept (the TAXII render cache holds whole events): the
         // buffer's slack would be held with them.
         self.json.shrink_to_fit();
-        let json = String::from_utf8(self.json)
-            .unwrap_or_else(|error| String::from_utf8_lossy(error.as_bytes()).into_owned());
         StixObjectText {
             id: self.id,
             object_type: self.object_type,
             version: self.version,
-            json,
+            json: self.json,
             shared: false,
         }
     }
@@ -1009,14 +1012,17 @@ fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
     }
 }
 
-fn concat(first: &[String], second: &[String]) -> Vec<String> {
-    let mut all = first.to_vec();
-    for label in second {
-        if !all.contains(label) {
-            all.push(label.clone());
-        }
-    }
-    all
+/// `first`, then each label of `second` that is not already there, without copying them.
+fn merged_labels<'a>(
+    first: &'a [String],
+    second: &'a [String],
+) -> impl Iterator<Item = &'a String> + 'a {
+    let added = second
+        .iter()
+        .enumerate()
+        .filter(|(index, label)| !first.contains(label) && !second[..*index].contains(label))
+        .map(|(_, label)| label);
+    first.iter().chain(added)
 }
 
 fn non_empty(text: &str) -> Option<&str> {

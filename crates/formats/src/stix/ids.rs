@@ -153,7 +153,7 @@ fn write_canonical(value: &Value, out: &mut String) {
                 out.push_str(&ecmascript_number(number.as_f64().unwrap_or(0.0)));
             }
         }
-        Value::String(text) => write_string(text, out),
+        Value::String(text) => write_json_string(text, out),
         Value::Array(items) => {
             out.push('[');
             for (index, item) in items.iter().enumerate() {
@@ -182,40 +182,78 @@ fn write_members(mut members: Vec<(&str, &Value)>, out: &mut String) {
         if index > 0 {
             out.push(',');
         }
-        write_string(key, out);
+        write_json_string(key, out);
         out.push(':');
         write_canonical(value, out);
     }
     out.push('}');
 }
 
-fn write_string(text: &str, out: &mut String) {
+/// `text` as a JSON string, escaped as serde_json and RFC 8785 both escape it (the two
+/// agree: `\"`, `\\`, the short forms of five controls, `\u00xx` for the other controls,
+/// everything else as is), so canonical ids and exported objects share one writer.
+pub(crate) fn write_json_string(text: &str, out: &mut String) {
     out.push('"');
-    // Runs without anything to escape are copied whole; only ASCII needs escaping, so a
-    // run always ends on a character boundary.
+    let bytes = text.as_bytes();
+    // Runs without anything to escape are copied whole, found eight bytes at a time: most
+    // strings (ids, timestamps, values) have nothing to escape. Only ASCII needs escaping,
+    // so a run always ends on a character boundary.
     let mut run = 0;
-    for (index, byte) in text.bytes().enumerate() {
-        let escaped = match byte {
-            b'"' => "\\\"",
-            b'\\' => "\\\\",
-            0x08 => "\\b",
-            0x0c => "\\f",
-            b'\n' => "\\n",
-            b'\r' => "\\r",
-            b'\t' => "\\t",
-            control if control < 0x20 => "",
-            _ => continue,
-        };
-        out.push_str(&text[run..index]);
-        if escaped.is_empty() {
-            out.push_str(&format!("\\u{byte:04x}"));
-        } else {
-            out.push_str(escaped);
+    let mut index = 0;
+    while index < bytes.len() {
+        if let Some(word) = bytes.get(index..index + 8) {
+            let word = u64::from_le_bytes([
+                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+            ]);
+            if !needs_escape(word) {
+                index += 8;
+                continue;
+            }
         }
-        run = index + 1;
+        let end = (index + 8).min(bytes.len());
+        for (offset, &byte) in bytes[index..end].iter().enumerate() {
+            let escaped = match byte {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                0x08 => "\\b",
+                0x0c => "\\f",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                control if control < 0x20 => "",
+                _ => continue,
+            };
+            let at = index + offset;
+            out.push_str(&text[run..at]);
+            if escaped.is_empty() {
+                const HEX: &[u8; 16] = b"0123456789abcdef";
+                out.push_str("\\u00");
+                out.push(char::from(HEX[usize::from(byte >> 4)]));
+                out.push(char::from(HEX[usize::from(byte & 0xf)]));
+            } else {
+                out.push_str(escaped);
+            }
+            run = at + 1;
+        }
+        index = end;
     }
     out.push_str(&text[run..]);
     out.push('"');
+}
+
+/// Whether a word of eight bytes holds a quote, a backslash or a control character.
+#[inline(always)]
+fn needs_escape(word: u64) -> bool {
+    const LOWS: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |word: u64| word.wrapping_sub(LOWS) & !word & HIGHS;
+    // A byte below 0x20: subtracting 0x20 borrows into its high bit (bytes of 0x80 and up
+    // are excluded by `!word`).
+    let controls = word.wrapping_sub(LOWS * 0x20) & !word & HIGHS;
+    controls
+        | has_zero(word ^ (LOWS * u64::from(b'"')))
+        | has_zero(word ^ (LOWS * u64::from(b'\\')))
+        != 0
 }
 
 /// ECMAScript `Number.prototype.toString` for a finite double (RFC 8785 §3.2.2.3).
@@ -377,6 +415,34 @@ mod tests {
                 format!("{sco_type}--{uuid}"),
                 "{sco}"
             );
+        }
+    }
+
+    #[test]
+    fn strings_are_written_as_serde_json_writes_them() {
+        // Escapes at every offset of a word, runs longer than a word, multi-byte
+        // characters across word boundaries, every control character.
+        let mut cases: Vec<String> = vec![
+            String::new(),
+            "plain-ascii-longer-than-a-word".into(),
+            "indicator--0b4a2f6e-77a2-4f6b-9a3e-2c1f0d9e8b7a".into(),
+            "\u{e9}t\u{e9} \u{1f600} caf\u{e9}\u{7f}\u{80}\u{ff}".into(),
+        ];
+        for special in [
+            '"', '\\', '\n', '\r', '\t', '\u{8}', '\u{c}', '\u{0}', '\u{1f}',
+        ] {
+            for offset in 0..18 {
+                let mut text: String = "abcdefghijklmnopq".chars().take(offset).collect();
+                text.push(special);
+                text.push_str("\u{e9}xyz01234567");
+                cases.push(text);
+            }
+        }
+        cases.push((0u8..0x80).map(char::from).collect());
+        for case in cases {
+            let mut written = String::new();
+            write_json_string(&case, &mut written);
+            assert_eq!(written, serde_json::to_string(&case).unwrap(), "{case:?}");
         }
     }
 
