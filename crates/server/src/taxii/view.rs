@@ -29,6 +29,7 @@ use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 
 /// A collection's filter, parsed.
+#[derive(Clone)]
 pub struct View {
     pub criteria: AttributeCriteria,
     attribute_level: bool,
@@ -142,6 +143,7 @@ pub async fn page(
     only_events: Option<&[i64]>,
 ) -> Result<Page, TaxiiError> {
     let store = &call.state.store;
+    let renderer = Renderer::new(call, view);
     let mut items: Vec<PageItem> = Vec::new();
     let mut in_page: HashSet<String> = HashSet::new();
     let mut from = params.next.as_ref().map(|cursor| cursor.event);
@@ -165,8 +167,8 @@ pub async fn page(
                 EVENTS_PER_QUERY,
             )
             .await?;
-        for event in &events {
-            let Some(objects) = rendered(call, view, *event).await? else {
+        for (position_in_batch, event) in events.iter().enumerate() {
+            let Some(objects) = renderer.rendered(*event).await? else {
                 continue;
             };
             let start = match resume {
@@ -188,6 +190,11 @@ pub async fn page(
                     }
                 }
                 if items.len() >= params.limit {
+                    // The reader asks for the next page while it reads this one: the event
+                    // after this one is rendered meanwhile, on the other core.
+                    if let Some(following) = events.get(position_in_batch + 1) {
+                        renderer.prefetch(*following);
+                    }
                     return Ok(Page {
                         items,
                         more: true,
@@ -225,80 +232,119 @@ pub async fn page(
     })
 }
 
-/// The STIX objects of one event as the caller sees it through the view; None when the
-/// event is gone.
-pub async fn rendered(
-    call: &TaxiiCall,
-    view: &View,
-    event: ChangedEvent,
-) -> Result<Option<Arc<Vec<StixObjectText>>>, TaxiiError> {
-    let key = RenderKey {
-        event: event.id,
-        local_change_us: event.local_change_us,
-        viewer: viewer_key(&call.viewer),
-        filter: view.filter_key,
-    };
-    let cache = cache_of(&call.state);
-    if let Some(objects) = lock(&cache).get(&key) {
-        return Ok(Some(objects));
-    }
-    let store = &call.state.store;
-    let options = LoadOptions {
-        include_deleted: false,
-        viewer_org: call.viewer.org_id(),
-    };
-    let mut loaded = match store.event(&Key::Id(event.id), &options).await {
-        Ok(loaded) => loaded,
-        Err(StoreError::NotFound) => return Ok(None),
-        Err(other) => return Err(other.into()),
-    };
-    if view.attribute_level {
-        let wanted = matching_attributes(call, view, event.id).await?;
-        loaded
-            .attributes
-            .retain(|attribute| wanted.contains(&attribute.id));
-        for object in &mut loaded.objects {
-            object
-                .attributes
-                .retain(|attribute| wanted.contains(&attribute.id));
-        }
-        loaded
-            .objects
-            .retain(|object| !object.attributes.is_empty());
-    }
-    let options = Stix2Options::new(call.state.settings.base_url.clone(), call.now);
-    let objects = Arc::new(event_objects(&loaded, &options));
-    lock(&cache).insert(key, Arc::clone(&objects));
-    Ok(Some(objects))
+/// Renders events as one caller sees them through one view, through the render cache; owns
+/// what it needs so that a render can run on after the request that asked for it.
+#[derive(Clone)]
+struct Renderer {
+    state: AppState,
+    viewer: Viewer,
+    view: View,
+    now: i64,
 }
 
-/// Ids of the event's attributes the view's attribute criteria select.
-async fn matching_attributes(
-    call: &TaxiiCall,
-    view: &View,
-    event_id: i64,
-) -> Result<HashSet<i64>, TaxiiError> {
-    let mut criteria = view.criteria.clone();
-    criteria.event = Terms::any_of([event_id.to_string()]);
-    let mut cursor = SearchCursor::new(0, None);
-    let mut events = EventStubCache::default();
-    let mut wanted = HashSet::new();
-    loop {
-        let hits = call
-            .state
-            .store
-            .search_attributes_page_reading(
-                &criteria,
-                &call.viewer,
-                &mut cursor,
-                &mut events,
-                Details::Skip,
-            )
-            .await?;
-        if hits.is_empty() {
-            return Ok(wanted);
+impl Renderer {
+    fn new(call: &TaxiiCall, view: &View) -> Self {
+        Renderer {
+            state: call.state.clone(),
+            viewer: call.viewer.clone(),
+            view: view.clone(),
+            now: call.now,
         }
-        wanted.extend(hits.iter().map(|hit| hit.attribute.id));
+    }
+
+    fn key(&self, event: ChangedEvent) -> RenderKey {
+        RenderKey {
+            event: event.id,
+            local_change_us: event.local_change_us,
+            viewer: viewer_key(&self.viewer),
+            filter: self.view.filter_key,
+        }
+    }
+
+    /// The STIX objects of one event; None when the event is gone. Callers asking for the
+    /// same render at the same time share one.
+    async fn rendered(
+        &self,
+        event: ChangedEvent,
+    ) -> Result<Option<Arc<Vec<StixObjectText>>>, TaxiiError> {
+        let key = self.key(event);
+        let cache = cache_of(&self.state);
+        let slot = lock(&cache).slot(key);
+        let objects = slot
+            .get_or_try_init(|| self.render(event.id))
+            .await?
+            .clone();
+        lock(&cache).account(key, &slot);
+        Ok(objects)
+    }
+
+    /// Starts rendering `event` in the background unless it is cached or under way.
+    fn prefetch(&self, event: ChangedEvent) {
+        let cache = cache_of(&self.state);
+        if lock(&cache).is_known(&self.key(event)) {
+            return;
+        }
+        let renderer = self.clone();
+        tokio::spawn(async move {
+            // A failed read-ahead costs nothing: the request that needs the event renders
+            // it and reports the error.
+            let _ = renderer.rendered(event).await;
+        });
+    }
+
+    async fn render(&self, event_id: i64) -> Result<Option<Arc<Vec<StixObjectText>>>, TaxiiError> {
+        let store = &self.state.store;
+        let options = LoadOptions {
+            include_deleted: false,
+            viewer_org: self.viewer.org_id(),
+        };
+        let mut loaded = match store.event(&Key::Id(event_id), &options).await {
+            Ok(loaded) => loaded,
+            Err(StoreError::NotFound) => return Ok(None),
+            Err(other) => return Err(other.into()),
+        };
+        if self.view.attribute_level {
+            let wanted = self.matching_attributes(event_id).await?;
+            loaded
+                .attributes
+                .retain(|attribute| wanted.contains(&attribute.id));
+            for object in &mut loaded.objects {
+                object
+                    .attributes
+                    .retain(|attribute| wanted.contains(&attribute.id));
+            }
+            loaded
+                .objects
+                .retain(|object| !object.attributes.is_empty());
+        }
+        let options = Stix2Options::new(self.state.settings.base_url.clone(), self.now);
+        Ok(Some(Arc::new(event_objects(&loaded, &options))))
+    }
+
+    /// Ids of the event's attributes the view's attribute criteria select.
+    async fn matching_attributes(&self, event_id: i64) -> Result<HashSet<i64>, TaxiiError> {
+        let mut criteria = self.view.criteria.clone();
+        criteria.event = Terms::any_of([event_id.to_string()]);
+        let mut cursor = SearchCursor::new(0, None);
+        let mut events = EventStubCache::default();
+        let mut wanted = HashSet::new();
+        loop {
+            let hits = self
+                .state
+                .store
+                .search_attributes_page_reading(
+                    &criteria,
+                    &self.viewer,
+                    &mut cursor,
+                    &mut events,
+                    Details::Skip,
+                )
+                .await?;
+            if hits.is_empty() {
+                return Ok(wanted);
+            }
+            wanted.extend(hits.iter().map(|hit| hit.attribute.id));
+        }
     }
 }
 
@@ -338,8 +384,16 @@ struct RenderKey {
 /// larger. A pager walks one event's pages in a row, so a few events per reader is what
 /// pays; a collection scanned in order evicts each event before it comes round again
 /// (least recently used), whatever the bound, so a larger one buys memory, not speed;
-/// 32 MiB holds several 1,000-attribute events (3–5 MiB each).
-const CACHE_BYTES: usize = 32 * 1024 * 1024;
+/// 16 MiB holds a few 1,000-attribute events (3–5 MiB each).
+const CACHE_BYTES: usize = 16 * 1024 * 1024;
+
+/// Entries kept at most, rendered or not: renders of events that are gone, or that failed,
+/// hold no bytes but must not pile up.
+const CACHE_ENTRIES: usize = 256;
+
+/// One render, shared by everyone who asks for it while it runs; empty until it has run
+/// (and again after it failed, for the next caller to retry).
+type Slot = Arc<tokio::sync::OnceCell<Option<Arc<Vec<StixObjectText>>>>>;
 
 #[derive(Default)]
 struct RenderCache {
@@ -349,44 +403,70 @@ struct RenderCache {
 }
 
 struct CacheEntry {
-    objects: Arc<Vec<StixObjectText>>,
+    slot: Slot,
+    /// Counted once the render is done.
     bytes: usize,
     used: u64,
 }
 
 impl RenderCache {
-    fn get(&mut self, key: &RenderKey) -> Option<Arc<Vec<StixObjectText>>> {
+    /// The key's slot, a new empty one if there is none.
+    fn slot(&mut self, key: RenderKey) -> Slot {
         self.clock += 1;
-        let entry = self.entries.get_mut(key)?;
-        entry.used = self.clock;
-        Some(Arc::clone(&entry.objects))
+        let clock = self.clock;
+        if !self.entries.contains_key(&key) {
+            self.make_room();
+        }
+        let entry = self.entries.entry(key).or_insert_with(|| CacheEntry {
+            slot: Slot::default(),
+            bytes: 0,
+            used: clock,
+        });
+        entry.used = clock;
+        Arc::clone(&entry.slot)
     }
 
-    fn insert(&mut self, key: RenderKey, objects: Arc<Vec<StixObjectText>>) {
+    fn is_known(&self, key: &RenderKey) -> bool {
+        self.entries.contains_key(key)
+    }
+
+    /// Counts a finished render's bytes (once) and evicts what no longer fits.
+    fn account(&mut self, key: RenderKey, slot: &Slot) {
+        let Some(entry) = self.entries.get_mut(&key) else {
+            return;
+        };
+        if !Arc::ptr_eq(&entry.slot, slot) || entry.bytes != 0 {
+            return;
+        }
+        let Some(Some(objects)) = slot.get() else {
+            return;
+        };
+        let bytes = held_bytes(objects);
         self.clock += 1;
-        let bytes = held_bytes(&objects);
-        while self.bytes + bytes > CACHE_BYTES && !self.entries.is_empty() {
+        entry.bytes = bytes;
+        entry.used = self.clock;
+        self.bytes += bytes;
+        self.make_room();
+    }
+
+    /// Evicts the least recently used finished renders until the bytes fit and one more
+    /// entry would; the entry used last is kept even when larger than the bound, and renders
+    /// under way are never evicted.
+    fn make_room(&mut self) {
+        while self.bytes > CACHE_BYTES || self.entries.len() >= CACHE_ENTRIES {
+            let last_used = self.clock;
             let oldest = self
                 .entries
                 .iter()
+                .filter(|(_, entry)| entry.slot.initialized() && entry.used != last_used)
                 .min_by_key(|(_, entry)| entry.used)
                 .map(|(key, _)| *key);
-            if let Some(oldest) = oldest
-                && let Some(removed) = self.entries.remove(&oldest)
-            {
+            let Some(oldest) = oldest else {
+                return;
+            };
+            if let Some(removed) = self.entries.remove(&oldest) {
                 self.bytes -= removed.bytes;
             }
-        }
-        self.bytes += bytes;
-        if let Some(replaced) = self.entries.insert(
-            key,
-            CacheEntry {
-                objects,
-                bytes,
-                used: self.clock,
-            },
-        ) {
-            self.bytes -= replaced.bytes;
         }
     }
 }
