@@ -290,7 +290,8 @@ struct BodyEntry {
 }
 
 enum Pending {
-    Written(SdoText),
+    /// Finished when added: its buffer is shrunk then, not when the whole event is done.
+    Written(StixObjectText),
     Observable(Value),
 }
 
@@ -349,7 +350,7 @@ impl<'a> EventExport<'a> {
         }
         objects.push(report.into_listed());
         objects.extend(self.body.into_iter().map(|entry| match entry.object {
-            Pending::Written(sdo) => sdo.into_listed(),
+            Pending::Written(listed) => listed,
             Pending::Observable(sco) => listed(&sco, &event_version, false),
         }));
         objects
@@ -471,7 +472,7 @@ impl<'a> EventExport<'a> {
             self.positions.insert(id.clone(), self.body.len());
             self.body.push(BodyEntry {
                 id: id.clone(),
-                object: Pending::Written(sdo),
+                object: Pending::Written(sdo.into_listed()),
             });
         }
         id
