@@ -40,6 +40,7 @@
 
 use super::ids::{
     derived_id, sco_id, timestamp_micros, timestamp_millis, timestamp_seconds, write_json_string,
+    write_json_value,
 };
 use super::markings::TlpMarking;
 use super::pattern::{
@@ -479,7 +480,7 @@ impl<'a> EventExport<'a> {
     }
 
     fn relationship(&mut self, source: &str, kind: &str, target: &str, timestamp: i64) {
-        let id = derived_id("relationship", &format!("{source} {kind} {target}"));
+        let id = derived_id("relationship", &[source, kind, target].join(" "));
         let mut relationship = SdoText::new("relationship", id, timestamp_millis(timestamp), None);
         relationship.string("relationship_type", kind);
         relationship.string("source_ref", source);
@@ -871,7 +872,7 @@ impl Common {
     fn sdo(&self, object_type: &str, uuid: &str) -> SdoText {
         SdoText::new(
             object_type,
-            format!("{object_type}--{uuid}"),
+            [object_type, uuid].join("--"),
             self.created.clone(),
             Some(&self.creator),
         )
@@ -921,15 +922,21 @@ impl SdoText {
         sdo
     }
 
-    fn key(&mut self, key: &str) {
+    /// Property names are literals of STIX's own vocabulary, with nothing to escape.
+    fn key(&mut self, key: &'static str) {
+        debug_assert!(
+            key.bytes()
+                .all(|byte| byte.is_ascii_alphanumeric() || byte == b'_')
+        );
         if self.json.len() > 1 {
             self.json.push(',');
         }
-        self.push_string(key);
-        self.json.push(':');
+        self.json.push('"');
+        self.json.push_str(key);
+        self.json.push_str("\":");
     }
 
-    fn write_key_and_string(&mut self, key: &str, value: &str) {
+    fn write_key_and_string(&mut self, key: &'static str, value: &str) {
         self.key(key);
         self.push_string(value);
     }
@@ -938,11 +945,11 @@ impl SdoText {
         write_json_string(text, &mut self.json);
     }
 
-    fn string(&mut self, key: &str, value: &str) {
+    fn string(&mut self, key: &'static str, value: &str) {
         self.write_key_and_string(key, value);
     }
 
-    fn strings<I>(&mut self, key: &str, values: I)
+    fn strings<I>(&mut self, key: &'static str, values: I)
     where
         I: IntoIterator,
         I::Item: AsRef<str>,
@@ -958,16 +965,15 @@ impl SdoText {
         self.json.push(']');
     }
 
-    fn number(&mut self, key: &str, value: u64) {
+    fn number(&mut self, key: &'static str, value: u64) {
         self.key(key);
         // Writing to a String cannot fail.
         let _ = write!(self.json, "{value}");
     }
 
-    fn value(&mut self, key: &str, value: &Value) {
+    fn value(&mut self, key: &'static str, value: &Value) {
         self.key(key);
-        // Writing to a String cannot fail.
-        let _ = write!(self.json, "{value}");
+        write_json_value(value, &mut self.json);
     }
 
     /// `kill_chain_phases`: the MISP category as the phase of misp-stix's kill chain.
@@ -994,6 +1000,9 @@ impl SdoText {
     }
 }
 
+/// Room a serialised JSON tree starts with: most SCOs fit, so few grow more than once.
+const LISTED_CAPACITY: usize = 256;
+
 /// An object kept as a JSON tree (SCOs, the identity, markings, clusters), serialised.
 fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
     let text = |key: &str| object.get(key).and_then(Value::as_str);
@@ -1005,7 +1014,8 @@ fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
             .unwrap_or(event_version)
             .to_string(),
         json: {
-            let mut json = object.to_string();
+            let mut json = String::with_capacity(LISTED_CAPACITY);
+            write_json_value(object, &mut json);
             json.shrink_to_fit();
             json
         },

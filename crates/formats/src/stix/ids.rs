@@ -90,8 +90,13 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
         );
         Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes())
     };
-    let mut id = String::with_capacity(sco_type.len() + 38);
-    id.push_str(sco_type);
+    typed_id(sco_type, &uuid)
+}
+
+/// `<type>--<uuid>`, the uuid written without the formatting machinery.
+fn typed_id(object_type: &str, uuid: &Uuid) -> String {
+    let mut id = String::with_capacity(object_type.len() + 38);
+    id.push_str(object_type);
     id.push_str("--");
     let mut buffer = Uuid::encode_buffer();
     id.push_str(uuid.hyphenated().encode_lower(&mut buffer));
@@ -121,9 +126,9 @@ fn hashed_v4(name: &str) -> Uuid {
 /// `<type>--<UUIDv5 of name under KIZUNA_NAMESPACE>`: the id of an object Kizuna derives
 /// from something that has no UUID of its own (a galaxy cluster tag, a relationship).
 pub fn derived_id(object_type: &str, name: &str) -> String {
-    format!(
-        "{object_type}--{}",
-        Uuid::new_v5(&KIZUNA_NAMESPACE, name.as_bytes())
+    typed_id(
+        object_type,
+        &Uuid::new_v5(&KIZUNA_NAMESPACE, name.as_bytes()),
     )
 }
 
@@ -189,6 +194,43 @@ fn write_members(mut members: Vec<(&str, &Value)>, out: &mut String) {
     out.push('}');
 }
 
+/// `value` as serde_json writes it compactly (members in their map order, the same
+/// escapes and number forms), straight into `out`: `Value::to_string` goes through
+/// `fmt::Write` and serde_json's byte-at-a-time escaper, a sixth of an event's render.
+pub(crate) fn write_json_value(value: &Value, out: &mut String) {
+    match value {
+        Value::Null => out.push_str("null"),
+        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{number}");
+        }
+        Value::String(text) => write_json_string(text, out),
+        Value::Array(items) => {
+            out.push('[');
+            for (index, item) in items.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_json_value(item, out);
+            }
+            out.push(']');
+        }
+        Value::Object(members) => {
+            out.push('{');
+            for (index, (key, member)) in members.iter().enumerate() {
+                if index > 0 {
+                    out.push(',');
+                }
+                write_json_string(key, out);
+                out.push(':');
+                write_json_value(member, out);
+            }
+            out.push('}');
+        }
+    }
+}
+
 /// `text` as a JSON string, escaped as serde_json and RFC 8785 both escape it (the two
 /// agree: `\"`, `\\`, the short forms of five controls, `\u00xx` for the other controls,
 /// everything else as is), so canonical ids and exported objects share one writer.
@@ -201,16 +243,14 @@ pub(crate) fn write_json_string(text: &str, out: &mut String) {
     let mut run = 0;
     let mut index = 0;
     while index < bytes.len() {
-        if let Some(word) = bytes.get(index..index + 8) {
-            let word = u64::from_le_bytes([
-                word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-            ]);
-            if !needs_escape(word) {
-                index += 8;
-                continue;
-            }
-        }
         let end = (index + 8).min(bytes.len());
+        // A last piece shorter than a word is padded with spaces, which need no escape.
+        let mut word = [b' '; 8];
+        word[..end - index].copy_from_slice(&bytes[index..end]);
+        if !needs_escape(u64::from_le_bytes(word)) {
+            index = end;
+            continue;
+        }
         for (offset, &byte) in bytes[index..end].iter().enumerate() {
             let escaped = match byte {
                 b'"' => "\\\"",
@@ -298,22 +338,53 @@ fn utc(seconds: i64) -> OffsetDateTime {
     OffsetDateTime::from_unix_timestamp(seconds).unwrap_or(OffsetDateTime::UNIX_EPOCH)
 }
 
-fn date_time(moment: OffsetDateTime) -> String {
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
-        moment.year(),
-        u8::from(moment.month()),
-        moment.day(),
-        moment.hour(),
-        moment.minute(),
-        moment.second()
-    )
+/// `YYYY-MM-DDTHH:MM:SS` of `seconds` appended to `out`, digit by digit: timestamps are a
+/// tenth of an event's render when each goes through `format!` twice.
+fn push_date_time(seconds: i64, out: &mut String) {
+    let moment = utc(seconds);
+    let year = moment.year();
+    if !(0..=9999).contains(&year) {
+        use std::fmt::Write as _;
+        let _ = write!(
+            out,
+            "{year:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+            u8::from(moment.month()),
+            moment.day(),
+            moment.hour(),
+            moment.minute(),
+            moment.second()
+        );
+        return;
+    }
+    let year = year.unsigned_abs();
+    let digit = |value: u32| char::from(b'0' + (value % 10) as u8);
+    out.extend([
+        digit(year / 1000),
+        digit(year / 100),
+        digit(year / 10),
+        digit(year),
+        '-',
+    ]);
+    for (value, separator) in [
+        (u8::from(moment.month()), '-'),
+        (moment.day(), 'T'),
+        (moment.hour(), ':'),
+        (moment.minute(), ':'),
+    ] {
+        let value = u32::from(value);
+        out.extend([digit(value / 10), digit(value), separator]);
+    }
+    let second = u32::from(moment.second());
+    out.extend([digit(second / 10), digit(second)]);
 }
 
 /// `created` / `modified`: RFC 3339 UTC with exactly millisecond precision, as STIX
 /// requires for those two properties (`2020-10-25T16:22:00.000Z`).
 pub fn timestamp_millis(seconds: i64) -> String {
-    format!("{}.000Z", date_time(utc(seconds)))
+    let mut text = String::with_capacity(24);
+    push_date_time(seconds, &mut text);
+    text.push_str(".000Z");
+    text
 }
 
 /// Other timestamps (`valid_from`, `first_observed`, …) from Unix microseconds: whole
@@ -322,19 +393,30 @@ pub fn timestamp_millis(seconds: i64) -> String {
 pub fn timestamp_micros(micros: i64) -> String {
     let seconds = micros.div_euclid(1_000_000);
     let fraction = micros.rem_euclid(1_000_000);
-    let base = date_time(utc(seconds));
-    if fraction == 0 {
-        format!("{base}Z")
-    } else if fraction % 1000 == 0 {
-        format!("{base}.{:03}Z", fraction / 1000)
-    } else {
-        format!("{base}.{fraction:06}Z")
+    let mut text = String::with_capacity(27);
+    push_date_time(seconds, &mut text);
+    if fraction != 0 {
+        let (digits, mut divisor) = if fraction % 1000 == 0 {
+            (fraction / 1000, 100)
+        } else {
+            (fraction, 100_000)
+        };
+        text.push('.');
+        while divisor > 0 {
+            text.push(char::from(b'0' + ((digits / divisor) % 10) as u8));
+            divisor /= 10;
+        }
     }
+    text.push('Z');
+    text
 }
 
 /// [`timestamp_micros`] for Unix seconds.
 pub fn timestamp_seconds(seconds: i64) -> String {
-    format!("{}Z", date_time(utc(seconds)))
+    let mut text = String::with_capacity(20);
+    push_date_time(seconds, &mut text);
+    text.push('Z');
+    text
 }
 
 #[cfg(test)]
@@ -501,5 +583,70 @@ mod tests {
             timestamp_micros(1_603_642_920_123_456),
             "2020-10-25T16:22:00.123456Z"
         );
+    }
+
+    #[test]
+    fn timestamps_match_the_calendar_everywhere() {
+        // Day, month, year and leap-year edges, the epoch, negative and far years (the
+        // latter through the general formatter), every fraction width.
+        let mut moments: Vec<i64> = vec![
+            0,
+            -1,
+            951_782_400,
+            951_868_799,
+            4_107_542_399,
+            253_402_300_799,
+            253_402_300_800,
+            -62_167_219_200,
+            -62_167_219_201,
+        ];
+        moments.extend((0..400).map(|step| 86_399 + step * 7_776_013));
+        for seconds in moments {
+            let moment = utc(seconds);
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}",
+                moment.year(),
+                u8::from(moment.month()),
+                moment.day(),
+                moment.hour(),
+                moment.minute(),
+                moment.second()
+            );
+            assert_eq!(timestamp_millis(seconds), format!("{expected}.000Z"));
+            assert_eq!(timestamp_seconds(seconds), format!("{expected}Z"));
+            for (fraction, shown) in [
+                (0, String::new()),
+                (7_000, ".007".into()),
+                (120_000, ".120".into()),
+                (999_000, ".999".into()),
+                (1, ".000001".into()),
+                (123_456, ".123456".into()),
+                (100_010, ".100010".into()),
+            ] {
+                assert_eq!(
+                    timestamp_micros(seconds * 1_000_000 + fraction),
+                    format!("{expected}{shown}Z"),
+                    "{seconds} {fraction}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn values_are_written_as_serde_json_writes_them() {
+        let values = [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!({"type": "ipv4-addr", "id": "ipv4-addr--1", "value": "198.51.100.3", "spec_version": "2.1"}),
+            json!({"z": 1, "a": [true, false, null, -7, 18_446_744_073_709_551_615_u64, 0.5, 1e300, -2.5e-7, 3.0],
+                   "nested": {"\u{e9}\"k\n": ["x\u{1f600}", {"": ""}], "empty": {}}}),
+            json!({"hashes": {"SHA-256": "ab".repeat(32), "MD5": "00"}, "size": 12, "name": "a\tb\\c"}),
+        ];
+        for value in values {
+            let mut written = String::new();
+            write_json_value(&value, &mut written);
+            assert_eq!(written, value.to_string());
+        }
     }
 }
