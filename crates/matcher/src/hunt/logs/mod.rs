@@ -5,6 +5,7 @@
 //! is simply not reported, while the rest of its line still is.
 
 mod combined;
+mod cpu_features;
 mod csv;
 mod json;
 mod line_bits;
@@ -332,6 +333,15 @@ impl LineParser {
     /// the many numeric columns of a log then cost next to nothing.
     pub fn report_only_possible_iocs(&mut self) {
         self.only_possible_iocs = true;
+    }
+
+    /// Zeek TSV lines parsed by the baseline x86-64 code even on a CPU with the features
+    /// of [`cpu_features::Fast`]: both must give the same values.
+    #[cfg(test)]
+    pub(crate) fn without_cpu_features(&mut self) {
+        if let ParserState::ZeekTsv(parser) = &mut self.state {
+            parser.fast = None;
+        }
     }
 
     /// From now on, Zeek TSV data lines come out as [`LineOutcome::Data`] without a time;

@@ -4,6 +4,7 @@
 
 use super::super::index::{KnownShape, ValueForm};
 use super::super::ioc::{ipv4_at_dots, parse_ipv4};
+use super::cpu_features::Fast;
 use super::line_bits::{ChunkBits, chunk_byte_bits, line_bits};
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
@@ -27,6 +28,8 @@ pub(crate) struct ZeekTsvParser {
     /// bytes; here to reuse their memory.
     sifted: Vec<SiftedColumn>,
     chunks: Vec<ChunkBits>,
+    /// Whether this CPU runs [`ZeekTsvParser::parse_sifted`] compiled for x86-64-v3.
+    pub(super) fast: Option<Fast>,
 }
 
 impl Default for ZeekTsvParser {
@@ -42,6 +45,7 @@ impl Default for ZeekTsvParser {
             defer_ts: false,
             sifted: Vec::new(),
             chunks: Vec::new(),
+            fast: Fast::detect(),
         }
     }
 }
@@ -666,28 +670,40 @@ impl ZeekTsvParser {
         separator: u8,
         sink: &mut impl ValueSink,
     ) -> LineOutcome {
+        match self.fast {
+            Some(fast) => fast.parse_sifted((self, line, separator, sink)),
+            None => Self::parse_sifted_here((self, line, separator, sink)),
+        }
+    }
+
+    /// [`ZeekTsvParser::parse_sifted`], compiled into each of its two callers; its
+    /// arguments in one tuple for [`Fast::parse_sifted`].
+    #[inline(always)]
+    pub(super) fn parse_sifted_here<S: ValueSink>(
+        (this, line, separator, sink): (&mut Self, Line<'_>, u8, &mut S),
+    ) -> LineOutcome {
         let bytes = line.bytes;
-        let mut sifted = std::mem::take(&mut self.sifted);
+        let mut sifted = std::mem::take(&mut this.sifted);
         sifted.clear();
-        let set_separator = match self.set_separator[..] {
+        let set_separator = match this.set_separator[..] {
             [byte] => Some(byte),
             _ => None,
         };
-        let columns = sift_columns(bytes, separator, &mut self.chunks, &mut sifted);
-        let outcome = if columns == self.fields.len() {
+        let columns = sift_columns(bytes, separator, &mut this.chunks, &mut sifted);
+        let outcome = if columns == this.fields.len() {
             for kept in &sifted {
-                self.sifted_column(line, kept, set_separator, sink);
+                this.sifted_column(line, kept, set_separator, sink);
             }
-            let ts_span = if self.defer_ts {
+            let ts_span = if this.defer_ts {
                 None
             } else {
-                self.ts_span(bytes)
+                this.ts_span(bytes)
             };
-            self.data_outcome(bytes, ts_span)
+            this.data_outcome(bytes, ts_span)
         } else {
             LineOutcome::Malformed
         };
-        self.sifted = sifted;
+        this.sifted = sifted;
         outcome
     }
 
@@ -1224,6 +1240,14 @@ mod tests {
             let outcome = possible_iocs.parse_line(&line, |field, value, form| {
                 sifted.push((field.to_owned(), value.to_owned(), form))
             });
+            let mut baseline = possible_iocs.clone();
+            baseline.without_cpu_features();
+            let mut baseline_sifted = Vec::new();
+            let baseline_outcome = baseline.parse_line(&line, |field, value, form| {
+                baseline_sifted.push((field.to_owned(), value.to_owned(), form))
+            });
+            proptest::prop_assert_eq!(baseline_outcome, outcome);
+            proptest::prop_assert_eq!(&baseline_sifted, &sifted);
             if picks.len() == 6 {
                 let ts = match full {
                     LineOutcome::Data { ts } => ts,
@@ -1363,6 +1387,12 @@ mod tests {
             let mut check = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
             let outcome = possible_iocs.parse_line_text_into(&line, &mut check);
             proptest::prop_assert_eq!(outcome, LineOutcome::Data { ts: None });
+            let mut baseline = possible_iocs.clone();
+            baseline.without_cpu_features();
+            let mut baseline_check = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
+            baseline.parse_line_text_into(&line, &mut baseline_check);
+            proptest::prop_assert_eq!(&baseline_check.reported, &check.reported);
+            proptest::prop_assert_eq!(baseline_check.known, check.known);
             let mut expected = ShapeCheck { index: &index, reported: Vec::new(), known: 0 };
             every_value.parse_line(line.as_bytes(), |field, value, form| {
                 if super::may_hold_ioc(value.as_bytes()) {
