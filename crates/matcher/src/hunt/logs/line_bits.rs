@@ -54,11 +54,12 @@ pub(crate) fn line_bits(line: &[u8], separator: u8, chunks: &mut Vec<ChunkBits>)
 fn line_bits_with<C: Classify>(classifier: &C, line: &[u8], chunks: &mut Vec<ChunkBits>) {
     chunks.clear();
     let mut whole = line.chunks_exact(64);
-    chunks.extend(
-        whole
-            .by_ref()
-            .map(|chunk| classifier.classify(as_chunk(chunk))),
-    );
+    chunks.reserve(line.len().div_ceil(64));
+    // A loop rather than `extend`, whose `fold` LLVM keeps as a function of its own: inlined,
+    // it is compiled with its caller's target features (`cpu_features`).
+    for chunk in whole.by_ref() {
+        chunks.push(classifier.classify(as_chunk(chunk)));
+    }
     let rest = whole.remainder().len();
     if rest == 0 {
         return;
