@@ -132,6 +132,10 @@ impl Page {
 /// Events read per query while filling a page.
 const EVENTS_PER_QUERY: u64 = 16;
 
+/// Events rendered ahead of a pager: two keep both cores busy while a reader that filters
+/// (`match[type]`) waits for the next page, and stay far below the render cache's bound.
+const READ_AHEAD: usize = 2;
+
 /// The page `params` asks for: objects passing the `match` filters, in collection order,
 /// from `next` on, at most `limit`; an object id already in the page is not repeated, nor
 /// a shared object (identity, marking, cluster) an earlier page of the chain sent.
@@ -190,9 +194,9 @@ pub async fn page(
                     }
                 }
                 if items.len() >= params.limit {
-                    // The reader asks for the next page while it reads this one: the event
-                    // after this one is rendered meanwhile, on the other core.
-                    if let Some(following) = events.get(position_in_batch + 1) {
+                    // The reader asks for the next page while it reads this one: the events
+                    // after this one are rendered meanwhile, on the cores it leaves idle.
+                    for following in events.iter().skip(position_in_batch + 1).take(READ_AHEAD) {
                         renderer.prefetch(*following);
                     }
                     return Ok(Page {
@@ -318,7 +322,15 @@ impl Renderer {
                 .retain(|object| !object.attributes.is_empty());
         }
         let options = Stix2Options::new(self.state.settings.base_url.clone(), self.now);
-        Ok(Some(Arc::new(event_objects(&loaded, &options))))
+        // Tens of milliseconds of CPU for a large event: off the runtime's workers, which
+        // keep answering pages meanwhile.
+        let objects = tokio::task::spawn_blocking(move || event_objects(&loaded, &options))
+            .await
+            .map_err(|failure| {
+                tracing::error!(event = event_id, %failure, "TAXII render stopped");
+                TaxiiError::internal()
+            })?;
+        Ok(Some(Arc::new(objects)))
     }
 
     /// Ids of the event's attributes the view's attribute criteria select.
