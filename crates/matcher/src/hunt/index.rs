@@ -9,9 +9,9 @@
 //! is longer than a stack buffer.
 
 use super::ioc::{
-    ByteSink, IocKey, IocKind, IocRejection, UrlHost, UrlParts, domain_len, is_space,
-    parse_authority, parse_ioc, parse_ipv4, parse_ipv6, parse_url, v4_netmask, v6_netmask,
-    write_normalised_url,
+    ByteSink, IocKey, IocKind, IocRejection, UrlHost, UrlParts, domain_len_here, is_space,
+    parse_authority, parse_ioc, parse_ipv4, parse_ipv6, parse_ipv6_here, parse_url, v4_netmask,
+    v6_netmask, write_normalised_url,
 };
 
 /// Microseconds since the Unix epoch, UTC.
@@ -355,12 +355,15 @@ impl IocIndex {
     }
 
     /// [`IocIndex::match_value`] of a plain value whose shape the caller already knows:
-    /// the same candidates, found without telling the shapes apart again.
+    /// the same candidates, found without telling the shapes apart again. Inlined, with the
+    /// lookups it makes, into its caller: the Zeek TSV parser's copy for x86-64-v3 (see
+    /// `hunt::logs::cpu_features`) then runs them compiled for the same features, without calls.
+    #[inline(always)]
     pub(crate) fn match_known(&self, value: &str, shape: KnownShape, out: &mut Vec<Candidate>) {
         match shape {
             KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
             KnownShape::Ipv4(None) => {}
-            KnownShape::Domain => self.match_domain(value.as_bytes(), None, out),
+            KnownShape::Domain => self.match_domain_here(value.as_bytes(), None, out),
             KnownShape::Hash => self.match_unchecked_hash(value.as_bytes(), out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
@@ -368,7 +371,7 @@ impl IocIndex {
                 if memchr::memchr(b'/', value.as_bytes()).is_some() {
                     self.match_plain(value, out);
                 } else if (!self.lookup.ipv6.is_empty() || !self.lookup.cidr6.is_empty())
-                    && let Some(ip) = parse_ipv6(value)
+                    && let Some(ip) = parse_ipv6_here(value)
                 {
                     self.match_ipv6(ip, None, out);
                 }
@@ -556,6 +559,7 @@ impl IocIndex {
         }
     }
 
+    #[inline(always)]
     fn match_ipv4(&self, ip: u32, host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
         let Some(&block) = self.lookup.v4_blocks.get((ip >> 16) as usize) else {
             return;
@@ -582,6 +586,7 @@ impl IocIndex {
         }
     }
 
+    #[inline(always)]
     fn match_ipv6(&self, ip: u128, host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
         if self.lookup.ip_filter.contains(ip.slot_hash())
             && let Some(id) = self.lookup.ipv6.get(ip)
@@ -614,6 +619,7 @@ impl IocIndex {
     /// [`IocIndex::match_hash`] of a value of a hash's length not yet known to be hex
     /// digits: only a value that passes the filter is checked, a value that is not hex
     /// matches nothing either way.
+    #[inline(always)]
     fn match_unchecked_hash(&self, value: &[u8], out: &mut Vec<Candidate>) {
         if let Some(id) = self.find_hash(value, is_hex) {
             out.push(Candidate {
@@ -657,6 +663,12 @@ impl IocIndex {
 
     /// §4.2: the name and each of its parents with two labels or more.
     fn match_domain(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
+        self.match_domain_here(value, host, out);
+    }
+
+    /// [`IocIndex::match_domain`], compiled into [`IocIndex::match_known`] alone.
+    #[inline(always)]
+    fn match_domain_here(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
         if self.lookup.domains.is_empty() {
             return;
         }
@@ -669,7 +681,7 @@ impl IocIndex {
             tail_known = self.lookup.domain_tails.contains(fingerprint);
             false
         });
-        if !tail_known || domain_len(value).is_none() {
+        if !tail_known || domain_len_here(value).is_none() {
             return;
         }
         domain_suffixes(name, |labels, start, fingerprint| {
@@ -838,12 +850,14 @@ fn decode_hex<const N: usize>(hex: &[u8]) -> [u8; N] {
 const SEED: u64 = 0x243f_6a88_85a3_08d3;
 const MULTIPLIER: u64 = 0x9e37_79b9_7f4a_7c15;
 
+#[inline(always)]
 fn mix_word(hash: u64, word: u64) -> u64 {
     (hash.rotate_left(26) ^ word).wrapping_mul(MULTIPLIER)
 }
 
 /// MurmurHash3's finaliser: every input bit reaches every output bit, so the high bits
 /// choose table slots and the low bits filter bits independently.
+#[inline(always)]
 fn finish(mut hash: u64) -> u64 {
     hash ^= hash >> 33;
     hash = hash.wrapping_mul(0xff51_afd7_ed55_8ccd);
@@ -854,6 +868,7 @@ fn finish(mut hash: u64) -> u64 {
 
 /// A fast non-cryptographic hash over 8-byte words; `or_mask` is or-ed into every byte
 /// (`0x20` folds ASCII case).
+#[inline(always)]
 fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
     let or_word = u64::from_ne_bytes([or_byte; 8]);
     let mut hash = SEED ^ bytes.len() as u64;
@@ -900,6 +915,7 @@ fn bytes_fingerprint(bytes: &[u8]) -> u64 {
 /// label count, start offset and a case-insensitive fingerprint (over the validated domain
 /// alphabet, or-ing `0x20` into each byte is injective: it maps `A-Z` to `a-z` and `_` to
 /// DEL, which cannot occur). Stops when `visit` returns false.
+#[inline(always)]
 fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool) {
     let mut end = name.len();
     let mut hash = SEED;
@@ -922,6 +938,7 @@ trait FlatKey: Copy + Eq + Default {
 }
 
 impl FlatKey for u32 {
+    #[inline(always)]
     fn slot_hash(&self) -> u64 {
         finish(u64::from(*self))
     }
@@ -929,12 +946,14 @@ impl FlatKey for u32 {
 
 impl FlatKey for u64 {
     /// Already a [`finish`]ed fingerprint.
+    #[inline(always)]
     fn slot_hash(&self) -> u64 {
         *self
     }
 }
 
 impl FlatKey for u128 {
+    #[inline(always)]
     fn slot_hash(&self) -> u64 {
         finish((*self as u64).wrapping_mul(MULTIPLIER) ^ (*self >> 64) as u64)
     }
@@ -995,6 +1014,7 @@ impl<K: FlatKey> FlatMap<K> {
         self.slots.is_empty()
     }
 
+    #[inline(always)]
     fn get(&self, key: K) -> Option<u32> {
         if self.slots.is_empty() {
             return None;
@@ -1013,6 +1033,7 @@ impl<K: FlatKey> FlatMap<K> {
         }
     }
 
+    #[inline(always)]
     fn for_each(&self, key: K, mut visit: impl FnMut(u32)) {
         if self.slots.is_empty() {
             return;
@@ -1055,11 +1076,13 @@ impl BitFilter {
         filter
     }
 
+    #[inline(always)]
     fn position(&self, fingerprint: u64) -> (usize, u64) {
         let word = (fingerprint >> 6) as usize & (self.words.len() - 1);
         (word, 1 << (fingerprint & 63))
     }
 
+    #[inline(always)]
     fn contains(&self, fingerprint: u64) -> bool {
         if self.words.is_empty() {
             return false;
