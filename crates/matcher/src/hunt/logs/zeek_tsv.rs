@@ -514,35 +514,84 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
     span_marks(chunks, start, end).may_hold_ioc()
 }
 
-/// Calls `visit(start, end)` for each element of the container at `start..end` of `line`,
-/// cut at each `set_separator` (found in the chunks of the container alone: few columns
-/// are containers).
-#[inline(always)]
-fn for_each_element(
-    line: &[u8],
+/// The elements of the container at `start..end` of a line, as `(start, end)`, cut at each
+/// set separator (found in the chunks of the container alone: few columns are containers).
+/// An iterator, so that its caller's loop body is compiled once, inline: a callback called
+/// from two places stayed a function of its own, without the caller's target features.
+struct Elements<'a> {
+    line: &'a [u8],
     set_separator: u8,
     start: usize,
     end: usize,
-    mut visit: impl FnMut(usize, usize),
-) {
-    let mut element_start = start;
-    if start < end {
-        for index in start / 64..=(end - 1) / 64 {
-            let base = index * 64;
-            let mut sets =
-                chunk_byte_bits(line, index, set_separator) & bits_from(start.saturating_sub(base));
-            if end < base + 64 {
-                sets &= !bits_from(end - base);
+    element_start: usize,
+    /// The chunk `sets` belongs to, and the container's last chunk.
+    index: usize,
+    last: usize,
+    /// The set separators of chunk `index` not yet returned.
+    sets: u64,
+    done: bool,
+}
+
+impl<'a> Elements<'a> {
+    #[inline(always)]
+    fn new(line: &'a [u8], set_separator: u8, start: usize, end: usize) -> Self {
+        let mut elements = Elements {
+            line,
+            set_separator,
+            start,
+            end,
+            element_start: start,
+            index: 1,
+            last: 0,
+            sets: 0,
+            done: false,
+        };
+        if start < end {
+            elements.index = start / 64;
+            elements.last = (end - 1) / 64;
+            elements.sets = elements.chunk_sets();
+        }
+        elements
+    }
+
+    /// The set separators of chunk `index` inside the container.
+    #[inline(always)]
+    fn chunk_sets(&self) -> u64 {
+        let base = self.index * 64;
+        let mut sets = chunk_byte_bits(self.line, self.index, self.set_separator)
+            & bits_from(self.start.saturating_sub(base));
+        if self.end < base + 64 {
+            sets &= !bits_from(self.end - base);
+        }
+        sets
+    }
+}
+
+impl Iterator for Elements<'_> {
+    type Item = (usize, usize);
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<(usize, usize)> {
+        loop {
+            if self.sets != 0 {
+                let position = self.index * 64 + self.sets.trailing_zeros() as usize;
+                self.sets &= self.sets - 1;
+                let element = (self.element_start, position);
+                self.element_start = position + 1;
+                return Some(element);
             }
-            while sets != 0 {
-                let position = base + sets.trailing_zeros() as usize;
-                sets &= sets - 1;
-                visit(element_start, position);
-                element_start = position + 1;
+            if self.index < self.last {
+                self.index += 1;
+                self.sets = self.chunk_sets();
+                continue;
             }
+            if self.done {
+                return None;
+            }
+            self.done = true;
+            return Some((self.element_start, self.end));
         }
     }
-    visit(element_start, end);
 }
 
 /// Whether a container of `length` bytes with these bits (bit `i` for byte `i`) is short
@@ -790,10 +839,10 @@ impl ZeekTsvParser {
             }
         }
         // Longer than a hash: not numbers only.
-        for_each_element(line.bytes, set_separator, start, end, |start, end| {
+        for (start, end) in Elements::new(line.bytes, set_separator, start, end) {
             let marks = span_marks(&self.chunks, start, end);
             self.sifted_value(line, field, (start, end), marks, sink);
-        });
+        }
     }
 
     /// Reports the value at `start..end` if it may have an IoC shape (`marks`, from the
