@@ -634,6 +634,7 @@ impl IocIndex {
     /// eight bytes): nearly every value stops there, before the rest is decoded.
     #[inline(always)]
     fn find_hash(&self, hex: &[u8], is_valid: impl Fn(&[u8]) -> bool) -> Option<u32> {
+        #[inline(always)]
         fn probe<const N: usize>(
             table: &FlatMap<[u8; N]>,
             filter: &BitFilter,
