@@ -152,6 +152,7 @@ impl Tx {
     ) -> Result<()> {
         let mut captured: std::collections::HashMap<String, Option<i64>> =
             std::collections::HashMap::new();
+        let mut links = Vec::new();
         for (attribute_id, tags) in attributes {
             for attached in *tags {
                 // Tag names match case-insensitively, as capture_tag's lookup does.
@@ -165,7 +166,28 @@ impl Tx {
                     }
                 };
                 if let Some(tag_id) = tag_id {
-                    self.link_attribute_tag(event_id, *attribute_id, tag_id, attached)
+                    links.push((*attribute_id, tag_id, attached));
+                }
+            }
+        }
+        match self {
+            Tx::Sqlite(transaction) => {
+                let links: Vec<crate::sqlite_bulk::TagLink<'_>> = links
+                    .iter()
+                    .map(
+                        |(attribute_id, tag_id, attached)| crate::sqlite_bulk::TagLink {
+                            attribute_id: *attribute_id,
+                            tag_id: *tag_id,
+                            local: attached.local,
+                            relationship_type: attached.relationship_type.as_deref(),
+                        },
+                    )
+                    .collect();
+                crate::sqlite_bulk::link_attribute_tags(transaction, event_id, &links).await?;
+            }
+            Tx::Postgres(_) => {
+                for (attribute_id, tag_id, attached) in links {
+                    self.link_attribute_tag(event_id, attribute_id, tag_id, attached)
                         .await?;
                 }
             }
