@@ -3,7 +3,8 @@
 //! (STIX → MISP conversion, the import path) measured on the same envelopes.
 //!
 //! `cargo bench -p kizuna-server --bench taxii`
-//! Environment: `KIZUNA_BENCH_ENVELOPES` (default 20), `KIZUNA_BENCH_ENVELOPE` (default 1000).
+//! Environment: `KIZUNA_BENCH_ENVELOPES` (default 20), `KIZUNA_BENCH_ENVELOPE` (default 1000),
+//! `KIZUNA_BENCH_GETS` (read passes, default 2; 0 to profile the POSTs alone).
 
 // Shared with the other benches; this one needs only the knobs and the RSS reading.
 #[allow(dead_code)]
@@ -22,16 +23,55 @@ use tower::ServiceExt;
 
 const TAXII: &str = "application/taxii+json;version=2.1";
 
+/// Indicators shaped like `scripts/bench-taxii`'s: a name, IPv4, domain, URL and SHA-256
+/// patterns in its proportions (4:2.5:2:1.5 of every 10), unique values.
 fn envelope(round: u64, size: u64) -> Value {
     let objects: Vec<Value> = (0..size)
         .map(|n| {
-            let value = format!("10.{}.{}.{}", round % 250, n / 250, n % 250 + 1);
+            let unique = round * size + n;
+            let (kind, value, pattern) = match n % 20 {
+                0..8 => {
+                    let value = format!(
+                        "11.{}.{}.{}",
+                        unique >> 16 & 255,
+                        unique >> 8 & 255,
+                        unique & 255
+                    );
+                    (
+                        "IPv4",
+                        value.clone(),
+                        format!("[ipv4-addr:value = '{value}']"),
+                    )
+                }
+                8..13 => {
+                    let value = format!("bench-{unique:010x}.example");
+                    (
+                        "domain",
+                        value.clone(),
+                        format!("[domain-name:value = '{value}']"),
+                    )
+                }
+                13..17 => {
+                    let value = format!("https://host{unique:08x}.example/download/payload.bin");
+                    ("URL", value.clone(), format!("[url:value = '{value}']"))
+                }
+                _ => {
+                    let value = format!("{unique:064x}");
+                    (
+                        "SHA-256",
+                        value.clone(),
+                        format!("[file:hashes.'SHA-256' = '{value}']"),
+                    )
+                }
+            };
             json!({
                 "type": "indicator", "spec_version": "2.1",
                 "id": format!("indicator--{}", uuid::Uuid::new_v4()),
-                "created": "2026-01-01T00:00:00.000Z", "modified": "2026-01-02T00:00:00.000Z",
-                "pattern": format!("[ipv4-addr:value = '{value}']"), "pattern_type": "stix",
-                "valid_from": "2026-01-01T00:00:00Z", "indicator_types": ["malicious-activity"],
+                "created": "2026-01-05T08:00:00.000Z", "modified": "2026-01-05T08:00:00.000Z",
+                "name": format!("Malicious {kind} {value}"),
+                "indicator_types": ["malicious-activity"],
+                "pattern": pattern, "pattern_type": "stix", "pattern_version": "2.1",
+                "valid_from": "2026-01-05T08:00:00.000Z",
             })
         })
         .collect();
@@ -157,7 +197,11 @@ async fn main() {
         rate(envelopes * size, took)
     );
 
-    for pass in ["first (renders)", "second (cached)"] {
+    let passes = support::env_number("KIZUNA_BENCH_GETS", 2) as usize;
+    for pass in ["first (renders)", "second (cached)"]
+        .into_iter()
+        .take(passes)
+    {
         let started = Instant::now();
         let mut count = 0u64;
         let mut pages = 0;

@@ -122,7 +122,19 @@ pub async fn import_event(
     settings: &ImportSettings,
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
-    let prepared = prepare_event(source, event.clone(), settings, now);
+    import_owned_event(store, source, event.clone(), settings, now).await
+}
+
+/// [`import_event`] of an event the caller no longer needs: parsed where it lies instead of
+/// copied first (a copy of an event of 1,000 attributes was ~1 ms of a TAXII POST).
+pub async fn import_owned_event(
+    store: &Store,
+    source: &str,
+    event: Value,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<ImportSummary, StoreError> {
+    let prepared = prepare_event(source, event, settings, now);
     match decide(store, source, prepared, settings, now).await? {
         Decision::Done(summary) => Ok(summary),
         Decision::Insert(event, mut summary) => {

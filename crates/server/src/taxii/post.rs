@@ -16,7 +16,7 @@ use super::collections::find;
 use super::media::check_content_type;
 use super::objects::{may_modify_event, split_id};
 use super::{TaxiiCall, TaxiiError, taxii_response};
-use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_event};
+use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_owned_event};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -209,7 +209,10 @@ async fn import(
     let store = &call.state.store;
     // The envelope carries no bundle id: its objects alone name the event of the loose
     // ones, so posting the same envelope again finds the same event.
-    let content = json!({ "objects": good });
+    // Not `json!`: it would copy every object through serde.
+    let mut content = Map::new();
+    content.insert("objects".to_string(), Value::Array(good));
+    let content = Value::Object(content);
     let options = StixImportOptions {
         default_info: format!("TAXII collection {}", collection.title),
     };
@@ -302,7 +305,7 @@ async fn import(
                 continue;
             }
         }
-        save(call, &event, &settings, &by_uuid, outcomes).await?;
+        save(call, event, &settings, &by_uuid, outcomes).await?;
     }
 
     let update_settings = ImportSettings {
@@ -338,7 +341,7 @@ async fn import(
             "Attribute": attributes,
             "Object": objects,
         }});
-        save(call, &update, &update_settings, &by_uuid, outcomes).await?;
+        save(call, update, &update_settings, &by_uuid, outcomes).await?;
     }
     carry_versions(call, &routed.newer).await
 }
@@ -410,19 +413,26 @@ async fn meta(
 /// Saves one event through the import path; what it rejects fails the objects it names.
 async fn save(
     call: &TaxiiCall,
-    event: &Value,
+    event: Value,
     settings: &ImportSettings,
     by_uuid: &HashMap<&str, Vec<usize>>,
     outcomes: &mut Outcomes,
 ) -> Result<(), TaxiiError> {
-    let document = event.get("Event").unwrap_or(event);
+    let document = event.get("Event").unwrap_or(&event);
     let event_uuid = document
         .get("uuid")
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
+    let info = document
+        .get("info")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     let labels = item_labels(document);
-    match import_event(
+    let mut uuids = Vec::new();
+    collect_uuids(&event, &mut uuids);
+    match import_owned_event(
         &call.state.store,
         "TAXII envelope",
         event,
@@ -435,12 +445,10 @@ async fn save(
             for rejection in &summary.rejected {
                 reject(rejection, &labels, &event_uuid, by_uuid, outcomes);
             }
-            audit_saved(call, document, &event_uuid, &summary).await?;
+            audit_saved(call, &info, &event_uuid, &summary).await?;
             Ok(())
         }
         Err(StoreError::Conflict(message)) => {
-            let mut uuids = Vec::new();
-            collect_uuids(event, &mut uuids);
             fail_uuids(
                 outcomes,
                 by_uuid,
@@ -457,7 +465,7 @@ async fn save(
 /// write theirs.
 async fn audit_saved(
     call: &TaxiiCall,
-    document: &Value,
+    info: &str,
     event_uuid: &str,
     summary: &ImportSummary,
 ) -> Result<(), TaxiiError> {
@@ -474,10 +482,6 @@ async fn audit_saved(
         .into_iter()
         .find(|stored| stored.kind == StoredKind::Event)
         .map_or(0, |stored| stored.event_id);
-    let info = document
-        .get("info")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
     call.audit(crate::audit::DescribedWrite {
         action,
         model: "Event",
