@@ -597,7 +597,7 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
     let mut line_no = 0;
     let mut start = 0;
     // One search over the block: a call per line would pay the search's set-up each time.
-    let mut line_ends = memchr::memchr_iter(b'\n', &block);
+    let mut line_ends = LineEnds::new(&block);
     while start < block.len() {
         let end = line_ends.next().unwrap_or(block.len());
         line_no += 1;
@@ -616,6 +616,41 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
     }
     result.lines = line_no;
     (result, block)
+}
+
+/// The positions of the line ends of a block. With AVX2 found once per process, each
+/// line's search goes straight to it, not through `memchr_iter`'s dispatch on every call.
+enum LineEnds<'h> {
+    #[cfg(target_arch = "x86_64")]
+    Avx2(memchr::arch::x86_64::avx2::memchr::OneIter<'static, 'h>),
+    Any(memchr::Memchr<'h>),
+}
+
+impl<'h> LineEnds<'h> {
+    fn new(block: &'h [u8]) -> Self {
+        #[cfg(target_arch = "x86_64")]
+        if let Some(one) = AVX2_LINE_ENDS.as_ref() {
+            return LineEnds::Avx2(one.iter(block));
+        }
+        LineEnds::Any(memchr::memchr_iter(b'\n', block))
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+static AVX2_LINE_ENDS: std::sync::LazyLock<Option<memchr::arch::x86_64::avx2::memchr::One>> =
+    std::sync::LazyLock::new(|| memchr::arch::x86_64::avx2::memchr::One::new(b'\n'));
+
+impl Iterator for LineEnds<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        match self {
+            #[cfg(target_arch = "x86_64")]
+            LineEnds::Avx2(ends) => ends.next(),
+            LineEnds::Any(ends) => ends.next(),
+        }
+    }
 }
 
 fn scan_line(
