@@ -146,9 +146,33 @@ pub fn canonical_json(value: &Value) -> String {
 }
 
 fn write_canonical(value: &Value, out: &mut String) {
+    write_json(value, JsonForm::Canonical, out);
+}
+
+/// `value` as serde_json writes it compactly (members in their map order, the same
+/// escapes and number forms), straight into `out`: `Value::to_string` goes through
+/// `fmt::Write` and serde_json's byte-at-a-time escaper, a sixth of an event's render.
+pub(crate) fn write_json_value(value: &Value, out: &mut String) {
+    write_json(value, JsonForm::Compact, out);
+}
+
+/// The two compact JSON forms written here; they differ only in numbers and member order.
+#[derive(Clone, Copy, PartialEq)]
+enum JsonForm {
+    /// serde_json's: members in map order, numbers as serde_json prints them.
+    Compact,
+    /// RFC 8785's: members sorted by UTF-16 code units, numbers as ECMAScript prints them.
+    Canonical,
+}
+
+fn write_json(value: &Value, form: JsonForm, out: &mut String) {
     match value {
         Value::Null => out.push_str("null"),
         Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
+        Value::Number(number) if form == JsonForm::Compact => {
+            use std::fmt::Write as _;
+            let _ = write!(out, "{number}");
+        }
         Value::Number(number) => {
             if let Some(integer) = number.as_i64() {
                 out.push_str(&integer.to_string());
@@ -165,70 +189,41 @@ fn write_canonical(value: &Value, out: &mut String) {
                 if index > 0 {
                     out.push(',');
                 }
-                write_canonical(item, out);
+                write_json(item, form, out);
             }
             out.push(']');
         }
-        Value::Object(members) => write_members(
-            members
-                .iter()
-                .map(|(key, value)| (key.as_str(), value))
-                .collect(),
-            out,
-        ),
+        Value::Object(members) => {
+            let members = members.iter().map(|(key, member)| (key.as_str(), member));
+            match form {
+                JsonForm::Compact => write_members_in_order(members, form, out),
+                JsonForm::Canonical => write_members(members.collect(), out),
+            }
+        }
     }
 }
 
 /// An object's members in canonical form: sorted by their names' UTF-16 code units.
 fn write_members(mut members: Vec<(&str, &Value)>, out: &mut String) {
     members.sort_by(|a, b| a.0.encode_utf16().cmp(b.0.encode_utf16()));
+    write_members_in_order(members.into_iter(), JsonForm::Canonical, out);
+}
+
+fn write_members_in_order<'a>(
+    members: impl Iterator<Item = (&'a str, &'a Value)>,
+    form: JsonForm,
+    out: &mut String,
+) {
     out.push('{');
-    for (index, (key, value)) in members.into_iter().enumerate() {
+    for (index, (key, member)) in members.enumerate() {
         if index > 0 {
             out.push(',');
         }
         write_json_string(key, out);
         out.push(':');
-        write_canonical(value, out);
+        write_json(member, form, out);
     }
     out.push('}');
-}
-
-/// `value` as serde_json writes it compactly (members in their map order, the same
-/// escapes and number forms), straight into `out`: `Value::to_string` goes through
-/// `fmt::Write` and serde_json's byte-at-a-time escaper, a sixth of an event's render.
-pub(crate) fn write_json_value(value: &Value, out: &mut String) {
-    match value {
-        Value::Null => out.push_str("null"),
-        Value::Bool(flag) => out.push_str(if *flag { "true" } else { "false" }),
-        Value::Number(number) => {
-            use std::fmt::Write as _;
-            let _ = write!(out, "{number}");
-        }
-        Value::String(text) => write_json_string(text, out),
-        Value::Array(items) => {
-            out.push('[');
-            for (index, item) in items.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_json_value(item, out);
-            }
-            out.push(']');
-        }
-        Value::Object(members) => {
-            out.push('{');
-            for (index, (key, member)) in members.iter().enumerate() {
-                if index > 0 {
-                    out.push(',');
-                }
-                write_json_string(key, out);
-                out.push(':');
-                write_json_value(member, out);
-            }
-            out.push('}');
-        }
-    }
 }
 
 /// `text` as a JSON string, escaped as serde_json and RFC 8785 both escape it (the two
