@@ -358,18 +358,23 @@ impl IocIndex {
     /// the same candidates, found without telling the shapes apart again. Inlined, with the
     /// lookups it makes, into its caller: the Zeek TSV parser's copy for x86-64-v3 (see
     /// `hunt::logs::cpu_features`) then runs them compiled for the same features, without calls.
+    ///
+    /// The value as bytes, not checked to be UTF-8: each shape's parser accepts ASCII bytes
+    /// only, so a value that is not UTF-8 matches nothing here, as it would not as text.
     #[inline(always)]
-    pub(crate) fn match_known(&self, value: &str, shape: KnownShape, out: &mut Vec<Candidate>) {
+    pub(crate) fn match_known(&self, value: &[u8], shape: KnownShape, out: &mut Vec<Candidate>) {
         match shape {
             KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
             KnownShape::Ipv4(None) => {}
-            KnownShape::Domain => self.match_domain_here(value.as_bytes(), None, out),
-            KnownShape::Hash => self.match_unchecked_hash(value.as_bytes(), out),
+            KnownShape::Domain => self.match_domain_here(value, None, out),
+            KnownShape::Hash => self.match_unchecked_hash(value, out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
             KnownShape::Colons => {
-                if memchr::memchr(b'/', value.as_bytes()).is_some() {
-                    self.match_plain(value, out);
+                if memchr::memchr(b'/', value).is_some() {
+                    if let Ok(text) = std::str::from_utf8(value) {
+                        self.match_plain(text, out);
+                    }
                 } else if (!self.lookup.ipv6.is_empty() || !self.lookup.cidr6.is_empty())
                     && let Some(ip) = parse_ipv6_here(value)
                 {

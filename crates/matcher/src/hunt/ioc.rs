@@ -290,14 +290,13 @@ fn ipv4_octet(bytes: &[u8]) -> Option<(u32, &[u8])> {
 /// one zero group, an embedded strict IPv4 tail), any case, no brackets, no zone. Reads
 /// what the standard library's parser reads, several times faster.
 pub(crate) fn parse_ipv6(text: &str) -> Option<u128> {
-    parse_ipv6_here(text)
+    parse_ipv6_here(text.as_bytes())
 }
 
 /// [`parse_ipv6`], compiled into the caller (the index's lookup of a value known to hold
 /// colons, inlined into the Zeek TSV parser's x86-64-v3 copy).
 #[inline(always)]
-pub(crate) fn parse_ipv6_here(text: &str) -> Option<u128> {
-    let bytes = text.as_bytes();
+pub(crate) fn parse_ipv6_here(bytes: &[u8]) -> Option<u128> {
     if !(2..=45).contains(&bytes.len()) {
         return None;
     }

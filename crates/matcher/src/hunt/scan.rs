@@ -8,7 +8,9 @@
 //! the blocks' results are put back in order at the end.
 
 use super::index::{Candidate, IocId, IocIndex, KnownShape, Micros, ValueForm};
-use super::logs::{LineOutcome, LineParser, LogFormat, LogOptions, ValueSink, detect_format};
+use super::logs::{
+    LineOutcome, LineParser, LogFormat, LogOptions, ShapedValue, ValueSink, detect_format,
+};
 use std::cell::Cell;
 use std::io::{self, Read};
 use std::path::Path;
@@ -363,11 +365,14 @@ impl ValueSink for MatchingSink<'_> {
     }
 
     #[inline(always)]
-    fn known(&mut self, field: &str, value: &str, shape: KnownShape) {
+    fn known(&mut self, field: &str, value: ShapedValue<'_>, shape: KnownShape) {
         self.candidates.clear();
-        self.index.match_known(value, shape, self.candidates);
-        if !self.candidates.is_empty() {
-            self.keep_candidates(field, value);
+        self.index
+            .match_known(value.bytes(), shape, self.candidates);
+        if !self.candidates.is_empty()
+            && let Some(text) = value.text()
+        {
+            self.keep_candidates(field, text);
         }
     }
 }

@@ -242,9 +242,39 @@ pub(crate) trait ValueSink {
 
     /// A plain value that can have `shape` only.
     #[inline(always)]
-    fn known(&mut self, field: &str, value: &str, shape: KnownShape) {
+    fn known(&mut self, field: &str, value: ShapedValue<'_>, shape: KnownShape) {
         let _ = shape;
-        self.value(field, value, ValueForm::Plain);
+        if let Some(text) = value.text() {
+            self.value(field, text, ValueForm::Plain);
+        }
+    }
+}
+
+/// A value of a known shape, as the bytes of its line: what a shape's lookup reads. Its
+/// text (checked at its boundaries, or as UTF-8 when the line is not) is only cut out for
+/// the few values that match something.
+#[derive(Clone, Copy)]
+pub(crate) struct ShapedValue<'a> {
+    line: Line<'a>,
+    start: usize,
+    end: usize,
+}
+
+impl<'a> ShapedValue<'a> {
+    #[inline(always)]
+    fn new(line: Line<'a>, start: usize, end: usize) -> Self {
+        ShapedValue { line, start, end }
+    }
+
+    #[inline(always)]
+    pub(crate) fn bytes(&self) -> &'a [u8] {
+        &self.line.bytes[self.start..self.end]
+    }
+
+    /// The value as text; None when it is not valid UTF-8 (it then matches nothing).
+    #[inline(always)]
+    pub(crate) fn text(&self) -> Option<&'a str> {
+        self.line.text(self.start, self.end)
     }
 }
 

@@ -7,7 +7,7 @@ use super::super::ioc::{ipv4_at_dots, parse_ipv4};
 use super::cpu_features::Fast;
 use super::line_bits::{ChunkBits, chunk_byte_bits, line_bits};
 use super::time::parse_epoch_seconds;
-use super::{Line, LineOutcome, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
+use super::{Line, LineOutcome, ShapedValue, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
 
 #[derive(Clone, Debug)]
 pub(crate) struct ZeekTsvParser {
@@ -863,12 +863,13 @@ impl ZeekTsvParser {
         if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
             return;
         }
-        let Some(text) = line.text(start, end) else {
-            return;
-        };
         match marks.known_shape(value) {
-            Some(shape) => sink.known(field, text, shape),
-            None => sink.value(field, text, ValueForm::Plain),
+            Some(shape) => sink.known(field, ShapedValue::new(line, start, end), shape),
+            None => {
+                if let Some(text) = line.text(start, end) {
+                    sink.value(field, text, ValueForm::Plain);
+                }
+            }
         }
     }
 
@@ -1400,9 +1401,16 @@ mod tests {
                 .push((field.to_owned(), value.to_owned(), found));
         }
 
-        fn known(&mut self, field: &str, value: &str, shape: crate::hunt::index::KnownShape) {
+        fn known(
+            &mut self,
+            field: &str,
+            value: super::ShapedValue<'_>,
+            shape: crate::hunt::index::KnownShape,
+        ) {
             let mut candidates = Vec::new();
-            self.index.match_known(value, shape, &mut candidates);
+            self.index
+                .match_known(value.bytes(), shape, &mut candidates);
+            let value = value.text().expect("the test's lines are text");
             let found: Vec<u32> = candidates.iter().map(|candidate| candidate.ioc.0).collect();
             assert_eq!(found, self.matches(value), "{value} as {shape:?}");
             self.known += 1;
