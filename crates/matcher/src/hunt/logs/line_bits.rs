@@ -45,13 +45,19 @@ impl ChunkBits {
 
 /// The bits of `line`, 64 bytes per entry of `chunks` (cleared first); no bit is set past
 /// the end of `line`.
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn line_bits(line: &[u8], separator: u8, chunks: &mut Vec<ChunkBits>) {
     line_bits_with(&Classifier::new(separator), line, chunks);
 }
 
+/// [`line_bits`] with a given classifier (one compiled for the CPU's features, see
+/// `cpu_features`).
 #[inline(always)]
-fn line_bits_with<C: Classify>(classifier: &C, line: &[u8], chunks: &mut Vec<ChunkBits>) {
+pub(crate) fn line_bits_with<C: Classify>(
+    classifier: &C,
+    line: &[u8],
+    chunks: &mut Vec<ChunkBits>,
+) {
     chunks.clear();
     let mut whole = line.chunks_exact(64);
     chunks.reserve(line.len().div_ceil(64));
@@ -131,27 +137,29 @@ fn as_chunk(bytes: &[u8]) -> &[u8; 64] {
     bytes.first_chunk::<64>().expect("a chunk is 64 bytes long")
 }
 
-trait Classify {
+/// Added to a byte (wrapping), moves the digits `0`..=`9` to 118..=127, the only bytes
+/// then above [`LAST_NON_DIGIT`] as signed bytes: one addition and one comparison.
+pub(crate) const TO_DIGIT_TOP: i8 = (0x80 - (b'9' as i16 + 1)) as i8;
+pub(crate) const LAST_NON_DIGIT: i8 = 0x7f - 10;
+
+/// The bits of one chunk of a line; the separator is the classifier's.
+pub(crate) trait Classify {
     fn classify(&self, chunk: &[u8; 64]) -> ChunkBits;
 }
 
+/// The classifier of baseline x86-64 code.
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
-type Classifier = sse2::VectorClassifier;
+pub(crate) type Classifier = sse2::VectorClassifier;
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
-type Classifier = WordClassifier;
+pub(crate) type Classifier = WordClassifier;
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 mod sse2 {
-    use super::{ChunkBits, Classify};
+    use super::{ChunkBits, Classify, LAST_NON_DIGIT, TO_DIGIT_TOP};
     use safe_arch::{
         add_i8_m128i, cmp_eq_mask_i8_m128i, cmp_gt_mask_i8_m128i, load_unaligned_m128i, m128i,
         move_mask_i8_m128i, set_splat_i8_m128i,
     };
-
-    /// Added to a byte (wrapping), moves the digits `0`..=`9` to 118..=127, the only bytes
-    /// then above [`LAST_NON_DIGIT`] as signed bytes: one addition and one comparison.
-    const TO_DIGIT_TOP: i8 = (0x80 - (b'9' as i16 + 1)) as i8;
-    const LAST_NON_DIGIT: i8 = 0x7f - 10;
 
     pub(crate) struct VectorClassifier {
         separator: m128i,
@@ -204,13 +212,13 @@ mod sse2 {
 /// Eight bytes at a time in a `u64`: where SSE2 is not there, and as the reference the
 /// vector classifier is tested against.
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
-struct WordClassifier {
+pub(crate) struct WordClassifier {
     separator: u8,
 }
 
 #[cfg_attr(all(target_arch = "x86_64", target_feature = "sse2"), allow(dead_code))]
 impl WordClassifier {
-    fn new(separator: u8) -> Self {
+    pub(crate) fn new(separator: u8) -> Self {
         WordClassifier { separator }
     }
 }

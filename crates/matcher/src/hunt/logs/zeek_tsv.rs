@@ -5,7 +5,7 @@
 use super::super::index::{KnownShape, ValueForm};
 use super::super::ioc::{ipv4_at_dots, parse_ipv4};
 use super::cpu_features::Fast;
-use super::line_bits::{ChunkBits, chunk_byte_bits, line_bits};
+use super::line_bits::{ChunkBits, Classifier, Classify, chunk_byte_bits, line_bits_with};
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ShapedValue, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
 
@@ -196,11 +196,11 @@ const SHORTEST_UNMARKED: usize = 32;
 #[inline(always)]
 fn sift_columns(
     line: &[u8],
-    separator: u8,
+    classifier: &impl Classify,
     chunks: &mut Vec<ChunkBits>,
     kept: &mut Vec<SiftedColumn>,
 ) -> usize {
-    line_bits(line, separator, chunks);
+    line_bits_with(classifier, line, chunks);
     let chunks = &chunks[..];
     let length = line.len();
     let mut separators_before = 0;
@@ -721,15 +721,19 @@ impl ZeekTsvParser {
     ) -> LineOutcome {
         match self.fast {
             Some(fast) => fast.parse_sifted((self, line, separator, sink)),
-            None => Self::parse_sifted_here((self, line, separator, sink)),
+            None => {
+                let classifier = Classifier::new(separator);
+                Self::parse_sifted_here((self, line, &classifier, sink))
+            }
         }
     }
 
-    /// [`ZeekTsvParser::parse_sifted`], compiled into each of its two callers; its
-    /// arguments in one tuple for [`Fast::parse_sifted`].
+    /// [`ZeekTsvParser::parse_sifted`], compiled into each of its two callers, each with
+    /// its classifier of the line's bytes; its arguments in one tuple for
+    /// [`Fast::parse_sifted`].
     #[inline(always)]
-    pub(super) fn parse_sifted_here<S: ValueSink>(
-        (this, line, separator, sink): (&mut Self, Line<'_>, u8, &mut S),
+    pub(super) fn parse_sifted_here<S: ValueSink, C: Classify>(
+        (this, line, classifier, sink): (&mut Self, Line<'_>, &C, &mut S),
     ) -> LineOutcome {
         let bytes = line.bytes;
         let mut sifted = std::mem::take(&mut this.sifted);
@@ -738,7 +742,7 @@ impl ZeekTsvParser {
             [byte] => Some(byte),
             _ => None,
         };
-        let columns = sift_columns(bytes, separator, &mut this.chunks, &mut sifted);
+        let columns = sift_columns(bytes, classifier, &mut this.chunks, &mut sifted);
         let outcome = if columns == this.fields.len() {
             for kept in &sifted {
                 this.sifted_column(line, kept, set_separator, sink);
@@ -1084,7 +1088,8 @@ mod tests {
 
     fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
-        let columns = super::sift_columns(line, separator, &mut Vec::new(), &mut kept);
+        let classifier = super::Classifier::new(separator);
+        let columns = super::sift_columns(line, &classifier, &mut Vec::new(), &mut kept);
         (columns, kept)
     }
 
@@ -1211,7 +1216,7 @@ mod tests {
             let start = start.min(line.len());
             let end = (start + length).min(line.len());
             let mut chunks = Vec::new();
-            super::line_bits(&line, b'\t', &mut chunks);
+            super::super::line_bits::line_bits(&line, b'\t', &mut chunks);
             proptest::prop_assert_eq!(
                 super::may_hold_ioc_at(&chunks, start, end),
                 super::may_hold_ioc(&line[start..end]),
