@@ -594,7 +594,12 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
         block,
         mut parser,
     } = job;
-    let text = std::str::from_utf8(&block).ok();
+    let checks_values_alone = parser.checks_values_alone();
+    let text = if checks_values_alone {
+        None
+    } else {
+        std::str::from_utf8(&block).ok()
+    };
     let mut result = BlockResult {
         number,
         ..BlockResult::default()
@@ -612,7 +617,7 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
             index,
             &mut parser,
             &block[start..end],
-            line_text,
+            (line_text, checks_values_alone),
             line_no,
             scratch,
             &mut result,
@@ -662,7 +667,7 @@ fn scan_line(
     index: &IocIndex,
     parser: &mut LineParser,
     line: &[u8],
-    line_text: Option<&str>,
+    (line_text, checks_values_alone): (Option<&str>, bool),
     line_no: u64,
     scratch: &mut Scratch,
     result: &mut BlockResult,
@@ -679,6 +684,7 @@ fn scan_line(
     };
     let outcome = match line_text {
         Some(text) => parser.parse_line_text_into(text, &mut sink),
+        None if checks_values_alone => parser.parse_line_bytes_into(line, &mut sink),
         None => parser.parse_line_into(line, &mut sink),
     };
     match outcome {

@@ -340,8 +340,19 @@ fn invalid_utf8_is_never_part_of_a_match_but_spares_the_rest() {
     let index = always(&["evil.com", "1.2.3.4"]);
     let mut log = b"#fields\tts\tq\tr\n1.0\tevil.com\xff\t1.2.3.4\n".to_vec();
     log.extend_from_slice(b"{\"x\":\"\xfe\"}\n");
+    // Text around a match, and a URL (a value of no single shape) beside bytes that are
+    // not UTF-8.
+    log.extend_from_slice("2.0\t\u{e9}vil.com\tevil.com\n".as_bytes());
+    log.extend_from_slice(b"3.0\thttp://evil.com/\xff\thttp://evil.com:80/x\n");
     let report = scan_bytes(&index, &log, &options(Some(LogFormat::ZeekTsv), None, 1));
-    assert_eq!(hits(&index, &report), [hit(2, "r", "1.2.3.4", "1.2.3.4")]);
+    assert_eq!(
+        hits(&index, &report),
+        [
+            hit(2, "r", "1.2.3.4", "1.2.3.4"),
+            hit(4, "r", "evil.com", "evil.com"),
+            hit(5, "r.host", "evil.com", "evil.com"),
+        ]
+    );
 }
 
 #[test]

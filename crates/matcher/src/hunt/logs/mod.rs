@@ -285,8 +285,9 @@ impl<F: FnMut(&str, &str, ValueForm)> ValueSink for F {
     }
 }
 
-/// One line as bytes, with its text when the whole line is valid UTF-8 (the common case:
-/// then every value cut at ASCII delimiters is text without checking it again).
+/// One line as bytes, with its text when the whole line is known to be valid UTF-8 (the
+/// common case: then every value cut at ASCII delimiters is text without checking it
+/// again). Without it, each value asked for as text is checked alone.
 #[derive(Clone, Copy)]
 pub(crate) struct Line<'a> {
     bytes: &'a [u8],
@@ -294,6 +295,11 @@ pub(crate) struct Line<'a> {
 }
 
 impl<'a> Line<'a> {
+    /// A line not checked as a whole: for a parser that wants the text of few values.
+    fn unchecked(bytes: &'a [u8]) -> Self {
+        Line { bytes, text: None }
+    }
+
     fn from_bytes(bytes: &'a [u8]) -> Self {
         Line {
             bytes,
@@ -429,6 +435,28 @@ impl LineParser {
             return LineOutcome::Blank;
         }
         self.parse(Line::from_bytes(line), sink)
+    }
+
+    /// Whether [`LineParser::parse_line_bytes_into`] does without knowing that the line is
+    /// UTF-8: a Zeek TSV line's values are looked up as bytes, and only the few that are
+    /// reported as text (those that match something among them) are checked. Other
+    /// formats want a whole line's text, best from a check of a whole block.
+    pub(crate) fn checks_values_alone(&self) -> bool {
+        matches!(self.state, ParserState::ZeekTsv(_))
+    }
+
+    /// [`LineParser::parse_line_into`] without checking that the whole line is UTF-8: each
+    /// value is checked when it is needed as text, with the same outcome.
+    pub(crate) fn parse_line_bytes_into(
+        &mut self,
+        line: &[u8],
+        sink: &mut impl ValueSink,
+    ) -> LineOutcome {
+        let line = strip_line_end(line);
+        if line.iter().all(|&byte| is_space(byte)) {
+            return LineOutcome::Blank;
+        }
+        self.parse(Line::unchecked(line), sink)
     }
 
     /// [`LineParser::parse_line_text`] reporting to a [`ValueSink`].
