@@ -58,13 +58,14 @@ pub(crate) fn line_bits_with<C: Classify>(
     line: &[u8],
     chunks: &mut Vec<ChunkBits>,
 ) {
-    chunks.clear();
+    // Sized once, then written in place: the buffer serves line after line, mostly of
+    // about the same length, and a push per chunk checks the capacity each time.
+    chunks.resize(line.len().div_ceil(64), ChunkBits::default());
     let mut whole = line.chunks_exact(64);
-    chunks.reserve(line.len().div_ceil(64));
     // A loop rather than `extend`, whose `fold` LLVM keeps as a function of its own: inlined,
     // it is compiled with its caller's target features (`cpu_features`).
-    for chunk in whole.by_ref() {
-        chunks.push(classifier.classify(as_chunk(chunk)));
+    for (slot, chunk) in chunks.iter_mut().zip(whole.by_ref()) {
+        *slot = classifier.classify(as_chunk(chunk));
     }
     let rest = whole.remainder().len();
     if rest == 0 {
@@ -80,7 +81,9 @@ pub(crate) fn line_bits_with<C: Classify>(
         padded[..rest].copy_from_slice(line);
         classifier.classify(&padded).masked(u64::MAX >> (64 - rest))
     };
-    chunks.push(bits);
+    if let Some(last) = chunks.last_mut() {
+        *last = bits;
+    }
 }
 
 /// Bit `i` set when byte `64 * index + i` of `line` is `byte` (none past its end): one
