@@ -87,6 +87,160 @@ impl Classify for Avx2Classifier {
         // SAFETY: the `Fast` this classifier holds proves the CPU has AVX2.
         unsafe { classify_avx2(chunk, self.separator) }
     }
+
+    #[inline(always)]
+    fn ipv4_at_dots(&self, bytes: &[u8], dots: u64) -> Option<u32> {
+        // SAFETY: the `Fast` this classifier holds proves the CPU has AVX2, so SSSE3 and
+        // SSE4.1.
+        unsafe { ipv4_at_dots_simd(bytes, dots) }
+    }
+}
+
+/// The lengths of an address's four octets (1 to 3 digits each) as a number in base 3:
+/// the index of its entry in [`IPV4_SHUFFLES`] and [`IPV4_MINIMA`].
+#[cfg(target_arch = "x86_64")]
+const IPV4_PATTERNS: usize = 81;
+
+/// For each pattern of octet lengths, where each octet's digits go: octet `i` to bytes
+/// `4i..4i + 3` as hundreds, tens, ones (a byte with the top bit set is zero).
+#[cfg(target_arch = "x86_64")]
+const IPV4_SHUFFLES: [[u64; 2]; IPV4_PATTERNS] = {
+    let mut table = [[0u64; 2]; IPV4_PATTERNS];
+    let mut pattern = 0;
+    while pattern < IPV4_PATTERNS {
+        let mut bytes = [0x80u8; 16];
+        let mut start = 0;
+        let mut octet = 0;
+        while octet < 4 {
+            let length = ipv4_octet_length(pattern, octet);
+            let mut digit = 0;
+            while digit < length {
+                bytes[4 * octet + 3 - length + digit] = (start + digit) as u8;
+                digit += 1;
+            }
+            start += length + 1;
+            octet += 1;
+        }
+        let mut half = 0;
+        while half < 2 {
+            let mut word = 0u64;
+            let mut byte = 0;
+            while byte < 8 {
+                word |= (bytes[8 * half + byte] as u64) << (8 * byte);
+                byte += 1;
+            }
+            table[pattern][half] = word;
+            half += 1;
+        }
+        pattern += 1;
+    }
+    table
+};
+
+/// For each pattern, the least value of each octet without a leading zero (0, 10, 100),
+/// as four 32-bit lanes.
+#[cfg(target_arch = "x86_64")]
+const IPV4_MINIMA: [[u64; 2]; IPV4_PATTERNS] = {
+    let mut table = [[0u64; 2]; IPV4_PATTERNS];
+    let mut pattern = 0;
+    while pattern < IPV4_PATTERNS {
+        let mut octet = 0;
+        while octet < 4 {
+            let least = match ipv4_octet_length(pattern, octet) {
+                1 => 0u64,
+                2 => 10,
+                _ => 100,
+            };
+            table[pattern][octet / 2] |= least << (32 * (octet % 2));
+            octet += 1;
+        }
+        pattern += 1;
+    }
+    table
+};
+
+/// The length of octet `octet` (0 = first) in `pattern`: its base-3 digit plus one.
+#[cfg(target_arch = "x86_64")]
+const fn ipv4_octet_length(pattern: usize, octet: usize) -> usize {
+    let mut rest = pattern;
+    let mut skipped = 3 - octet;
+    while skipped > 0 {
+        rest /= 3;
+        skipped -= 1;
+    }
+    rest % 3 + 1
+}
+
+/// [`ipv4_at_dots`](crate::hunt::ioc::ipv4_at_dots) without a branch per octet: the
+/// digits put in place by one shuffle chosen by the octets' lengths, multiplied and
+/// summed, checked against 255 and the leading-zero minima, all four octets at once.
+/// Octet lengths are random in logs: branches on them mispredict.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn ipv4_at_dots_simd(bytes: &[u8], dots: u64) -> Option<u32> {
+    use super::{le_word, short_le_word};
+    use std::arch::x86_64::{
+        _mm_cmpgt_epi32, _mm_cvtsi128_si32, _mm_madd_epi16, _mm_maddubs_epi16, _mm_movemask_epi8,
+        _mm_or_si128, _mm_packus_epi16, _mm_packus_epi32, _mm_set_epi64x, _mm_set1_epi8,
+        _mm_set1_epi16, _mm_set1_epi32, _mm_shuffle_epi8, _mm_sub_epi8,
+    };
+    let length = bytes.len();
+    if !(7..=15).contains(&length) {
+        return None;
+    }
+    let first = dots.trailing_zeros() as usize;
+    let rest = dots & dots.wrapping_sub(1);
+    let second = rest.trailing_zeros() as usize;
+    let third = (rest & rest.wrapping_sub(1)).trailing_zeros() as usize;
+    let mut pattern = 0usize;
+    let mut lengths_fit = true;
+    for octet_length in [
+        first,
+        second.wrapping_sub(first + 1),
+        third.wrapping_sub(second + 1),
+        length.wrapping_sub(third + 1),
+    ] {
+        let digit = octet_length.wrapping_sub(1);
+        lengths_fit &= digit < 3;
+        pattern = pattern.wrapping_mul(3).wrapping_add(digit);
+    }
+    if !lengths_fit {
+        return None;
+    }
+    // The value's bytes in one register (7 to 15 bytes: the first eight and those after
+    // them, the latter from a word ending with the value).
+    let (low, high) = match bytes.first_chunk::<8>() {
+        Some(first) => (
+            u64::from_le_bytes(*first),
+            le_word(&bytes[length - 8..])
+                .checked_shr(8 * (16 - length) as u32)
+                .unwrap_or(0),
+        ),
+        None => (short_le_word(bytes), 0),
+    };
+    let digits = _mm_sub_epi8(
+        _mm_set_epi64x(high as i64, low as i64),
+        _mm_set1_epi8(b'0' as i8),
+    );
+    let [shuffle_low, shuffle_high] = IPV4_SHUFFLES[pattern];
+    let placed = _mm_shuffle_epi8(
+        digits,
+        _mm_set_epi64x(shuffle_high as i64, shuffle_low as i64),
+    );
+    let weights = _mm_set1_epi32(i32::from_le_bytes([100, 10, 1, 0]));
+    let octets = _mm_madd_epi16(_mm_maddubs_epi16(placed, weights), _mm_set1_epi16(1));
+    let [least_low, least_high] = IPV4_MINIMA[pattern];
+    let least = _mm_set_epi64x(least_high as i64, least_low as i64);
+    let wrong = _mm_or_si128(
+        _mm_cmpgt_epi32(octets, _mm_set1_epi32(255)),
+        _mm_cmpgt_epi32(least, octets),
+    );
+    if _mm_movemask_epi8(wrong) != 0 {
+        return None;
+    }
+    let packed = _mm_packus_epi16(_mm_packus_epi32(octets, octets), octets);
+    Some((_mm_cvtsi128_si32(packed) as u32).swap_bytes())
 }
 
 /// Inlined into [`parse_sifted_v3`], which has the same features.
@@ -158,6 +312,58 @@ mod tests {
             let expected = WordClassifier::new(separator).classify(&chunk);
             proptest::prop_assert_eq!(Classifier::new(separator).classify(&chunk), expected);
             proptest::prop_assert_eq!(Avx2Classifier::new(fast, separator).classify(&chunk), expected);
+        }
+
+        #[test]
+        fn simd_addresses_are_the_parsed_addresses(
+            octets in proptest::collection::vec("[0-9]{0,4}", 4),
+        ) {
+            let Some(fast) = Fast::detect() else {
+                return Ok(());
+            };
+            let value = octets.join(".");
+            let dots = value
+                .bytes()
+                .enumerate()
+                .filter(|&(_, byte)| byte == b'.')
+                .fold(0u64, |dots, (position, _)| dots | 1 << position);
+            let expected = crate::hunt::ioc::parse_ipv4(value.as_bytes());
+            let classifier = Avx2Classifier::new(fast, b'\t');
+            proptest::prop_assert_eq!(classifier.ipv4_at_dots(value.as_bytes(), dots), expected);
+        }
+    }
+
+    #[test]
+    fn simd_addresses_at_the_edges() {
+        let Some(fast) = Fast::detect() else {
+            return;
+        };
+        let classifier = Avx2Classifier::new(fast, b'\t');
+        for value in [
+            "0.0.0.0",
+            "255.255.255.255",
+            "256.1.1.1",
+            "1.1.1.256",
+            "199.99.9.0",
+            "01.1.1.1",
+            "1.1.1.00",
+            "100.010.1.1",
+            "1.2.3.",
+            ".1.2.3",
+            "1..2.3",
+            "1234.1.1.1",
+            "123.123.123.1234",
+        ] {
+            let dots = value
+                .bytes()
+                .enumerate()
+                .filter(|&(_, byte)| byte == b'.')
+                .fold(0u64, |dots, (position, _)| dots | 1 << position);
+            assert_eq!(
+                classifier.ipv4_at_dots(value.as_bytes(), dots),
+                crate::hunt::ioc::parse_ipv4(value.as_bytes()),
+                "{value}"
+            );
         }
     }
 }

@@ -3,7 +3,7 @@
 //! columns (`vector[…]`, `set[…]`) into one value per element.
 
 use super::super::index::{KnownShape, ValueForm};
-use super::super::ioc::{ipv4_at_dots, parse_ipv4};
+use super::super::ioc::parse_ipv4;
 use super::cpu_features::Fast;
 use super::line_bits::{ChunkBits, Classifier, Classify, chunk_byte_bits, line_bits_with};
 use super::time::parse_epoch_seconds;
@@ -413,15 +413,15 @@ impl SpanMarks {
     /// when it may have several (a colon and a dot: URL or IPv6 with an IPv4 tail) or when
     /// it is left to the general rule (digits and dots of a hash's length).
     #[inline(always)]
-    fn known_shape(&self, value: &[u8]) -> Option<KnownShape> {
+    fn known_shape(&self, value: &[u8], classifier: &impl Classify) -> Option<KnownShape> {
         match (self.dots, self.colons, self.others) {
             (DotCount::None, true, _) => Some(KnownShape::Colons),
             (_, true, _) => None,
             (DotCount::None, false, _) => Some(KnownShape::Hash),
             (_, false, true) => Some(KnownShape::Domain),
-            (DotCount::Three, false, false) if self.dot_bits != 0 => {
-                Some(KnownShape::Ipv4(ipv4_at_dots(value, self.dot_bits)))
-            }
+            (DotCount::Three, false, false) if self.dot_bits != 0 => Some(KnownShape::Ipv4(
+                classifier.ipv4_at_dots(value, self.dot_bits),
+            )),
             (DotCount::Three, false, false) => Some(KnownShape::Ipv4(parse_ipv4(value))),
             (DotCount::Other, false, false) => None,
         }
@@ -745,7 +745,7 @@ impl ZeekTsvParser {
         let columns = sift_columns(bytes, classifier, &mut this.chunks, &mut sifted);
         let outcome = if columns == this.fields.len() {
             for kept in &sifted {
-                this.sifted_column(line, kept, set_separator, sink);
+                this.sifted_column(line, kept, set_separator, classifier, sink);
             }
             let ts_span = if this.defer_ts {
                 None
@@ -768,6 +768,7 @@ impl ZeekTsvParser {
         line: Line<'_>,
         kept: &SiftedColumn,
         set_separator: Option<u8>,
+        classifier: &impl Classify,
         sink: &mut impl ValueSink,
     ) {
         let Some(field) = self.fields.get(kept.column) else {
@@ -787,7 +788,7 @@ impl ZeekTsvParser {
                     dot_bits: 0,
                 }
             };
-            self.sifted_value(line, field, (start, end), marks, sink);
+            self.sifted_value(line, field, (start, end), marks, classifier, sink);
             return;
         }
         let Some(set_separator) = set_separator else {
@@ -834,7 +835,7 @@ impl ZeekTsvParser {
                     bits(others),
                 );
                 let element = (start + element_start, start + element_end);
-                self.sifted_value(line, field, element, marks, sink);
+                self.sifted_value(line, field, element, marks, classifier, sink);
                 if later_sets == 0 {
                     return;
                 }
@@ -845,7 +846,7 @@ impl ZeekTsvParser {
         // Longer than a hash: not numbers only.
         for (start, end) in Elements::new(line.bytes, set_separator, start, end) {
             let marks = span_marks(&self.chunks, start, end);
-            self.sifted_value(line, field, (start, end), marks, sink);
+            self.sifted_value(line, field, (start, end), marks, classifier, sink);
         }
     }
 
@@ -858,6 +859,7 @@ impl ZeekTsvParser {
         field: &str,
         (start, end): (usize, usize),
         marks: SpanMarks,
+        classifier: &impl Classify,
         sink: &mut impl ValueSink,
     ) {
         if !marks.may_hold_ioc() {
@@ -867,7 +869,7 @@ impl ZeekTsvParser {
         if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
             return;
         }
-        match marks.known_shape(value) {
+        match marks.known_shape(value, classifier) {
             Some(shape) => sink.known(field, ShapedValue::new(line, start, end), shape),
             None => {
                 if let Some(text) = line.text(start, end) {
