@@ -315,35 +315,41 @@ impl Store {
         let attribute_sql = format!(
             "SELECT {ATTRIBUTE_COLUMNS} FROM attributes WHERE event_id = $1{deleted_clause} ORDER BY id"
         );
-        // On SQLite the rows are read on this task: through sqlx each of the event's rows
-        // would cross to the connection's worker thread and back (a wakeup per row), which a
-        // sync pull's event views paid for every attribute.
-        let attribute_rows: Vec<AttributeRow> = match &self.backend {
-            crate::Backend::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
-                crate::sqlite_bulk::select_attribute_rows(
-                    &mut conn,
-                    &attribute_sql,
-                    &[crate::sql::Bind::Int(event_id)],
-                )
-                .await?
-            }
-            crate::Backend::Postgres(pool) => {
-                sqlx::query_as(AssertSqlSafe(attribute_sql.as_str()))
-                    .bind(event_id)
-                    .fetch_all(pool)
-                    .await?
-            }
-        };
         let tag_sql = format!(
             "SELECT attribute_tags.attribute_id AS owner_id, attribute_tags.local, \
              attribute_tags.relationship_type, {TAG_COLUMNS} FROM attribute_tags \
              JOIN tags ON tags.id = attribute_tags.tag_id \
              WHERE attribute_tags.event_id = $1 ORDER BY attribute_tags.id"
         );
-        let tag_rows: Vec<AttachedTagRow> = with_pool!(self, pool => {
-            sqlx::query_as(AssertSqlSafe(tag_sql.as_str())).bind(event_id).fetch_all(pool).await?
-        });
+        // On SQLite the rows are read on this task: through sqlx each of the event's rows
+        // would cross to the connection's worker thread and back (a wakeup per row), which a
+        // sync pull's event views paid for every attribute and every tag link.
+        let (attribute_rows, tag_rows): (Vec<AttributeRow>, Vec<AttachedTagRow>) = match &self
+            .backend
+        {
+            crate::Backend::Sqlite(pool) => {
+                let mut conn = self.bulk_reader(pool).await?;
+                let binds = [crate::sql::Bind::Int(event_id)];
+                let attributes =
+                    crate::sqlite_bulk::select_attribute_rows(&mut conn, &attribute_sql, &binds)
+                        .await?;
+                let tags =
+                    crate::sqlite_bulk::select_attached_tag_rows(&mut conn, &tag_sql, &binds)
+                        .await?;
+                (attributes, tags)
+            }
+            crate::Backend::Postgres(pool) => {
+                let attributes = sqlx::query_as(AssertSqlSafe(attribute_sql.as_str()))
+                    .bind(event_id)
+                    .fetch_all(pool)
+                    .await?;
+                let tags = sqlx::query_as(AssertSqlSafe(tag_sql.as_str()))
+                    .bind(event_id)
+                    .fetch_all(pool)
+                    .await?;
+                (attributes, tags)
+            }
+        };
         let object_sql = format!(
             "SELECT {OBJECT_COLUMNS} FROM objects WHERE event_id = $1{deleted_clause} ORDER BY id"
         );

@@ -708,7 +708,7 @@ impl Store {
         );
         let rows: Vec<AttributeRow> = match &self.backend {
             crate::Backend::Sqlite(pool) => {
-                let mut conn = pool.acquire().await?;
+                let mut conn = self.bulk_reader(pool).await?;
                 crate::sqlite_bulk::select_attribute_rows(&mut conn, &text, &sql.binds).await?
             }
             crate::Backend::Postgres(pool) => {
@@ -801,13 +801,27 @@ impl Store {
              JOIN tags ON tags.id = attribute_tags.tag_id \
              WHERE attribute_tags.attribute_id BETWEEN $1 AND $2 ORDER BY attribute_tags.id"
         );
-        let rows: Vec<AttachedTagRow> = with_pool!(self, pool => {
-            sqlx::query_as(AssertSqlSafe(text.as_str()))
-                .bind(first.id)
-                .bind(last.id)
-                .fetch_all(pool)
+        let rows: Vec<AttachedTagRow> = match &self.backend {
+            crate::Backend::Sqlite(pool) => {
+                let mut conn = self.bulk_reader(pool).await?;
+                crate::sqlite_bulk::select_attached_tag_rows(
+                    &mut conn,
+                    &text,
+                    &[
+                        crate::sql::Bind::Int(first.id),
+                        crate::sql::Bind::Int(last.id),
+                    ],
+                )
                 .await?
-        });
+            }
+            crate::Backend::Postgres(pool) => {
+                sqlx::query_as(AssertSqlSafe(text.as_str()))
+                    .bind(first.id)
+                    .bind(last.id)
+                    .fetch_all(pool)
+                    .await?
+            }
+        };
         if rows.is_empty() {
             return Ok(());
         }
