@@ -13,8 +13,8 @@ mod support;
 use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
-use kizuna_formats::stix::import::{StixImportOptions, bundle_to_misp_events};
-use kizuna_server::import::{ImportSettings, import_event};
+use kizuna_formats::stix::import::{StixImportOptions, bundle_to_event_inputs};
+use kizuna_server::import::{ImportSettings, import_parsed_event};
 use kizuna_server::{AppState, ServerSettings, app, bootstrap};
 use kizuna_store::{Store, TaxiiCollection};
 use serde_json::{Value, json};
@@ -158,11 +158,11 @@ async fn main() {
         let value: Value = serde_json::from_str(&text).unwrap();
         parse += started.elapsed();
         let started = Instant::now();
-        let imported = bundle_to_misp_events(&value, &StixImportOptions::default());
+        let imported = bundle_to_event_inputs(&value, &StixImportOptions::default());
         convert += started.elapsed();
         let started = Instant::now();
-        for event in &imported.events {
-            import_event(
+        for event in imported.events {
+            import_parsed_event(
                 &parts_store,
                 "bench",
                 event,

@@ -14,6 +14,7 @@ use kizuna_formats::misp::FieldErrors;
 use kizuna_formats::misp::build::{BuildContext, new_event};
 use kizuna_formats::misp::input::{EventInput, OrgInput, TagInput, parse_event};
 use kizuna_formats::report::Rejection;
+use kizuna_formats::stix::import::ParsedEvent;
 use kizuna_model::{Distribution, Event, Organisation};
 use kizuna_store::{EventChanges, Key, LoadOptions, Store, StoreError};
 use serde_json::{Map, Value, json};
@@ -142,6 +143,83 @@ pub async fn import_owned_event(
             summary.events_added = 1;
             Ok(summary)
         }
+    }
+}
+
+/// [`import_owned_event`] of an event already read as typed input (the STIX import's
+/// [`ParsedEvent`](kizuna_formats::stix::import::ParsedEvent)): the same checks and
+/// results, without a JSON tree written only to be read back.
+pub async fn import_parsed_event(
+    store: &Store,
+    source: &str,
+    event: ParsedEvent,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<ImportSummary, StoreError> {
+    let prepared = prepare_parsed_event(source, event, settings, now);
+    match decide(store, source, prepared, settings, now).await? {
+        Decision::Done(summary) => Ok(summary),
+        Decision::Insert(event, mut summary) => {
+            store.insert_event(&event, true).await?;
+            summary.events_added = 1;
+            Ok(summary)
+        }
+    }
+}
+
+/// [`prepare_event`] of typed input: what parsing reported is handled as a parse failure
+/// of the first round would be, then the event is built and failing items left out.
+pub fn prepare_parsed_event(
+    source: &str,
+    event: ParsedEvent,
+    settings: &ImportSettings,
+    now: i64,
+) -> PreparedEvent {
+    let ParsedEvent {
+        mut input,
+        errors: parse_errors,
+    } = event;
+    let mut summary = ImportSummary::default();
+    let label = input_label(&input);
+    let context = build_context(now);
+    // Settings touch no field an item can fail on, so applying them once before the
+    // rounds is applying them after each parse.
+    apply_settings(&mut input, settings);
+    let mut pending = (!parse_errors.is_empty()).then_some(parse_errors);
+    let mut rounds = 0;
+    let built = loop {
+        let attempt = match pending.take() {
+            Some(errors) => Err(errors),
+            None => new_event(&input, &context, settings.org_id, settings.user_id),
+        };
+        match attempt {
+            Ok(event) => break Some((input, event)),
+            Err(errors) => {
+                rounds += 1;
+                let removed = (rounds <= REPAIR_ROUNDS)
+                    .then(|| remove_failing_inputs(&mut input, &errors, source))
+                    .flatten();
+                match removed {
+                    Some(rejections) => summary.rejected.extend(rejections),
+                    None => {
+                        summary.rejected.push(
+                            Rejection::new("event", label.clone(), errors.summary())
+                                .in_source(source),
+                        );
+                        break None;
+                    }
+                }
+            }
+        }
+    };
+    if let Some((input, event)) = &built {
+        let given = count_loose_values(input);
+        summary.duplicates = given.saturating_sub(event.attributes.len() as u64);
+    }
+    PreparedEvent {
+        summary,
+        label,
+        built,
     }
 }
 
@@ -649,13 +727,9 @@ fn apply_settings(input: &mut EventInput, settings: &ImportSettings) {
     }
 }
 
-/// Items whose errors `errors` names are taken out of `document` and reported. None when an
-/// error is about the event itself (nothing can be left out to save it).
-fn remove_failing_items(
-    document: &mut Value,
-    errors: &FieldErrors,
-    source: &str,
-) -> Option<Vec<Rejection>> {
+/// The attributes and objects (by position) `errors` names; None when an error is about
+/// the event itself.
+fn failing_items(errors: &FieldErrors) -> Option<(BTreeSet<usize>, BTreeSet<usize>)> {
     let mut attributes = BTreeSet::new();
     let mut objects = BTreeSet::new();
     for field in errors.0.keys() {
@@ -668,17 +742,85 @@ fn remove_failing_items(
             _ => return None,
         };
     }
-    let reason = |prefix: String| {
-        errors
-            .0
-            .iter()
-            .filter(|(field, _)| {
-                field.as_str() == prefix || field.starts_with(&format!("{prefix}."))
-            })
-            .map(|(field, problems)| format!("{field}: {}", problems.join(" ")))
-            .collect::<Vec<_>>()
-            .join("; ")
-    };
+    Some((attributes, objects))
+}
+
+/// Every problem `errors` lists for the item at `prefix` (`Attribute.3`).
+fn failing_reason(errors: &FieldErrors, prefix: &str) -> String {
+    errors
+        .0
+        .iter()
+        .filter(|(field, _)| field.as_str() == prefix || field.starts_with(&format!("{prefix}.")))
+        .map(|(field, problems)| format!("{field}: {}", problems.join(" ")))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// [`remove_failing_items`] of typed input.
+fn remove_failing_inputs(
+    input: &mut EventInput,
+    errors: &FieldErrors,
+    source: &str,
+) -> Option<Vec<Rejection>> {
+    let (attributes, objects) = failing_items(errors)?;
+    let mut rejections = Vec::new();
+    for &index in attributes.iter().rev() {
+        if index >= input.attributes.len() {
+            return None;
+        }
+        let item = input.attributes.remove(index);
+        let label = format!(
+            "{} {}",
+            item.attr_type.as_deref().unwrap_or(""),
+            item.value.as_deref().unwrap_or("")
+        );
+        rejections.push(
+            Rejection::new(
+                format!("Attribute.{index}"),
+                label.trim(),
+                failing_reason(errors, &format!("Attribute.{index}")),
+            )
+            .in_source(source),
+        );
+    }
+    for &index in objects.iter().rev() {
+        if index >= input.objects.len() {
+            return None;
+        }
+        let item = input.objects.remove(index);
+        rejections.push(
+            Rejection::new(
+                format!("Object.{index}"),
+                item.name.unwrap_or_default(),
+                failing_reason(errors, &format!("Object.{index}")),
+            )
+            .in_source(source),
+        );
+    }
+    rejections.reverse();
+    (!rejections.is_empty()).then_some(rejections)
+}
+
+fn input_label(input: &EventInput) -> String {
+    match (
+        input.uuid.as_deref().unwrap_or(""),
+        input.info.as_deref().unwrap_or(""),
+    ) {
+        ("", info) => info.to_string(),
+        (uuid, "") => uuid.to_string(),
+        (uuid, info) => format!("{uuid} {info}"),
+    }
+}
+
+/// Items whose errors `errors` names are taken out of `document` and reported. None when an
+/// error is about the event itself (nothing can be left out to save it).
+fn remove_failing_items(
+    document: &mut Value,
+    errors: &FieldErrors,
+    source: &str,
+) -> Option<Vec<Rejection>> {
+    let (attributes, objects) = failing_items(errors)?;
+    let reason = |prefix: String| failing_reason(errors, &prefix);
     let mut rejections = Vec::new();
     for (list, indexes) in [("Attribute", &attributes), ("Object", &objects)] {
         let Some(items) = document.get_mut(list).and_then(Value::as_array_mut) else {

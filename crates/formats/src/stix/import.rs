@@ -28,8 +28,12 @@ use super::pattern_parse::{
     PathValue, attributes_from_facts, canonical_path, equality_groups, misp_hash_type,
     parse_pattern,
 };
+use crate::misp::FieldErrors;
 use crate::misp::build::{BuildContext, new_attribute};
-use crate::misp::input::{is_uuid, parse_attribute, parse_datetime_micros};
+use crate::misp::input::{
+    AttributeInput, EventInput, ObjectInput, ObjectReferenceInput, OrgInput, TagInput, is_uuid,
+    lenient_date, parse_attribute, parse_datetime_micros,
+};
 use crate::report::Rejection;
 use kizuna_model::attribute_types::{attribute_type, category_allows};
 use serde_json::{Map, Value, json};
@@ -53,6 +57,24 @@ pub struct StixImport {
     pub rejected: Vec<Rejection>,
 }
 
+/// The events found as the MISP API's typed input: what `parse_event` makes of each of
+/// [`StixImport::events`], for a caller that saves them at once (no JSON tree built only to
+/// be read back).
+#[derive(Clone, Debug, Default)]
+pub struct StixInputs {
+    pub events: Vec<ParsedEvent>,
+    pub rejected: Vec<Rejection>,
+}
+
+/// One event as `parse_event` reads it, with the field errors that parse would report
+/// (the event is refused when they name the event, its items left out when they name
+/// items).
+#[derive(Clone, Debug, Default)]
+pub struct ParsedEvent {
+    pub input: EventInput,
+    pub errors: FieldErrors,
+}
+
 /// Namespace of the UUIDv5s this importer derives from STIX ids.
 const IMPORT_NAMESPACE: uuid::Uuid = uuid::uuid!("8f526fe4-b813-4372-9a7e-76d48a747abd");
 
@@ -61,20 +83,36 @@ const MISP_STIX_REPORT_LABEL: &str = "Threat-Report";
 
 /// Converts STIX content to MISP events (see the module documentation).
 pub fn bundle_to_misp_events(content: &Value, options: &StixImportOptions) -> StixImport {
+    let (events, rejected) = convert(content, options, render_event);
+    StixImport { events, rejected }
+}
+
+/// [`bundle_to_misp_events`] as typed input, the same events and rejections.
+pub fn bundle_to_event_inputs(content: &Value, options: &StixImportOptions) -> StixInputs {
+    let (events, rejected) = convert(content, options, typed_event);
+    StixInputs { events, rejected }
+}
+
+fn convert<R>(
+    content: &Value,
+    options: &StixImportOptions,
+    render: impl Fn(Finished<'_, '_>) -> R,
+) -> (Vec<R>, Vec<Rejection>) {
     let mut rejected = Vec::new();
     let Some(bundle) = Bundle::read(content, &mut rejected) else {
-        return StixImport {
-            events: Vec::new(),
-            rejected,
-        };
+        return (Vec::new(), rejected);
     };
     let importer = Importer::new(&bundle);
     let contributions: Vec<Contribution> = (0..bundle.objects.len())
         .map(|index| importer.contribution(index, &mut rejected))
         .collect();
-    let events = importer.events(&contributions, options);
+    let events = importer
+        .events(&contributions, options)
+        .into_iter()
+        .map(render)
+        .collect();
     rejected.sort_by_key(|rejection| object_position(&rejection.location));
-    StixImport { events, rejected }
+    (events, rejected)
 }
 
 /// `n` of a location `objects[n] …`, to report rejections in input order.
@@ -1238,7 +1276,11 @@ impl<'b, 'a> Importer<'b, 'a> {
 
     // ----- events ------------------------------------------------------------------------
 
-    fn events(&self, contributions: &[Contribution], options: &StixImportOptions) -> Vec<Value> {
+    fn events<'i>(
+        &'i self,
+        contributions: &'i [Contribution],
+        options: &StixImportOptions,
+    ) -> Vec<Finished<'i, 'a>> {
         let containers: Vec<usize> = (0..self.bundle.objects.len())
             .filter(|&index| role_of(self.object(index).kind) == Role::Container)
             .collect();
@@ -2099,7 +2141,16 @@ struct ObjectDraft {
     references: Vec<(String, String)>,
 }
 
-impl Assembler<'_, '_, '_> {
+/// An assembled event, before it is written as MISP JSON or as typed input.
+struct Finished<'i, 'a> {
+    draft: EventDraft,
+    info: String,
+    date: Option<String>,
+    timestamp: Option<i64>,
+    orgc: Option<&'i StixObject<'a>>,
+}
+
+impl<'i, 'a> Assembler<'i, '_, 'a> {
     fn derived_uuid(&mut self, seed: &str) -> String {
         let mut counter = 0u32;
         loop {
@@ -2145,7 +2196,7 @@ impl Assembler<'_, '_, '_> {
         }
     }
 
-    fn container_event(&mut self, container: usize, members: &[usize]) -> Value {
+    fn container_event(&mut self, container: usize, members: &[usize]) -> Finished<'i, 'a> {
         let object = self.importer.object(container);
         let uuid = self.event_uuid(object.uuid_part(), object.id);
         let mut draft = EventDraft {
@@ -2173,10 +2224,16 @@ impl Assembler<'_, '_, '_> {
         let orgc = object
             .text("created_by_ref")
             .and_then(|id| self.importer.bundle.get(id));
-        render_event(draft, info, date, object.modified_seconds(), orgc)
+        Finished {
+            draft,
+            info,
+            date,
+            timestamp: object.modified_seconds(),
+            orgc,
+        }
     }
 
-    fn unheld_event(&mut self, members: &[usize], options: &StixImportOptions) -> Value {
+    fn unheld_event(&mut self, members: &[usize], options: &StixImportOptions) -> Finished<'i, 'a> {
         // Bundle ids are transport-only and reused by some producers: the objects name
         // the event.
         let mut ids: Vec<&str> = members
@@ -2221,7 +2278,13 @@ impl Assembler<'_, '_, '_> {
         } else {
             options.default_info.trim().to_string()
         };
-        render_event(draft, info, date, timestamp, orgc)
+        Finished {
+            draft,
+            info,
+            date,
+            timestamp,
+            orgc,
+        }
     }
 
     fn fill(&mut self, draft: &mut EventDraft, members: &[usize]) {
@@ -2446,13 +2509,14 @@ fn render_attribute(uuid: &str, candidate: &Candidate) -> Value {
     attribute
 }
 
-fn render_event(
-    draft: EventDraft,
-    info: String,
-    date: Option<String>,
-    timestamp: Option<i64>,
-    orgc: Option<&StixObject<'_>>,
-) -> Value {
+fn render_event(finished: Finished<'_, '_>) -> Value {
+    let Finished {
+        draft,
+        info,
+        date,
+        timestamp,
+        orgc,
+    } = finished;
     let mut event = json!({
         "uuid": draft.uuid,
         "info": info,
@@ -2522,4 +2586,221 @@ fn render_event(
     let mut envelope = Map::new();
     envelope.insert("Event".to_string(), event);
     Value::Object(envelope)
+}
+
+// ---------------------------------------------------------------------------------------
+// Typed input: what `parse_event` reads from `render_event`'s JSON, without the JSON
+// ---------------------------------------------------------------------------------------
+
+fn typed_event(finished: Finished<'_, '_>) -> ParsedEvent {
+    let Finished {
+        draft,
+        info,
+        date,
+        timestamp,
+        orgc,
+    } = finished;
+    let mut errors = FieldErrors::new();
+    // `date_of` checked the whole timestamp; its first ten characters are read again as a
+    // date, as the JSON's `date` would be.
+    let date = date
+        .filter(|text| !text.trim().is_empty())
+        .and_then(|text| {
+            let parsed = lenient_date(&Value::String(text));
+            if parsed.is_none() {
+                errors.add("date", "must be a date (YYYY-MM-DD)");
+            }
+            parsed
+        });
+    let orgc = orgc.and_then(|identity| {
+        let name = identity
+            .text("name")
+            .map(str::trim)
+            .filter(|name| !name.is_empty())?;
+        Some(OrgInput {
+            id: None,
+            uuid: identity.uuid_part(),
+            name: Some(name.to_string()),
+        })
+    });
+    let attributes = draft
+        .attributes
+        .iter()
+        .enumerate()
+        .map(|(index, (uuid, candidate))| {
+            typed_attribute(uuid, candidate, &format!("Attribute.{index}."), &mut errors)
+        })
+        .collect();
+    let objects = draft
+        .objects
+        .iter()
+        .enumerate()
+        .map(|(index, object)| {
+            let candidate = &object.candidate;
+            ObjectInput {
+                uuid: Some(object.uuid.clone()),
+                name: Some(candidate.name.trim().to_string()),
+                meta_category: Some(candidate.meta_category.trim().to_string()),
+                comment: Some(candidate.comment.clone()),
+                timestamp: candidate.timestamp,
+                attributes: candidate
+                    .attributes
+                    .iter()
+                    .zip(&object.attribute_uuids)
+                    .enumerate()
+                    .map(|(position, (attribute, uuid))| {
+                        typed_attribute(
+                            uuid,
+                            attribute,
+                            &format!("Object.{index}.Attribute.{position}."),
+                            &mut errors,
+                        )
+                    })
+                    .collect(),
+                references: object
+                    .references
+                    .iter()
+                    .map(|(target, kind)| ObjectReferenceInput {
+                        referenced_uuid: Some(target.clone()),
+                        relationship_type: Some(kind.trim().to_string()),
+                        ..ObjectReferenceInput::default()
+                    })
+                    .collect(),
+                ..ObjectInput::default()
+            }
+        })
+        .collect();
+    ParsedEvent {
+        input: EventInput {
+            uuid: Some(draft.uuid),
+            info: Some(info),
+            date,
+            threat_level_id: Some(4),
+            analysis: Some(0),
+            published: Some(false),
+            timestamp,
+            orgc,
+            attributes,
+            objects,
+            tags: typed_tags(&draft.tags),
+            ..EventInput::default()
+        },
+        errors,
+    }
+}
+
+fn typed_tags(tags: &[String]) -> Vec<TagInput> {
+    tags.iter()
+        .map(|name| TagInput {
+            name: Some(name.trim().to_string()),
+            ..TagInput::default()
+        })
+        .collect()
+}
+
+fn typed_attribute(
+    uuid: &str,
+    candidate: &Candidate,
+    prefix: &str,
+    errors: &mut FieldErrors,
+) -> AttributeInput {
+    let seed = &candidate.seed;
+    let mut micros =
+        |key: &str, text: &Option<String>| parsed_micros(&format!("{prefix}{key}"), text, errors);
+    AttributeInput {
+        uuid: Some(uuid.to_string()),
+        attr_type: Some(seed.attr_type.trim().to_string()),
+        category: Some(candidate.category.trim().to_string()),
+        value: Some(seed.value.clone()),
+        to_ids: Some(seed.to_ids),
+        comment: Some(seed.comment.clone()),
+        timestamp: seed.timestamp,
+        object_relation: trimmed_text(&seed.object_relation),
+        first_seen: micros("first_seen", &seed.first_seen),
+        last_seen: micros("last_seen", &seed.last_seen),
+        valid_until: micros("valid_until", &seed.valid_until),
+        data: trimmed_text(&seed.data),
+        tags: typed_tags(&seed.tags),
+        ..AttributeInput::default()
+    }
+}
+
+/// A time field as `parse_attribute` reads its text: blank is "cleared", unreadable an error.
+fn parsed_micros(
+    field: &str,
+    text: &Option<String>,
+    errors: &mut FieldErrors,
+) -> Option<Option<i64>> {
+    match text {
+        None => None,
+        Some(text) if text.trim().is_empty() => Some(None),
+        Some(text) => match parse_datetime_micros(text) {
+            Some(micros) => Some(Some(micros)),
+            None => {
+                errors.add(field, "Invalid ISO 8601 format");
+                None
+            }
+        },
+    }
+}
+
+/// `object_relation` and `data` as `parse_attribute` reads them: trimmed, blank is absent.
+fn trimmed_text(text: &Option<String>) -> Option<String> {
+    text.as_deref()
+        .map(str::trim)
+        .filter(|text| !text.is_empty())
+        .map(str::to_string)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::misp::input::parse_event;
+    use std::path::Path;
+
+    fn json_files(folder: &Path, into: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                json_files(&path, into);
+            } else if path.extension().is_some_and(|ext| ext == "json") {
+                into.push(path);
+            }
+        }
+    }
+
+    /// The typed events are what the MISP JSON events parse to, error for error.
+    #[test]
+    fn typed_events_are_the_parsed_json_events() {
+        let mut files = Vec::new();
+        json_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
+            &mut files,
+        );
+        let mut compared = 0;
+        for path in files {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let Ok(content) = serde_json::from_str::<Value>(&text) else {
+                continue;
+            };
+            let options = StixImportOptions {
+                default_info: "typed".into(),
+            };
+            let json = bundle_to_misp_events(&content, &options);
+            let typed = bundle_to_event_inputs(&content, &options);
+            assert_eq!(json.rejected, typed.rejected, "{}", path.display());
+            assert_eq!(json.events.len(), typed.events.len(), "{}", path.display());
+            for (event, parsed) in json.events.iter().zip(&typed.events) {
+                match parse_event(event) {
+                    Ok(input) => {
+                        assert!(parsed.errors.is_empty(), "{}", path.display());
+                        assert_eq!(input, parsed.input, "{}", path.display());
+                    }
+                    Err(errors) => assert_eq!(errors, parsed.errors, "{}", path.display()),
+                }
+                compared += 1;
+            }
+        }
+        assert!(compared > 30, "only {compared} events compared");
+    }
 }

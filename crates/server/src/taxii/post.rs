@@ -16,12 +16,13 @@ use super::collections::find;
 use super::media::check_content_type;
 use super::objects::{may_modify_event, split_id};
 use super::{TaxiiCall, TaxiiError, taxii_response};
-use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_owned_event};
+use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_parsed_event};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
+use kizuna_formats::misp::input::{AttributeInput, EventInput, ObjectInput};
 use kizuna_formats::report::Rejection;
-use kizuna_formats::stix::import::{StixImportOptions, bundle_to_misp_events};
+use kizuna_formats::stix::import::{ParsedEvent, StixImportOptions, bundle_to_event_inputs};
 use kizuna_model::Distribution;
 use kizuna_store::{Key, StoreError, StoredKind, StoredUuid, TaxiiStatus};
 use serde_json::{Map, Value, json};
@@ -194,7 +195,7 @@ fn check_object(object: &Value) -> Result<String, String> {
 /// Where an imported item goes: an existing event to update, or nothing (the stored
 /// version is as new).
 struct Routed {
-    updates: BTreeMap<i64, (Vec<Value>, Vec<Value>)>,
+    updates: BTreeMap<i64, (Vec<AttributeInput>, Vec<ObjectInput>)>,
     /// Stored attributes posted in a newer version: (uuid, the version's timestamp).
     newer: Vec<(String, i64)>,
 }
@@ -216,7 +217,7 @@ async fn import(
     let options = StixImportOptions {
         default_info: format!("TAXII collection {}", collection.title),
     };
-    let imported = bundle_to_misp_events(&content, &options);
+    let imported = bundle_to_event_inputs(&content, &options);
     drop(content);
 
     let mut by_uuid: HashMap<&str, Vec<usize>> = HashMap::new();
@@ -257,7 +258,7 @@ async fn import(
 
     let mut uuids: Vec<String> = Vec::new();
     for event in &imported.events {
-        collect_uuids(event, &mut uuids);
+        collect_uuids(&event.input, &mut uuids);
     }
     let stored: HashMap<String, StoredUuid> = store
         .stored_uuids(&uuids)
@@ -272,10 +273,8 @@ async fn import(
     };
     let mut event_cache: HashMap<i64, kizuna_model::Event> = HashMap::new();
     for mut event in imported.events {
-        let Some(document) = event.get_mut("Event").and_then(Value::as_object_mut) else {
-            continue;
-        };
-        let event_uuid = text_of(document, "uuid");
+        let document = &mut event.input;
+        let event_uuid = document.uuid.as_deref().unwrap_or_default().to_lowercase();
         if let Some(existing) = stored
             .get(&event_uuid)
             .filter(|item| item.kind == StoredKind::Event)
@@ -293,15 +292,7 @@ async fn import(
             note_newer_attributes(document, &stored, &mut routed.newer);
         } else {
             route_known_items(document, &stored, &mut routed);
-            let empty = document
-                .get("Attribute")
-                .and_then(Value::as_array)
-                .is_none_or(Vec::is_empty)
-                && document
-                    .get("Object")
-                    .and_then(Value::as_array)
-                    .is_none_or(Vec::is_empty);
-            if empty {
+            if document.attributes.is_empty() && document.objects.is_empty() {
                 continue;
             }
         }
@@ -316,13 +307,12 @@ async fn import(
         let existing = meta(call, &mut event_cache, event_id).await?;
         let item_uuids: Vec<String> = attributes
             .iter()
-            .chain(objects.iter())
-            .map(|item| {
-                item.get("uuid")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_string()
-            })
+            .map(|item| item.uuid.clone().unwrap_or_default())
+            .chain(
+                objects
+                    .iter()
+                    .map(|item| item.uuid.clone().unwrap_or_default()),
+            )
             .collect();
         if !may_modify_event(call, &existing) {
             fail_uuids(
@@ -333,14 +323,20 @@ async fn import(
             );
             continue;
         }
-        let update = json!({"Event": {
-            "uuid": existing.uuid,
-            "info": existing.info,
-            "date": kizuna_formats::misp::output::format_date(existing.date),
-            "timestamp": (existing.timestamp + 1).max(call.now).to_string(),
-            "Attribute": attributes,
-            "Object": objects,
-        }});
+        // What parsing `{"uuid", "info", "date", "timestamp", "Attribute", "Object"}`
+        // of the stored event gives.
+        let update = ParsedEvent {
+            input: EventInput {
+                uuid: Some(existing.uuid.to_ascii_lowercase()),
+                info: Some(existing.info.clone()),
+                date: Some(existing.date),
+                timestamp: Some((existing.timestamp + 1).max(call.now)),
+                attributes,
+                objects,
+                ..EventInput::default()
+            },
+            errors: Default::default(),
+        };
         save(call, update, &update_settings, &by_uuid, outcomes).await?;
     }
     carry_versions(call, &routed.newer).await
@@ -366,33 +362,26 @@ async fn carry_versions(call: &TaxiiCall, newer: &[(String, i64)]) -> Result<(),
 
 /// Attributes of an incoming version of a stored event that are newer than the stored ones.
 fn note_newer_attributes(
-    document: &Map<String, Value>,
+    document: &EventInput,
     stored: &HashMap<String, StoredUuid>,
     newer: &mut Vec<(String, i64)>,
 ) {
-    let loose = document
-        .get("Attribute")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten();
     let in_objects = document
-        .get("Object")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter_map(|object| object.get("Attribute").and_then(Value::as_array))
-        .flatten();
-    for attribute in loose.chain(in_objects) {
-        let Some(uuid) = attribute.get("uuid").and_then(Value::as_str) else {
+        .objects
+        .iter()
+        .flat_map(|object| object.attributes.iter());
+    for attribute in document.attributes.iter().chain(in_objects) {
+        let Some(uuid) = attribute.uuid.as_deref() else {
             continue;
         };
         let uuid = uuid.to_lowercase();
+        let timestamp = attribute.timestamp.unwrap_or(0);
         if let Some(found) = stored
             .get(&uuid)
             .filter(|found| found.kind == StoredKind::Attribute)
-            && timestamp_of(attribute) > found.timestamp
+            && timestamp > found.timestamp
         {
-            newer.push((uuid, timestamp_of(attribute)));
+            newer.push((uuid, timestamp));
         }
     }
 }
@@ -413,26 +402,18 @@ async fn meta(
 /// Saves one event through the import path; what it rejects fails the objects it names.
 async fn save(
     call: &TaxiiCall,
-    event: Value,
+    event: ParsedEvent,
     settings: &ImportSettings,
     by_uuid: &HashMap<&str, Vec<usize>>,
     outcomes: &mut Outcomes,
 ) -> Result<(), TaxiiError> {
-    let document = event.get("Event").unwrap_or(&event);
-    let event_uuid = document
-        .get("uuid")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
-    let info = document
-        .get("info")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_string();
+    let document = &event.input;
+    let event_uuid = document.uuid.clone().unwrap_or_default();
+    let info = document.info.clone().unwrap_or_default();
     let labels = item_labels(document);
     let mut uuids = Vec::new();
-    collect_uuids(&event, &mut uuids);
-    match import_owned_event(
+    collect_uuids(document, &mut uuids);
+    match import_parsed_event(
         &call.state.store,
         "TAXII envelope",
         event,
@@ -531,150 +512,101 @@ fn fail_uuids<'a>(
 
 /// `type value` (the import path's label of an attribute) → attribute uuids, and object
 /// names → object uuids.
-fn item_labels(document: &Value) -> HashMap<String, Vec<String>> {
+fn item_labels(document: &EventInput) -> HashMap<String, Vec<String>> {
     let mut labels: HashMap<String, Vec<String>> = HashMap::new();
-    let mut add = |item: &Value, label: String| {
-        if let Some(uuid) = item.get("uuid").and_then(Value::as_str) {
+    let mut add = |uuid: &Option<String>, label: String| {
+        if let Some(uuid) = uuid {
             labels
                 .entry(label.trim().to_string())
                 .or_default()
-                .push(uuid.to_string());
+                .push(uuid.clone());
         }
     };
-    let text = |item: &Value, key: &str| {
-        item.get(key)
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string()
-    };
-    for attribute in document
-        .get("Attribute")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
+    for attribute in &document.attributes {
         add(
-            attribute,
-            format!("{} {}", text(attribute, "type"), text(attribute, "value")),
+            &attribute.uuid,
+            format!(
+                "{} {}",
+                attribute.attr_type.as_deref().unwrap_or_default(),
+                attribute.value.as_deref().unwrap_or_default()
+            ),
         );
     }
-    for object in document
-        .get("Object")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        add(object, text(object, "name"));
+    for object in &document.objects {
+        add(&object.uuid, object.name.clone().unwrap_or_default());
     }
     labels
 }
 
-fn text_of(map: &Map<String, Value>, key: &str) -> String {
-    map.get(key)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_lowercase()
-}
-
 /// Every uuid an imported event names: its own, its attributes', its objects' and theirs.
-fn collect_uuids(event: &Value, into: &mut Vec<String>) {
-    let document = event.get("Event").unwrap_or(event);
-    let mut push = |item: &Value| {
-        if let Some(uuid) = item.get("uuid").and_then(Value::as_str) {
+fn collect_uuids(document: &EventInput, into: &mut Vec<String>) {
+    let mut push = |uuid: &Option<String>| {
+        if let Some(uuid) = uuid {
             into.push(uuid.to_lowercase());
         }
     };
-    push(document);
-    for attribute in document
-        .get("Attribute")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        push(attribute);
+    push(&document.uuid);
+    for attribute in &document.attributes {
+        push(&attribute.uuid);
     }
-    for object in document
-        .get("Object")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-    {
-        push(object);
-        for attribute in object
-            .get("Attribute")
-            .and_then(Value::as_array)
-            .into_iter()
-            .flatten()
-        {
-            push(attribute);
+    for object in &document.objects {
+        push(&object.uuid);
+        for attribute in &object.attributes {
+            push(&attribute.uuid);
         }
-    }
-}
-
-/// The item's timestamp in the import's MISP JSON (seconds, given as text or number).
-fn timestamp_of(item: &Value) -> i64 {
-    match item.get("timestamp") {
-        Some(Value::String(text)) => text.trim().parse().unwrap_or(0),
-        Some(Value::Number(number)) => number.as_i64().unwrap_or(0),
-        _ => 0,
     }
 }
 
 /// Takes out of a new event the attributes and objects already stored in another event:
 /// newer versions go to that event's update, the others are dropped (already there).
 fn route_known_items(
-    document: &mut Map<String, Value>,
+    document: &mut EventInput,
     stored: &HashMap<String, StoredUuid>,
     routed: &mut Routed,
 ) {
-    let known = |item: &Value, kind: StoredKind| {
-        let uuid = item.get("uuid").and_then(Value::as_str)?.to_lowercase();
+    let known = |uuid: &Option<String>, kind: StoredKind| {
+        let uuid = uuid.as_deref()?.to_lowercase();
         stored
             .get(&uuid)
             .filter(|found| found.kind == kind)
             .cloned()
     };
-    if let Some(Value::Array(attributes)) = document.get_mut("Attribute") {
-        let mut kept = Vec::with_capacity(attributes.len());
-        for attribute in attributes.drain(..) {
-            match known(&attribute, StoredKind::Attribute) {
-                None => kept.push(attribute),
-                Some(found) => {
-                    if timestamp_of(&attribute) > found.timestamp {
-                        routed
-                            .newer
-                            .push((found.uuid.clone(), timestamp_of(&attribute)));
-                        routed
-                            .updates
-                            .entry(found.event_id)
-                            .or_default()
-                            .0
-                            .push(attribute);
-                    }
+    let mut kept = Vec::with_capacity(document.attributes.len());
+    for attribute in document.attributes.drain(..) {
+        match known(&attribute.uuid, StoredKind::Attribute) {
+            None => kept.push(attribute),
+            Some(found) => {
+                let timestamp = attribute.timestamp.unwrap_or(0);
+                if timestamp > found.timestamp {
+                    routed.newer.push((found.uuid.clone(), timestamp));
+                    routed
+                        .updates
+                        .entry(found.event_id)
+                        .or_default()
+                        .0
+                        .push(attribute);
                 }
             }
         }
-        *attributes = kept;
     }
-    if let Some(Value::Array(objects)) = document.get_mut("Object") {
-        let mut kept = Vec::with_capacity(objects.len());
-        for object in objects.drain(..) {
-            match known(&object, StoredKind::Object) {
-                None => kept.push(object),
-                Some(found) => {
-                    if timestamp_of(&object) > found.timestamp {
-                        routed
-                            .updates
-                            .entry(found.event_id)
-                            .or_default()
-                            .1
-                            .push(object);
-                    }
+    document.attributes = kept;
+    let mut kept = Vec::with_capacity(document.objects.len());
+    for object in document.objects.drain(..) {
+        match known(&object.uuid, StoredKind::Object) {
+            None => kept.push(object),
+            Some(found) => {
+                if object.timestamp.unwrap_or(0) > found.timestamp {
+                    routed
+                        .updates
+                        .entry(found.event_id)
+                        .or_default()
+                        .1
+                        .push(object);
                 }
             }
         }
-        *objects = kept;
     }
+    document.objects = kept;
 }
 
 fn status_of(
