@@ -238,7 +238,9 @@ pub fn new_event(
     for (index, attribute_input) in input.attributes.iter().enumerate() {
         let mut item_errors = FieldErrors::new();
         let built = build_attribute(attribute_input, ctx, &mut item_errors);
-        merge_prefixed(&mut errors, &format!("Attribute.{index}."), item_errors);
+        if !item_errors.is_empty() {
+            merge_prefixed(&mut errors, &format!("Attribute.{index}."), item_errors);
+        }
         let Some(attribute) = built else { continue };
         if !attribute.deleted {
             let key = (
@@ -257,7 +259,9 @@ pub fn new_event(
     for (index, object_input) in input.objects.iter().enumerate() {
         let mut item_errors = FieldErrors::new();
         let built = build_object(object_input, ctx, &mut item_errors);
-        merge_prefixed(&mut errors, &format!("Object.{index}."), item_errors);
+        if !item_errors.is_empty() {
+            merge_prefixed(&mut errors, &format!("Object.{index}."), item_errors);
+        }
         if let Some(object) = built {
             event.objects.push(object);
         }
@@ -439,7 +443,20 @@ pub fn edit_tag(existing: &mut Tag, input: &TagInput) -> Result<bool, FieldError
 
 /// MISP's default colour for a tag name: `#` and the first six hex digits of md5(name).
 pub fn tag_colour(name: &str) -> String {
-    format!("#{}", &md5_hex(name.as_bytes())[..6])
+    // An import attaches the same few tags to thousands of attributes: the last name's
+    // colour is kept rather than hashed again each time.
+    thread_local! {
+        static LAST: std::cell::RefCell<(String, String)> = const {
+            std::cell::RefCell::new((String::new(), String::new()))
+        };
+    }
+    LAST.with_borrow_mut(|(last_name, last_colour)| {
+        if last_colour.is_empty() || last_name != name {
+            *last_colour = format!("#{}", &md5_hex(name.as_bytes())[..6]);
+            name.clone_into(last_name);
+        }
+        last_colour.clone()
+    })
 }
 
 /// MISP's `is_galaxy` rule: the name contains `misp-galaxy:<type>="<value>` (case-insensitive).

@@ -32,7 +32,7 @@ use crate::misp::FieldErrors;
 use crate::misp::build::{BuildContext, new_attribute};
 use crate::misp::input::{
     AttributeInput, EventInput, ObjectInput, ObjectReferenceInput, OrgInput, TagInput, is_uuid,
-    lenient_date, parse_attribute, parse_datetime_micros,
+    lenient_date, parse_datetime_micros,
 };
 use crate::report::Rejection;
 use kizuna_model::attribute_types::{attribute_type, category_allows};
@@ -156,11 +156,12 @@ impl<'a> StixObject<'a> {
 
     /// The value of misp-stix's label `misp:<name>="<value>"`.
     fn misp_label(&self, name: &str) -> Option<&'a str> {
-        let prefix = format!("misp:{name}=\"");
         self.labels().into_iter().find_map(|label| {
             label
-                .strip_prefix(prefix.as_str())
-                .and_then(|rest| rest.strip_suffix('"'))
+                .strip_prefix("misp:")?
+                .strip_prefix(name)?
+                .strip_prefix("=\"")?
+                .strip_suffix('"')
         })
     }
 
@@ -417,30 +418,27 @@ fn validate(seed: Seed) -> Result<Candidate, String> {
         .filter(|category| category_allows(category, &seed.attr_type))
         .unwrap_or(definition.default_category)
         .to_string();
-    let mut body = json!({
-        "type": seed.attr_type,
-        "category": category,
-        "value": seed.value,
-        "to_ids": seed.to_ids,
-    });
-    if let Some(relation) = &seed.object_relation {
-        body["object_relation"] = json!(relation);
+    // What `parse_attribute` reads from `{type, category, value, to_ids, object_relation,
+    // data, first_seen, last_seen, valid_until}`, without writing that JSON first.
+    let mut errors = FieldErrors::new();
+    let mut micros =
+        |key: &str, text: &Option<String>| parsed_micros(|| key.to_string(), text, &mut errors);
+    let input = AttributeInput {
+        attr_type: Some(seed.attr_type.trim().to_string()),
+        category: Some(category.trim().to_string()),
+        value: Some(seed.value.clone()),
+        to_ids: Some(seed.to_ids),
+        object_relation: trimmed_text(&seed.object_relation),
+        first_seen: micros("first_seen", &seed.first_seen),
+        last_seen: micros("last_seen", &seed.last_seen),
+        valid_until: micros("valid_until", &seed.valid_until),
+        data: trimmed_text(&seed.data),
+        ..AttributeInput::default()
+    };
+    if !errors.is_empty() {
+        return Err(errors.summary());
     }
-    if let Some(data) = &seed.data {
-        body["data"] = json!(data);
-    }
-    for (key, value) in [
-        ("first_seen", &seed.first_seen),
-        ("last_seen", &seed.last_seen),
-        ("valid_until", &seed.valid_until),
-    ] {
-        if let Some(value) = value {
-            body[key] = json!(value);
-        }
-    }
-    let built = parse_attribute(&body)
-        .and_then(|input| new_attribute(&input, &validation_context()))
-        .map_err(|errors| errors.summary())?;
+    let built = new_attribute(&input, &validation_context()).map_err(|errors| errors.summary())?;
     Ok(Candidate {
         key: (
             built.attr_type.clone(),
@@ -2169,14 +2167,20 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
 
     /// The preferred uuid when it is unambiguous and free, else one derived from the event
     /// and the STIX id.
-    fn item_uuid(&mut self, preferred: Option<&str>, shared: bool, derivation: &str) -> String {
+    /// The derivation is written only when needed: most items keep their preferred uuid.
+    fn item_uuid(
+        &mut self,
+        preferred: Option<&str>,
+        shared: bool,
+        derivation: impl FnOnce() -> String,
+    ) -> String {
         if !shared
             && let Some(preferred) = preferred
             && self.used_uuids.insert(preferred.to_string())
         {
             return preferred.to_string();
         }
-        self.derived_uuid(derivation)
+        self.derived_uuid(&derivation())
     }
 
     fn event_uuid(&mut self, preferred: Option<String>, derivation: &str) -> String {
@@ -2303,11 +2307,9 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                         .or_insert(uuid);
                     continue;
                 }
-                let uuid = self.item_uuid(
-                    candidate.seed.preferred_uuid.as_deref(),
-                    shared,
-                    &format!("{}/{}/{position}", draft.uuid, object.id),
-                );
+                let uuid = self.item_uuid(candidate.seed.preferred_uuid.as_deref(), shared, || {
+                    format!("{}/{}/{position}", draft.uuid, object.id)
+                });
                 draft
                     .attribute_of
                     .entry(object.id.to_string())
@@ -2337,12 +2339,14 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                                 let uuid = self.item_uuid(
                                     attribute.seed.preferred_uuid.as_deref(),
                                     shared,
-                                    &format!(
-                                        "{}/{}/{position}/{}",
-                                        draft.uuid,
-                                        object.id,
-                                        object_draft.attribute_uuids.len()
-                                    ),
+                                    || {
+                                        format!(
+                                            "{}/{}/{position}/{}",
+                                            draft.uuid,
+                                            object.id,
+                                            object_draft.attribute_uuids.len()
+                                        )
+                                    },
                                 );
                                 object_draft.attribute_uuids.push(uuid);
                                 object_draft.candidate.attributes.push(attribute.clone());
@@ -2354,24 +2358,20 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                         .insert(object.id.to_string(), object_draft.uuid.clone());
                     continue;
                 }
-                let uuid = self.item_uuid(
-                    candidate.preferred_uuid.as_deref(),
-                    shared,
-                    &format!("{}/{}/object{position}", draft.uuid, object.id),
-                );
+                let uuid = self.item_uuid(candidate.preferred_uuid.as_deref(), shared, || {
+                    format!("{}/{}/object{position}", draft.uuid, object.id)
+                });
                 let attribute_uuids = candidate
                     .attributes
                     .iter()
                     .enumerate()
                     .map(|(attribute_position, attribute)| {
-                        self.item_uuid(
-                            attribute.seed.preferred_uuid.as_deref(),
-                            shared,
-                            &format!(
+                        self.item_uuid(attribute.seed.preferred_uuid.as_deref(), shared, || {
+                            format!(
                                 "{}/{}/{position}/{attribute_position}",
                                 draft.uuid, object.id
-                            ),
-                        )
+                            )
+                        })
                     })
                     .collect();
                 draft.object_of.insert(object.id.to_string(), uuid.clone());
@@ -2628,7 +2628,12 @@ fn typed_event(finished: Finished<'_, '_>) -> ParsedEvent {
         .iter()
         .enumerate()
         .map(|(index, (uuid, candidate))| {
-            typed_attribute(uuid, candidate, &format!("Attribute.{index}."), &mut errors)
+            typed_attribute(
+                uuid,
+                candidate,
+                &|| format!("Attribute.{index}."),
+                &mut errors,
+            )
         })
         .collect();
     let objects = draft
@@ -2652,7 +2657,7 @@ fn typed_event(finished: Finished<'_, '_>) -> ParsedEvent {
                         typed_attribute(
                             uuid,
                             attribute,
-                            &format!("Object.{index}.Attribute.{position}."),
+                            &|| format!("Object.{index}.Attribute.{position}."),
                             &mut errors,
                         )
                     })
@@ -2698,15 +2703,17 @@ fn typed_tags(tags: &[String]) -> Vec<TagInput> {
         .collect()
 }
 
+/// `prefix` (`Attribute.3.`) is written only for an error.
 fn typed_attribute(
     uuid: &str,
     candidate: &Candidate,
-    prefix: &str,
+    prefix: &dyn Fn() -> String,
     errors: &mut FieldErrors,
 ) -> AttributeInput {
     let seed = &candidate.seed;
-    let mut micros =
-        |key: &str, text: &Option<String>| parsed_micros(&format!("{prefix}{key}"), text, errors);
+    let mut micros = |key: &str, text: &Option<String>| {
+        parsed_micros(|| format!("{}{key}", prefix()), text, errors)
+    };
     AttributeInput {
         uuid: Some(uuid.to_string()),
         attr_type: Some(seed.attr_type.trim().to_string()),
@@ -2727,7 +2734,7 @@ fn typed_attribute(
 
 /// A time field as `parse_attribute` reads its text: blank is "cleared", unreadable an error.
 fn parsed_micros(
-    field: &str,
+    field: impl FnOnce() -> String,
     text: &Option<String>,
     errors: &mut FieldErrors,
 ) -> Option<Option<i64>> {
@@ -2737,7 +2744,7 @@ fn parsed_micros(
         Some(text) => match parse_datetime_micros(text) {
             Some(micros) => Some(Some(micros)),
             None => {
-                errors.add(field, "Invalid ISO 8601 format");
+                errors.add(&field(), "Invalid ISO 8601 format");
                 None
             }
         },
