@@ -65,8 +65,9 @@ pub(crate) enum KnownShape {
     /// Digits and exactly three dots, nothing else: an IPv4 address or no shape at all;
     /// the address, when it reads as one.
     Ipv4(Option<u32>),
-    /// A dot, no colon, a byte that is neither a digit nor a dot: a domain or no shape.
-    Domain,
+    /// A dot, no colon, a byte that is neither a digit nor a dot: a domain or no shape;
+    /// where its dots are (bit `i` for byte `i`) when it is at most 64 bytes long, else 0.
+    Domain(u64),
     /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape.
     Hash,
     /// A colon and no dot: an IPv6 address, a URL (then with a slash) or no shape.
@@ -366,7 +367,7 @@ impl IocIndex {
         match shape {
             KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
             KnownShape::Ipv4(None) => {}
-            KnownShape::Domain => self.match_domain_here(value, None, out),
+            KnownShape::Domain(dots) => self.match_domain_here(value, dots, None, out),
             KnownShape::Hash => self.match_unchecked_hash(value, out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
@@ -669,24 +670,38 @@ impl IocIndex {
 
     /// §4.2: the name and each of its parents with two labels or more.
     fn match_domain(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
-        self.match_domain_here(value, host, out);
+        self.match_domain_here(value, 0, host, out);
     }
 
     /// [`IocIndex::match_domain`], compiled into [`IocIndex::match_known`] alone.
+    /// `dots`: where the value's dots are when the caller knows (see [`KnownShape::Domain`]),
+    /// else 0.
     #[inline(always)]
-    fn match_domain_here(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
+    fn match_domain_here(
+        &self,
+        value: &[u8],
+        dots: u64,
+        host: Option<(u32, u32)>,
+        out: &mut Vec<Candidate>,
+    ) {
         if self.lookup.domains.is_empty() {
             return;
         }
         let name = value.strip_suffix(b".").unwrap_or(value);
-        let mut tail_known = false;
-        domain_suffixes(name, |labels, _, fingerprint| {
-            if labels < 2 {
-                return true;
-            }
-            tail_known = self.lookup.domain_tails.contains(fingerprint);
-            false
-        });
+        let tail_known = if dots != 0 {
+            tail_fingerprint_at_dots(name, dots)
+                .is_some_and(|fingerprint| self.lookup.domain_tails.contains(fingerprint))
+        } else {
+            let mut tail_known = false;
+            domain_suffixes(name, |labels, _, fingerprint| {
+                if labels < 2 {
+                    return true;
+                }
+                tail_known = self.lookup.domain_tails.contains(fingerprint);
+                false
+            });
+            tail_known
+        };
         if !tail_known || domain_len_here(value).is_none() {
             return;
         }
@@ -978,6 +993,23 @@ fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool
         }
         end = start - 1;
     }
+}
+
+/// The fingerprint [`domain_suffixes`] gives the name's last two labels, from where the
+/// name's dots are (bit `i` for byte `i`; bits past the name ignored); None for one label.
+/// The two dots are the highest bits: no search for them, whose length would vary with the
+/// labels' and mispredict.
+#[inline(always)]
+fn tail_fingerprint_at_dots(name: &[u8], dots: u64) -> Option<u64> {
+    let dots = dots & u64::MAX.checked_shr(64 - name.len() as u32).unwrap_or(0);
+    if dots == 0 {
+        return None;
+    }
+    let last = 63 - dots.leading_zeros() as usize;
+    let before = dots ^ (1 << last);
+    let start = 64 - before.leading_zeros() as usize;
+    let hash = mix_word(SEED, label_hash(name, last + 1, name.len()));
+    Some(finish(mix_word(hash, label_hash(name, start, last))))
 }
 
 /// A key of a [`FlatMap`] with the hash that places it.
@@ -1274,7 +1306,15 @@ mod tests {
                 suffixes.push((labels, start, fingerprint));
                 true
             });
-            proptest::prop_assert_eq!(suffixes, domain_suffixes_bytewise(bytes));
+            proptest::prop_assert_eq!(&suffixes, &domain_suffixes_bytewise(bytes));
+            // Dots past the name (a trailing one) must not count.
+            let dots = bytes
+                .iter()
+                .enumerate()
+                .filter(|&(_, &byte)| byte == b'.')
+                .fold(1u64 << bytes.len(), |dots, (i, _)| dots | 1 << i);
+            let tail = suffixes.iter().find(|&&(labels, _, _)| labels == 2).map(|&(_, _, fingerprint)| fingerprint);
+            proptest::prop_assert_eq!(tail_fingerprint_at_dots(bytes, dots), tail);
         }
     }
 

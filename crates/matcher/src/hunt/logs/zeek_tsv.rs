@@ -418,7 +418,7 @@ impl SpanMarks {
             (DotCount::None, true, _) => Some(KnownShape::Colons),
             (_, true, _) => None,
             (DotCount::None, false, _) => Some(KnownShape::Hash),
-            (_, false, true) => Some(KnownShape::Domain),
+            (_, false, true) => Some(KnownShape::Domain(self.dot_bits)),
             (DotCount::Three, false, false) if self.dot_bits != 0 => Some(KnownShape::Ipv4(
                 classifier.ipv4_at_dots(value, self.dot_bits),
             )),
