@@ -615,15 +615,26 @@ fn status_of(
     request_timestamp: i64,
     outcomes: &Outcomes,
 ) -> TaxiiStatus {
-    let mut successes = Vec::new();
+    // The lists are written as text directly: a `json!` object per posted object, then
+    // the whole list serialised, was a tree built only to be written out.
+    let mut successes = Vec::with_capacity(outcomes.ids.len() * 96);
     let mut failures = Vec::new();
+    let (mut success_count, mut failure_count) = (0i64, 0i64);
     for (index, (id, version)) in outcomes.ids.iter().enumerate() {
-        match outcomes.failures.get(&index) {
-            Some(message) => {
-                failures.push(json!({"id": id, "version": version, "message": message}))
-            }
-            None => successes.push(json!({"id": id, "version": version})),
+        let message = outcomes.failures.get(&index);
+        let (out, count) = match message {
+            Some(_) => (&mut failures, &mut failure_count),
+            None => (&mut successes, &mut success_count),
+        };
+        out.push(if *count == 0 { b'[' } else { b',' });
+        *count += 1;
+        write_entry(out, id, version, message.map(String::as_str));
+    }
+    for list in [&mut successes, &mut failures] {
+        if list.is_empty() {
+            list.push(b'[');
         }
+        list.push(b']');
     }
     TaxiiStatus {
         id: uuid::Uuid::new_v4().to_string(),
@@ -631,12 +642,49 @@ fn status_of(
         user_id: call.principal.user.id,
         request_timestamp,
         total_count: outcomes.ids.len() as i64,
-        success_count: successes.len() as i64,
-        failure_count: failures.len() as i64,
+        success_count,
+        failure_count,
         pending_count: 0,
-        successes: Value::Array(successes).to_string(),
-        failures: Value::Array(failures).to_string(),
+        successes: String::from_utf8(successes).unwrap_or_default(),
+        failures: String::from_utf8(failures).unwrap_or_default(),
         pendings: "[]".into(),
         created_at: call.now,
+    }
+}
+
+/// `{"id":…,"version":…}` (and `"message"` for a failure), as serde_json writes that object.
+fn write_entry(out: &mut Vec<u8>, id: &str, version: &str, message: Option<&str>) {
+    let field = |out: &mut Vec<u8>, name: &[u8], text: &str| {
+        out.extend_from_slice(name);
+        // Writing a string into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *out, text);
+    };
+    field(out, b"{\"id\":", id);
+    field(out, b",\"version\":", version);
+    if let Some(message) = message {
+        field(out, b",\"message\":", message);
+    }
+    out.push(b'}');
+}
+
+#[cfg(test)]
+mod tests {
+    use super::write_entry;
+    use serde_json::json;
+
+    #[test]
+    fn status_entries_are_what_serde_json_writes() {
+        for (id, version, message) in [
+            ("indicator--1", "2026-01-05T08:00:00.000Z", None),
+            ("a\"b\\c\u{1}é", "", Some("not a \"STIX\" timestamp\n")),
+        ] {
+            let mut out = Vec::new();
+            write_entry(&mut out, id, version, message);
+            let expected = match message {
+                Some(message) => json!({"id": id, "version": version, "message": message}),
+                None => json!({"id": id, "version": version}),
+            };
+            assert_eq!(String::from_utf8(out).unwrap(), expected.to_string());
+        }
     }
 }
