@@ -185,33 +185,18 @@ pub fn prepare_parsed_event(
     // Settings touch no field an item can fail on, so applying them once before the
     // rounds is applying them after each parse.
     apply_settings(&mut input, settings);
+    // What parsing reported is handled as a first round's failure would be.
     let mut pending = (!parse_errors.is_empty()).then_some(parse_errors);
-    let mut rounds = 0;
-    let built = loop {
-        let attempt = match pending.take() {
+    let built = build_with_repairs(
+        &mut input,
+        |input| match pending.take() {
             Some(errors) => Err(errors),
-            None => new_event(&input, &context, settings.org_id, settings.user_id),
-        };
-        match attempt {
-            Ok(event) => break Some((input, event)),
-            Err(errors) => {
-                rounds += 1;
-                let removed = (rounds <= REPAIR_ROUNDS)
-                    .then(|| remove_failing_inputs(&mut input, &errors, source))
-                    .flatten();
-                match removed {
-                    Some(rejections) => summary.rejected.extend(rejections),
-                    None => {
-                        summary.rejected.push(
-                            Rejection::new("event", label.clone(), errors.summary())
-                                .in_source(source),
-                        );
-                        break None;
-                    }
-                }
-            }
-        }
-    };
+            None => new_event(input, &context, settings.org_id, settings.user_id),
+        },
+        |input, errors| remove_failing_inputs(input, errors, source),
+        (&label, source, &mut summary),
+    )
+    .map(|event| (input, event));
     if let Some((input, event)) = &built {
         let given = count_loose_values(input);
         summary.duplicates = given.saturating_sub(event.attributes.len() as u64);
@@ -220,6 +205,37 @@ pub fn prepare_parsed_event(
         summary,
         label,
         built,
+    }
+}
+
+/// Runs `attempt` on `state` until it succeeds, leaving out what failed (`remove`) at most
+/// `REPAIR_ROUNDS` times; when nothing more can be left out, the whole event (`label`, from
+/// `source`) is rejected in `summary`.
+fn build_with_repairs<State, Built>(
+    state: &mut State,
+    mut attempt: impl FnMut(&mut State) -> Result<Built, FieldErrors>,
+    remove: impl Fn(&mut State, &FieldErrors) -> Option<Vec<Rejection>>,
+    (label, source, summary): (&str, &str, &mut ImportSummary),
+) -> Option<Built> {
+    let mut rounds = 0;
+    loop {
+        let errors = match attempt(state) {
+            Ok(built) => return Some(built),
+            Err(errors) => errors,
+        };
+        rounds += 1;
+        let removed = (rounds <= REPAIR_ROUNDS)
+            .then(|| remove(state, &errors))
+            .flatten();
+        match removed {
+            Some(rejections) => summary.rejected.extend(rejections),
+            None => {
+                summary.rejected.push(
+                    Rejection::new("event", label.to_string(), errors.summary()).in_source(source),
+                );
+                return None;
+            }
+        }
     }
 }
 
@@ -260,33 +276,18 @@ pub fn prepare_event(
         };
     }
     let context = build_context(now);
-    let mut rounds = 0;
-    let built = loop {
-        let attempt = parse_event(&document).and_then(|mut input| {
-            apply_settings(&mut input, settings);
-            let event = new_event(&input, &context, settings.org_id, settings.user_id)?;
-            Ok((input, event))
-        });
-        match attempt {
-            Ok(done) => break Some(done),
-            Err(errors) => {
-                rounds += 1;
-                let removed = (rounds <= REPAIR_ROUNDS)
-                    .then(|| remove_failing_items(&mut document, &errors, source))
-                    .flatten();
-                match removed {
-                    Some(rejections) => summary.rejected.extend(rejections),
-                    None => {
-                        summary.rejected.push(
-                            Rejection::new("event", label.clone(), errors.summary())
-                                .in_source(source),
-                        );
-                        break None;
-                    }
-                }
-            }
-        }
-    };
+    let built = build_with_repairs(
+        &mut document,
+        |document| {
+            parse_event(document).and_then(|mut input| {
+                apply_settings(&mut input, settings);
+                let event = new_event(&input, &context, settings.org_id, settings.user_id)?;
+                Ok((input, event))
+            })
+        },
+        |document, errors| remove_failing_items(document, errors, source),
+        (&label, source, &mut summary),
+    );
     if let Some((input, event)) = &built {
         let given = count_loose_values(input);
         summary.duplicates = given.saturating_sub(event.attributes.len() as u64);
