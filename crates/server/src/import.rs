@@ -136,14 +136,7 @@ pub async fn import_owned_event(
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
     let prepared = prepare_event(source, event, settings, now);
-    match decide(store, source, prepared, settings, now).await? {
-        Decision::Done(summary) => Ok(summary),
-        Decision::Insert(event, mut summary) => {
-            store.insert_event(&event, true).await?;
-            summary.events_added = 1;
-            Ok(summary)
-        }
-    }
+    import_prepared(store, source, prepared, settings, now).await
 }
 
 /// [`import_owned_event`] of an event already read as typed input (the STIX import's
@@ -157,6 +150,17 @@ pub async fn import_parsed_event(
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
     let prepared = prepare_parsed_event(source, event, settings, now);
+    import_prepared(store, source, prepared, settings, now).await
+}
+
+/// Compares a prepared event with the database and writes what it decides.
+async fn import_prepared(
+    store: &Store,
+    source: &str,
+    prepared: PreparedEvent,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<ImportSummary, StoreError> {
     match decide(store, source, prepared, settings, now).await? {
         Decision::Done(summary) => Ok(summary),
         Decision::Insert(event, mut summary) => {
