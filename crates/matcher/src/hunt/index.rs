@@ -892,15 +892,7 @@ fn finish(mut hash: u64) -> u64 {
 #[inline(always)]
 fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
     let or_word = u64::from_ne_bytes([or_byte; 8]);
-    let mut hash = SEED ^ bytes.len() as u64;
-    let mut words = bytes.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        hash = mix_word(hash, word | or_word);
-    }
-    let rest = words.remainder().len();
+    let (mut hash, rest) = hash_whole_words(bytes, or_word);
     if rest != 0 {
         // The last bytes as one word, zero above them, read without a byte loop: labels
         // are a few bytes long, most of them end in such a tail.
@@ -914,6 +906,21 @@ fn words_hash(bytes: &[u8], or_byte: u8) -> u64 {
     hash
 }
 
+/// The hash of `bytes`' whole 8-byte words (each or-ed with `or_word`) and how many bytes
+/// are left after them, for the caller to read as a last word its own way.
+#[inline(always)]
+fn hash_whole_words(bytes: &[u8], or_word: u64) -> (u64, usize) {
+    let mut hash = SEED ^ bytes.len() as u64;
+    let mut words = bytes.chunks_exact(8);
+    for word in &mut words {
+        let word = u64::from_le_bytes([
+            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
+        ]);
+        hash = mix_word(hash, word | or_word);
+    }
+    (hash, words.remainder().len())
+}
+
 /// [`words_hash`] of the label `name[start..end]` with `0x20` or-ed in. Its last bytes
 /// are read from the word of the name that ends with the label whenever the name is that
 /// long, not in pieces chosen by the label's length: label lengths vary from one name to
@@ -925,15 +932,7 @@ fn label_hash(name: &[u8], start: usize, end: usize) -> u64 {
         return words_hash(label, 0x20);
     }
     let or_word = u64::from_ne_bytes([0x20; 8]);
-    let mut hash = SEED ^ label.len() as u64;
-    let mut words = label.chunks_exact(8);
-    for word in &mut words {
-        let word = u64::from_le_bytes([
-            word[0], word[1], word[2], word[3], word[4], word[5], word[6], word[7],
-        ]);
-        hash = mix_word(hash, word | or_word);
-    }
-    let rest = words.remainder().len();
+    let (mut hash, rest) = hash_whole_words(label, or_word);
     if rest != 0 {
         let tail = super::logs::le_word(&name[end - 8..end]) >> (8 * (8 - rest));
         hash = mix_word(hash, tail | (or_word >> (8 * (8 - rest))));

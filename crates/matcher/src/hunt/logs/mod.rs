@@ -430,11 +430,7 @@ impl LineParser {
         line: &[u8],
         sink: &mut impl ValueSink,
     ) -> LineOutcome {
-        let line = strip_line_end(line);
-        if line.iter().all(|&byte| is_space(byte)) {
-            return LineOutcome::Blank;
-        }
-        self.parse(Line::from_bytes(line), sink)
+        self.parse_non_blank(line, Line::from_bytes, sink)
     }
 
     /// Whether [`LineParser::parse_line_bytes_into`] does without knowing that the line is
@@ -452,11 +448,22 @@ impl LineParser {
         line: &[u8],
         sink: &mut impl ValueSink,
     ) -> LineOutcome {
+        self.parse_non_blank(line, Line::unchecked, sink)
+    }
+
+    /// A line without its end, blank or read as `line` makes it.
+    #[inline(always)]
+    fn parse_non_blank<'l>(
+        &mut self,
+        line: &'l [u8],
+        make: impl FnOnce(&'l [u8]) -> Line<'l>,
+        sink: &mut impl ValueSink,
+    ) -> LineOutcome {
         let line = strip_line_end(line);
         if line.iter().all(|&byte| is_space(byte)) {
             return LineOutcome::Blank;
         }
-        self.parse(Line::unchecked(line), sink)
+        self.parse(make(line), sink)
     }
 
     /// [`LineParser::parse_line_text`] reporting to a [`ValueSink`].
