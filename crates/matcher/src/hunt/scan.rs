@@ -9,7 +9,8 @@
 
 use super::index::{Candidate, IocId, IocIndex, KnownShape, Micros, ValueForm};
 use super::logs::{
-    LineOutcome, LineParser, LogFormat, LogOptions, ShapedValue, ValueSink, detect_format,
+    Fast, LineOutcome, LineParser, LogFormat, LogOptions, ShapedValue, ValueSink, WithFeatures,
+    detect_format,
 };
 use std::cell::Cell;
 use std::io::{self, Read};
@@ -604,28 +605,72 @@ fn scan_block(index: &IocIndex, job: Job, scratch: &mut Scratch) -> (BlockResult
         number,
         ..BlockResult::default()
     };
-    let mut line_no = 0;
-    let mut start = 0;
-    // One search over the block: a call per line would pay the search's set-up each time.
-    let mut line_ends = LineEnds::new(&block);
-    while start < block.len() {
-        let end = line_ends.next().unwrap_or(block.len());
-        line_no += 1;
-        // Line ends are ASCII, so a line of a UTF-8 block is UTF-8.
-        let line_text = text.and_then(|text| text.get(start..end));
-        scan_line(
-            index,
-            &mut parser,
-            &block[start..end],
-            (line_text, checks_values_alone),
-            line_no,
-            scratch,
-            &mut result,
-        );
-        start = end + 1;
-    }
-    result.lines = line_no;
+    let lines = BlockLines {
+        index,
+        block: &block,
+        parser: &mut parser,
+        text,
+        checks_values_alone,
+        scratch,
+        result: &mut result,
+    };
+    result.lines = match lines.parser.cpu_features() {
+        Some(fast) if checks_values_alone => fast.run(lines),
+        _ => lines.scan(None),
+    };
     (result, block)
+}
+
+/// A block's line loop, with what it works with: run as it is, or compiled for the CPU
+/// features of the Zeek TSV parser (line ends, the steps to the line parser, the handling
+/// of each line's hits), then calling the parser's copy compiled for them.
+struct BlockLines<'a, 'b> {
+    index: &'a IocIndex,
+    block: &'b [u8],
+    parser: &'b mut LineParser,
+    /// The block as text when it was checked as a whole.
+    text: Option<&'b str>,
+    checks_values_alone: bool,
+    scratch: &'b mut Scratch,
+    result: &'b mut BlockResult,
+}
+
+impl BlockLines<'_, '_> {
+    /// The number of lines; `inside` when compiled for its features ([`Fast::run`]).
+    #[inline(always)]
+    fn scan(self, inside: Option<Fast>) -> u64 {
+        let block = self.block;
+        let mut line_no = 0;
+        let mut start = 0;
+        // One search over the block: a call per line would pay the search's set-up each time.
+        let mut line_ends = LineEnds::new(block);
+        while start < block.len() {
+            let end = line_ends.next().unwrap_or(block.len());
+            line_no += 1;
+            // Line ends are ASCII, so a line of a UTF-8 block is UTF-8.
+            let line_text = self.text.and_then(|text| text.get(start..end));
+            scan_line(
+                self.index,
+                self.parser,
+                &block[start..end],
+                (line_text, self.checks_values_alone, inside),
+                line_no,
+                self.scratch,
+                self.result,
+            );
+            start = end + 1;
+        }
+        line_no
+    }
+}
+
+impl WithFeatures for BlockLines<'_, '_> {
+    type Output = u64;
+
+    #[inline(always)]
+    fn run(self, fast: Fast) -> u64 {
+        self.scan(Some(fast))
+    }
 }
 
 /// The positions of the line ends of a block. With AVX2 found once per process, each
@@ -663,11 +708,13 @@ impl Iterator for LineEnds<'_> {
     }
 }
 
+/// One line of a block; `inside` when the caller is compiled for its features.
+#[inline(always)]
 fn scan_line(
     index: &IocIndex,
     parser: &mut LineParser,
     line: &[u8],
-    (line_text, checks_values_alone): (Option<&str>, bool),
+    (line_text, checks_values_alone, inside): (Option<&str>, bool, Option<Fast>),
     line_no: u64,
     scratch: &mut Scratch,
     result: &mut BlockResult,
@@ -682,10 +729,11 @@ fn scan_line(
         candidates,
         pending,
     };
-    let outcome = match line_text {
-        Some(text) => parser.parse_line_text_into(text, &mut sink),
-        None if checks_values_alone => parser.parse_line_bytes_into(line, &mut sink),
-        None => parser.parse_line_into(line, &mut sink),
+    let outcome = match (line_text, inside) {
+        (Some(text), _) => parser.parse_line_text_into(text, &mut sink),
+        (None, Some(fast)) => parser.parse_line_bytes_inline(line, &mut sink, fast),
+        (None, None) if checks_values_alone => parser.parse_line_bytes_into(line, &mut sink),
+        (None, None) => parser.parse_line_into(line, &mut sink),
     };
     match outcome {
         LineOutcome::Data { ts } => {
@@ -732,6 +780,90 @@ mod tests {
         assert_eq!(count_lines(b"a"), 1);
         assert_eq!(count_lines(b"a\nb"), 2);
         assert_eq!(count_lines(b"a\nb\n"), 2);
+    }
+
+    /// The block loop compiled for the CPU features (when this CPU has them) and the
+    /// baseline loop find the same hits, lines and malformed lines.
+    #[test]
+    fn block_loops_with_and_without_cpu_features_agree() {
+        let mut builder = crate::hunt::IocIndexBuilder::new();
+        let iocs = [
+            "evil.example.com",
+            "10.0.0.7",
+            "2001:db8::1",
+            "d41d8cd98f00b204e9800998ecf8427e",
+            "http://bad.example.org/x",
+        ];
+        for (source, ioc) in iocs.into_iter().enumerate() {
+            builder
+                .add(None, ioc, crate::hunt::Window::default(), source as u32)
+                .expect("a valid IoC");
+        }
+        let index = builder.build();
+        let header = "#separator \\x09\n#set_separator\t,\n#empty_field\t(empty)\n\
+            #unset_field\t-\n#fields\tts\thost\taddrs\turi\thash\n\
+            #types\ttime\tstring\tvector[addr]\tstring\tstring\n";
+        let mut block = header.to_owned();
+        for line in 0..200 {
+            let host = if line % 7 == 0 {
+                "evil.example.com"
+            } else {
+                "a.b.example.net"
+            };
+            let addrs = match line % 5 {
+                0 => "10.0.0.7,2001:db8::1",
+                1 => "(empty)",
+                2 => "-",
+                _ => "10.0.0.8",
+            };
+            let uri = if line % 11 == 0 {
+                "http://bad.example.org/x"
+            } else {
+                "/index.html"
+            };
+            let hash = if line % 13 == 0 {
+                "d41d8cd98f00b204e9800998ecf8427e"
+            } else {
+                "0.5"
+            };
+            block.push_str(&format!("{line}.25\t{host}\t{addrs}\t{uri}\t{hash}\n"));
+            if line % 50 == 49 {
+                block.push_str("not\tenough\n\n");
+            }
+        }
+        let scan = |with_features: bool| {
+            let mut parser = LineParser::new(LogFormat::ZeekTsv, &LogOptions::default());
+            parser.report_only_possible_iocs();
+            parser.defer_zeek_ts();
+            if !with_features {
+                parser.without_cpu_features();
+            }
+            let job = Job {
+                number: 0,
+                block: block.clone().into_bytes(),
+                parser,
+            };
+            let (result, _) = scan_block(&index, job, &mut Scratch::default());
+            let hits: Vec<_> = result
+                .hits
+                .iter()
+                .map(|hit| {
+                    (
+                        hit.line_no,
+                        hit.ts,
+                        hit.field.clone(),
+                        hit.value.clone(),
+                        hit.ioc,
+                    )
+                })
+                .collect();
+            (result.lines, result.malformed_lines, hits)
+        };
+        let baseline = scan(false);
+        assert_eq!(baseline.0, 214);
+        assert_eq!(baseline.1, 4);
+        assert!(baseline.2.len() > 60, "{} hits", baseline.2.len());
+        assert_eq!(scan(true), baseline);
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! The one place of the matcher with `unsafe` code: the Zeek TSV line parser compiled for
-//! x86-64-v3 (`popcnt`, `lzcnt`, BMI1/2, AVX2), run when the CPU has them. The release
-//! binary stays baseline x86-64, with the baseline parser for other CPUs. The parser counts
-//! and finds bits all the time, and `count_ones` without `popcnt` is a dozen instructions.
+//! The one place of the matcher with `unsafe` code: the Zeek TSV line parser, and a scan's
+//! loop over the lines of a block, compiled for x86-64-v3 (`popcnt`, `lzcnt`, BMI1/2,
+//! AVX2), run when the CPU has them. The release binary stays baseline x86-64, with the
+//! baseline parser for other CPUs. The parser counts and finds bits all the time, and
+//! `count_ones` without `popcnt` is a dozen instructions.
 #![allow(unsafe_code)]
 
 use super::line_bits::{ChunkBits, Classify};
@@ -49,6 +50,38 @@ impl Fast {
             ZeekTsvParser::parse_sifted_here((parser, line, &classifier, sink))
         }
     }
+}
+
+/// Work that [`Fast::run`] runs compiled for the features: `run` and whatever it calls
+/// must be `#[inline(always)]` (or generic and small enough) to be compiled into
+/// [`run_v3`] rather than called as baseline x86-64 code.
+pub(crate) trait WithFeatures {
+    type Output;
+
+    fn run(self, fast: Fast) -> Self::Output;
+}
+
+impl Fast {
+    /// `work` compiled for the features, each function it inlines with it.
+    #[inline(always)]
+    pub(crate) fn run<W: WithFeatures>(self, work: W) -> W::Output {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: a `Fast` exists only when `detect` found every feature `run_v3` is
+            // compiled for on this CPU, so none of its instructions can be missing.
+            unsafe { run_v3(self, work) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        work.run(self)
+    }
+}
+
+/// [`Fast::run`]'s function with the features: they apply to a whole function, and LLVM
+/// inlines only into a function with at least the callee's.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "popcnt,lzcnt,bmi1,bmi2,avx2")]
+fn run_v3<W: WithFeatures>(fast: Fast, work: W) -> W::Output {
+    work.run(fast)
 }
 
 /// A function of its own, with the parser's line loop inlined into it: features apply to

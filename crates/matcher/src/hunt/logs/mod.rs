@@ -16,6 +16,8 @@ mod zeek_tsv;
 
 use super::index::{KnownShape, Micros, ValueForm};
 
+pub(crate) use cpu_features::{Fast, WithFeatures};
+
 pub use time::parse_iso8601_micros;
 
 /// A log format `kizuna hunt --format` names.
@@ -449,6 +451,38 @@ impl LineParser {
         sink: &mut impl ValueSink,
     ) -> LineOutcome {
         self.parse_non_blank(line, Line::unchecked, sink)
+    }
+
+    /// The proof of the CPU features its Zeek TSV lines are parsed with, for a caller to
+    /// run its own loop over lines compiled for them ([`Fast::run`] and
+    /// [`LineParser::parse_line_bytes_inline`]); None for other formats.
+    pub(crate) fn cpu_features(&self) -> Option<Fast> {
+        match &self.state {
+            ParserState::ZeekTsv(parser) if self.only_possible_iocs => parser.fast,
+            _ => None,
+        }
+    }
+
+    /// [`LineParser::parse_line_bytes_into`] inlined into its caller: into a loop over lines
+    /// compiled for the CPU features of `fast` (run by [`Fast::run`]), the steps to the
+    /// Zeek TSV line parser are compiled with them.
+    #[inline(always)]
+    pub(crate) fn parse_line_bytes_inline(
+        &mut self,
+        line: &[u8],
+        sink: &mut impl ValueSink,
+        fast: Fast,
+    ) -> LineOutcome {
+        let line = strip_line_end(line);
+        if line.iter().all(|&byte| is_space(byte)) {
+            return LineOutcome::Blank;
+        }
+        match &mut self.state {
+            ParserState::ZeekTsv(parser) if self.only_possible_iocs => {
+                parser.parse_inline::<true>(Line::unchecked(line), sink, Some(fast))
+            }
+            _ => self.parse(Line::unchecked(line), sink),
+        }
     }
 
     /// A line without its end, blank or read as `line` makes it.

@@ -674,6 +674,18 @@ impl ZeekTsvParser {
         line: Line<'_>,
         sink: &mut impl ValueSink,
     ) -> LineOutcome {
+        self.parse_inline::<ONLY_POSSIBLE_IOCS>(line, sink, None)
+    }
+
+    /// [`ZeekTsvParser::parse`] inlined into its caller: into a loop over lines compiled for
+    /// the CPU features of `inside` (run by [`Fast::run`]) when it is given, with them.
+    #[inline(always)]
+    pub(crate) fn parse_inline<const ONLY_POSSIBLE_IOCS: bool>(
+        &mut self,
+        line: Line<'_>,
+        sink: &mut impl ValueSink,
+        inside: Option<Fast>,
+    ) -> LineOutcome {
         let bytes = line.bytes;
         if bytes.first() == Some(&b'#') {
             self.apply_header(bytes);
@@ -688,7 +700,7 @@ impl ZeekTsvParser {
             && separator != b':'
             && !separator.is_ascii_digit()
         {
-            return self.parse_sifted(line, separator, sink);
+            return self.parse_sifted(line, separator, sink, inside);
         }
         let mut column = 0;
         let mut ts_span = None;
@@ -718,8 +730,10 @@ impl ZeekTsvParser {
         line: Line<'_>,
         separator: u8,
         sink: &mut impl ValueSink,
+        inside: Option<Fast>,
     ) -> LineOutcome {
-        match self.fast {
+        // Inside `Fast::run`, its proof (`self.fast` is then the same).
+        match inside.or(self.fast) {
             Some(fast) => fast.parse_sifted((self, line, separator, sink)),
             None => {
                 let classifier = Classifier::new(separator);
