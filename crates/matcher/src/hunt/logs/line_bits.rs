@@ -108,6 +108,27 @@ pub(crate) fn chunk_byte_bits(line: &[u8], index: usize, byte: u8) -> u64 {
     }
 }
 
+/// Bit `i` set when byte `start + i` of `line` is `byte`, for a span of 1 to 64 bytes (a
+/// short container): one comparison of the 64 bytes ending with the span, or of the line's
+/// first 64, without a branch on the chunks the span lies in (random from line to line).
+#[inline(always)]
+pub(crate) fn span_byte_bits(line: &[u8], start: usize, end: usize, byte: u8) -> u64 {
+    let length = end - start;
+    debug_assert!((1..=64).contains(&length) && end <= line.len());
+    match end.checked_sub(64) {
+        Some(from) => byte_bits(as_chunk(&line[from..end]), byte) >> (64 - length),
+        None => early_span_byte_bits(line, start, length, byte),
+    }
+}
+
+/// [`span_byte_bits`] of a span ending in the line's first 64 bytes: rare, and kept out of
+/// the parser's loop.
+#[cold]
+#[inline(never)]
+fn early_span_byte_bits(line: &[u8], start: usize, length: usize, byte: u8) -> u64 {
+    chunk_byte_bits(line, 0, byte) >> start & u64::MAX >> (64 - length)
+}
+
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
 fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
@@ -337,6 +358,29 @@ mod tests {
                     .fold(0u64, |bits, (position, _)| bits | 1 << (position % 64));
                 proptest::prop_assert_eq!(chunk_byte_bits(&line, index, byte), expected);
             }
+        }
+
+        #[test]
+        fn span_byte_bits_are_the_bytes_that_match(
+            line in proptest::collection::vec(
+                proptest::prop_oneof![
+                    1 => proptest::sample::select(b",\xff\x00".to_vec()),
+                    3 => proptest::num::u8::ANY,
+                ],
+                1..200,
+            ),
+            byte in proptest::sample::select(vec![b',', 0x00, 0xff]),
+            start in 0usize..200,
+            length in 1usize..=64,
+        ) {
+            let start = start % line.len();
+            let end = (start + length).min(line.len());
+            let expected = line[start..end]
+                .iter()
+                .enumerate()
+                .filter(|&(_, &found)| found == byte)
+                .fold(0u64, |bits, (position, _)| bits | 1 << position);
+            proptest::prop_assert_eq!(span_byte_bits(&line, start, end, byte), expected);
         }
 
         #[test]

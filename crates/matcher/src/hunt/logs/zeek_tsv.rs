@@ -5,7 +5,9 @@
 use super::super::index::{KnownShape, ValueForm};
 use super::super::ioc::parse_ipv4;
 use super::cpu_features::Fast;
-use super::line_bits::{ChunkBits, Classifier, Classify, chunk_byte_bits, line_bits_with};
+use super::line_bits::{
+    ChunkBits, Classifier, Classify, chunk_byte_bits, line_bits_with, span_byte_bits,
+};
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ShapedValue, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
 
@@ -818,15 +820,9 @@ impl ZeekTsvParser {
         if (1..=64).contains(&length) && last <= first + 1 {
             // The container's bits in one word each, its set separators found once: each
             // element's marks are a shift of them, without going back to the chunks.
-            let here_sets = chunk_byte_bits(line.bytes, first, set_separator);
-            let next_sets = if last == first {
-                here_sets
-            } else {
-                chunk_byte_bits(line.bytes, last, set_separator)
-            };
+            let sets = span_byte_bits(line.bytes, start, end, set_separator);
             let (here, next) = (&self.chunks[first], &self.chunks[last]);
             let window = ValueWindow::new(start, length);
-            let sets = window.bits(here_sets, next_sets);
             let dots = window.bits(here.dots, next.dots);
             let colons = window.bits(here.colons, next.colons);
             let others = window.bits(here.others, next.others);
