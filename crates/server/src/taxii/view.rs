@@ -25,7 +25,7 @@ use kizuna_store::{
 use serde_json::{Map, Value};
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
-use std::hash::{Hash, Hasher};
+use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex, Weak};
 
 /// A collection's filter, parsed.
@@ -151,7 +151,7 @@ pub async fn page(
     let store = &call.state.store;
     let renderer = Renderer::new(call, view);
     let mut items: Vec<PageItem> = Vec::new();
-    let mut in_page: HashSet<String> = HashSet::new();
+    let mut in_page = PageIds::with_capacity(params.limit);
     let mut from = params.next.as_ref().map(|cursor| cursor.event);
     let resume = params
         .next
@@ -211,7 +211,7 @@ pub async fn page(
                         })),
                     });
                 }
-                if !in_page.insert(object.id.clone()) {
+                if !in_page.insert(&object.id, &items) {
                     continue;
                 }
                 items.push(PageItem {
@@ -236,6 +236,31 @@ pub async fn page(
         more: false,
         next: None,
     })
+}
+
+/// The ids already in a page, by a hash of each: a page of 1,000 objects would otherwise copy
+/// 1,000 ids to find the rare object that two of its events share. An id whose hash is
+/// already there is compared with the page's ids themselves.
+struct PageIds {
+    hashes: HashSet<u64, foldhash::fast::FixedState>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl PageIds {
+    fn with_capacity(capacity: usize) -> Self {
+        Self {
+            hashes: HashSet::with_capacity_and_hasher(capacity.min(4096), Default::default()),
+            hasher: foldhash::fast::FixedState::default(),
+        }
+    }
+
+    /// Whether `id` is new to the page (whose objects so far are `items`); notes it if so.
+    fn insert(&mut self, id: &str, items: &[PageItem]) -> bool {
+        if self.hashes.insert(self.hasher.hash_one(id)) {
+            return true;
+        }
+        !items.iter().any(|item| item.object().id == id)
+    }
 }
 
 /// Renders events as one caller sees them through one view, through the render cache; owns
@@ -531,4 +556,41 @@ fn lock(cache: &SharedCache) -> std::sync::MutexGuard<'_, RenderCache> {
     cache
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kizuna_formats::stix::export::StixObjectText;
+
+    #[test]
+    fn page_ids_find_repeats_and_keep_distinct_ids_apart() {
+        let objects: Arc<Vec<StixObjectText>> = Arc::new(
+            ["a", "b", "c"]
+                .into_iter()
+                .map(|id| StixObjectText {
+                    id: id.into(),
+                    object_type: "x".into(),
+                    version: String::new(),
+                    json: "{}".into(),
+                    shared: false,
+                })
+                .collect(),
+        );
+        let mut ids = PageIds::with_capacity(8);
+        let mut items = Vec::new();
+        for index in 0..3 {
+            assert!(ids.insert(&objects[index].id, &items));
+            items.push(PageItem {
+                objects: Arc::clone(&objects),
+                index,
+                date_added: 0,
+            });
+        }
+        assert!(!ids.insert("b", &items));
+        assert!(ids.insert("d", &items));
+        // A hash already noted for another id: the ids themselves decide.
+        ids.hashes.insert(ids.hasher.hash_one("e"));
+        assert!(ids.insert("e", &items));
+    }
 }
