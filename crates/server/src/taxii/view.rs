@@ -198,8 +198,22 @@ pub async fn page(
                 if items.len() >= params.limit {
                     // The reader asks for the next page while it reads this one: the events
                     // after this one are rendered meanwhile, on the cores it leaves idle.
-                    for following in events.iter().skip(position_in_batch + 1).take(READ_AHEAD) {
-                        renderer.prefetch(*following);
+                    let following = &events[position_in_batch + 1..];
+                    for next in following.iter().take(READ_AHEAD) {
+                        renderer.prefetch(*next);
+                    }
+                    // A page ending near the end of its batch: the events after the batch
+                    // are read ahead too, or the reader would wait for their render.
+                    if following.len() < READ_AHEAD
+                        && events.len() as u64 == EVENTS_PER_QUERY
+                        && only_events.is_none()
+                        && let Some(last) = events.last()
+                    {
+                        renderer.prefetch_after(
+                            *last,
+                            params.added_after,
+                            READ_AHEAD - following.len(),
+                        );
                     }
                     return Ok(Page {
                         items,
@@ -320,6 +334,37 @@ impl Renderer {
             // A failed read-ahead costs nothing: the request that needs the event renders
             // it and reports the error.
             let _ = renderer.rendered(event).await;
+        });
+    }
+
+    /// Starts rendering, in the background, the first `count` events of the view after
+    /// `last`.
+    fn prefetch_after(&self, last: ChangedEvent, added_after: Option<i64>, count: usize) {
+        let renderer = self.clone();
+        tokio::spawn(async move {
+            let from = ChangedEvent {
+                local_change_us: last.local_change_us,
+                id: last.id + 1,
+            };
+            // As for `prefetch`: a failure here costs the request that needs the event.
+            let Ok(events) = renderer
+                .state
+                .store
+                .taxii_events_page(
+                    &renderer.view.criteria,
+                    &renderer.viewer,
+                    Some(from),
+                    added_after,
+                    None,
+                    count as u64,
+                )
+                .await
+            else {
+                return;
+            };
+            for event in events {
+                renderer.prefetch(event);
+            }
         });
     }
 
