@@ -239,10 +239,17 @@ pub(crate) fn write_json_string(text: &str, out: &mut String) {
     let mut index = 0;
     while index < bytes.len() {
         let end = (index + 8).min(bytes.len());
-        // A last piece shorter than a word is padded with spaces, which need no escape.
-        let mut word = [b' '; 8];
-        word[..end - index].copy_from_slice(&bytes[index..end]);
-        if !needs_escape(u64::from_le_bytes(word)) {
+        // Whole words are loaded as such (a padded copy per word cost a `memcpy` call
+        // each); a last piece shorter than a word is checked byte by byte.
+        let clean = match bytes.get(index..index + 8) {
+            Some(chunk) => !needs_escape(u64::from_le_bytes(
+                chunk.try_into().expect("a slice of eight bytes"),
+            )),
+            None => !bytes[index..end]
+                .iter()
+                .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\'),
+        };
+        if clean {
             index = end;
             continue;
         }
