@@ -136,7 +136,9 @@ pub async fn import_owned_event(
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
     let prepared = prepare_event(source, event, settings, now);
-    import_prepared(store, source, prepared, settings, now).await
+    import_prepared(store, source, prepared, settings, now)
+        .await
+        .map(|(summary, _)| summary)
 }
 
 /// [`import_owned_event`] of an event already read as typed input (the STIX import's
@@ -150,6 +152,21 @@ pub async fn import_parsed_event(
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
     let prepared = prepare_parsed_event(source, event, settings, now);
+    import_prepared(store, source, prepared, settings, now)
+        .await
+        .map(|(summary, _)| summary)
+}
+
+/// [`import_parsed_event`], with the id of the event it added (`None` when it added none),
+/// so that a caller recording the write need not look the event up again.
+pub async fn import_parsed_event_with_id(
+    store: &Store,
+    source: &str,
+    event: ParsedEvent,
+    settings: &ImportSettings,
+    now: i64,
+) -> Result<(ImportSummary, Option<i64>), StoreError> {
+    let prepared = prepare_parsed_event(source, event, settings, now);
     import_prepared(store, source, prepared, settings, now).await
 }
 
@@ -160,13 +177,13 @@ async fn import_prepared(
     prepared: PreparedEvent,
     settings: &ImportSettings,
     now: i64,
-) -> Result<ImportSummary, StoreError> {
+) -> Result<(ImportSummary, Option<i64>), StoreError> {
     match decide(store, source, prepared, settings, now).await? {
-        Decision::Done(summary) => Ok(summary),
+        Decision::Done(summary) => Ok((summary, None)),
         Decision::Insert(event, mut summary) => {
-            store.insert_event(&event, true).await?;
+            let event_id = store.insert_event(&event, true).await?;
             summary.events_added = 1;
-            Ok(summary)
+            Ok((summary, Some(event_id)))
         }
     }
 }

@@ -16,7 +16,7 @@ use super::collections::find;
 use super::media::check_content_type;
 use super::objects::{may_modify_event, split_id};
 use super::{TaxiiCall, TaxiiError, taxii_response};
-use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_parsed_event};
+use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_parsed_event_with_id};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -118,7 +118,7 @@ pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Respo
     Ok(taxii_response(
         call.version,
         StatusCode::ACCEPTED,
-        super::status::render(&status).to_string(),
+        super::status::render_text(&status),
     ))
 }
 
@@ -413,7 +413,7 @@ async fn save(
     let labels = item_labels(document);
     let mut uuids = Vec::new();
     collect_uuids(document, &mut uuids);
-    match import_parsed_event(
+    match import_parsed_event_with_id(
         &call.state.store,
         "TAXII envelope",
         event,
@@ -422,11 +422,11 @@ async fn save(
     )
     .await
     {
-        Ok(summary) => {
+        Ok((summary, added_id)) => {
             for rejection in &summary.rejected {
                 reject(rejection, &labels, &event_uuid, by_uuid, outcomes);
             }
-            audit_saved(call, &info, &event_uuid, &summary).await?;
+            audit_saved(call, &info, &event_uuid, added_id, &summary).await?;
             Ok(())
         }
         Err(StoreError::Conflict(message)) => {
@@ -448,6 +448,7 @@ async fn audit_saved(
     call: &TaxiiCall,
     info: &str,
     event_uuid: &str,
+    added_id: Option<i64>,
     summary: &ImportSummary,
 ) -> Result<(), TaxiiError> {
     let action = match (summary.events_added, summary.events_updated) {
@@ -455,14 +456,18 @@ async fn audit_saved(
         (0, _) => "edit",
         _ => "add",
     };
-    let event_id = call
-        .state
-        .store
-        .stored_uuids(&[event_uuid.to_string()])
-        .await?
-        .into_iter()
-        .find(|stored| stored.kind == StoredKind::Event)
-        .map_or(0, |stored| stored.event_id);
+    // An added event's id comes from its insert; an updated one is looked up.
+    let event_id = match added_id {
+        Some(event_id) => event_id,
+        None => call
+            .state
+            .store
+            .stored_uuids(&[event_uuid.to_string()])
+            .await?
+            .into_iter()
+            .find(|stored| stored.kind == StoredKind::Event)
+            .map_or(0, |stored| stored.event_id),
+    };
     call.audit(crate::audit::DescribedWrite {
         action,
         model: "Event",
