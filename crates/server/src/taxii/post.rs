@@ -118,7 +118,7 @@ pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Respo
     Ok(taxii_response(
         call.version,
         StatusCode::ACCEPTED,
-        super::status::render_text(&status),
+        super::status::render(&status),
     ))
 }
 
