@@ -151,8 +151,7 @@ pub async fn import_parsed_event(
     settings: &ImportSettings,
     now: i64,
 ) -> Result<ImportSummary, StoreError> {
-    let prepared = prepare_parsed_event(source, event, settings, now);
-    import_prepared(store, source, prepared, settings, now)
+    import_parsed_event_with_id(store, source, event, settings, now)
         .await
         .map(|(summary, _)| summary)
 }
