@@ -336,16 +336,23 @@ mod tests {
         check(&[0; 63], 0);
     }
 
+    /// Lines where the bytes looked for are frequent.
+    fn line_with_targets(
+        length: std::ops::Range<usize>,
+    ) -> impl proptest::strategy::Strategy<Value = Vec<u8>> {
+        proptest::collection::vec(
+            proptest::prop_oneof![
+                1 => proptest::sample::select(b",\xff\x00".to_vec()),
+                3 => proptest::num::u8::ANY,
+            ],
+            length,
+        )
+    }
+
     proptest::proptest! {
         #[test]
         fn chunk_byte_bits_are_the_bytes_that_match(
-            line in proptest::collection::vec(
-                proptest::prop_oneof![
-                    1 => proptest::sample::select(b",\xff\x00".to_vec()),
-                    3 => proptest::num::u8::ANY,
-                ],
-                0..300,
-            ),
+            line in line_with_targets(0..300),
             byte in proptest::sample::select(vec![b',', 0x00, 0xff]),
         ) {
             for index in 0..line.len().div_ceil(64) + 1 {
@@ -362,13 +369,7 @@ mod tests {
 
         #[test]
         fn span_byte_bits_are_the_bytes_that_match(
-            line in proptest::collection::vec(
-                proptest::prop_oneof![
-                    1 => proptest::sample::select(b",\xff\x00".to_vec()),
-                    3 => proptest::num::u8::ANY,
-                ],
-                1..200,
-            ),
+            line in line_with_targets(1..200),
             byte in proptest::sample::select(vec![b',', 0x00, 0xff]),
             start in 0usize..200,
             length in 1usize..=64,
