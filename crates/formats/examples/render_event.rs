@@ -102,7 +102,11 @@ fn dump(objects: &[kizuna_formats::stix::export::StixObjectText]) {
     for object in objects {
         println!(
             "{} {} {} {} {}",
-            object.id, object.object_type, object.version, object.shared, object.json
+            object.id(),
+            object.object_type(),
+            object.version(),
+            object.shared(),
+            object.json()
         );
     }
 }

@@ -39,8 +39,8 @@
 //! - created/modified: the attribute's (object's, event's) timestamp, ms precision.
 
 use super::ids::{
-    derived_id, sco_id, timestamp_micros, timestamp_millis, timestamp_seconds, write_json_string,
-    write_json_value,
+    derived_id, sco_id, sco_id_of_canonical, timestamp_micros, timestamp_millis, timestamp_seconds,
+    write_json_string, write_json_value,
 };
 use super::markings::TlpMarking;
 use super::pattern::{
@@ -52,6 +52,7 @@ use kizuna_model::{AttachedTag, Attribute, Event, MispObject};
 use serde_json::{Map, Value, json};
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
+use std::hash::BuildHasher as _;
 
 /// What a STIX export needs besides the events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -95,16 +96,140 @@ pub fn events_to_bundle(events: &[Event], options: Stix2Options) -> Value {
 }
 
 /// One STIX object of an event, serialised, with what a TAXII manifest lists about it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+///
+/// One buffer per object: the JSON, then whichever of the id, type and version it does
+/// not hold verbatim (an SCO's version, which is the event's); the three are spans of it.
+/// A rendered event is thousands of these, held in the TAXII render cache: four buffers
+/// each were a quarter of a render's cost in allocations, and their overhead in memory.
+#[derive(Clone)]
 pub struct StixObjectText {
-    pub id: String,
-    pub object_type: String,
+    text: Box<str>,
+    json_end: u32,
+    id: Span,
+    object_type: Span,
+    version: Span,
+    shared: bool,
+}
+
+/// Where a part of a `StixObjectText` lies in its buffer.
+#[derive(Clone, Copy)]
+struct Span {
+    start: u32,
+    end: u32,
+}
+
+/// A part of a `StixObjectText`: already in its JSON, or to be appended after it.
+enum Part<'a> {
+    At(Span),
+    Text(&'a str),
+}
+
+/// Buffer offsets as stored: an object of 4 GiB is not one an event can produce.
+fn offset(at: usize) -> u32 {
+    u32::try_from(at).expect("a STIX object under 4 GiB")
+}
+
+impl StixObjectText {
+    /// An object from its parts.
+    pub fn new(id: &str, object_type: &str, version: &str, json: &str, shared: bool) -> Self {
+        let mut text =
+            String::with_capacity(json.len() + id.len() + object_type.len() + version.len());
+        text.push_str(json);
+        Self::from_json(
+            text,
+            Part::Text(id),
+            Part::Text(object_type),
+            Part::Text(version),
+            shared,
+        )
+    }
+
+    /// `text` is the JSON; the parts not in it are appended.
+    fn from_json(
+        mut text: String,
+        id: Part<'_>,
+        object_type: Part<'_>,
+        version: Part<'_>,
+        shared: bool,
+    ) -> Self {
+        let json_end = offset(text.len());
+        let mut place = |part: Part<'_>| match part {
+            Part::At(span) => span,
+            Part::Text(part) => {
+                let start = offset(text.len());
+                text.push_str(part);
+                Span {
+                    start,
+                    end: offset(text.len()),
+                }
+            }
+        };
+        let (id, object_type, version) = (place(id), place(object_type), place(version));
+        Self {
+            text: text.into_boxed_str(),
+            json_end,
+            id,
+            object_type,
+            version,
+            shared,
+        }
+    }
+
+    fn part(&self, span: Span) -> &str {
+        &self.text[span.start as usize..span.end as usize]
+    }
+
+    pub fn json(&self) -> &str {
+        &self.text[..self.json_end as usize]
+    }
+
+    pub fn id(&self) -> &str {
+        self.part(self.id)
+    }
+
+    pub fn object_type(&self) -> &str {
+        self.part(self.object_type)
+    }
+
     /// `modified`, else `created`, else the event's timestamp (SCOs carry neither).
-    pub version: String,
-    pub json: String,
+    pub fn version(&self) -> &str {
+        self.part(self.version)
+    }
+
     /// Written once per bundle however many events name it: the creator's identity,
     /// marking definitions and galaxy cluster SDOs.
-    pub shared: bool,
+    pub fn shared(&self) -> bool {
+        self.shared
+    }
+
+    /// The bytes its one heap buffer holds.
+    pub fn heap_bytes(&self) -> usize {
+        self.text.len()
+    }
+}
+
+impl PartialEq for StixObjectText {
+    fn eq(&self, other: &Self) -> bool {
+        self.json() == other.json()
+            && self.id() == other.id()
+            && self.object_type() == other.object_type()
+            && self.version() == other.version()
+            && self.shared == other.shared
+    }
+}
+
+impl Eq for StixObjectText {}
+
+impl std::fmt::Debug for StixObjectText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StixObjectText")
+            .field("id", &self.id())
+            .field("object_type", &self.object_type())
+            .field("version", &self.version())
+            .field("json", &self.json())
+            .field("shared", &self.shared)
+            .finish()
+    }
 }
 
 /// Everything one event becomes in STIX 2.1 — the objects `events_to_bundle` writes for it
@@ -167,7 +292,7 @@ impl Stix2Writer {
     fn write_event(&mut self, out: &mut String, event: &Event) {
         let objects = EventExport::new(event, &self.options, &mut self.seen).build();
         for object in &objects {
-            self.push(out, &object.json);
+            self.push(out, object.json());
         }
     }
 
@@ -278,22 +403,65 @@ struct EventExport<'a> {
     creator: String,
     event_markings: Vec<String>,
     prelude: Vec<Value>,
-    body: Vec<BodyEntry>,
-    /// Body entries by STIX id; foldhash, not SipHash: thousands of lookups per event, of
-    /// keys the event itself produced.
-    positions: HashMap<String, usize, foldhash::fast::RandomState>,
+    body: Vec<Pending>,
+    positions: Positions,
     cluster_refs: Vec<String>,
+    /// The version of objects without timestamps of their own (SCOs).
+    event_version: String,
 }
 
-struct BodyEntry {
-    id: String,
-    object: Pending,
+/// Body entries by STIX id without a copy of each id: the 64-bit foldhash digest of an id
+/// leads to its entry, which holds the id itself. Two ids of one digest (not met in
+/// practice) are told apart: the later one is kept by its text.
+#[derive(Default)]
+struct Positions {
+    by_digest: HashMap<u64, usize, foldhash::fast::RandomState>,
+    hasher: foldhash::fast::RandomState,
+    collided: HashMap<String, usize>,
+}
+
+impl Positions {
+    fn reserve(&mut self, additional: usize) {
+        self.by_digest.reserve(additional);
+    }
+
+    fn get(&self, id: &str, body: &[Pending]) -> Option<usize> {
+        match self.by_digest.get(&self.hasher.hash_one(id)) {
+            Some(&index) if body[index].id() == id => Some(index),
+            Some(_) => self.collided.get(id).copied(),
+            None => None,
+        }
+    }
+
+    /// Notes where `id`, not there yet, is.
+    fn insert(&mut self, id: &str, index: usize) {
+        match self.by_digest.entry(self.hasher.hash_one(id)) {
+            std::collections::hash_map::Entry::Occupied(_) => {
+                self.collided.insert(id.to_string(), index);
+            }
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                slot.insert(index);
+            }
+        }
+    }
 }
 
 enum Pending {
     /// Finished when added: its buffer is shrunk then, not when the whole event is done.
     Written(StixObjectText),
+    /// An SCO written as text: finished too, unless a later one with its id (the same
+    /// observable with more properties) turns it back into a tree to merge with.
+    Sco(StixObjectText),
     Observable(Value),
+}
+
+impl Pending {
+    fn id(&self) -> &str {
+        match self {
+            Pending::Written(text) | Pending::Sco(text) => text.id(),
+            Pending::Observable(tree) => tree["id"].as_str().unwrap_or_default(),
+        }
+    }
 }
 
 /// A tag's role in STIX.
@@ -321,12 +489,14 @@ impl<'a> EventExport<'a> {
             event_markings: Vec::new(),
             prelude: Vec::new(),
             body: Vec::new(),
-            positions: HashMap::default(),
+            positions: Positions::default(),
             cluster_refs: Vec::new(),
+            event_version: String::new(),
         }
     }
 
     fn build(mut self) -> Vec<StixObjectText> {
+        self.event_version = timestamp_millis(self.event_timestamp());
         self.creator = self.identity();
         let event_tags = sort_tags(&self.event.tags);
         self.event_markings = self.marking_refs(&event_tags.markings);
@@ -349,14 +519,14 @@ impl<'a> EventExport<'a> {
             self.object(object);
         }
         let report = self.report(event_tags.labels);
-        let event_version = timestamp_millis(self.event_timestamp());
+        let event_version = std::mem::take(&mut self.event_version);
         let mut objects = Vec::with_capacity(self.prelude.len() + 1 + self.body.len());
         for shared in &self.prelude {
             objects.push(listed(shared, &event_version, true));
         }
-        objects.push(report.into_listed());
-        objects.extend(self.body.into_iter().map(|entry| match entry.object {
-            Pending::Written(listed) => listed,
+        objects.push(report.into_listed().0);
+        objects.extend(self.body.into_iter().map(|entry| match entry {
+            Pending::Written(listed) | Pending::Sco(listed) => listed,
             Pending::Observable(sco) => listed(&sco, &event_version, false),
         }));
         objects
@@ -452,41 +622,64 @@ impl<'a> EventExport<'a> {
 
     /// Adds an SCO to the event's body. One already there (same deterministic id) is
     /// merged rather than repeated, so the event never holds two versions of it.
-    fn add(&mut self, object: Value) -> String {
-        let id = object["id"].as_str().unwrap_or_default().to_string();
-        match self.positions.get(&id) {
-            Some(&index) => {
-                if let Pending::Observable(existing) = &mut self.body[index].object {
-                    merge_into(existing, object);
+    fn add(&mut self, object: Value) {
+        let id = object["id"].as_str().unwrap_or_default();
+        match self.positions.get(id, &self.body) {
+            Some(index) => match &mut self.body[index] {
+                Pending::Observable(existing) => merge_into(existing, object),
+                Pending::Sco(text) => {
+                    let mut existing = parse_sco(text.json());
+                    merge_into(&mut existing, object);
+                    self.body[index] = Pending::Observable(existing);
+                }
+                Pending::Written(_) => {}
+            },
+            None => {
+                self.positions.insert(id, self.body.len());
+                self.body.push(Pending::Observable(object));
+            }
+        }
+    }
+
+    /// Adds an SCO written as text; one already there with other properties is merged as
+    /// `add` merges trees (an identical one is the merge's no-op).
+    fn add_text(&mut self, sco: ScoText) {
+        match self.positions.get(&sco.id, &self.body) {
+            Some(index) => {
+                let same =
+                    matches!(&self.body[index], Pending::Sco(held) if held.json() == sco.json);
+                if !same {
+                    self.add(parse_sco(&sco.json));
                 }
             }
             None => {
-                self.positions.insert(id.clone(), self.body.len());
-                self.body.push(BodyEntry {
-                    id: id.clone(),
-                    object: Pending::Observable(object),
-                });
+                self.positions.insert(&sco.id, self.body.len());
+                self.body
+                    .push(Pending::Sco(sco.into_listed(&self.event_version)));
             }
         }
-        id
+    }
+
+    fn add_sco(&mut self, sco: Sco) {
+        match sco {
+            Sco::Text(text) => self.add_text(text),
+            Sco::Tree(tree) => self.add(tree),
+        }
     }
 
     /// Adds a written SDO to the event's body, unless one with its id is already there.
     fn add_sdo(&mut self, sdo: SdoText) -> String {
-        let id = sdo.id.clone();
-        if !self.positions.contains_key(&id) {
-            self.positions.insert(id.clone(), self.body.len());
-            self.body.push(BodyEntry {
-                id: id.clone(),
-                object: Pending::Written(sdo.into_listed()),
-            });
+        let (listed, id) = sdo.into_listed();
+        if self.positions.get(&id, &self.body).is_none() {
+            self.positions.insert(&id, self.body.len());
+            self.body.push(Pending::Written(listed));
         }
         id
     }
 
     fn relationship(&mut self, source: &str, kind: &str, target: &str, timestamp: i64) {
         let id = derived_id("relationship", &[source, kind, target].join(" "));
-        let mut relationship = SdoText::new("relationship", id, timestamp_millis(timestamp), None);
+        let mut relationship = SdoText::new("relationship", id, &timestamp_millis(timestamp), None);
         relationship.string("relationship_type", kind);
         relationship.string("source_ref", source);
         relationship.string("target_ref", target);
@@ -521,7 +714,7 @@ impl<'a> EventExport<'a> {
         let mut report = SdoText::new(
             object_type,
             id,
-            timestamp_millis(self.event_timestamp()),
+            &timestamp_millis(self.event_timestamp()),
             Some(&self.creator),
         );
         report.string("name", &self.event.info);
@@ -543,10 +736,7 @@ impl<'a> EventExport<'a> {
         } else {
             report.strings(
                 "object_refs",
-                self.body
-                    .iter()
-                    .map(|entry| entry.id.as_str())
-                    .chain(cluster_refs),
+                self.body.iter().map(Pending::id).chain(cluster_refs),
             );
         }
         report.strings(
@@ -652,10 +842,6 @@ impl<'a> EventExport<'a> {
                 let mut main = None;
                 let mut observed_id = None;
                 if let Some(scos) = scos {
-                    let refs: Vec<String> = scos
-                        .iter()
-                        .map(|sco| sco["id"].as_str().unwrap_or_default().to_string())
-                        .collect();
                     let mut observed = common.sdo("observed-data", uuid);
                     insert_observation_window(
                         &mut observed,
@@ -664,12 +850,12 @@ impl<'a> EventExport<'a> {
                         timestamp,
                     );
                     observed.number("number_observed", 1);
-                    observed.strings("object_refs", &refs);
+                    observed.strings("object_refs", scos.iter().map(Sco::id));
                     observed.strings("labels", merged_labels(&labels, &plain_labels));
                     common.finish(&mut observed);
                     let id = self.add_sdo(observed);
                     for sco in scos {
-                        self.add(sco);
+                        self.add_sco(sco);
                     }
                     observed_id = Some(id.clone());
                     main = Some(id);
@@ -875,11 +1061,11 @@ struct Common {
 }
 
 impl Common {
-    fn sdo(&self, object_type: &str, uuid: &str) -> SdoText {
+    fn sdo(&self, object_type: &'static str, uuid: &str) -> SdoText {
         SdoText::new(
             object_type,
             [object_type, uuid].join("--"),
-            self.created.clone(),
+            &self.created,
             Some(&self.creator),
         )
     }
@@ -896,36 +1082,53 @@ impl Common {
 /// event's export writes thousands of them.
 struct SdoText {
     id: String,
-    object_type: String,
-    /// `created`, which is also `modified`.
-    version: String,
+    object_type: Part<'static>,
+    id_in_json: Option<Span>,
+    /// `created`, which is also `modified`: where it is in the JSON, else itself.
+    version: Result<Span, String>,
     json: String,
 }
 
 impl SdoText {
     /// `type`, `spec_version`, `id`, `created_by_ref` (when given), `created` and
     /// `modified`.
-    fn new(object_type: &str, id: String, created: String, creator: Option<&str>) -> Self {
+    fn new(object_type: &'static str, id: String, created: &str, creator: Option<&str>) -> Self {
         let mut sdo = Self {
             json: String::with_capacity(768),
             id,
-            object_type: object_type.to_string(),
-            version: created,
+            object_type: Part::Text(object_type),
+            id_in_json: None,
+            version: Err(String::new()),
         };
         sdo.json.push('{');
-        sdo.write_key_and_string("type", object_type);
+        if let Some(span) = sdo.spanned_string("type", object_type) {
+            sdo.object_type = Part::At(span);
+        }
         sdo.string("spec_version", "2.1");
         let id = std::mem::take(&mut sdo.id);
-        sdo.string("id", &id);
+        sdo.id_in_json = sdo.spanned_string("id", &id);
         sdo.id = id;
         if let Some(creator) = creator {
             sdo.string("created_by_ref", creator);
         }
-        let created = std::mem::take(&mut sdo.version);
-        sdo.string("created", &created);
-        sdo.string("modified", &created);
-        sdo.version = created;
+        sdo.string("created", created);
+        sdo.version = sdo
+            .spanned_string("modified", created)
+            .ok_or_else(|| created.to_string());
         sdo
+    }
+
+    /// Writes a string property and tells where its value lies in the JSON, if written
+    /// verbatim (nothing escaped): ids, types and timestamps always are.
+    fn spanned_string(&mut self, key: &'static str, value: &str) -> Option<Span> {
+        self.key(key);
+        let start = self.json.len() + 1;
+        self.push_string(value);
+        let end = self.json.len() - 1;
+        (end - start == value.len()).then(|| Span {
+            start: offset(start),
+            end: offset(end),
+        })
     }
 
     /// Property names are literals of STIX's own vocabulary, with nothing to escape.
@@ -991,18 +1194,21 @@ impl SdoText {
         self.json.push_str("}]");
     }
 
-    fn into_listed(mut self) -> StixObjectText {
+    /// The object, and its id.
+    fn into_listed(mut self) -> (StixObjectText, String) {
         self.json.push('}');
         // Rendered objects are kept (the TAXII render cache holds whole events): the
-        // buffer's slack would be held with them.
-        self.json.shrink_to_fit();
-        StixObjectText {
-            id: self.id,
-            object_type: self.object_type,
-            version: self.version,
-            json: self.json,
-            shared: false,
-        }
+        // buffer's slack would be held with them, and goes when it is boxed.
+        let id = match self.id_in_json {
+            Some(span) => Part::At(span),
+            None => Part::Text(&self.id),
+        };
+        let version = match &self.version {
+            Ok(span) => Part::At(*span),
+            Err(created) => Part::Text(created),
+        };
+        let listed = StixObjectText::from_json(self.json, id, self.object_type, version, false);
+        (listed, self.id)
     }
 }
 
@@ -1012,21 +1218,19 @@ const LISTED_CAPACITY: usize = 256;
 /// An object kept as a JSON tree (SCOs, the identity, markings, clusters), serialised.
 fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
     let text = |key: &str| object.get(key).and_then(Value::as_str);
-    StixObjectText {
-        id: text("id").unwrap_or_default().to_string(),
-        object_type: text("type").unwrap_or_default().to_string(),
-        version: text("modified")
-            .or_else(|| text("created"))
-            .unwrap_or(event_version)
-            .to_string(),
-        json: {
-            let mut json = String::with_capacity(LISTED_CAPACITY);
-            write_json_value(object, &mut json);
-            json.shrink_to_fit();
-            json
-        },
+    let mut json = String::with_capacity(LISTED_CAPACITY);
+    write_json_value(object, &mut json);
+    StixObjectText::from_json(
+        json,
+        Part::Text(text("id").unwrap_or_default()),
+        Part::Text(text("type").unwrap_or_default()),
+        Part::Text(
+            text("modified")
+                .or_else(|| text("created"))
+                .unwrap_or(event_version),
+        ),
         shared,
-    }
+    )
 }
 
 /// `first`, then each label of `second` that is not already there, without copying them.
@@ -1432,65 +1636,96 @@ fn ip_family(address: &Value) -> &'static str {
 /// The SCOs of an attribute's observed-data, in the order misp-stix's import reads them
 /// (the object carrying the value first, or as it expects for composite types), or None
 /// when the type has no observable or the value is one the STIX schema would refuse.
-fn attribute_observables(attribute: &Attribute) -> Option<Vec<Value>> {
+fn attribute_observables(attribute: &Attribute) -> Option<Vec<Sco>> {
     let value1 = attribute.value1.as_str();
     let value2 = attribute.value2.as_str();
     let attr_type = attribute.attr_type.as_str();
     if let Some(key) = hash_key(attr_type) {
         let hash = hash_value(key, value1);
-        return hash_value_fits(key, &hash)
-            .then(|| vec![sco("file", json!({"hashes": {key: hash}}))]);
+        return hash_value_fits(key, &hash).then(|| {
+            let hashes = hashes_text(key, &hash);
+            vec![Sco::Text(ScoText::new(
+                "file",
+                &[("hashes", &hashes, true)],
+            ))]
+        });
     }
     if let Some(hash_type) = attr_type.strip_prefix("filename|") {
         let key = hash_key(hash_type)?;
         let hash = hash_value(key, value2);
-        return hash_value_fits(key, &hash)
-            .then(|| vec![sco("file", json!({"hashes": {key: hash}, "name": value1}))]);
+        return hash_value_fits(key, &hash).then(|| {
+            let hashes = hashes_text(key, &hash);
+            let name = json_text(value1);
+            vec![Sco::Text(ScoText::new(
+                "file",
+                &[("hashes", &hashes, true), ("name", &name, true)],
+            ))]
+        });
     }
+    let text = |sco_type: &'static str, key: &'static str, value: &str| {
+        Sco::Text(ScoText::new(sco_type, &[(key, &json_text(value), true)]))
+    };
     Some(match attr_type {
-        "ip-src" | "ip-dst" => {
-            let address = address_sco(value1)?;
-            let side = if attr_type == "ip-src" {
-                "src_ref"
+        "ip-src" | "ip-dst" | "ip-src|port" | "ip-dst|port" => {
+            let address = address_text(value1)?;
+            let with_port = attr_type.ends_with("|port");
+            let port = if with_port {
+                Some(port_number(value2)?.to_string())
             } else {
-                "dst_ref"
+                None
             };
-            let traffic = sco(
-                "network-traffic",
-                json!({side: id_of(&address), "protocols": [ip_family(&address)]}),
-            );
-            vec![traffic, address]
-        }
-        "ip-src|port" | "ip-dst|port" => {
-            let address = address_sco(value1)?;
-            let port = port_number(value2)?;
-            let (side, port_key) = if attr_type == "ip-src|port" {
+            let (side, port_key) = if attr_type.starts_with("ip-src") {
                 ("src_ref", "src_port")
             } else {
                 ("dst_ref", "dst_port")
             };
-            let traffic = sco(
-                "network-traffic",
-                json!({side: id_of(&address), port_key: port, "protocols": [ip_family(&address)]}),
-            );
-            vec![traffic, address]
+            let reference = json_text(&address.id);
+            let family = if address.object_type == "ipv6-addr" {
+                "[\"ipv6\"]"
+            } else {
+                "[\"ipv4\"]"
+            };
+            let traffic = match &port {
+                Some(port) => ScoText::new(
+                    "network-traffic",
+                    &[
+                        (side, &reference, true),
+                        (port_key, port, true),
+                        ("protocols", family, true),
+                    ],
+                ),
+                None => ScoText::new(
+                    "network-traffic",
+                    &[(side, &reference, true), ("protocols", family, true)],
+                ),
+            };
+            vec![Sco::Text(traffic), Sco::Text(address)]
         }
-        "domain" | "hostname" => vec![domain_sco(value1, None)?],
+        "domain" | "hostname" => vec![Sco::Text(domain_text(value1, None)?)],
         "domain|ip" => {
-            let address = address_sco(value2)?;
-            vec![domain_sco(value1, Some(&address))?, address]
+            let address = address_text(value2)?;
+            vec![
+                Sco::Text(domain_text(value1, Some(&address))?),
+                Sco::Text(address),
+            ]
         }
         "hostname|port" => {
-            let domain = domain_sco(value1, None)?;
-            let port = port_number(value2)?;
-            let traffic = sco(
+            let domain = domain_text(value1, None)?;
+            let port = port_number(value2)?.to_string();
+            let reference = json_text(&domain.id);
+            let traffic = ScoText::new(
                 "network-traffic",
-                json!({"dst_ref": id_of(&domain), "dst_port": port, "protocols": ["tcp"]}),
+                &[
+                    ("dst_ref", &reference, true),
+                    ("dst_port", &port, true),
+                    ("protocols", "[\"tcp\"]", true),
+                ],
             );
-            vec![domain, traffic]
+            vec![Sco::Text(domain), Sco::Text(traffic)]
         }
-        "url" | "link" if is_uri(value1) => vec![sco("url", json!({"value": value1}))],
-        "email" => vec![email_address_sco(value1)?],
+        "url" | "link" if is_uri(value1) => vec![text("url", "value", value1)],
+        "email" if value1.contains('@') => vec![text("email-addr", "value", value1)],
+        "email" => return None,
         "email-src" | "email-dst" => {
             let address = email_address_sco(value1)?;
             let message = if attr_type == "email-src" {
@@ -1498,24 +1733,24 @@ fn attribute_observables(attribute: &Attribute) -> Option<Vec<Value>> {
             } else {
                 json!({"is_multipart": false, "to_refs": [id_of(&address)]})
             };
-            vec![sco("email-message", message), address]
+            vec![Sco::Tree(sco("email-message", message)), Sco::Tree(address)]
         }
-        "email-subject" => vec![sco(
+        "email-subject" => vec![Sco::Tree(sco(
             "email-message",
             json!({"is_multipart": false, "subject": value1}),
-        )],
-        "email-message-id" => vec![sco(
+        ))],
+        "email-message-id" => vec![Sco::Tree(sco(
             "email-message",
             json!({"is_multipart": false, "message_id": value1}),
-        )],
-        "email-reply-to" => vec![sco(
+        ))],
+        "email-reply-to" => vec![Sco::Tree(sco(
             "email-message",
             json!({"is_multipart": false, "additional_header_fields": {"Reply-To": value1}}),
-        )],
-        "email-x-mailer" => vec![sco(
+        ))],
+        "email-x-mailer" => vec![Sco::Tree(sco(
             "email-message",
             json!({"is_multipart": false, "additional_header_fields": {"X-Mailer": value1}}),
-        )],
+        ))],
         "email-attachment" => {
             let file = sco("file", json!({"name": value1}));
             let message = sco(
@@ -1528,27 +1763,32 @@ fn attribute_observables(attribute: &Attribute) -> Option<Vec<Value>> {
                     }],
                 }),
             );
-            vec![message, file]
+            vec![Sco::Tree(message), Sco::Tree(file)]
         }
-        "filename" => vec![sco("file", json!({"name": value1}))],
+        "filename" => vec![text("file", "name", value1)],
         "malware-sample" => {
             let hash = value2.to_ascii_lowercase();
             if !hash_value_fits("MD5", &hash) {
                 return None;
             }
-            vec![sco(
+            let name = json_text(value1);
+            let hashes = hashes_text("MD5", &hash);
+            vec![Sco::Text(ScoText::new(
                 "file",
-                json!({"name": value1, "hashes": {"MD5": hash}}),
-            )]
+                &[("name", &name, true), ("hashes", &hashes, true)],
+            ))]
         }
-        "mutex" => vec![sco("mutex", json!({"name": value1}))],
-        "regkey" => vec![registry_sco(value1, None)?],
-        "regkey|value" => vec![registry_sco(value1, Some(value2))?],
-        "AS" => vec![sco(
-            "autonomous-system",
-            json!({"number": as_number(value1)?}),
-        )],
-        "mac-address" if is_mac(value1) => vec![sco("mac-addr", json!({"value": value1}))],
+        "mutex" => vec![text("mutex", "name", value1)],
+        "regkey" => vec![Sco::Tree(registry_sco(value1, None)?)],
+        "regkey|value" => vec![Sco::Tree(registry_sco(value1, Some(value2))?)],
+        "AS" => {
+            let number = as_number(value1)?.to_string();
+            vec![Sco::Text(ScoText::new(
+                "autonomous-system",
+                &[("number", &number, true)],
+            ))]
+        }
+        "mac-address" if is_mac(value1) => vec![text("mac-addr", "value", value1)],
         "x509-fingerprint-md5" | "x509-fingerprint-sha1" | "x509-fingerprint-sha256" => {
             let key = match attr_type {
                 "x509-fingerprint-md5" => "MD5",
@@ -1558,23 +1798,185 @@ fn attribute_observables(attribute: &Attribute) -> Option<Vec<Value>> {
             if !hash_value_fits(key, value1) {
                 return None;
             }
-            vec![sco("x509-certificate", json!({"hashes": {key: value1}}))]
+            let hashes = hashes_text(key, value1);
+            vec![Sco::Text(ScoText::new(
+                "x509-certificate",
+                &[("hashes", &hashes, true)],
+            ))]
         }
         _ => return None,
     })
 }
 
-fn domain_sco(value: &str, resolves_to: Option<&Value>) -> Option<Value> {
+/// An SCO of an attribute: written as text when its properties are few and fixed (the
+/// SCOs of most attributes), else built as a tree.
+enum Sco {
+    Text(ScoText),
+    Tree(Value),
+}
+
+impl Sco {
+    fn id(&self) -> &str {
+        match self {
+            Sco::Text(text) => &text.id,
+            Sco::Tree(tree) => tree["id"].as_str().unwrap_or_default(),
+        }
+    }
+}
+
+/// A property of an SCO written as text: its name, its value as JSON, and whether it is
+/// one of the type's ID-contributing properties.
+type ScoMember<'a> = (&'static str, &'a str, bool);
+
+/// An SCO written straight as the text `sco` and `write_json_value` give for the same
+/// properties in the same order (`type`, `spec_version`, `id` first), its id the UUIDv5
+/// of the canonical JSON of its contributing members: an event's SCOs are thousands of
+/// small trees otherwise.
+struct ScoText {
+    object_type: &'static str,
+    id: String,
+    json: String,
+}
+
+impl ScoText {
+    /// `members` (at most four, at least one contributing) in the order they are written;
+    /// each value is already JSON, in the one form that is both compact and canonical
+    /// (strings, integers, lists of strings, single-member objects).
+    fn new(sco_type: &'static str, members: &[ScoMember<'_>]) -> Self {
+        // RFC 8785 orders members by the UTF-16 code units of their names; these names
+        // are ASCII, so byte order is that order.
+        let mut order = [0usize, 1, 2, 3];
+        let order = &mut order[..members.len()];
+        order.sort_unstable_by_key(|&index| members[index].0);
+        let mut canonical = String::with_capacity(
+            2 + members
+                .iter()
+                .map(|(key, value, _)| key.len() + value.len() + 4)
+                .sum::<usize>(),
+        );
+        canonical.push('{');
+        for &index in order.iter() {
+            let (key, value, contributes) = members[index];
+            if !contributes {
+                continue;
+            }
+            if canonical.len() > 1 {
+                canonical.push(',');
+            }
+            canonical.push('"');
+            canonical.push_str(key);
+            canonical.push_str("\":");
+            canonical.push_str(value);
+        }
+        canonical.push('}');
+        let id = sco_id_of_canonical(sco_type, &canonical);
+        // The head, the members, `}`, then room for the version `StixObjectText` appends.
+        let length = SCO_HEAD.len()
+            + sco_type.len()
+            + SCO_ID.len()
+            + id.len()
+            + 2
+            + members
+                .iter()
+                .map(|(key, value, _)| key.len() + value.len() + 4)
+                .sum::<usize>()
+            + VERSION_ROOM;
+        let mut json = String::with_capacity(length);
+        json.push_str(SCO_HEAD);
+        json.push_str(sco_type);
+        json.push_str(SCO_ID);
+        json.push_str(&id);
+        json.push('"');
+        for (key, value, _) in members {
+            json.push_str(",\"");
+            json.push_str(key);
+            json.push_str("\":");
+            json.push_str(value);
+        }
+        json.push('}');
+        Self {
+            object_type: sco_type,
+            id,
+            json,
+        }
+    }
+
+    /// The SCO as listed, `version` (the event's) appended to its buffer.
+    fn into_listed(self, version: &str) -> StixObjectText {
+        let type_start = SCO_HEAD.len();
+        let id_start = type_start + self.object_type.len() + SCO_ID.len();
+        let span = |start: usize, length: usize| {
+            Part::At(Span {
+                start: offset(start),
+                end: offset(start + length),
+            })
+        };
+        StixObjectText::from_json(
+            self.json,
+            span(id_start, self.id.len()),
+            span(type_start, self.object_type.len()),
+            Part::Text(version),
+            false,
+        )
+    }
+}
+
+/// An SCO's text up to its type, and from its type to its id.
+const SCO_HEAD: &str = "{\"type\":\"";
+const SCO_ID: &str = "\",\"spec_version\":\"2.1\",\"id\":\"";
+/// A version as `timestamp_millis` writes it.
+const VERSION_ROOM: usize = "2024-05-17T00:00:00.000Z".len();
+
+fn json_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    write_json_string(text, &mut out);
+    out
+}
+
+/// `{"<key>":"<hash>"}`, a file's or certificate's single hash.
+fn hashes_text(key: &str, hash: &str) -> String {
+    let mut out = String::with_capacity(key.len() + hash.len() + 7);
+    out.push('{');
+    write_json_string(key, &mut out);
+    out.push(':');
+    write_json_string(hash, &mut out);
+    out.push('}');
+    out
+}
+
+/// `address_sco` as text.
+fn address_text(value: &str) -> Option<ScoText> {
+    let address_type = address_type(value)?;
+    if address_type == "ipv6-addr" && value.contains('.') {
+        return None;
+    }
+    Some(ScoText::new(
+        address_type,
+        &[("value", &json_text(value), true)],
+    ))
+}
+
+fn domain_text(value: &str, resolves_to: Option<&ScoText>) -> Option<ScoText> {
     if !is_hostname(value) {
         return None;
     }
+    let value = json_text(value);
     Some(match resolves_to {
-        Some(address) => sco(
-            "domain-name",
-            json!({"value": value, "resolves_to_refs": [id_of(address)]}),
-        ),
-        None => sco("domain-name", json!({"value": value})),
+        Some(address) => {
+            let refs = ["[\"", address.id.as_str(), "\"]"].concat();
+            ScoText::new(
+                "domain-name",
+                &[("value", &value, true), ("resolves_to_refs", &refs, false)],
+            )
+        }
+        None => ScoText::new("domain-name", &[("value", &value, true)]),
     })
+}
+
+/// An SCO written as text, back as the tree `sco` would have built: only when a repeated
+/// SCO has to be merged into it.
+fn parse_sco(json: &str) -> Value {
+    serde_json::from_str(json).expect("an SCO written here is JSON")
 }
 
 fn email_address_sco(value: &str) -> Option<Value> {
@@ -2099,6 +2501,62 @@ mod tests {
         assert!(!is_hostname("under_score.example"));
         assert!(!is_hostname("-bad.example"));
         assert!(!is_hostname("ab--cd.example"));
+    }
+
+    /// SCOs written as text are what `sco` builds and `write_json_value` writes for the
+    /// same properties, their ids those `sco_id` derives (escapes and member order too).
+    #[test]
+    fn text_scos_are_the_trees_written() {
+        let cases: &[(&str, &str, &str)] = &[
+            ("sha256", &"ab".repeat(32), ""),
+            (
+                "filename|md5",
+                "a\"b\\c\u{e9}.exe",
+                "D41D8CD98F00B204E9800998ECF8427E",
+            ),
+            ("ip-src", "10.0.0.1", ""),
+            ("ip-dst", "2001:db8::1", ""),
+            ("ip-src|port", "10.0.0.1", "8080"),
+            ("ip-dst|port", "2001:db8::1", "443"),
+            ("domain", "evil.example.com", ""),
+            ("domain|ip", "evil.example.com", "10.1.2.3"),
+            ("hostname|port", "evil.example.com", "25"),
+            ("url", "https://x.example/a?b=%22c%22&d='e'", ""),
+            ("email", "a@b.example", ""),
+            ("filename", "tab\there \"quoted\" \u{1f600}", ""),
+            (
+                "malware-sample",
+                "x.exe",
+                "d41d8cd98f00b204e9800998ecf8427e",
+            ),
+            ("mutex", "Global\\m", ""),
+            ("AS", "AS64500", ""),
+            ("mac-address", "00:11:22:33:44:55", ""),
+            ("x509-fingerprint-sha1", &"0a".repeat(20), ""),
+        ];
+        for &(attr_type, value1, value2) in cases {
+            let attribute = Attribute::new(
+                "6a1b2c3d-0000-4000-8000-000000000001".into(),
+                attr_type.into(),
+                "Network activity".into(),
+                value1.into(),
+                value2.into(),
+            );
+            let scos = attribute_observables(&attribute).expect(attr_type);
+            for sco in scos {
+                let Sco::Text(text) = sco else {
+                    panic!("{attr_type}: a tree");
+                };
+                let tree: Value = serde_json::from_str(&text.json).expect("JSON");
+                let mut written = String::new();
+                write_json_value(&tree, &mut written);
+                assert_eq!(written, text.json, "{attr_type}");
+                let map = tree.as_object().expect("an object");
+                assert_eq!(sco_id(text.object_type, map), text.id, "{attr_type}");
+                assert_eq!(map["id"], text.id.as_str(), "{attr_type}");
+                assert_eq!(map["type"], text.object_type, "{attr_type}");
+            }
+        }
     }
 
     #[test]

@@ -93,6 +93,16 @@ pub fn sco_id(sco_type: &str, properties: &Map<String, Value>) -> String {
     typed_id(sco_type, &uuid)
 }
 
+/// The UUIDv5 id of an SCO whose ID-contributing properties (at least one) the caller has
+/// already written as canonical JSON: the export writes its common SCOs as text, without
+/// the map `sco_id` reads.
+pub(crate) fn sco_id_of_canonical(sco_type: &str, canonical: &str) -> String {
+    typed_id(
+        sco_type,
+        &Uuid::new_v5(&SCO_NAMESPACE, canonical.as_bytes()),
+    )
+}
+
 /// `<type>--<uuid>`, the uuid written without the formatting machinery.
 fn typed_id(object_type: &str, uuid: &Uuid) -> String {
     let mut id = String::with_capacity(object_type.len() + 38);

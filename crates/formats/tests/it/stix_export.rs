@@ -426,10 +426,10 @@ fn event_objects_are_the_golden_objects_byte_for_byte() {
         let expected = objects(&golden);
         assert_eq!(listed.len(), expected.len(), "{name}: object count");
         for (object, golden_object) in listed.iter().zip(expected) {
-            assert_eq!(object.json, golden_object.to_string(), "{name}");
-            assert_eq!(object.id, golden_object["id"].as_str().unwrap(), "{name}");
+            assert_eq!(object.json(), golden_object.to_string(), "{name}");
+            assert_eq!(object.id(), golden_object["id"].as_str().unwrap(), "{name}");
             assert_eq!(
-                object.object_type,
+                object.object_type(),
                 golden_object["type"].as_str().unwrap(),
                 "{name}"
             );
@@ -438,16 +438,22 @@ fn event_objects_are_the_golden_objects_byte_for_byte() {
                 .or_else(|| golden_object.get("created"))
                 .and_then(Value::as_str)
                 .map_or_else(|| timestamp_millis(event.timestamp), str::to_string);
-            assert_eq!(object.version, version, "{name}: version of {}", object.id);
+            assert_eq!(
+                object.version(),
+                version,
+                "{name}: version of {}",
+                object.id()
+            );
             // Identities, markings and clusters name no author and are written once per
             // bundle; relationships and SCOs have no author either but belong to one event.
-            let shared = object.object_type != "relationship"
+            let shared = object.object_type() != "relationship"
                 && golden_object.get("created").is_some()
                 && golden_object.get("created_by_ref").is_none();
             assert_eq!(
-                object.shared, shared,
+                object.shared(),
+                shared,
                 "{name}: shared flag of {}",
-                object.id
+                object.id()
             );
         }
     }

@@ -24,9 +24,9 @@ pub async fn get(call: &TaxiiCall, id: &str) -> Result<Response, TaxiiError> {
             .map(|item| {
                 let object = item.object();
                 json!({
-                    "id": object.id,
+                    "id": object.id(),
                     "date_added": timestamp_text(item.date_added),
-                    "version": object.version,
+                    "version": object.version(),
                     "media_type": STIX_21,
                 })
             })

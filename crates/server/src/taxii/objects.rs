@@ -129,7 +129,7 @@ struct EnvelopeBody {
 
 impl EnvelopeBody {
     fn new(head: String, items: Vec<PageItem>) -> Self {
-        let objects: usize = items.iter().map(|item| item.object().json.len()).sum();
+        let objects: usize = items.iter().map(|item| item.object().json().len()).sum();
         let separators = items.len().saturating_sub(1);
         let tail = if items.is_empty() { 0 } else { 2 };
         Self {
@@ -156,7 +156,7 @@ impl EnvelopeBody {
                 }
                 break;
             };
-            let json = item.object().json.as_bytes();
+            let json = item.object().json().as_bytes();
             let separator = usize::from(self.next_item > 0);
             if !chunk.is_empty() && chunk.len() + separator + json.len() > chunk.capacity() {
                 break;
@@ -320,15 +320,17 @@ mod tests {
 
     fn items(count: usize) -> Vec<PageItem> {
         let objects: Vec<StixObjectText> = (0..count)
-            .map(|n| StixObjectText {
-                id: format!("indicator--{n}"),
-                object_type: "indicator".into(),
-                version: "2026-01-01T00:00:00.000Z".into(),
-                json: format!(
-                    "{{\"id\":\"indicator--{n}\",\"pad\":\"{}\"}}",
-                    "x".repeat(n % 300)
-                ),
-                shared: false,
+            .map(|n| {
+                StixObjectText::new(
+                    &format!("indicator--{n}"),
+                    "indicator",
+                    "2026-01-01T00:00:00.000Z",
+                    &format!(
+                        "{{\"id\":\"indicator--{n}\",\"pad\":\"{}\"}}",
+                        "x".repeat(n % 300)
+                    ),
+                    false,
+                )
             })
             .collect();
         let objects = Arc::new(objects);
@@ -354,7 +356,7 @@ mod tests {
         let expected = format!(
             "{{\"more\":false,\"objects\":[{}]}}",
             page.iter()
-                .map(|item| item.object().json.as_str())
+                .map(|item| item.object().json())
                 .collect::<Vec<_>>()
                 .join(",")
         );

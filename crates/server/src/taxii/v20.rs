@@ -56,12 +56,10 @@ fn converted(page: &Page) -> Vec<(Value, i64)> {
     let mut out = Vec::with_capacity(page.items.len());
     for item in &page.items {
         let object = item.object();
-        if SCO_TYPES.contains(&object.object_type.as_str())
-            || NOT_IN_20.contains(&object.object_type.as_str())
-        {
+        if SCO_TYPES.contains(&object.object_type()) || NOT_IN_20.contains(&object.object_type()) {
             continue;
         }
-        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(&object.json) else {
+        let Ok(Value::Object(map)) = serde_json::from_str::<Value>(object.json()) else {
             continue;
         };
         let scos = observables
@@ -77,8 +75,13 @@ fn converted(page: &Page) -> Vec<(Value, i64)> {
 fn sco_map(objects: &[StixObjectText]) -> HashMap<String, Value> {
     objects
         .iter()
-        .filter(|object| SCO_TYPES.contains(&object.object_type.as_str()))
-        .filter_map(|object| Some((object.id.clone(), serde_json::from_str(&object.json).ok()?)))
+        .filter(|object| SCO_TYPES.contains(&object.object_type()))
+        .filter_map(|object| {
+            Some((
+                object.id().to_string(),
+                serde_json::from_str(object.json()).ok()?,
+            ))
+        })
         .collect()
 }
 

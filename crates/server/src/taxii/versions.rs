@@ -11,7 +11,7 @@ pub async fn get(call: &TaxiiCall, id: &str, object_id: &str) -> Result<Response
     let versions: Vec<&str> = page
         .items
         .iter()
-        .map(|item| item.object().version.as_str())
+        .map(|item| item.object().version())
         .collect();
     let body = json!({ "more": false, "versions": versions });
     let mut response = taxii_response(call.version, StatusCode::OK, body.to_string());

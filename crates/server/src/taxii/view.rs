@@ -183,11 +183,11 @@ pub async fn page(
             };
             for index in start..objects.len() {
                 let object = &objects[index];
-                if !params.matches(&object.id, &object.object_type, &object.version) {
+                if !params.matches(object.id(), object.object_type(), object.version()) {
                     continue;
                 }
-                if object.shared {
-                    let digest = shared_digest(&object.id);
+                if object.shared() {
+                    let digest = shared_digest(object.id());
                     if shared_sent.contains(&digest) {
                         continue;
                     }
@@ -225,7 +225,7 @@ pub async fn page(
                         })),
                     });
                 }
-                if !in_page.insert(&object.id, &items) {
+                if !in_page.insert(object.id(), &items) {
                     continue;
                 }
                 items.push(PageItem {
@@ -273,7 +273,7 @@ impl PageIds {
         if self.hashes.insert(self.hasher.hash_one(id)) {
             return true;
         }
-        !items.iter().any(|item| item.object().id == id)
+        !items.iter().any(|item| item.object().id() == id)
     }
 }
 
@@ -563,13 +563,7 @@ fn held_bytes(objects: &Vec<StixObjectText>) -> usize {
     objects.capacity() * std::mem::size_of::<StixObjectText>()
         + objects
             .iter()
-            .map(|object| {
-                object.json.capacity()
-                    + object.id.capacity()
-                    + object.object_type.capacity()
-                    + object.version.capacity()
-                    + 4 * PER_ALLOCATION
-            })
+            .map(|object| object.heap_bytes() + PER_ALLOCATION)
             .sum::<usize>()
 }
 
@@ -613,19 +607,13 @@ mod tests {
         let objects: Arc<Vec<StixObjectText>> = Arc::new(
             ["a", "b", "c"]
                 .into_iter()
-                .map(|id| StixObjectText {
-                    id: id.into(),
-                    object_type: "x".into(),
-                    version: String::new(),
-                    json: "{}".into(),
-                    shared: false,
-                })
+                .map(|id| StixObjectText::new(id, "x", "", "{}", false))
                 .collect(),
         );
         let mut ids = PageIds::with_capacity(8);
         let mut items = Vec::new();
         for index in 0..3 {
-            assert!(ids.insert(&objects[index].id, &items));
+            assert!(ids.insert(objects[index].id(), &items));
             items.push(PageItem {
                 objects: Arc::clone(&objects),
                 index,
