@@ -48,11 +48,14 @@ use super::pattern::{
     hash_value_fits, port_number, quote, registry_key,
 };
 use crate::export::{ExportItem, ExportWriter};
+use kizuna_model::attribute_types::is_composite;
 use kizuna_model::{AttachedTag, Attribute, Event, MispObject};
 use serde_json::{Map, Value, json};
+use std::borrow::Cow;
 use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
 use std::hash::BuildHasher as _;
+use std::rc::Rc;
 
 /// What a STIX export needs besides the events.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -400,8 +403,11 @@ struct EventExport<'a> {
     event: &'a Event,
     options: &'a Stix2Options,
     seen: &'a mut BundleSeen,
-    creator: String,
-    event_markings: Vec<String>,
+    /// Shared, not copied, by every item's `Common`.
+    creator: Rc<str>,
+    event_markings: Rc<[&'static str]>,
+    micros: LastStamp,
+    millis: LastStamp,
     prelude: Vec<Value>,
     body: Vec<Pending>,
     positions: Positions,
@@ -485,8 +491,10 @@ impl<'a> EventExport<'a> {
             event,
             options,
             seen,
-            creator: String::new(),
-            event_markings: Vec::new(),
+            creator: Rc::from(""),
+            event_markings: Rc::from([]),
+            micros: LastStamp::new(timestamp_micros),
+            millis: LastStamp::new(timestamp_millis),
             prelude: Vec::new(),
             body: Vec::new(),
             positions: Positions::default(),
@@ -497,9 +505,9 @@ impl<'a> EventExport<'a> {
 
     fn build(mut self) -> Vec<StixObjectText> {
         self.event_version = timestamp_millis(self.event_timestamp());
-        self.creator = self.identity();
+        self.creator = Rc::from(self.identity());
         let event_tags = sort_tags(&self.event.tags);
-        self.event_markings = self.marking_refs(&event_tags.markings);
+        self.event_markings = Rc::from(self.marking_refs(&event_tags.markings));
         let event_timestamp = self.event_timestamp();
         for cluster in &event_tags.clusters {
             let id = self.cluster(cluster, event_timestamp);
@@ -589,25 +597,25 @@ impl<'a> EventExport<'a> {
     }
 
     /// Marking ids for TLP tags; each definition is emitted once per bundle.
-    fn marking_refs(&mut self, markings: &[&'static TlpMarking]) -> Vec<String> {
+    fn marking_refs(&mut self, markings: &[&'static TlpMarking]) -> Vec<&'static str> {
         let mut refs = Vec::new();
         for marking in markings {
             if self.seen.markings.insert(marking.id) {
                 self.prelude.push(marking.definition());
             }
-            if !refs.iter().any(|id: &String| id == marking.id) {
-                refs.push(marking.id.to_string());
+            if !refs.contains(&marking.id) {
+                refs.push(marking.id);
             }
         }
         refs
     }
 
     /// The marking refs of an item: its own TLP tags, else the event's.
-    fn item_markings(&mut self, tags: &SortedTags) -> Vec<String> {
+    fn item_markings(&mut self, tags: &SortedTags) -> Rc<[&'static str]> {
         if tags.markings.is_empty() {
-            self.event_markings.clone()
+            Rc::clone(&self.event_markings)
         } else {
-            self.marking_refs(&tags.markings)
+            Rc::from(self.marking_refs(&tags.markings))
         }
     }
 
@@ -677,10 +685,10 @@ impl<'a> EventExport<'a> {
         id
     }
 
-    fn relationship(&mut self, source: &str, kind: &str, target: &str, timestamp: i64) {
+    fn relationship(&mut self, source: &str, kind: &'static str, target: &str, timestamp: i64) {
         let id = derived_id("relationship", &[source, kind, target].join(" "));
-        let mut relationship = SdoText::new("relationship", id, &timestamp_millis(timestamp), None);
-        relationship.string("relationship_type", kind);
+        let mut relationship = SdoText::new("relationship", id, self.millis.text(timestamp), None);
+        relationship.clean("relationship_type", kind);
         relationship.string("source_ref", source);
         relationship.string("target_ref", target);
         self.add_sdo(relationship);
@@ -715,7 +723,7 @@ impl<'a> EventExport<'a> {
             object_type,
             id,
             &timestamp_millis(self.event_timestamp()),
-            Some(&self.creator),
+            Some(&*self.creator),
         );
         report.string("name", &self.event.info);
         if published {
@@ -732,7 +740,7 @@ impl<'a> EventExport<'a> {
         let cluster_refs = self.cluster_refs.iter().map(String::as_str);
         if self.body.is_empty() && self.cluster_refs.is_empty() {
             // `object_refs` must not be empty; an empty event still names its author.
-            report.strings("object_refs", [self.creator.as_str()]);
+            report.strings("object_refs", [&*self.creator]);
         } else {
             report.strings(
                 "object_refs",
@@ -759,10 +767,7 @@ impl<'a> EventExport<'a> {
             );
         }
         if !self.event_markings.is_empty() {
-            report.strings(
-                "object_marking_refs",
-                self.event_markings.iter().map(String::as_str),
-            );
+            report.strings("object_marking_refs", self.event_markings.iter().copied());
         }
         report
     }
@@ -775,19 +780,29 @@ impl<'a> EventExport<'a> {
         let tags = sort_tags(&attribute.tags);
         let markings = self.item_markings(&tags);
         let timestamp = self.item_timestamp(attribute.timestamp);
-        let value = attribute.value();
+        // `Attribute::value` without its copy when the value is `value1`.
+        let value: Cow<'_, str> = if is_composite(&attribute.attr_type) {
+            Cow::Owned(attribute.value())
+        } else {
+            Cow::Borrowed(&attribute.value1)
+        };
         let common = Common {
-            creator: self.creator.clone(),
+            creator: Rc::clone(&self.creator),
             created: timestamp_millis(timestamp),
             markings,
         };
         // `concat`, not `format!`: two labels per attribute, thousands per event.
-        let mut labels = vec![
+        let labels = [
             ["misp:type=\"", &attribute.attr_type, "\""].concat(),
             ["misp:category=\"", &attribute.category, "\""].concat(),
         ];
-        let mut plain_labels = tags.labels.clone();
-        plain_labels.extend(kizuna_labels(attribute));
+        let indicator_labels = [labels[0].as_str(), labels[1].as_str(), TO_IDS_LABEL];
+        let kizuna = kizuna_labels(attribute);
+        let plain_labels: Cow<'_, [String]> = if kizuna.is_empty() {
+            Cow::Borrowed(&tags.labels)
+        } else {
+            Cow::Owned(tags.labels.iter().cloned().chain(kizuna).collect())
+        };
         let uuid = &attribute.uuid;
 
         let main_id = match attribute.attr_type.as_str() {
@@ -818,7 +833,6 @@ impl<'a> EventExport<'a> {
                 self.add_sdo(sdo)
             }
             "snort" | "suricata" | "yara" | "sigma" if attribute.to_ids => {
-                labels.push("misp:to_ids=\"True\"".into());
                 let mut indicator = common.sdo("indicator", uuid);
                 indicator.string("name", &attribute.attr_type);
                 if let Some(description) = non_empty(&attribute.comment) {
@@ -826,9 +840,9 @@ impl<'a> EventExport<'a> {
                 }
                 indicator.string("pattern", &value);
                 indicator.string("pattern_type", &attribute.attr_type);
-                insert_validity(&mut indicator, attribute, timestamp);
+                insert_validity(&mut indicator, &mut self.micros, attribute, timestamp);
                 indicator.kill_chain(&attribute.category);
-                indicator.strings("labels", merged_labels(&labels, &plain_labels));
+                indicator.strings("labels", merged_labels(&indicator_labels, &plain_labels));
                 common.finish(&mut indicator);
                 self.add_sdo(indicator)
             }
@@ -845,6 +859,7 @@ impl<'a> EventExport<'a> {
                     let mut observed = common.sdo("observed-data", uuid);
                     insert_observation_window(
                         &mut observed,
+                        &mut self.micros,
                         attribute.first_seen,
                         attribute.last_seen,
                         timestamp,
@@ -861,17 +876,15 @@ impl<'a> EventExport<'a> {
                     main = Some(id);
                 }
                 if let Some(pattern) = &pattern {
-                    let mut indicator_labels = labels.clone();
-                    indicator_labels.push("misp:to_ids=\"True\"".into());
                     let mut indicator = common.sdo("indicator", uuid);
                     indicator.string("name", &value);
                     if let Some(description) = non_empty(&attribute.comment) {
                         indicator.string("description", description);
                     }
                     indicator.string("pattern", pattern);
-                    indicator.string("pattern_type", "stix");
-                    indicator.string("pattern_version", "2.1");
-                    insert_validity(&mut indicator, attribute, timestamp);
+                    indicator.clean("pattern_type", "stix");
+                    indicator.clean("pattern_version", "2.1");
+                    insert_validity(&mut indicator, &mut self.micros, attribute, timestamp);
                     indicator.kill_chain(&attribute.category);
                     indicator.strings("labels", merged_labels(&indicator_labels, &plain_labels));
                     common.finish(&mut indicator);
@@ -941,11 +954,11 @@ impl<'a> EventExport<'a> {
         let markings = self.item_markings(&tags);
         let timestamp = self.item_timestamp(object.timestamp);
         let common = Common {
-            creator: self.creator.clone(),
+            creator: Rc::clone(&self.creator),
             created: timestamp_millis(timestamp),
             markings,
         };
-        let labels = vec![
+        let labels = [
             format!("misp:name=\"{}\"", object.name),
             format!("misp:meta-category=\"{}\"", object.meta_category),
         ];
@@ -957,6 +970,7 @@ impl<'a> EventExport<'a> {
         let mut observed = common.sdo("observed-data", &object.uuid);
         insert_observation_window(
             &mut observed,
+            &mut self.micros,
             object.first_seen,
             object.last_seen,
             timestamp,
@@ -971,18 +985,23 @@ impl<'a> EventExport<'a> {
         }
         let mut main = observed_id.clone();
         if !mapping.comparisons.is_empty() {
-            let mut indicator_labels = labels.clone();
-            indicator_labels.push("misp:to_ids=\"True\"".into());
+            let indicator_labels = [labels[0].as_str(), labels[1].as_str(), TO_IDS_LABEL];
             let mut indicator = common.sdo("indicator", &object.uuid);
             indicator.string("name", &object.name);
             if let Some(description) = non_empty(&object.comment) {
                 indicator.string("description", description);
             }
             indicator.string("pattern", &bracket(&mapping.comparisons));
-            indicator.string("pattern_type", "stix");
-            indicator.string("pattern_version", "2.1");
+            indicator.clean("pattern_type", "stix");
+            indicator.clean("pattern_version", "2.1");
             let detecting: Vec<&Attribute> = mapped.iter().copied().filter(|a| a.to_ids).collect();
-            insert_object_validity(&mut indicator, object, &detecting, timestamp);
+            insert_object_validity(
+                &mut indicator,
+                &mut self.micros,
+                object,
+                &detecting,
+                timestamp,
+            );
             indicator.kill_chain(&object.meta_category);
             indicator.strings("labels", merged_labels(&indicator_labels, &tags.labels));
             common.finish(&mut indicator);
@@ -1054,10 +1073,10 @@ const MISP_STIX_INDICATOR_TYPES: &[&str] = &[
 
 /// The properties every SDO of one item shares.
 struct Common {
-    creator: String,
+    creator: Rc<str>,
     /// The item's timestamp as `created`, formatted once for all its SDOs.
     created: String,
-    markings: Vec<String>,
+    markings: Rc<[&'static str]>,
 }
 
 impl Common {
@@ -1066,13 +1085,13 @@ impl Common {
             object_type,
             [object_type, uuid].join("--"),
             &self.created,
-            Some(&self.creator),
+            Some(&*self.creator),
         )
     }
 
     fn finish(&self, sdo: &mut SdoText) {
         if !self.markings.is_empty() {
-            sdo.strings("object_marking_refs", &self.markings);
+            sdo.strings("object_marking_refs", self.markings.iter());
         }
     }
 }
@@ -1101,21 +1120,34 @@ impl SdoText {
             version: Err(String::new()),
         };
         sdo.json.push('{');
-        if let Some(span) = sdo.spanned_string("type", object_type) {
-            sdo.object_type = Part::At(span);
-        }
-        sdo.string("spec_version", "2.1");
+        sdo.object_type = Part::At(sdo.clean("type", object_type));
+        sdo.clean("spec_version", "2.1");
         let id = std::mem::take(&mut sdo.id);
         sdo.id_in_json = sdo.spanned_string("id", &id);
         sdo.id = id;
         if let Some(creator) = creator {
             sdo.string("created_by_ref", creator);
         }
-        sdo.string("created", created);
-        sdo.version = sdo
-            .spanned_string("modified", created)
-            .ok_or_else(|| created.to_string());
+        sdo.clean("created", created);
+        sdo.version = Ok(sdo.clean("modified", created));
         sdo
+    }
+
+    /// A string property with nothing to escape (a STIX literal, a timestamp written here),
+    /// written without the escaper's scan; where its value lies in the JSON.
+    fn clean(&mut self, key: &'static str, value: &str) -> Span {
+        debug_assert!(
+            !value
+                .bytes()
+                .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+        );
+        self.key(key);
+        self.json.push('"');
+        let start = offset(self.json.len());
+        self.json.push_str(value);
+        let end = offset(self.json.len());
+        self.json.push('"');
+        Span { start, end }
     }
 
     /// Writes a string property and tells where its value lies in the JSON, if written
@@ -1234,16 +1266,48 @@ fn listed(object: &Value, event_version: &str, shared: bool) -> StixObjectText {
 }
 
 /// `first`, then each label of `second` that is not already there, without copying them.
-fn merged_labels<'a>(
-    first: &'a [String],
+fn merged_labels<'a, T: AsRef<str>>(
+    first: &'a [T],
     second: &'a [String],
-) -> impl Iterator<Item = &'a String> + 'a {
+) -> impl Iterator<Item = &'a str> + 'a {
     let added = second
         .iter()
         .enumerate()
-        .filter(|(index, label)| !first.contains(label) && !second[..*index].contains(label))
-        .map(|(_, label)| label);
-    first.iter().chain(added)
+        .filter(|(index, label)| {
+            !first.iter().any(|known| known.as_ref() == label.as_str())
+                && !second[..*index].contains(label)
+        })
+        .map(|(_, label)| label.as_str());
+    first.iter().map(AsRef::as_ref).chain(added)
+}
+
+/// The label an indicator adds to its item's.
+const TO_IDS_LABEL: &str = "misp:to_ids=\"True\"";
+
+/// The last timestamp written in one format, kept: an attribute's observation window and
+/// validity mostly start at the same instant, and its relationship is created when it is.
+struct LastStamp {
+    format: fn(i64) -> String,
+    value: Option<i64>,
+    text: String,
+}
+
+impl LastStamp {
+    fn new(format: fn(i64) -> String) -> Self {
+        Self {
+            format,
+            value: None,
+            text: String::new(),
+        }
+    }
+
+    fn text(&mut self, value: i64) -> &str {
+        if self.value != Some(value) {
+            self.text = (self.format)(value);
+            self.value = Some(value);
+        }
+        &self.text
+    }
 }
 
 fn non_empty(text: &str) -> Option<&str> {
@@ -1280,30 +1344,37 @@ fn is_cve(value: &str) -> bool {
 /// timestamp; never ending before it starts.
 fn insert_observation_window(
     sdo: &mut SdoText,
+    micros: &mut LastStamp,
     first_seen: Option<i64>,
     last_seen: Option<i64>,
     timestamp: i64,
 ) {
     let first = first_seen.unwrap_or(timestamp * 1_000_000);
     let last = last_seen.filter(|last| *last >= first).unwrap_or(first);
-    sdo.string("first_observed", &timestamp_micros(first));
-    sdo.string("last_observed", &timestamp_micros(last));
+    sdo.clean("first_observed", micros.text(first));
+    sdo.clean("last_observed", micros.text(last));
 }
 
 /// `valid_from` (first seen, else the timestamp) and `valid_until` (Kizuna's validity end,
 /// else a last seen later than the start). STIX wants the end strictly after the start; a
 /// validity that ended before the indicator was first seen keeps its end and starts a
 /// second earlier.
-fn insert_validity(indicator: &mut SdoText, attribute: &Attribute, timestamp: i64) {
+fn insert_validity(
+    indicator: &mut SdoText,
+    micros: &mut LastStamp,
+    attribute: &Attribute,
+    timestamp: i64,
+) {
     let from = attribute.first_seen.unwrap_or(timestamp * 1_000_000);
     let until = attribute
         .valid_until
         .or(attribute.last_seen.filter(|last| *last > from));
-    insert_window(indicator, from, until);
+    insert_window(indicator, micros, from, until);
 }
 
 fn insert_object_validity(
     indicator: &mut SdoText,
+    micros: &mut LastStamp,
     object: &MispObject,
     detecting: &[&Attribute],
     timestamp: i64,
@@ -1316,17 +1387,17 @@ fn insert_object_validity(
     } else {
         object.last_seen.filter(|last| *last > from)
     };
-    insert_window(indicator, from, until);
+    insert_window(indicator, micros, from, until);
 }
 
-fn insert_window(indicator: &mut SdoText, from: i64, until: Option<i64>) {
+fn insert_window(indicator: &mut SdoText, micros: &mut LastStamp, from: i64, until: Option<i64>) {
     let from = match until {
         Some(until) if until <= from => until - 1_000_000,
         _ => from,
     };
-    indicator.string("valid_from", &timestamp_micros(from));
+    indicator.clean("valid_from", micros.text(from));
     if let Some(until) = until {
-        indicator.string("valid_until", &timestamp_micros(until));
+        indicator.clean("valid_until", micros.text(until));
     }
 }
 

@@ -369,25 +369,20 @@ fn push_date_time(seconds: i64, out: &mut String) {
         return;
     }
     let year = year.unsigned_abs();
-    let digit = |value: u32| char::from(b'0' + (value % 10) as u8);
-    out.extend([
-        digit(year / 1000),
-        digit(year / 100),
-        digit(year / 10),
-        digit(year),
-        '-',
-    ]);
-    for (value, separator) in [
-        (u8::from(moment.month()), '-'),
-        (moment.day(), 'T'),
-        (moment.hour(), ':'),
-        (moment.minute(), ':'),
-    ] {
-        let value = u32::from(value);
-        out.extend([digit(value / 10), digit(value), separator]);
-    }
-    let second = u32::from(moment.second());
-    out.extend([digit(second / 10), digit(second)]);
+    // Written as bytes, then appended at once: pushed char by char, each went through
+    // the UTF-8 encoder.
+    let two = |value: u8| [b'0' + value / 10, b'0' + value % 10];
+    let [y1, y2] = two((year / 100) as u8);
+    let [y3, y4] = two((year % 100) as u8);
+    let [mo1, mo2] = two(u8::from(moment.month()));
+    let [d1, d2] = two(moment.day());
+    let [h1, h2] = two(moment.hour());
+    let [mi1, mi2] = two(moment.minute());
+    let [s1, s2] = two(moment.second());
+    let text = [
+        y1, y2, y3, y4, b'-', mo1, mo2, b'-', d1, d2, b'T', h1, h2, b':', mi1, mi2, b':', s1, s2,
+    ];
+    out.push_str(std::str::from_utf8(&text).expect("ASCII digits and separators"));
 }
 
 /// `created` / `modified`: RFC 3339 UTC with exactly millisecond precision, as STIX
