@@ -240,30 +240,29 @@ fn write_members_in_order<'a>(
 /// agree: `\"`, `\\`, the short forms of five controls, `\u00xx` for the other controls,
 /// everything else as is), so canonical ids and exported objects share one writer.
 pub(crate) fn write_json_string(text: &str, out: &mut String) {
-    out.push('"');
     let bytes = text.as_bytes();
+    out.reserve(bytes.len() + 2);
+    out.push('"');
     // Runs without anything to escape are copied whole, found eight bytes at a time: most
     // strings (ids, timestamps, values) have nothing to escape. Only ASCII needs escaping,
     // so a run always ends on a character boundary.
     let mut run = 0;
     let mut index = 0;
     while index < bytes.len() {
-        let end = (index + 8).min(bytes.len());
         // Whole words are loaded as such (a padded copy per word cost a `memcpy` call
-        // each); a last piece shorter than a word is checked byte by byte.
-        let clean = match bytes.get(index..index + 8) {
-            Some(chunk) => !needs_escape(u64::from_le_bytes(
+        // each), clean ones skipped in a loop of their own.
+        while let Some(chunk) = bytes.get(index..index + 8) {
+            if needs_escape(u64::from_le_bytes(
                 chunk.try_into().expect("a slice of eight bytes"),
-            )),
-            None => !bytes[index..end]
-                .iter()
-                .any(|&byte| byte < 0x20 || byte == b'"' || byte == b'\\'),
-        };
-        if clean {
-            index = end;
-            continue;
+            )) {
+                break;
+            }
+            index += 8;
         }
-        for (offset, &byte) in bytes[index..end].iter().enumerate() {
+        // A word with something to escape, or the last bytes, byte by byte.
+        let end = (index + 8).min(bytes.len());
+        for at in index..end {
+            let byte = bytes[at];
             let escaped = match byte {
                 b'"' => "\\\"",
                 b'\\' => "\\\\",
@@ -275,7 +274,6 @@ pub(crate) fn write_json_string(text: &str, out: &mut String) {
                 control if control < 0x20 => "",
                 _ => continue,
             };
-            let at = index + offset;
             out.push_str(&text[run..at]);
             if escaped.is_empty() {
                 const HEX: &[u8; 16] = b"0123456789abcdef";
