@@ -403,8 +403,10 @@ struct EventExport<'a> {
     event: &'a Event,
     options: &'a Stix2Options,
     seen: &'a mut BundleSeen,
-    /// Shared, not copied, by every item's `Common`.
     creator: Rc<str>,
+    /// The creator's id as a JSON string, written once and shared, not copied, by every
+    /// item's `Common`.
+    creator_json: Rc<str>,
     event_markings: Rc<[&'static str]>,
     micros: LastStamp,
     millis: LastStamp,
@@ -468,6 +470,17 @@ impl Pending {
             Pending::Observable(tree) => tree["id"].as_str().unwrap_or_default(),
         }
     }
+
+    /// The id, and whether it is written verbatim in the object's JSON (so needs no
+    /// escaping where it is referred to).
+    fn id_and_clean(&self) -> (&str, bool) {
+        match self {
+            Pending::Written(text) | Pending::Sco(text) => {
+                (text.id(), text.id.end <= text.json_end)
+            }
+            Pending::Observable(_) => (self.id(), false),
+        }
+    }
 }
 
 /// A tag's role in STIX.
@@ -492,6 +505,7 @@ impl<'a> EventExport<'a> {
             options,
             seen,
             creator: Rc::from(""),
+            creator_json: Rc::from(""),
             event_markings: Rc::from([]),
             micros: LastStamp::new(timestamp_micros),
             millis: LastStamp::new(timestamp_millis),
@@ -506,6 +520,9 @@ impl<'a> EventExport<'a> {
     fn build(mut self) -> Vec<StixObjectText> {
         self.event_version = timestamp_millis(self.event_timestamp());
         self.creator = Rc::from(self.identity());
+        let mut creator_json = String::new();
+        write_json_string(&self.creator, &mut creator_json);
+        self.creator_json = Rc::from(creator_json);
         let event_tags = sort_tags(&self.event.tags);
         self.event_markings = Rc::from(self.marking_refs(&event_tags.markings));
         let event_timestamp = self.event_timestamp();
@@ -723,7 +740,7 @@ impl<'a> EventExport<'a> {
             object_type,
             id,
             &timestamp_millis(self.event_timestamp()),
-            Some(&*self.creator),
+            Some(&*self.creator_json),
         );
         report.string("name", &self.event.info);
         if published {
@@ -742,9 +759,12 @@ impl<'a> EventExport<'a> {
             // `object_refs` must not be empty; an empty event still names its author.
             report.strings("object_refs", [&*self.creator]);
         } else {
-            report.strings(
+            report.ids(
                 "object_refs",
-                self.body.iter().map(Pending::id).chain(cluster_refs),
+                self.body
+                    .iter()
+                    .map(Pending::id_and_clean)
+                    .chain(cluster_refs.map(|id| (id, false))),
             );
         }
         report.strings(
@@ -767,7 +787,10 @@ impl<'a> EventExport<'a> {
             );
         }
         if !self.event_markings.is_empty() {
-            report.strings("object_marking_refs", self.event_markings.iter().copied());
+            report.ids(
+                "object_marking_refs",
+                self.event_markings.iter().map(|id| (*id, true)),
+            );
         }
         report
     }
@@ -787,8 +810,8 @@ impl<'a> EventExport<'a> {
             Cow::Borrowed(&attribute.value1)
         };
         let common = Common {
-            creator: Rc::clone(&self.creator),
-            created: timestamp_millis(timestamp),
+            creator_json: Rc::clone(&self.creator_json),
+            created: self.millis.text(timestamp).to_string(),
             markings,
         };
         // `concat`, not `format!`: two labels per attribute, thousands per event.
@@ -865,7 +888,8 @@ impl<'a> EventExport<'a> {
                         timestamp,
                     );
                     observed.number("number_observed", 1);
-                    observed.strings("object_refs", scos.iter().map(Sco::id));
+                    // SCO ids are `<type>--<uuid>` as `typed_id` writes them.
+                    observed.ids("object_refs", scos.iter().map(|sco| (sco.id(), true)));
                     observed.strings("labels", merged_labels(&labels, &plain_labels));
                     common.finish(&mut observed);
                     let id = self.add_sdo(observed);
@@ -954,8 +978,8 @@ impl<'a> EventExport<'a> {
         let markings = self.item_markings(&tags);
         let timestamp = self.item_timestamp(object.timestamp);
         let common = Common {
-            creator: Rc::clone(&self.creator),
-            created: timestamp_millis(timestamp),
+            creator_json: Rc::clone(&self.creator_json),
+            created: self.millis.text(timestamp).to_string(),
             markings,
         };
         let labels = [
@@ -1073,7 +1097,7 @@ const MISP_STIX_INDICATOR_TYPES: &[&str] = &[
 
 /// The properties every SDO of one item shares.
 struct Common {
-    creator: Rc<str>,
+    creator_json: Rc<str>,
     /// The item's timestamp as `created`, formatted once for all its SDOs.
     created: String,
     markings: Rc<[&'static str]>,
@@ -1085,13 +1109,17 @@ impl Common {
             object_type,
             [object_type, uuid].join("--"),
             &self.created,
-            Some(&*self.creator),
+            Some(&*self.creator_json),
         )
     }
 
     fn finish(&self, sdo: &mut SdoText) {
         if !self.markings.is_empty() {
-            sdo.strings("object_marking_refs", self.markings.iter());
+            // TLP marking ids, literals of `markings`.
+            sdo.ids(
+                "object_marking_refs",
+                self.markings.iter().map(|id| (*id, true)),
+            );
         }
     }
 }
@@ -1109,9 +1137,14 @@ struct SdoText {
 }
 
 impl SdoText {
-    /// `type`, `spec_version`, `id`, `created_by_ref` (when given), `created` and
-    /// `modified`.
-    fn new(object_type: &'static str, id: String, created: &str, creator: Option<&str>) -> Self {
+    /// `type`, `spec_version`, `id`, `created_by_ref` (when given, already a JSON string),
+    /// `created` and `modified`.
+    fn new(
+        object_type: &'static str,
+        id: String,
+        created: &str,
+        creator_json: Option<&str>,
+    ) -> Self {
         let mut sdo = Self {
             json: String::with_capacity(768),
             id,
@@ -1125,8 +1158,9 @@ impl SdoText {
         let id = std::mem::take(&mut sdo.id);
         sdo.id_in_json = sdo.spanned_string("id", &id);
         sdo.id = id;
-        if let Some(creator) = creator {
-            sdo.string("created_by_ref", creator);
+        if let Some(creator_json) = creator_json {
+            sdo.key("created_by_ref");
+            sdo.json.push_str(creator_json);
         }
         sdo.clean("created", created);
         sdo.version = Ok(sdo.clean("modified", created));
@@ -1202,6 +1236,30 @@ impl SdoText {
                 self.json.push(',');
             }
             self.push_string(value.as_ref());
+        }
+        self.json.push(']');
+    }
+
+    /// A list of ids; those known to need no escaping (`clean`: ids this module derived,
+    /// or found verbatim in their object's JSON) are written as they are.
+    fn ids<'i>(&mut self, key: &'static str, ids: impl IntoIterator<Item = (&'i str, bool)>) {
+        self.key(key);
+        self.json.push('[');
+        for (index, (id, clean)) in ids.into_iter().enumerate() {
+            if index > 0 {
+                self.json.push(',');
+            }
+            if clean {
+                debug_assert!(
+                    !id.bytes()
+                        .any(|byte| byte < 0x20 || byte == b'"' || byte == b'\\')
+                );
+                self.json.push('"');
+                self.json.push_str(id);
+                self.json.push('"');
+            } else {
+                self.push_string(id);
+            }
         }
         self.json.push(']');
     }
