@@ -17,6 +17,12 @@ pub(crate) struct ZeekTsvParser {
     set_separator: Vec<u8>,
     empty_field: Vec<u8>,
     unset_field: Vec<u8>,
+    /// Whether a marker could be one of the values the sifted parse reports (one with a
+    /// possible IoC shape, [`may_hold_ioc`]), or one of the columns it keeps (with a dot or
+    /// a colon, or long): with the usual markers (`(empty)`, `-`) neither, and a value or
+    /// column that got that far is no marker without a comparison.
+    markers_may_hold: bool,
+    markers_may_be_kept: bool,
     fields: Vec<String>,
     /// Whether each column (by position in `#types`) is a container; empty while no
     /// `#types` follows the current `#fields`.
@@ -41,6 +47,8 @@ impl Default for ZeekTsvParser {
             set_separator: b",".to_vec(),
             empty_field: b"(empty)".to_vec(),
             unset_field: b"-".to_vec(),
+            markers_may_hold: false,
+            markers_may_be_kept: false,
             fields: Vec::new(),
             containers: Vec::new(),
             ts_column: None,
@@ -812,7 +820,9 @@ impl ZeekTsvParser {
             return;
         };
         let value = &line.bytes[start..end];
-        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
+        if self.markers_may_be_kept
+            && (is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field))
+        {
             return;
         }
         let length = end - start;
@@ -876,7 +886,9 @@ impl ZeekTsvParser {
             return;
         }
         let value = &line.bytes[start..end];
-        if is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field) {
+        if self.markers_may_hold
+            && (is_marker(value, &self.empty_field) || is_marker(value, &self.unset_field))
+        {
             return;
         }
         match marks.known_shape(value, classifier) {
@@ -982,11 +994,13 @@ impl ZeekTsvParser {
             b"#empty_field" => {
                 if let Some(value) = values.first() {
                     self.empty_field = value.to_vec();
+                    self.markers_changed();
                 }
             }
             b"#unset_field" => {
                 if let Some(value) = values.first() {
                     self.unset_field = value.to_vec();
+                    self.markers_changed();
                 }
             }
             b"#fields" => {
@@ -1005,6 +1019,18 @@ impl ZeekTsvParser {
             }
             _ => {}
         }
+    }
+
+    /// Sets [`ZeekTsvParser::markers_may_hold`] and [`ZeekTsvParser::markers_may_be_kept`]
+    /// for the markers now in force.
+    fn markers_changed(&mut self) {
+        let markers = [&self.empty_field, &self.unset_field];
+        self.markers_may_hold = markers.iter().any(|marker| may_hold_ioc(marker));
+        // A kept column has a dot or a colon or is long (`sift_columns`).
+        self.markers_may_be_kept = markers.iter().any(|marker| {
+            marker.len() >= SHORTEST_UNMARKED
+                || marker.iter().any(|&byte| matches!(byte, b'.' | b':'))
+        });
     }
 
     /// Applies every header line of `block` (whole lines), in order.
@@ -1328,6 +1354,37 @@ mod tests {
                 proptest::prop_assert_eq!(full, LineOutcome::Malformed);
                 proptest::prop_assert_eq!(outcome, LineOutcome::Malformed);
                 proptest::prop_assert!(sifted.is_empty());
+            }
+        }
+    }
+
+    /// Markers that look like IoCs are still markers when a scan sifts the columns, as a
+    /// whole column and as an element, with the CPU's features and without.
+    #[test]
+    fn sifted_markers_with_a_shape_are_not_values() {
+        let headers = "#separator \\x09\n#set_separator\t,\n#empty_field\tn.a\n#unset_field\td41d8cd98f00b204e9800998ecf8427e\n#fields\tts\ta\tb\n#types\ttime\tstring\tvector[string]\n";
+        let mut possible_iocs = parser();
+        possible_iocs.apply_state_lines(headers.as_bytes());
+        possible_iocs.report_only_possible_iocs();
+        let mut baseline = possible_iocs.clone();
+        baseline.without_cpu_features();
+        for mut parser in [possible_iocs, baseline] {
+            for (line, expected) in [
+                ("1.0\tn.a\tn.a", vec![]),
+                (
+                    "1.0\td41d8cd98f00b204e9800998ecf8427e\tn.a,x.com,d41d8cd98f00b204e9800998ecf8427e",
+                    vec![("b".to_owned(), "x.com".to_owned())],
+                ),
+                (
+                    "1.0\tn.b\td41d8cd98f00b204e9800998ecf8427e",
+                    vec![("a".to_owned(), "n.b".to_owned())],
+                ),
+            ] {
+                let mut found = Vec::new();
+                parser.parse_line(line.as_bytes(), |field, value, _| {
+                    found.push((field.to_owned(), value.to_owned()))
+                });
+                assert_eq!(found, expected, "{line}");
             }
         }
     }
