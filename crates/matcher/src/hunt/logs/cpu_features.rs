@@ -127,6 +127,33 @@ impl Classify for Avx2Classifier {
         // SSE4.1.
         unsafe { ipv4_at_dots_simd(bytes, dots) }
     }
+
+    #[inline(always)]
+    fn byte_bits(&self, chunk: &[u8; 64], byte: u8) -> u64 {
+        // SAFETY: the `Fast` this classifier holds proves the CPU has AVX2.
+        unsafe { byte_bits_avx2(chunk, byte) }
+    }
+}
+
+/// [`Classify::byte_bits`] 32 bytes at a time: a container's set separators.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn byte_bits_avx2(chunk: &[u8; 64], byte: u8) -> u64 {
+    use std::arch::x86_64::{
+        _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let needle = _mm256_set1_epi8(byte as i8);
+    let (low, high) = chunk.split_at(32);
+    // SAFETY: both halves are 32 bytes long, what an unaligned 256-bit load reads.
+    let (low, high) = unsafe {
+        (
+            _mm256_loadu_si256(low.as_ptr().cast()),
+            _mm256_loadu_si256(high.as_ptr().cast()),
+        )
+    };
+    let bits = |bytes| u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(bytes, needle)) as u32);
+    bits(low) | bits(high) << 32
 }
 
 /// The lengths of an address's four octets (1 to 3 digits each) as a number in base 3:
@@ -345,6 +372,11 @@ mod tests {
             let expected = WordClassifier::new(separator).classify(&chunk);
             proptest::prop_assert_eq!(Classifier::new(separator).classify(&chunk), expected);
             proptest::prop_assert_eq!(Avx2Classifier::new(fast, separator).classify(&chunk), expected);
+            // The byte comparison of containers, for the same bytes.
+            proptest::prop_assert_eq!(
+                Avx2Classifier::new(fast, b',').byte_bits(&chunk, separator),
+                expected.separators
+            );
         }
 
         #[test]

@@ -90,9 +90,21 @@ pub(crate) fn line_bits_with<C: Classify>(
 /// chunk of a line, for a byte that few columns need (a container's set separator).
 #[inline(always)]
 pub(crate) fn chunk_byte_bits(line: &[u8], index: usize, byte: u8) -> u64 {
+    chunk_byte_bits_with(&Classifier::new(0), line, index, byte)
+}
+
+/// [`chunk_byte_bits`] with a given classifier's comparison (one compiled for the CPU's
+/// features, see `cpu_features`).
+#[inline(always)]
+pub(crate) fn chunk_byte_bits_with<C: Classify>(
+    classifier: &C,
+    line: &[u8],
+    index: usize,
+    byte: u8,
+) -> u64 {
     let base = index * 64;
     if let Some(chunk) = line.get(base..base + 64) {
-        return byte_bits(as_chunk(chunk), byte);
+        return classifier.byte_bits(as_chunk(chunk), byte);
     }
     let rest = line.len().saturating_sub(base);
     if rest == 0 {
@@ -100,7 +112,7 @@ pub(crate) fn chunk_byte_bits(line: &[u8], index: usize, byte: u8) -> u64 {
     }
     if line.len() >= 64 {
         // The last 64 bytes, the bits of those of earlier chunks shifted out.
-        byte_bits(as_chunk(&line[line.len() - 64..]), byte) >> (64 - rest)
+        classifier.byte_bits(as_chunk(&line[line.len() - 64..]), byte) >> (64 - rest)
     } else {
         let mut padded = [0u8; 64];
         padded[..rest].copy_from_slice(line);
@@ -111,12 +123,25 @@ pub(crate) fn chunk_byte_bits(line: &[u8], index: usize, byte: u8) -> u64 {
 /// Bit `i` set when byte `start + i` of `line` is `byte`, for a span of 1 to 64 bytes (a
 /// short container): one comparison of the 64 bytes ending with the span, or of the line's
 /// first 64, without a branch on the chunks the span lies in (random from line to line).
-#[inline(always)]
+#[cfg(test)]
 pub(crate) fn span_byte_bits(line: &[u8], start: usize, end: usize, byte: u8) -> u64 {
+    span_byte_bits_with(&Classifier::new(0), line, start, end, byte)
+}
+
+/// [`span_byte_bits`] with a given classifier's comparison (one compiled for the CPU's
+/// features, see `cpu_features`).
+#[inline(always)]
+pub(crate) fn span_byte_bits_with<C: Classify>(
+    classifier: &C,
+    line: &[u8],
+    start: usize,
+    end: usize,
+    byte: u8,
+) -> u64 {
     let length = end - start;
     debug_assert!((1..=64).contains(&length) && end <= line.len());
     match end.checked_sub(64) {
-        Some(from) => byte_bits(as_chunk(&line[from..end]), byte) >> (64 - length),
+        Some(from) => classifier.byte_bits(as_chunk(&line[from..end]), byte) >> (64 - length),
         None => early_span_byte_bits(line, start, length, byte),
     }
 }
@@ -131,7 +156,7 @@ fn early_span_byte_bits(line: &[u8], start: usize, length: usize, byte: u8) -> u
 
 #[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
 #[inline(always)]
-fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
     use safe_arch::{
         cmp_eq_mask_i8_m128i, load_unaligned_m128i, move_mask_i8_m128i, set_splat_i8_m128i,
     };
@@ -146,7 +171,7 @@ fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
 
 #[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
-fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn byte_bits(chunk: &[u8; 64], byte: u8) -> u64 {
     let needles = u64::from_ne_bytes([byte; 8]);
     let mut bits = 0;
     for (index, eight) in chunk.as_chunks::<8>().0.iter().enumerate() {
@@ -175,6 +200,12 @@ pub(crate) trait Classify {
     #[inline(always)]
     fn ipv4_at_dots(&self, bytes: &[u8], dots: u64) -> Option<u32> {
         crate::hunt::ioc::ipv4_at_dots(bytes, dots)
+    }
+
+    /// Bit `i` set when byte `i` of `chunk` is `byte` (a container's set separator).
+    #[inline(always)]
+    fn byte_bits(&self, chunk: &[u8; 64], byte: u8) -> u64 {
+        byte_bits(chunk, byte)
     }
 }
 

@@ -6,7 +6,7 @@ use super::super::index::{KnownShape, ValueForm};
 use super::super::ioc::parse_ipv4;
 use super::cpu_features::Fast;
 use super::line_bits::{
-    ChunkBits, Classifier, Classify, chunk_byte_bits, line_bits_with, span_byte_bits,
+    ChunkBits, Classifier, Classify, chunk_byte_bits_with, line_bits_with, span_byte_bits_with,
 };
 use super::time::parse_epoch_seconds;
 use super::{Line, LineOutcome, ShapedValue, ValueSink, may_hold_ioc, strip_line_end, zero_bytes};
@@ -528,7 +528,8 @@ fn may_hold_ioc_at(chunks: &[ChunkBits], start: usize, end: usize) -> bool {
 /// set separator (found in the chunks of the container alone: few columns are containers).
 /// An iterator, so that its caller's loop body is compiled once, inline: a callback called
 /// from two places stayed a function of its own, without the caller's target features.
-struct Elements<'a> {
+struct Elements<'a, C> {
+    classifier: &'a C,
     line: &'a [u8],
     set_separator: u8,
     start: usize,
@@ -542,10 +543,11 @@ struct Elements<'a> {
     done: bool,
 }
 
-impl<'a> Elements<'a> {
+impl<'a, C: Classify> Elements<'a, C> {
     #[inline(always)]
-    fn new(line: &'a [u8], set_separator: u8, start: usize, end: usize) -> Self {
+    fn new(classifier: &'a C, line: &'a [u8], set_separator: u8, start: usize, end: usize) -> Self {
         let mut elements = Elements {
+            classifier,
             line,
             set_separator,
             start,
@@ -568,8 +570,9 @@ impl<'a> Elements<'a> {
     #[inline(always)]
     fn chunk_sets(&self) -> u64 {
         let base = self.index * 64;
-        let mut sets = chunk_byte_bits(self.line, self.index, self.set_separator)
-            & bits_from(self.start.saturating_sub(base));
+        let mut sets =
+            chunk_byte_bits_with(self.classifier, self.line, self.index, self.set_separator)
+                & bits_from(self.start.saturating_sub(base));
         if self.end < base + 64 {
             sets &= !bits_from(self.end - base);
         }
@@ -577,7 +580,7 @@ impl<'a> Elements<'a> {
     }
 }
 
-impl Iterator for Elements<'_> {
+impl<C: Classify> Iterator for Elements<'_, C> {
     type Item = (usize, usize);
 
     #[inline(always)]
@@ -830,7 +833,7 @@ impl ZeekTsvParser {
         if (1..=64).contains(&length) && last <= first + 1 {
             // The container's bits in one word each, its set separators found once: each
             // element's marks are a shift of them, without going back to the chunks.
-            let sets = span_byte_bits(line.bytes, start, end, set_separator);
+            let sets = span_byte_bits_with(classifier, line.bytes, start, end, set_separator);
             let (here, next) = (&self.chunks[first], &self.chunks[last]);
             let window = ValueWindow::new(start, length);
             let dots = window.bits(here.dots, next.dots);
@@ -864,7 +867,7 @@ impl ZeekTsvParser {
             }
         }
         // Longer than a hash: not numbers only.
-        for (start, end) in Elements::new(line.bytes, set_separator, start, end) {
+        for (start, end) in Elements::new(classifier, line.bytes, set_separator, start, end) {
             let marks = span_marks(&self.chunks, start, end);
             self.sifted_value(line, field, (start, end), marks, classifier, sink);
         }
