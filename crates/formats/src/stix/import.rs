@@ -29,7 +29,7 @@ use super::pattern_parse::{
     parse_pattern,
 };
 use crate::misp::FieldErrors;
-use crate::misp::build::{BuildContext, new_attribute};
+use crate::misp::build::{BuildContext, SPLIT_AT, in_halves, new_attribute};
 use crate::misp::input::{
     AttributeInput, EventInput, ObjectInput, ObjectReferenceInput, OrgInput, TagInput, is_uuid,
     lenient_date, parse_datetime_micros,
@@ -96,20 +96,41 @@ pub fn bundle_to_event_inputs(content: &Value, options: &StixImportOptions) -> S
 fn convert<R>(
     content: &Value,
     options: &StixImportOptions,
-    render: impl Fn(Finished<'_, '_>) -> R,
+    render: impl Fn(Finished<'_, '_>, usize) -> R,
+) -> (Vec<R>, Vec<Rejection>) {
+    convert_split(content, options, render, SPLIT_AT)
+}
+
+/// [`convert`], the objects converted in two halves from `split_at` objects on.
+fn convert_split<R>(
+    content: &Value,
+    options: &StixImportOptions,
+    render: impl Fn(Finished<'_, '_>, usize) -> R,
+    split_at: usize,
 ) -> (Vec<R>, Vec<Rejection>) {
     let mut rejected = Vec::new();
     let Some(bundle) = Bundle::read(content, &mut rejected) else {
         return (Vec::new(), rejected);
     };
     let importer = Importer::new(&bundle);
-    let contributions: Vec<Contribution> = (0..bundle.objects.len())
-        .map(|index| importer.contribution(index, &mut rejected))
-        .collect();
+    // An object's contribution depends on the bundle alone, so halves can be converted
+    // apart; rejections stay in object order as each half keeps its own.
+    let halves = in_halves(bundle.objects.len(), split_at, |range| {
+        let mut found = Vec::new();
+        let contributions: Vec<Contribution> = range
+            .map(|index| importer.contribution(index, &mut found))
+            .collect();
+        (contributions, found)
+    });
+    let mut contributions = Vec::with_capacity(bundle.objects.len());
+    for (half, found) in halves {
+        contributions.extend(half);
+        rejected.extend(found);
+    }
     let events = importer
         .events(&contributions, options)
         .into_iter()
-        .map(render)
+        .map(|finished| render(finished, split_at))
         .collect();
     rejected.sort_by_key(|rejection| object_position(&rejection.location));
     (events, rejected)
@@ -2509,7 +2530,7 @@ fn render_attribute(uuid: &str, candidate: &Candidate) -> Value {
     attribute
 }
 
-fn render_event(finished: Finished<'_, '_>) -> Value {
+fn render_event(finished: Finished<'_, '_>, _split_at: usize) -> Value {
     let Finished {
         draft,
         info,
@@ -2592,7 +2613,8 @@ fn render_event(finished: Finished<'_, '_>) -> Value {
 // Typed input: what `parse_event` reads from `render_event`'s JSON, without the JSON
 // ---------------------------------------------------------------------------------------
 
-fn typed_event(finished: Finished<'_, '_>) -> ParsedEvent {
+/// `split_at`: from how many attributes they are written in two halves.
+fn typed_event(finished: Finished<'_, '_>, split_at: usize) -> ParsedEvent {
     let Finished {
         draft,
         info,
@@ -2623,19 +2645,32 @@ fn typed_event(finished: Finished<'_, '_>) -> ParsedEvent {
             name: Some(name.to_string()),
         })
     });
-    let attributes = draft
-        .attributes
-        .iter()
-        .enumerate()
-        .map(|(index, (uuid, candidate))| {
-            typed_attribute(
-                uuid,
-                candidate,
-                &|| format!("Attribute.{index}."),
-                &mut errors,
-            )
-        })
-        .collect();
+    // Errors are keyed by the attribute's position, so each half's are its own.
+    let halves = in_halves(draft.attributes.len(), split_at, |range| {
+        let mut found = FieldErrors::new();
+        let attributes: Vec<AttributeInput> = draft.attributes[range.clone()]
+            .iter()
+            .zip(range)
+            .map(|((uuid, candidate), index)| {
+                typed_attribute(
+                    uuid,
+                    candidate,
+                    &|| format!("Attribute.{index}."),
+                    &mut found,
+                )
+            })
+            .collect();
+        (attributes, found)
+    });
+    let mut attributes = Vec::with_capacity(draft.attributes.len());
+    for (half, found) in halves {
+        attributes.extend(half);
+        for (field, problems) in found.0 {
+            for problem in problems {
+                errors.add(&field, problem);
+            }
+        }
+    }
     let objects = draft
         .objects
         .iter()
@@ -2809,5 +2844,144 @@ mod tests {
             }
         }
         assert!(compared > 30, "only {compared} events compared");
+    }
+
+    /// An envelope of every kind this importer meets: containers, relationships to galaxy
+    /// objects, markings, observed data with nested SCOs, loose SCOs, bad and missing
+    /// patterns, duplicate values, unknown types; enough objects to be split.
+    fn mixed_envelope() -> Value {
+        let mut objects = vec![
+            json!({"type": "identity", "spec_version": "2.1", "id": "identity--0b1d5b3c-8a4e-4f0e-9a57-3c1b7d2f6a11", "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "ACME", "identity_class": "organization"}),
+            json!({"type": "malware", "spec_version": "2.1", "id": "malware--5f6a1c2e-7b3d-4e8f-9a0b-1c2d3e4f5a6b", "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "Badware", "is_family": true}),
+            json!({"type": "x-unknown", "spec_version": "2.1", "id": "x-unknown--5f6a1c2e-7b3d-4e8f-9a0b-1c2d3e4f5a6c"}),
+            json!({"type": "campaign", "spec_version": "2.1", "id": "campaign--5f6a1c2e-7b3d-4e8f-9a0b-1c2d3e4f5a6d", "created": "2026-01-01T00:00:00Z", "modified": "2026-01-01T00:00:00Z", "name": "Op"}),
+        ];
+        let id = |kind: &str, n: usize| format!("{kind}--00000000-0000-4000-8000-{n:012x}");
+        let mut reported = Vec::new();
+        let mut grouped = Vec::new();
+        for n in 0..600 {
+            let indicator = id("indicator", n);
+            let pattern = match n % 7 {
+                0 => format!("[ipv4-addr:value = '10.0.{}.{}']", n / 256, n % 256),
+                1 => format!("[domain-name:value = 'host{}.example']", n % 50),
+                2 => "[ipv4-addr:value = 'not an address']".to_string(),
+                3 => "this is no pattern".to_string(),
+                4 => format!("[file:hashes.'SHA-256' = '{n:064x}'] AND [file:name = 'f{n}.exe']"),
+                5 => format!("[url:value = 'https://example.com/{}']", n % 30),
+                _ => format!("[email-addr:value = 'user{n}@example.com']"),
+            };
+            let mut object = json!({
+                "type": "indicator", "spec_version": "2.1", "id": indicator,
+                "created": "2026-01-02T00:00:00Z", "modified": format!("2026-01-02T00:00:{:02}Z", n % 60),
+                "name": format!("indicator {n}"), "pattern": pattern, "pattern_type": "stix",
+                "valid_from": "2026-01-02T00:00:00Z", "labels": [format!("label{}", n % 3)],
+                "created_by_ref": "identity--0b1d5b3c-8a4e-4f0e-9a57-3c1b7d2f6a11",
+            });
+            if n % 11 == 0 {
+                object.as_object_mut().unwrap().remove("pattern");
+            }
+            if n % 13 == 0 {
+                object["object_marking_refs"] =
+                    json!(["marking-definition--f88d31f6-486f-44da-b317-01333bde0b82"]);
+            }
+            objects.push(object);
+            if n % 5 == 0 {
+                objects.push(json!({"type": "relationship", "spec_version": "2.1", "id": id("relationship", n), "created": "2026-01-02T00:00:00Z", "modified": "2026-01-02T00:00:00Z", "relationship_type": "indicates", "source_ref": indicator, "target_ref": "malware--5f6a1c2e-7b3d-4e8f-9a0b-1c2d3e4f5a6b"}));
+            }
+            match n % 10 {
+                0 | 1 => reported.push(indicator),
+                2 => grouped.push(indicator),
+                3 => {
+                    grouped.push(indicator.clone());
+                    reported.push(indicator);
+                }
+                _ => {}
+            }
+            if n % 9 == 0 {
+                let address = id("ipv4-addr", n);
+                let domain = id("domain-name", n);
+                objects.push(json!({"type": "ipv4-addr", "spec_version": "2.1", "id": address, "value": format!("192.0.2.{}", n % 40)}));
+                objects.push(json!({"type": "domain-name", "spec_version": "2.1", "id": domain, "value": format!("d{n}.example"), "resolves_to_refs": [address]}));
+                let observed = id("observed-data", n);
+                objects.push(json!({"type": "observed-data", "spec_version": "2.1", "id": observed, "created": "2026-01-03T00:00:00Z", "modified": "2026-01-03T00:00:00Z", "first_observed": "2026-01-03T00:00:00Z", "last_observed": "2026-01-03T00:00:00Z", "number_observed": 1, "object_refs": [domain]}));
+                if n % 2 == 0 {
+                    reported.push(observed);
+                }
+            }
+            if n % 17 == 0 {
+                objects.push(json!({"type": "url", "spec_version": "2.1", "id": id("url", n), "value": "https://example.com/loose"}));
+                objects.push(json!({"type": "ipv4-addr", "spec_version": "2.1", "id": id("ipv4-addr", n + 100_000), "value": "bad address"}));
+            }
+        }
+        objects.push(json!({"type": "report", "spec_version": "2.1", "id": "report--9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d", "created": "2026-01-04T00:00:00Z", "modified": "2026-01-04T00:00:00Z", "published": "2026-01-04T00:00:00Z", "name": "Report", "labels": ["Threat-Report", "keep"], "object_refs": reported, "created_by_ref": "identity--0b1d5b3c-8a4e-4f0e-9a57-3c1b7d2f6a11"}));
+        objects.push(json!({"type": "grouping", "spec_version": "2.1", "id": "grouping--9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6e", "created": "2026-01-04T00:00:00Z", "modified": "2026-01-04T00:00:00Z", "name": "Grouping", "context": "suspicious-activity", "object_refs": grouped}));
+        // A later version of an object already given, and a copy of one.
+        let mut newer = objects[10].clone();
+        newer["modified"] = json!("2026-02-01T00:00:00Z");
+        objects.push(newer);
+        objects.push(objects[20].clone());
+        json!({"objects": objects})
+    }
+
+    /// Converting and building in two halves gives what one pass gives, rejection for
+    /// rejection and error for error: on the mixed envelope and every STIX file of the tests.
+    #[test]
+    fn halves_give_what_one_pass_gives() {
+        let mut contents = vec![mixed_envelope()];
+        let mut files = Vec::new();
+        json_files(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data"),
+            &mut files,
+        );
+        for path in files {
+            if let Ok(content) =
+                serde_json::from_str::<Value>(&std::fs::read_to_string(&path).unwrap())
+            {
+                contents.push(content);
+            }
+        }
+        let options = StixImportOptions {
+            default_info: "halves".into(),
+        };
+        let context = BuildContext {
+            now: 1_800_000_000,
+            today: Date::from_calendar_date(2027, Month::January, 15).unwrap(),
+        };
+        let mut checked = 0;
+        for (position, content) in contents.iter().enumerate() {
+            let (whole, whole_rejected) = convert_split(content, &options, typed_event, usize::MAX);
+            let (halves, halves_rejected) = convert_split(content, &options, typed_event, 2);
+            assert_eq!(whole_rejected, halves_rejected, "content {position}");
+            assert_eq!(whole.len(), halves.len(), "content {position}");
+            for (one, other) in whole.iter().zip(&halves) {
+                assert_eq!(one.input, other.input, "content {position}");
+                assert_eq!(one.errors, other.errors, "content {position}");
+                // Object references without a uuid get a random one: not compared.
+                let build = |split_at| {
+                    crate::misp::build::new_event_split(&one.input, &context, 1, 1, split_at).map(
+                        |mut event| {
+                            for object in &mut event.objects {
+                                for reference in &mut object.references {
+                                    reference.uuid.clear();
+                                }
+                            }
+                            event
+                        },
+                    )
+                };
+                assert!(build(usize::MAX) == build(2), "content {position}");
+                checked += one.input.attributes.len();
+            }
+            if position == 0 {
+                assert!(whole.len() >= 3, "{} events", whole.len());
+                assert!(
+                    whole_rejected.len() > 100,
+                    "{} rejected",
+                    whole_rejected.len()
+                );
+                assert_eq!(convert(content, &options, typed_event).1, whole_rejected);
+            }
+        }
+        assert!(checked > 500, "only {checked} attributes checked");
     }
 }
