@@ -67,7 +67,7 @@ pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Respo
             ),
         )
     })?;
-    let envelope: Value = serde_json::from_slice(&bytes).map_err(|error| {
+    let envelope: Value = parse_envelope(&bytes).await.map_err(|error| {
         TaxiiError::bad_request(format!("The request body is not JSON: {error}"))
     })?;
     let Value::Object(mut envelope) = envelope else {
@@ -120,6 +120,131 @@ pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Respo
         StatusCode::ACCEPTED,
         super::status::render(&status),
     ))
+}
+
+/// Envelopes from this size on are parsed in two halves (`parse_envelope`); below it a
+/// thread's start and the scan cost more than they save.
+const SPLIT_BODY_BYTES: usize = 64 * 1024;
+
+/// Nesting the scan gives up at, well below serde_json's limit (128): an object of the
+/// second half is one level shallower in its own array than in the envelope, so only
+/// nesting far from that limit parses the same both ways.
+const SPLIT_MAX_DEPTH: usize = 64;
+
+/// The request body as JSON. A large envelope's `objects` list is cut at an element
+/// boundary near its middle and the two halves parsed at once, the second on the blocking
+/// pool (a waiting thread, woken in microseconds): the client waits for the answer, so the
+/// second core is otherwise idle. Anything the cut does not expect (no single top-level
+/// `objects` list, deep nesting, a half that does not parse) is parsed whole, so the value
+/// and any error are serde_json's own.
+async fn parse_envelope(bytes: &[u8]) -> Result<Value, serde_json::Error> {
+    if bytes.len() >= SPLIT_BODY_BYTES
+        && let Some(value) = parse_in_halves(bytes).await
+    {
+        return Ok(value);
+    }
+    serde_json::from_slice(bytes)
+}
+
+/// The envelope without the objects after the cut, and those objects as a list of their
+/// own; `None` when the cut does not apply or a half does not parse.
+async fn parse_in_halves(bytes: &[u8]) -> Option<Value> {
+    let (comma, close) = objects_cut(bytes)?;
+    let mut second = Vec::with_capacity(close - comma + 1);
+    second.push(b'[');
+    second.extend_from_slice(&bytes[comma + 1..close]);
+    second.push(b']');
+    let later =
+        tokio::task::spawn_blocking(move || serde_json::from_slice::<Vec<Value>>(&second).ok());
+    let mut first = Vec::with_capacity(comma + bytes.len() - close);
+    first.extend_from_slice(&bytes[..comma]);
+    first.extend_from_slice(&bytes[close..]);
+    let first = serde_json::from_slice::<Value>(&first).ok();
+    let second = later.await.ok()??;
+    let Value::Object(mut envelope) = first? else {
+        return None;
+    };
+    let Some(Value::Array(objects)) = envelope.get_mut("objects") else {
+        return None;
+    };
+    // Both halves hold objects, so the whole list had no empty element at the cut.
+    if objects.is_empty() || second.is_empty() {
+        return None;
+    }
+    objects.extend(second);
+    Some(Value::Object(envelope))
+}
+
+/// Where to cut the envelope: the comma between two elements of the top-level `objects`
+/// list nearest its middle, and the list's closing bracket. `None` for anything else: not
+/// an object, no such list or two of them, fewer than two elements, nesting deeper than
+/// [`SPLIT_MAX_DEPTH`], an unfinished string. The scan only finds the cut; whether the
+/// text is JSON is left to the parser.
+fn objects_cut(bytes: &[u8]) -> Option<(usize, usize)> {
+    let mut depth = 0usize;
+    let mut at = 0;
+    // The last string read directly in the top-level object: a key when a colon follows.
+    let mut key: Option<(usize, usize)> = None;
+    let mut list: Option<(usize, usize)> = None;
+    let mut in_list = false;
+    let mut commas = Vec::new();
+    while at < bytes.len() {
+        match bytes[at] {
+            b'"' => {
+                let start = at + 1;
+                at = start;
+                loop {
+                    match *bytes.get(at)? {
+                        b'"' => break,
+                        b'\\' => at += 2,
+                        _ => at += 1,
+                    }
+                }
+                key = (depth == 1).then_some((start, at));
+            }
+            b':' if depth == 1 => {
+                if let Some((start, end)) = key.take()
+                    && &bytes[start..end] == b"objects"
+                {
+                    if list.is_some() || in_list {
+                        return None;
+                    }
+                    at += 1;
+                    while bytes.get(at).is_some_and(u8::is_ascii_whitespace) {
+                        at += 1;
+                    }
+                    if bytes.get(at) != Some(&b'[') {
+                        return None;
+                    }
+                    in_list = true;
+                    depth += 1;
+                }
+            }
+            b'[' | b'{' => {
+                depth += 1;
+                if depth > SPLIT_MAX_DEPTH {
+                    return None;
+                }
+            }
+            b']' | b'}' => {
+                depth = depth.checked_sub(1)?;
+                if in_list && depth == 1 {
+                    in_list = false;
+                    list = Some((commas.len(), at));
+                }
+            }
+            b',' if in_list && depth == 2 => commas.push(at),
+            _ => {}
+        }
+        at += 1;
+    }
+    let (count, close) = list?;
+    let commas = &commas[..count];
+    let first = *commas.first()?;
+    let middle = first + (close - first) / 2;
+    let nearest = commas.partition_point(|&comma| comma < middle);
+    let comma = commas[nearest.min(commas.len() - 1)];
+    Some((comma, close))
 }
 
 fn now_micros() -> i64 {
@@ -674,7 +799,7 @@ fn write_entry(out: &mut Vec<u8>, id: &str, version: &str, message: Option<&str>
 
 #[cfg(test)]
 mod tests {
-    use super::write_entry;
+    use super::{Value, parse_envelope, parse_in_halves, write_entry};
     use serde_json::json;
 
     #[test]
@@ -690,6 +815,88 @@ mod tests {
                 None => json!({"id": id, "version": version}),
             };
             assert_eq!(String::from_utf8(out).unwrap(), expected.to_string());
+        }
+    }
+
+    /// The envelope parsed in halves is what serde_json makes of it whole, and anything the
+    /// cut cannot handle is left to the whole parse.
+    #[tokio::test]
+    async fn envelopes_parse_in_halves_as_whole() {
+        let object = |n: usize| {
+            json!({
+                "type": "indicator", "id": format!("indicator--{n}"),
+                "name": format!("a \"quoted\", [bracketed] {{braced}} \\ name {n}: \"objects\": ["),
+                "pattern": format!("[ipv4-addr:value = '10.0.0.{}']", n % 256),
+                "nested": {"objects": [n, [n, {"k": n}]], "list": [1.5, -2e10, null, true]},
+            })
+            .to_string()
+        };
+        let list = |count: usize, gap: &str| {
+            (0..count)
+                .map(object)
+                .collect::<Vec<_>>()
+                .join(&format!("{gap},{gap}"))
+        };
+        let valid = [
+            format!("{{\"objects\":[{}]}}", list(500, "")),
+            format!(
+                " \n{{ \"more\" : false, \"objects\" :\n [ {} ] , \"next\": \"x,]\" }}\n",
+                list(500, "\n ")
+            ),
+            format!(
+                "{{\"objects\":[{}],\"id\":\"bundle--1\",\"type\":\"bundle\"}}",
+                list(2, "")
+            ),
+            format!("{{\"objects\":[{},[],{{}},\"text\",7]}}", list(300, " ")),
+            format!(
+                "{{\"a\":{{\"objects\":[1,2,3]}},\"objects\":[{}]}}",
+                list(300, "")
+            ),
+            format!("{{\"o\\\"bjects\":[1,2],\"objects\":[{}]}}", list(300, "")),
+        ];
+        for text in &valid {
+            let whole: Value = serde_json::from_slice(text.as_bytes()).unwrap();
+            let halves = parse_in_halves(text.as_bytes()).await;
+            assert!(halves.as_ref() == Some(&whole), "{}", &text[..80]);
+            assert!(parse_envelope(text.as_bytes()).await.unwrap() == whole);
+        }
+        let big = list(400, "");
+        let unusual = [
+            format!("{{\"objects\":[{big},,{big}]}}"),
+            format!("{{\"objects\":[{big},]}}"),
+            format!("{{\"objects\":[,{big}]}}"),
+            format!("{{\"objects\":[{big}]}} x"),
+            format!("{{\"objects\":[{big}],\"objects\":[{big}]}}"),
+            format!("{{\"objects\":{{\"a\":[{big}]}}}}"),
+            format!("[{{\"objects\":[{big}]}}]"),
+            format!(
+                "{{\"objects\":[{big}, {}]}}",
+                "[".repeat(120) + &"]".repeat(120)
+            ),
+            format!(
+                "{{\"objects\":[{big}, {}]}}",
+                "[".repeat(127) + &"]".repeat(127)
+            ),
+            format!("{{\"objects\":[{big}"),
+            format!("{{\"objects\":[{big}, \"open]}}"),
+            format!("{{\"objects\" [{big}]}}"),
+        ];
+        for text in &unusual {
+            let whole = serde_json::from_slice::<Value>(text.as_bytes());
+            if let Some(value) = parse_in_halves(text.as_bytes()).await {
+                assert!(whole.as_ref().ok() == Some(&value), "{}", &text[..60]);
+            }
+            let parsed = parse_envelope(text.as_bytes()).await;
+            match (&whole, &parsed) {
+                (Ok(one), Ok(other)) => assert!(one == other),
+                (Err(one), Err(other)) => assert_eq!(one.to_string(), other.to_string()),
+                _ => panic!(
+                    "{}: {:?} against {:?}",
+                    &text[..60],
+                    whole.is_ok(),
+                    parsed.is_ok()
+                ),
+            }
         }
     }
 }
