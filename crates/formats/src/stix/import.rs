@@ -128,7 +128,7 @@ fn convert_split<R>(
         rejected.extend(found);
     }
     let events = importer
-        .events(&contributions, options)
+        .events(contributions, options)
         .into_iter()
         .map(|finished| render(finished, split_at))
         .collect();
@@ -1297,7 +1297,7 @@ impl<'b, 'a> Importer<'b, 'a> {
 
     fn events<'i>(
         &'i self,
-        contributions: &'i [Contribution],
+        contributions: Vec<Contribution>,
         options: &StixImportOptions,
     ) -> Vec<Finished<'i, 'a>> {
         let containers: Vec<usize> = (0..self.bundle.objects.len())
@@ -1347,8 +1347,8 @@ impl<'b, 'a> Importer<'b, 'a> {
             importer: self,
             contributions,
             member_count,
-            used_uuids: HashSet::new(),
-            used_event_uuids: HashSet::new(),
+            used_uuids: FastSet::default(),
+            used_event_uuids: FastSet::default(),
         };
         let mut events = Vec::new();
         for (container, members) in containers.iter().zip(&memberships) {
@@ -2130,13 +2130,18 @@ impl Template {
 // Assembling events
 // ---------------------------------------------------------------------------------------
 
+/// The assembler's lookups are never iterated, so their hasher decides no order.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
 struct Assembler<'i, 'b, 'a> {
     importer: &'i Importer<'b, 'a>,
-    contributions: &'i [Contribution],
+    /// Emptied as events take them (see `fill`).
+    contributions: Vec<Contribution>,
     /// In how many events each object appears (ids of objects in several are derived).
     member_count: HashMap<usize, usize>,
-    used_uuids: HashSet<String>,
-    used_event_uuids: HashSet<String>,
+    used_uuids: FastSet<String>,
+    used_event_uuids: FastSet<String>,
 }
 
 #[derive(Default)]
@@ -2144,13 +2149,13 @@ struct EventDraft {
     uuid: String,
     tags: Vec<String>,
     attributes: Vec<(String, Candidate)>,
-    attribute_index: HashMap<(String, String, String), usize>,
+    attribute_index: FastMap<(String, String, String), usize>,
     objects: Vec<ObjectDraft>,
-    object_index: HashMap<String, usize>,
+    object_index: FastMap<String, usize>,
     /// STIX id → the MISP object uuid it became, for references.
-    object_of: HashMap<String, String>,
+    object_of: FastMap<String, String>,
     /// STIX id → the first attribute uuid it became.
-    attribute_of: HashMap<String, String>,
+    attribute_of: FastMap<String, String>,
 }
 
 struct ObjectDraft {
@@ -2281,14 +2286,17 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
             .iter()
             .map(|&index| self.importer.object(index))
             .collect();
-        let date = objects
+        let created = objects.iter().filter_map(|object| object.text("created"));
+        let date = parsed_runs(created, parse_datetime_micros)
+            .min_by_key(|&(_, micros)| micros)
+            .and_then(|(created, _)| date_of(created));
+        // As `modified_seconds` of each.
+        let modified = objects
             .iter()
-            .filter_map(|object| object.text("created"))
-            .min_by_key(|created| parse_datetime_micros(created))
-            .and_then(date_of);
-        let timestamp = objects
-            .iter()
-            .filter_map(|object| object.modified_seconds())
+            .filter_map(|object| object.text("modified").or_else(|| object.text("created")));
+        let timestamp = parsed_runs(modified, parse_datetime_micros)
+            .filter_map(|(_, micros)| micros)
+            .map(|micros| micros.div_euclid(1_000_000))
             .max();
         let creators: HashSet<&str> = objects
             .iter()
@@ -2313,14 +2321,25 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
     }
 
     fn fill(&mut self, draft: &mut EventDraft, members: &[usize]) {
+        // Most members give one attribute: sized once rather than grown.
+        draft.attributes.reserve(members.len());
+        draft.attribute_index.reserve(members.len());
+        draft.attribute_of.reserve(members.len());
+        self.used_uuids.reserve(members.len());
         for &index in members {
-            let contribution = &self.contributions[index];
             let object = self.importer.object(index);
             let shared = self.member_count.get(&index).copied().unwrap_or(0) > 1;
-            draft.tags.extend(contribution.tags.iter().cloned());
-            for (position, candidate) in contribution.attributes.iter().enumerate() {
+            // An object of one event hands its candidates over; one of several events is
+            // copied for each.
+            let contribution = if shared {
+                self.contributions[index].clone()
+            } else {
+                std::mem::take(&mut self.contributions[index])
+            };
+            draft.tags.extend(contribution.tags);
+            for (position, candidate) in contribution.attributes.into_iter().enumerate() {
                 if let Some(&existing) = draft.attribute_index.get(&candidate.key) {
-                    merge_candidate(&mut draft.attributes[existing].1, candidate);
+                    merge_candidate(&mut draft.attributes[existing].1, &candidate);
                     let uuid = draft.attributes[existing].0.clone();
                     draft
                         .attribute_of
@@ -2338,9 +2357,9 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                 draft
                     .attribute_index
                     .insert(candidate.key.clone(), draft.attributes.len());
-                draft.attributes.push((uuid, candidate.clone()));
+                draft.attributes.push((uuid, candidate));
             }
-            for (position, candidate) in contribution.objects.iter().enumerate() {
+            for (position, candidate) in contribution.objects.into_iter().enumerate() {
                 // misp-stix writes one MISP object as an indicator and an observed-data
                 // with the same uuid: they are one object.
                 let merge_key = candidate
@@ -2349,13 +2368,13 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                     .unwrap_or_else(|| format!("{}/{position}", object.id));
                 if let Some(&existing) = draft.object_index.get(&merge_key) {
                     let object_draft = &mut draft.objects[existing];
-                    for attribute in &candidate.attributes {
+                    for attribute in candidate.attributes {
                         let same = object_draft.candidate.attributes.iter_mut().find(|known| {
                             known.key == attribute.key
                                 && known.seed.object_relation == attribute.seed.object_relation
                         });
                         match same {
-                            Some(known) => merge_candidate(known, attribute),
+                            Some(known) => merge_candidate(known, &attribute),
                             None => {
                                 let uuid = self.item_uuid(
                                     attribute.seed.preferred_uuid.as_deref(),
@@ -2370,7 +2389,7 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                                     },
                                 );
                                 object_draft.attribute_uuids.push(uuid);
-                                object_draft.candidate.attributes.push(attribute.clone());
+                                object_draft.candidate.attributes.push(attribute);
                             }
                         }
                     }
@@ -2399,7 +2418,7 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
                 draft.object_index.insert(merge_key, draft.objects.len());
                 draft.objects.push(ObjectDraft {
                     uuid,
-                    candidate: candidate.clone(),
+                    candidate,
                     attribute_uuids,
                     references: Vec::new(),
                 });
@@ -2461,6 +2480,22 @@ impl<'i, 'a> Assembler<'i, '_, 'a> {
             }
         }
     }
+}
+
+/// Each text with `parse` of it, parsed once for each run of equal texts: the objects of an
+/// envelope mostly share their timestamps, and parsing one costs ~1,800 instructions.
+fn parsed_runs<'t, K: Copy>(
+    texts: impl Iterator<Item = &'t str>,
+    parse: impl Fn(&str) -> K,
+) -> impl Iterator<Item = (&'t str, K)> {
+    texts.scan(None::<(&'t str, K)>, move |last, text| {
+        let key = match *last {
+            Some((seen, key)) if seen == text => key,
+            _ => parse(text),
+        };
+        *last = Some((text, key));
+        Some((text, key))
+    })
 }
 
 /// Two statements of one attribute (misp-stix's indicator and observed-data, or the same
