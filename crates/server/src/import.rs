@@ -476,9 +476,9 @@ pub(crate) async fn decide_with(
     Ok(Decision::Insert(Box::new(event), summary))
 }
 
-/// Inputs with this many loose attributes on are freed on the blocking pool (`decide_with`);
-/// a smaller one costs less to free than a thread's wake-up.
-const DROP_ASIDE_FROM: usize = 200;
+/// Inputs with this many items on are freed on the blocking pool (`decide_with`, a TAXII
+/// envelope's tree); a smaller one costs less to free than a thread's wake-up.
+pub(crate) const DROP_ASIDE_FROM: usize = 200;
 
 impl PreparedEvent {
     /// The uuid the source gives the event, if it could be built.

@@ -16,7 +16,9 @@ use super::collections::find;
 use super::media::check_content_type;
 use super::objects::{may_modify_event, split_id};
 use super::{TaxiiCall, TaxiiError, taxii_response};
-use crate::import::{ImportSettings, ImportSummary, ToIdsOverride, import_parsed_event_with_id};
+use crate::import::{
+    DROP_ASIDE_FROM, ImportSettings, ImportSummary, ToIdsOverride, import_parsed_event_with_id,
+};
 use axum::body::Body;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -324,10 +326,6 @@ struct Routed {
     /// Stored attributes posted in a newer version: (uuid, the version's timestamp).
     newer: Vec<(String, i64)>,
 }
-
-/// Envelopes of this many objects on are freed on the blocking pool (`import`); a smaller
-/// one costs less to free than a thread's wake-up.
-const DROP_ASIDE_FROM: usize = 200;
 
 async fn import(
     call: &TaxiiCall,
