@@ -83,7 +83,7 @@ const MISP_STIX_REPORT_LABEL: &str = "Threat-Report";
 
 /// Converts STIX content to MISP events (see the module documentation).
 pub fn bundle_to_misp_events(content: &Value, options: &StixImportOptions) -> StixImport {
-    let (events, rejected) = convert(content, options, render_event);
+    let (events, rejected) = convert(content, options, |finished, _| render_event(finished));
     StixImport { events, rejected }
 }
 
@@ -96,6 +96,7 @@ pub fn bundle_to_event_inputs(content: &Value, options: &StixImportOptions) -> S
 fn convert<R>(
     content: &Value,
     options: &StixImportOptions,
+    // Given the split threshold too, for renders that split their own work.
     render: impl Fn(Finished<'_, '_>, usize) -> R,
 ) -> (Vec<R>, Vec<Rejection>) {
     convert_split(content, options, render, SPLIT_AT)
@@ -2565,7 +2566,7 @@ fn render_attribute(uuid: &str, candidate: &Candidate) -> Value {
     attribute
 }
 
-fn render_event(finished: Finished<'_, '_>, _split_at: usize) -> Value {
+fn render_event(finished: Finished<'_, '_>) -> Value {
     let Finished {
         draft,
         info,
