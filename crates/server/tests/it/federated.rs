@@ -216,12 +216,16 @@ async fn federated_search_folds_copies_and_flags_failed_remotes() {
     let remote_b = Remote::start("ORG-B").await;
     let shared_event = new_uuid();
     let shared_attribute = new_uuid();
-    let shared = event_json(
+    let mut shared = event_json(
         &shared_event,
         "Shared campaign",
         3,
         &[(&shared_attribute, "shared.federated.example")],
     );
+    // Both copies carry one timestamp, so neither is newer when the clock ticks between the two
+    // adds and the fold keeps the copy answered first.
+    shared["timestamp"] = json!("1714521600");
+    shared["Attribute"][0]["timestamp"] = json!("1714521600");
     add_event(&remote_a.admin, shared.clone()).await;
     add_event(&remote_b.admin, shared).await;
     add_event(
@@ -281,6 +285,7 @@ async fn federated_search_folds_copies_and_flags_failed_remotes() {
     assert_eq!(folded["attribute"]["uuid"], json!(shared_attribute));
     assert_eq!(folded["event"]["uuid"], json!(shared_event));
     assert_eq!(folded["event"]["info"], json!("Shared campaign"));
+    assert_eq!(folded["attribute"]["timestamp"], json!(1714521600));
     assert_eq!(
         folded["event"]["orgc"]["name"],
         json!("ORG-A"),
