@@ -1069,3 +1069,62 @@ async fn a_single_object_envelope_posted_again_newer_replaces_the_served_version
     let served_at = served["objects"][0]["modified"].as_str().unwrap();
     assert_eq!(served_at[..19], newer_stamp[..19], "{served:#}");
 }
+
+#[tokio::test]
+async fn an_envelope_mixing_stored_and_new_objects_adds_the_new_ones_once() {
+    let server = Server::start().await;
+    let id = add_collection(&server, collection("Feed", true, "")).await;
+    let objects_url = format!("/taxii2/root/collections/{id}/objects/");
+    let stored = indicators(3, 7);
+    let (_, _, first) = post(&server.admin, &objects_url, &json!({ "objects": stored })).await;
+    assert_eq!(first["success_count"], 3, "{first:#}");
+
+    // One of them again, unchanged, one newer, between two new ones: the envelope is a new
+    // event, but its stored objects stay where they are.
+    let mut newer = stored[1].clone();
+    newer["modified"] = json!("2026-02-01T00:00:00.000Z");
+    newer["pattern"] = json!("[ipv4-addr:value = '10.7.9.9']");
+    let fresh = indicators(2, 8);
+    let envelope =
+        json!({ "objects": [fresh[0].clone(), stored[0].clone(), newer, fresh[1].clone()] });
+    let (_, _, mixed) = post(&server.admin, &objects_url, &envelope).await;
+    assert_eq!(
+        (
+            mixed["success_count"].clone(),
+            mixed["failure_count"].clone()
+        ),
+        (json!(4), json!(0)),
+        "{mixed:#}"
+    );
+
+    let (_, _, listing) = get(
+        &server.admin,
+        &format!("{objects_url}?match[type]=indicator"),
+    )
+    .await;
+    let mut served = ids_of(&listing);
+    served.sort();
+    let mut expected: Vec<String> = stored
+        .iter()
+        .chain(&fresh)
+        .map(|object| object["id"].as_str().unwrap().to_string())
+        .collect();
+    expected.sort();
+    assert_eq!(served, expected, "{listing:#}");
+    let updated = objects_of(&listing)
+        .into_iter()
+        .find(|object| object["id"] == stored[1]["id"])
+        .unwrap();
+    assert_eq!(updated["pattern"], "[ipv4-addr:value = '10.7.9.9']");
+    assert_eq!(updated["modified"], "2026-02-01T00:00:00.000Z");
+
+    // The whole envelope again: nothing new, nothing duplicated.
+    let (_, _, again) = post(&server.admin, &objects_url, &envelope).await;
+    assert_eq!(again["success_count"], 4, "{again:#}");
+    let (_, _, listing) = get(
+        &server.admin,
+        &format!("{objects_url}?match[type]=indicator"),
+    )
+    .await;
+    assert_eq!(ids_of(&listing).len(), 5, "{listing:#}");
+}
