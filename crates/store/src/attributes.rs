@@ -151,7 +151,7 @@ impl Tx {
             .iter()
             .any(|attribute| !attribute.tags.is_empty());
         let ids = match self {
-            Tx::Sqlite(transaction) => {
+            Tx::Sqlite(transaction, _) => {
                 crate::sqlite_bulk::insert_attributes(transaction, event_id, object_id, attributes)
                     .await?
             }

@@ -31,6 +31,7 @@ mod tags;
 mod taxii;
 mod users;
 mod value_cache;
+mod wal_checkpoints;
 mod warninglists;
 
 pub use attributes::AttributePage;
@@ -64,6 +65,7 @@ use sqlx::sqlite::{
 use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
+use wal_checkpoints::CheckpointWaker;
 
 /// How callers name an event, attribute or object: MISP accepts the local id or the UUID
 /// wherever either could appear.
@@ -132,6 +134,8 @@ pub struct Store {
     /// a 100,000-indicator TAXII collection). Two readers, one per core, touch it at most
     /// twice; writers and small queries keep the main pool's concurrency.
     bulk_readers: Option<SqlitePool>,
+    /// SQLite only: wakes the task that copies the write-ahead log into the database file.
+    checkpoints: Option<CheckpointWaker>,
 }
 
 /// Runs `$body` with `$pool` bound to the concrete pool of `$store`, compiled once per backend.
@@ -149,7 +153,7 @@ pub(crate) use with_pool;
 /// once through [`with_tx!`]); compound writes are plain async code calling them, so an
 /// event with everything in it commits or rolls back as one.
 pub(crate) enum Tx {
-    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>, CheckpointWaker),
     Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
 }
 
@@ -157,7 +161,7 @@ pub(crate) enum Tx {
 macro_rules! with_tx {
     ($tx:expr, $conn:ident => $body:expr) => {
         match $tx {
-            $crate::Tx::Sqlite(transaction) => {
+            $crate::Tx::Sqlite(transaction, _) => {
                 let $conn = &mut **transaction;
                 $body
             }
@@ -173,7 +177,10 @@ pub(crate) use with_tx;
 impl Tx {
     pub(crate) async fn commit(self) -> Result<()> {
         match self {
-            Tx::Sqlite(transaction) => transaction.commit().await?,
+            Tx::Sqlite(transaction, checkpoints) => {
+                transaction.commit().await?;
+                checkpoints.committed();
+            }
             Tx::Postgres(transaction) => transaction.commit().await?,
         }
         Ok(())
@@ -205,6 +212,7 @@ impl Store {
             let bulk_readers = SqlitePoolOptions::new()
                 .max_connections(2)
                 .connect_lazy_with(options.clone());
+            let checkpoints = CheckpointWaker::start(options.clone());
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
@@ -212,6 +220,7 @@ impl Store {
             Store {
                 backend: Backend::Sqlite(pool),
                 bulk_readers: Some(bulk_readers),
+                checkpoints: Some(checkpoints),
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
             // JIT compilation costs 10–15 ms per statement whenever the planner's estimate
@@ -227,6 +236,7 @@ impl Store {
             Store {
                 backend: Backend::Postgres(pool),
                 bulk_readers: None,
+                checkpoints: None,
             }
         } else {
             return Err(StoreError::UnsupportedUrl(redact_url(url)));
@@ -265,7 +275,12 @@ impl Store {
 
     pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match &self.backend {
-            Backend::Sqlite(pool) => Tx::Sqlite(pool.begin().await?),
+            Backend::Sqlite(pool) => Tx::Sqlite(
+                pool.begin().await?,
+                self.checkpoints
+                    .clone()
+                    .expect("an SQLite store has a checkpoint task"),
+            ),
             Backend::Postgres(pool) => Tx::Postgres(pool.begin().await?),
         })
     }

@@ -171,7 +171,7 @@ impl Tx {
             }
         }
         match self {
-            Tx::Sqlite(transaction) => {
+            Tx::Sqlite(transaction, _) => {
                 let links: Vec<crate::sqlite_bulk::TagLink<'_>> = links
                     .iter()
                     .map(

@@ -16,6 +16,7 @@ mod contract;
 mod fixtures;
 mod support;
 mod taxii;
+mod wal;
 
 /// Generates the `sqlite::$test` and `postgres::$test` wrappers of each contract test;
 /// attributes written before an entry (e.g. `#[ignore = "…"]`) apply to both.
