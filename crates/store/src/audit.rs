@@ -2,7 +2,7 @@
 //! first. Entries are only ever added; nothing here updates or deletes one.
 
 use crate::sql::{Sql, bind_all};
-use crate::{Result, Store, with_pool};
+use crate::{Result, Store, with_pool, with_writer};
 use sqlx::AssertSqlSafe;
 
 /// MISP's request types: how the request reached the instance.
@@ -89,7 +89,7 @@ impl Store {
             "INSERT INTO audit_logs ({INSERTED_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) RETURNING id"
         );
-        let (id,): (i64,) = with_pool!(self, pool => {
+        let (id,): (i64,) = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(entry.created)
                 .bind(entry.user_id)

@@ -2,7 +2,7 @@
 //! in `event_blocklists` (filled by deleting an event, or by administrators) and
 //! `org_blocklists`.
 
-use crate::{Key, Result, Store, StoreError, with_pool, with_tx};
+use crate::{Key, Result, Store, StoreError, with_pool, with_tx, with_writer};
 use std::collections::HashSet;
 
 /// Which blocklist.
@@ -134,7 +134,7 @@ impl Store {
             }
         };
         let uuid = entry.uuid.to_ascii_lowercase();
-        let inserted = with_pool!(self, pool => {
+        let inserted = with_writer!(self, pool => {
             let query = sqlx::query(text)
                 .bind(&uuid)
                 .bind(entry.created)
@@ -163,7 +163,7 @@ impl Store {
                 "UPDATE org_blocklists SET org_name = $1, comment = $2 WHERE id = $3"
             }
         };
-        let changed = with_pool!(self, pool => {
+        let changed = with_writer!(self, pool => {
             let query = sqlx::query(text).bind(&entry.name).bind(&entry.comment);
             let query = match kind {
                 BlocklistKind::Event => query.bind(&entry.orgc),

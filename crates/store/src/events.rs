@@ -4,7 +4,9 @@ use crate::rows::{
     ATTRIBUTE_COLUMNS, AttachedTagRow, AttributeRow, EVENT_COLUMNS, EventRow, OBJECT_COLUMNS,
     ObjectRow, REFERENCE_COLUMNS, ReferenceRow, TAG_COLUMNS, format_date,
 };
-use crate::{Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use crate::{
+    Key, Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx, with_writer,
+};
 use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Attribute, Distribution, Event, MispObject, ObjectReference};
 use sqlx::AssertSqlSafe;
@@ -455,7 +457,7 @@ impl Store {
 
     /// Publishes (`published`, `publish_timestamp = now`) or unpublishes an event.
     pub async fn set_published(&self, event_id: i64, published: bool, now: i64) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             if published {
                 sqlx::query("UPDATE events SET published = TRUE, publish_timestamp = $1 WHERE id = $2")
                     .bind(now)
@@ -685,7 +687,7 @@ impl Store {
             let text = format!(
                 "UPDATE events SET sighting_timestamp = {moment} WHERE id IN ({placeholders})"
             );
-            with_pool!(self, pool => {
+            with_writer!(self, pool => {
                 crate::sql::bind_all!(sqlx::query(AssertSqlSafe(text.as_str())), sql).execute(pool).await?;
             });
         }

@@ -2,7 +2,7 @@
 //! timestamp of each event downloaded), and the value cache MISP keeps per feed.
 
 use crate::value_cache::{self, CacheOf};
-use crate::{Result, Store, StoreError, with_pool, with_tx};
+use crate::{Result, Store, StoreError, with_pool, with_tx, with_writer};
 use kizuna_model::Distribution;
 use kizuna_model::feed::{Feed, FeedFetchState, FeedInputSource, FeedSourceFormat};
 use sqlx::AssertSqlSafe;
@@ -140,7 +140,7 @@ impl Store {
              fetch_interval) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, \
              $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25) RETURNING {FEED_COLUMNS}"
         );
-        let row: FeedRow = with_pool!(self, pool => {
+        let row: FeedRow = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&feed.name)
                 .bind(&feed.provider)
@@ -284,7 +284,7 @@ impl Store {
     /// Records the outcome of a fetch: validators, time, success and summary (the cache
     /// timestamp is [`Store::replace_feed_cache`]'s).
     pub async fn record_feed_fetch(&self, feed_id: i64, state: &FeedFetchState) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query(
                 "UPDATE feeds SET etag = $1, last_modified = $2, last_fetch_at = $3, \
                  last_fetch_ok = $4, last_fetch_result = $5 WHERE id = $6",
@@ -307,7 +307,7 @@ impl Store {
 
     /// Points a csv/freetext feed at the fixed event it created on its first fetch.
     pub async fn set_feed_event_id(&self, feed_id: i64, event_id: i64) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query("UPDATE feeds SET event_id = $1 WHERE id = $2")
                 .bind(event_id)
                 .bind(feed_id)

@@ -134,6 +134,13 @@ pub struct Store {
     /// a 100,000-indicator TAXII collection). Two readers, one per core, touch it at most
     /// twice; writers and small queries keep the main pool's concurrency.
     bulk_readers: Option<SqlitePool>,
+    /// SQLite only: the one connection every write goes through (transactions and single
+    /// statements, [`with_writer!`]). SQLite writes one at a time anyway; what a single writer
+    /// adds is a page cache that stays valid, since SQLite empties a connection's whole cache
+    /// when another connection has written since. Spread over the main pool's connections in
+    /// turn, each TAXII POST of 1,000 indicators read the indexes it updates back into a cold
+    /// cache of freshly faulted memory (`PE attributes` 21.8 → 15.3 ms with one connection).
+    writer: Option<SqlitePool>,
     /// SQLite only: wakes the task that copies the write-ahead log into the database file.
     checkpoints: Option<CheckpointWaker>,
 }
@@ -148,6 +155,20 @@ macro_rules! with_pool {
     };
 }
 pub(crate) use with_pool;
+
+/// [`with_pool!`] for a statement that writes: on SQLite `$pool` is the writer connection.
+macro_rules! with_writer {
+    ($store:expr, $pool:ident => $body:expr) => {
+        match &$store.backend {
+            $crate::Backend::Sqlite(main) => {
+                let $pool = $store.writer.as_ref().unwrap_or(main);
+                $body
+            }
+            $crate::Backend::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use with_writer;
 
 /// An open transaction on either backend. Primitive writes are methods on it (each written
 /// once through [`with_tx!`]); compound writes are plain async code calling them, so an
@@ -213,6 +234,9 @@ impl Store {
                 .max_connections(2)
                 .connect_lazy_with(options.clone());
             let checkpoints = CheckpointWaker::start(options.clone());
+            let writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .connect_lazy_with(options.clone());
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 .connect_with(options)
@@ -220,6 +244,7 @@ impl Store {
             Store {
                 backend: Backend::Sqlite(pool),
                 bulk_readers: Some(bulk_readers),
+                writer: Some(writer),
                 checkpoints: Some(checkpoints),
             }
         } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
@@ -236,6 +261,7 @@ impl Store {
             Store {
                 backend: Backend::Postgres(pool),
                 bulk_readers: None,
+                writer: None,
                 checkpoints: None,
             }
         } else {
@@ -276,7 +302,7 @@ impl Store {
     pub(crate) async fn begin(&self) -> Result<Tx> {
         Ok(match &self.backend {
             Backend::Sqlite(pool) => Tx::Sqlite(
-                pool.begin().await?,
+                self.writer.as_ref().unwrap_or(pool).begin().await?,
                 self.checkpoints
                     .clone()
                     .expect("an SQLite store has a checkpoint task"),
@@ -288,6 +314,9 @@ impl Store {
     pub async fn close(&self) {
         if let Some(readers) = &self.bulk_readers {
             readers.close().await;
+        }
+        if let Some(writer) = &self.writer {
+            writer.close().await;
         }
         with_pool!(self, pool => pool.close().await)
     }

@@ -1,7 +1,7 @@
 //! Organisations.
 
 use crate::rows::OrganisationRow;
-use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool};
+use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool, with_writer};
 use kizuna_model::Organisation;
 use sqlx::AssertSqlSafe;
 
@@ -17,7 +17,7 @@ impl Store {
              landingpage) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
              RETURNING {ORG_COLUMNS}"
         );
-        let row: OrganisationRow = with_pool!(self, pool => {
+        let row: OrganisationRow = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&org.uuid)
                 .bind(&org.name)
@@ -48,7 +48,7 @@ impl Store {
              restricted_to_domain = $10, landingpage = $11 WHERE id = $12 \
              RETURNING {ORG_COLUMNS}"
         );
-        let row: Option<OrganisationRow> = with_pool!(self, pool => {
+        let row: Option<OrganisationRow> = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&org.uuid)
                 .bind(&org.name)

@@ -2,7 +2,7 @@
 //! role at a time is the default for new users (`default_role`).
 
 use crate::rows::RoleRow;
-use crate::{Result, Store, StoreError, conflict_on_unique, with_pool};
+use crate::{Result, Store, StoreError, conflict_on_unique, with_pool, with_writer};
 use kizuna_model::Role;
 use sqlx::AssertSqlSafe;
 
@@ -60,7 +60,7 @@ impl Store {
             columns.join(", "),
             placeholders.join(", "),
         );
-        let row: RoleRow = with_pool!(self, pool => {
+        let row: RoleRow = with_writer!(self, pool => {
             bind_role!(sqlx::query_as(AssertSqlSafe(sql.as_str())), role)
                 .bind(now)
                 .fetch_one(pool)
@@ -84,7 +84,7 @@ impl Store {
             columns.len() + 1,
             columns.len() + 2,
         );
-        let row: Option<RoleRow> = with_pool!(self, pool => {
+        let row: Option<RoleRow> = with_writer!(self, pool => {
             bind_role!(sqlx::query_as(AssertSqlSafe(sql.as_str())), role)
                 .bind(now)
                 .bind(role.id)

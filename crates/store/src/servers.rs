@@ -3,7 +3,7 @@
 
 use crate::feeds::FeedCacheEntry;
 use crate::value_cache::{self, CacheOf};
-use crate::{Result, Store, StoreError, with_pool, with_tx};
+use crate::{Result, Store, StoreError, with_pool, with_tx, with_writer};
 use sqlx::AssertSqlSafe;
 use std::collections::HashMap;
 
@@ -338,7 +338,7 @@ impl Store {
         outcome: &SyncOutcome,
         index_etag: &str,
     ) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query(
                 "UPDATE servers SET last_pull_at = $1, last_pull_ok = $2, last_pull_result = $3, \
                  index_etag = $4 WHERE id = $5",
@@ -365,7 +365,7 @@ impl Store {
         outcome: &SyncOutcome,
         lastpushedid: Option<i64>,
     ) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query(
                 "UPDATE servers SET last_push_at = $1, last_push_ok = $2, last_push_result = $3, \
                  lastpushedid = COALESCE($4, lastpushedid) WHERE id = $5",
@@ -387,7 +387,7 @@ impl Store {
 
     /// Sets `lastpulledid` (the highest remote event id a pull stored).
     pub async fn set_server_lastpulledid(&self, id: i64, lastpulledid: i64) -> Result<()> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             sqlx::query("UPDATE servers SET lastpulledid = $1 WHERE id = $2")
                 .bind(lastpulledid)
                 .bind(id)
@@ -515,7 +515,7 @@ impl Store {
                 "UPDATE events SET locked = TRUE WHERE uuid IN ({})",
                 placeholders(1, chunk.len())
             );
-            with_pool!(self, pool => {
+            with_writer!(self, pool => {
                 let mut query = sqlx::query(AssertSqlSafe(sql.as_str()));
                 for uuid in chunk {
                     query = query.bind(uuid);

@@ -1,6 +1,6 @@
 //! Instance settings that live in the database (`settings` table), e.g. the instance UUID.
 
-use crate::{Result, Store, with_pool};
+use crate::{Result, Store, with_pool, with_writer};
 
 impl Store {
     pub async fn setting(&self, name: &str) -> Result<Option<String>> {
@@ -14,7 +14,7 @@ impl Store {
     }
 
     pub async fn set_setting(&self, name: &str, value: &str) -> Result<()> {
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             sqlx::query(
                 "INSERT INTO settings (name, value) VALUES ($1, $2) \
                  ON CONFLICT (name) DO UPDATE SET value = excluded.value",
@@ -33,7 +33,7 @@ impl Store {
             return Ok(uuid);
         }
         let fresh = uuid::Uuid::new_v4().to_string();
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             sqlx::query("INSERT INTO settings (name, value) VALUES ('instance_uuid', $1) ON CONFLICT (name) DO NOTHING")
                 .bind(&fresh)
                 .execute(pool)

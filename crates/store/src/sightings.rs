@@ -9,7 +9,7 @@
 //! see only the sightings they reported. Site admins see everything.
 
 use crate::sql::{Sql, bind_all};
-use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool, with_tx};
+use crate::{Key, Result, Store, StoreError, conflict_on_unique, with_pool, with_tx, with_writer};
 use kizuna_model::access::Viewer;
 use kizuna_model::attribute_types::is_composite;
 use kizuna_model::{
@@ -255,7 +255,7 @@ impl Store {
 
     /// Removes one sighting for good (sightings are never soft-deleted).
     pub async fn delete_sighting(&self, id: i64) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query("DELETE FROM sightings WHERE id = $1")
                 .bind(id)
                 .execute(pool)

@@ -2,7 +2,7 @@
 
 use crate::rows::{AttachedTagRow, TAG_COLUMNS, TagRow};
 use crate::sql::{Sql, bind_all};
-use crate::{Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx};
+use crate::{Result, Store, StoreError, Tx, conflict_on_unique, with_pool, with_tx, with_writer};
 use kizuna_model::access::Viewer;
 use kizuna_model::{AttachedTag, Tag};
 use sqlx::AssertSqlSafe;
@@ -246,7 +246,7 @@ impl Store {
     }
 
     pub async fn update_tag(&self, tag: &Tag) -> Result<Tag> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query(
                 "UPDATE tags SET name = $1, colour = $2, exportable = $3, org_id = $4, \
                  user_id = $5, hide_tag = $6, numerical_value = $7, is_galaxy = $8, \
@@ -276,7 +276,7 @@ impl Store {
 
     /// Deletes a tag and every attachment of it.
     pub async fn delete_tag(&self, id: i64) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query("DELETE FROM tags WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
         });
         if affected == 0 {

@@ -3,7 +3,7 @@
 //! changes (`events.local_change_us`, TAXII's `date_added`).
 
 use crate::sql::bind_all;
-use crate::{Dialect, Result, Store, StoreError, conflict_on_unique, with_pool};
+use crate::{Dialect, Result, Store, StoreError, conflict_on_unique, with_pool, with_writer};
 use kizuna_model::access::Viewer;
 use kizuna_model::query::AttributeCriteria;
 use sqlx::AssertSqlSafe;
@@ -173,7 +173,7 @@ impl Store {
             "INSERT INTO taxii_collections ({COLLECTION_COLUMNS}) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         );
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             sqlx::query(AssertSqlSafe(text.as_str()))
                 .bind(&collection.id)
                 .bind(&collection.title)
@@ -196,7 +196,7 @@ impl Store {
 
     /// Writes every field of an existing collection (named by `collection.id`).
     pub async fn update_taxii_collection(&self, collection: &TaxiiCollection) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query(
                 "UPDATE taxii_collections SET title = $1, description = $2, alias = $3, \
                  writable = $4, filter = $5, read_orgs = $6, write_orgs = $7, distribution = $8, \
@@ -225,7 +225,7 @@ impl Store {
     }
 
     pub async fn delete_taxii_collection(&self, id: &str) -> Result<()> {
-        let affected = with_pool!(self, pool => {
+        let affected = with_writer!(self, pool => {
             sqlx::query("DELETE FROM taxii_collections WHERE id = $1")
                 .bind(id)
                 .execute(pool)
@@ -267,7 +267,7 @@ impl Store {
     /// Stores a status resource and forgets those older than the retention period.
     pub async fn insert_taxii_status(&self, status: &TaxiiStatus) -> Result<()> {
         let oldest = status.created_at - TAXII_STATUS_RETENTION_SECONDS;
-        with_pool!(self, pool => {
+        with_writer!(self, pool => {
             sqlx::query("DELETE FROM taxii_statuses WHERE created_at < $1")
                 .bind(oldest)
                 .execute(pool)

@@ -2,7 +2,7 @@
 //! only as the argon2id PHC string the caller computed.
 
 use crate::rows::{AuthKeyRow, RoleRow, UserRow};
-use crate::{Result, Store, StoreError, conflict_on_unique, with_pool};
+use crate::{Result, Store, StoreError, conflict_on_unique, with_pool, with_writer};
 use kizuna_model::{AuthKey, Organisation, Role, User};
 use sqlx::AssertSqlSafe;
 
@@ -123,7 +123,7 @@ impl Store {
              last_pw_change = $16, date_modified = $17, password = COALESCE($18, password) \
              WHERE id = $19 RETURNING {USER_COLUMNS}"
         );
-        let row: Option<UserRow> = with_pool!(self, pool => {
+        let row: Option<UserRow> = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&user.email)
                 .bind(user.org_id)
@@ -157,7 +157,7 @@ impl Store {
             "UPDATE users SET disabled = $1, date_modified = $2 WHERE id = $3 \
              RETURNING {USER_COLUMNS}"
         );
-        let row: Option<UserRow> = with_pool!(self, pool => {
+        let row: Option<UserRow> = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(disabled)
                 .bind(now)
@@ -246,7 +246,7 @@ impl Store {
     }
 
     pub async fn delete_auth_key(&self, id: i64) -> Result<()> {
-        let deleted = with_pool!(self, pool => {
+        let deleted = with_writer!(self, pool => {
             sqlx::query("DELETE FROM auth_keys WHERE id = $1").bind(id).execute(pool).await?.rows_affected()
         });
         if deleted == 0 {
@@ -262,7 +262,7 @@ impl Store {
             "UPDATE auth_keys SET comment = $1, expiration = $2, read_only = $3, \
              allowed_ips = $4 WHERE id = $5 RETURNING {AUTH_KEY_COLUMNS}"
         );
-        let row: Option<AuthKeyRow> = with_pool!(self, pool => {
+        let row: Option<AuthKeyRow> = with_writer!(self, pool => {
             sqlx::query_as(AssertSqlSafe(sql.as_str()))
                 .bind(&key.comment)
                 .bind(key.expiration)
