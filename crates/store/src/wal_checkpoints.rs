@@ -3,9 +3,11 @@
 //! `wal_autocheckpoint`. Left to that commit, the copy and its two fsyncs land on one request
 //! in twenty: in a POST of 100 TAXII envelopes of 1,000 indicators, five commits took 90–125 ms
 //! instead of ~8 ms, 8 % of the whole run, while the second core was idle. Done here, the copy
-//! runs while the writer goes on with its next request, and the log is usually fully copied when
-//! the next write begins, so SQLite restarts it from the top and it stays small.
-//! `wal_autocheckpoint` stays set as the backstop for a log this task does not keep up with.
+//! runs while the writer goes on with its next request. When writes pause, the log is fully
+//! copied before the next one begins, and SQLite restarts it from the top. Under a steady
+//! stream of large commits the copy rarely finishes inside the gap between two (its fsyncs take
+//! longer), so the log still reaches `wal_autocheckpoint` and the committing writer checkpoints,
+//! but only the few frames not copied yet: those commits took 35–70 ms instead of 90–125.
 
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePoolOptions};
 use std::time::Duration;
