@@ -217,10 +217,9 @@ fn sift_columns(
     // Where the next column to look at may start: the columns before it are done.
     let mut done: usize = 0;
     let (mut after_bad, mut after_dots) = (Successors::default(), Successors::default());
-    // Each chunk's stops, computed once: as the next chunk's, then as this one's.
-    let mut here_stops = stops(chunks, 0, length);
+    // The previous chunk's 8-byte groups without a stop.
+    let mut previous_empty = 0;
     for (index, bits) in chunks.iter().enumerate() {
-        let next_stops = stops(chunks, index + 1, length);
         let base = index * 64;
         // A column whose only byte besides digits is one dot (a time, a duration) has no
         // IoC shape: its dot is not worth a look. Any other dot has a neighbour among the
@@ -229,18 +228,25 @@ fn sift_columns(
         let bad = non_digits & !bits.separators;
         let dots_in_company =
             bits.dots & after_bad.of(bad, non_digits) | after_dots.of(bits.dots, non_digits) & bad;
-        let mut interesting =
-            bits.colons | dots_in_company | long_run_starts(here_stops, next_stops);
-        here_stops = next_stops;
+        let marks_here = bits.colons | dots_in_company;
+        let empty = empty_groups(bits.separators, length.saturating_sub(base));
+        let mut interesting = marks_here | long_run_ends(empty, previous_empty);
+        previous_empty = empty;
         interesting &= bits_from(done.saturating_sub(base));
         while interesting != 0 {
             let offset = interesting.trailing_zeros() as usize;
             let position = base + offset;
+            let start = previous_separator(chunks, position).map_or(0, |end| end + 1);
+            let end = next_separator(chunks, position).unwrap_or(length);
+            if end - start < SHORTEST_UNMARKED && marks_here & (1 << offset) == 0 {
+                // Reached at empty groups of a column too short for a long run: its marks,
+                // if any, are later bits.
+                interesting &= interesting - 1;
+                continue;
+            }
             // No separator lies between the column's start and `position`: those before
             // it are those before the column.
             let column = separators_before + count(bits.separators & !bits_from(offset));
-            let start = previous_separator(chunks, position).map_or(0, |end| end + 1);
-            let end = next_separator(chunks, position).unwrap_or(length);
             // Reached at a long run or at the neighbour of a dot: the column's marks may
             // lie anywhere in it.
             let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, start, end);
@@ -293,44 +299,22 @@ fn count(mask: u64) -> usize {
     mask.count_ones() as usize
 }
 
-/// Bits of a chunk where a run of [`SHORTEST_UNMARKED`] bytes without a separator, inside
-/// the line, starts; from the [`stops`] of the chunk (`here`) and of the next one.
+/// Bit 7 of each aligned 8-byte group of a chunk without a separator that lies inside the
+/// line (`remaining` bytes of it from the chunk's start on).
 #[inline(always)]
-fn long_run_starts(here: u64, next: u64) -> u64 {
-    // Such a run holds an aligned 16-byte block without a stop, one of the four here or the
-    // first of the next chunk (for a run starting after byte 48): in most chunks of a Zeek
-    // line every such block holds a separator.
-    const LANE_LOWS: u64 = 0x0001_0001_0001_0001;
-    const LANE_HIGHS: u64 = 0x8000_8000_8000_8000;
-    let empty_lane = here.wrapping_sub(LANE_LOWS) & !here & LANE_HIGHS != 0;
-    if !empty_lane && next & 0xffff != 0 {
-        return 0;
-    }
-    let (here, next) = (!here, !next);
-    // Finer: such a run covers three whole aligned bytes of bits in a row, the first of
-    // them here or the first of the next chunk.
-    let full_bytes = |bits: u64| u128::from(zero_bytes(!bits));
-    let full = full_bytes(here) | full_bytes(next) << 64;
-    if full & full >> 8 & full >> 16 & ((1 << 72) - 1) == 0 {
-        return 0;
-    }
-    // Each step doubles the length of the runs the bits stand for, from 1 to 32.
-    const _: () = assert!(SHORTEST_UNMARKED == 32);
-    let mut runs = u128::from(here) | u128::from(next) << 64;
-    for shift in [1, 2, 4, 8, 16] {
-        runs &= runs >> shift;
-    }
-    runs as u64
+fn empty_groups(separators: u64, remaining: usize) -> u64 {
+    zero_bytes(separators | bits_from(remaining))
 }
 
-/// The bytes of chunk `index` a run without a separator cannot cover: separators, and
-/// those from the end of the line on.
+/// The last byte of each third empty 8-byte group in a row of a line, in a chunk with
+/// these [`empty_groups`] after a chunk with `previous` (0 for the first chunk). A column
+/// of [`SHORTEST_UNMARKED`] bytes or more (a run without a separator) covers three
+/// aligned groups; the column around them is measured from its separators once found: in
+/// most chunks of a Zeek line no three groups in a row are empty.
 #[inline(always)]
-fn stops(chunks: &[ChunkBits], index: usize, length: usize) -> u64 {
-    match chunks.get(index) {
-        Some(bits) => bits.separators | bits_from(length.saturating_sub(index * 64)),
-        None => u64::MAX,
-    }
+fn long_run_ends(empty: u64, previous: u64) -> u64 {
+    const _: () = assert!(SHORTEST_UNMARKED >= 31);
+    empty & (empty << 8 | previous >> 56) & (empty << 16 | previous >> 48)
 }
 
 /// The last separator before `position`.
