@@ -639,11 +639,24 @@ impl BlockLines<'_, '_> {
     /// The number of lines; `inside` when compiled for its features ([`Fast::run`]).
     #[inline(always)]
     fn scan(self, inside: Option<Fast>) -> u64 {
+        // One pass over the block: a search per line would pay its set-up each time.
+        match inside {
+            Some(fast) => {
+                let line_ends = ChunkLineEnds::new(fast, self.block);
+                self.scan_lines(line_ends, inside)
+            }
+            None => {
+                let line_ends = LineEnds::new(self.block);
+                self.scan_lines(line_ends, inside)
+            }
+        }
+    }
+
+    #[inline(always)]
+    fn scan_lines(self, mut line_ends: impl Iterator<Item = usize>, inside: Option<Fast>) -> u64 {
         let block = self.block;
         let mut line_no = 0;
         let mut start = 0;
-        // One search over the block: a call per line would pay the search's set-up each time.
-        let mut line_ends = LineEnds::new(block);
         while start < block.len() {
             let end = line_ends.next().unwrap_or(block.len());
             line_no += 1;
@@ -705,6 +718,71 @@ impl Iterator for LineEnds<'_> {
             LineEnds::Avx2(ends) => ends.next(),
             LineEnds::Any(ends) => ends.next(),
         }
+    }
+}
+
+/// The line ends of a block from the bits of its 64-byte chunks, each chunk compared once:
+/// without a search's set-up and dispatch for each line (Zeek lines are a few chunks long).
+struct ChunkLineEnds<'h> {
+    fast: Fast,
+    chunks: std::slice::ChunksExact<'h, u8>,
+    /// The block's last, partial chunk, until its turn.
+    tail: Option<&'h [u8]>,
+    /// Start of the chunk `ends` belongs to.
+    base: usize,
+    /// The line ends of that chunk not yet returned.
+    ends: u64,
+}
+
+impl<'h> ChunkLineEnds<'h> {
+    fn new(fast: Fast, block: &'h [u8]) -> Self {
+        let chunks = block.chunks_exact(64);
+        let tail = Some(chunks.remainder()).filter(|tail| !tail.is_empty());
+        let mut ends = ChunkLineEnds {
+            fast,
+            chunks,
+            tail,
+            base: 0,
+            ends: 0,
+        };
+        ends.ends = ends.next_chunk().unwrap_or(0);
+        ends
+    }
+
+    /// The line ends of the next chunk, None past the block's end.
+    #[inline(always)]
+    fn next_chunk(&mut self) -> Option<u64> {
+        match self.chunks.next() {
+            Some(chunk) => Some(
+                self.fast
+                    .byte_bits(chunk.try_into().expect("64 bytes"), b'\n'),
+            ),
+            None => self.tail.take().map(|tail| tail_line_ends(self.fast, tail)),
+        }
+    }
+}
+
+/// The line ends of a block's last, partial chunk, padded with bytes that are no line end.
+/// Apart, with nothing of the loop's state behind a reference.
+#[cold]
+fn tail_line_ends(fast: Fast, tail: &[u8]) -> u64 {
+    let mut chunk = [0u8; 64];
+    chunk[..tail.len()].copy_from_slice(tail);
+    fast.byte_bits(&chunk, b'\n')
+}
+
+impl Iterator for ChunkLineEnds<'_> {
+    type Item = usize;
+
+    #[inline(always)]
+    fn next(&mut self) -> Option<usize> {
+        while self.ends == 0 {
+            self.ends = self.next_chunk()?;
+            self.base += 64;
+        }
+        let end = self.base + self.ends.trailing_zeros() as usize;
+        self.ends &= self.ends - 1;
+        Some(end)
     }
 }
 
@@ -864,6 +942,29 @@ mod tests {
         assert_eq!(baseline.1, 4);
         assert!(baseline.2.len() > 60, "{} hits", baseline.2.len());
         assert_eq!(scan(true), baseline);
+    }
+
+    #[test]
+    fn chunk_line_ends_are_memchr_line_ends() {
+        let Some(fast) = Fast::detect() else {
+            return;
+        };
+        for length in 0..300usize {
+            for period in [1, 2, 5, 63, 64, 65, 130, 400] {
+                let block: Vec<u8> = (0..length)
+                    .map(|index| {
+                        if index % period == period - 1 {
+                            b'\n'
+                        } else {
+                            b'a'
+                        }
+                    })
+                    .collect();
+                let expected: Vec<usize> = memchr::memchr_iter(b'\n', &block).collect();
+                let found: Vec<usize> = ChunkLineEnds::new(fast, &block).collect();
+                assert_eq!(found, expected, "{length} {period}");
+            }
+        }
     }
 
     #[test]

@@ -55,6 +55,23 @@ impl Fast {
 /// Work that [`Fast::run`] runs compiled for the features: `run` and whatever it calls
 /// must be `#[inline(always)]` (or generic and small enough) to be compiled into
 /// [`run_v3`] rather than called as baseline x86-64 code.
+impl Fast {
+    /// Bit `i` set when byte `i` of `chunk` is `byte`: inside [`Fast::run`], one AVX2
+    /// comparison per 32 bytes, inline.
+    #[inline(always)]
+    pub(crate) fn byte_bits(self, chunk: &[u8; 64], byte: u8) -> u64 {
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `self` proves the CPU has AVX2 (`Fast::detect`).
+            unsafe { byte_bits_avx2(chunk, byte) }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        super::line_bits::Classifier::new(byte)
+            .classify(chunk)
+            .separators
+    }
+}
+
 pub(crate) trait WithFeatures {
     type Output;
 
