@@ -68,8 +68,9 @@ pub(crate) enum KnownShape {
     /// A dot, no colon, a byte that is neither a digit nor a dot: a domain or no shape;
     /// where its dots are (bit `i` for byte `i`) when it is at most 64 bytes long, else 0.
     Domain(u64),
-    /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape.
-    Hash,
+    /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape; the
+    /// [`hex_prefix`] of its first 16 bytes.
+    Hash(u64),
     /// A colon and no dot: an IPv6 address, a URL (then with a slash) or no shape.
     Colons,
 }
@@ -368,7 +369,7 @@ impl IocIndex {
             KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
             KnownShape::Ipv4(None) => {}
             KnownShape::Domain(dots) => self.match_domain_here(value, dots, None, out),
-            KnownShape::Hash => self.match_unchecked_hash(value, out),
+            KnownShape::Hash(prefix) => self.match_unchecked_hash(value, prefix, out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
             KnownShape::Colons => {
@@ -614,7 +615,7 @@ impl IocIndex {
 
     /// `hex` holds hex digits only.
     fn match_hash(&self, hex: &[u8], out: &mut Vec<Candidate>) {
-        if let Some(id) = self.find_hash(hex, |_| true) {
+        if let Some(id) = self.find_hash(hex, None, |_| true) {
             out.push(Candidate {
                 ioc: IocId(id),
                 host: None,
@@ -626,8 +627,8 @@ impl IocIndex {
     /// digits: only a value that passes the filter is checked, a value that is not hex
     /// matches nothing either way.
     #[inline(always)]
-    fn match_unchecked_hash(&self, value: &[u8], out: &mut Vec<Candidate>) {
-        if let Some(id) = self.find_hash(value, is_hex) {
+    fn match_unchecked_hash(&self, value: &[u8], prefix: u64, out: &mut Vec<Candidate>) {
+        if let Some(id) = self.find_hash(value, Some(prefix), is_hex) {
             out.push(Candidate {
                 ioc: IocId(id),
                 host: None,
@@ -637,14 +638,21 @@ impl IocIndex {
 
     /// The hash IoC `hex` names, when its length is a hash's and `is_valid(hex)` holds.
     /// The filter is probed with the first 16 digits alone (its key is a digest's first
-    /// eight bytes): nearly every value stops there, before the rest is decoded.
+    /// eight bytes, [`hex_prefix`], here when the caller has it): nearly every value stops
+    /// there, before the rest is decoded.
     #[inline(always)]
-    fn find_hash(&self, hex: &[u8], is_valid: impl Fn(&[u8]) -> bool) -> Option<u32> {
+    fn find_hash(
+        &self,
+        hex: &[u8],
+        prefix: Option<u64>,
+        is_valid: impl Fn(&[u8]) -> bool,
+    ) -> Option<u32> {
         #[inline(always)]
         fn probe<const N: usize>(
             table: &FlatMap<[u8; N]>,
             filter: &BitFilter,
             hex: &[u8],
+            prefix: Option<u64>,
             is_valid: impl Fn(&[u8]) -> bool,
         ) -> Option<u32>
         where
@@ -653,7 +661,7 @@ impl IocIndex {
             if table.is_empty() {
                 return None;
             }
-            let prefix = hex_prefix(hex);
+            let prefix = prefix.unwrap_or_else(|| hex_prefix(hex));
             if !filter.contains(finish(prefix)) || !is_valid(hex) {
                 return None;
             }
@@ -661,9 +669,9 @@ impl IocIndex {
         }
         let filter = &self.lookup.hash_filter;
         match hex.len() {
-            32 => probe(&self.lookup.md5, filter, hex, is_valid),
-            40 => probe(&self.lookup.sha1, filter, hex, is_valid),
-            64 => probe(&self.lookup.sha256, filter, hex, is_valid),
+            32 => probe(&self.lookup.md5, filter, hex, prefix, is_valid),
+            40 => probe(&self.lookup.sha1, filter, hex, prefix, is_valid),
+            64 => probe(&self.lookup.sha256, filter, hex, prefix, is_valid),
             _ => None,
         }
     }
@@ -838,7 +846,7 @@ fn is_hex(bytes: &[u8]) -> bool {
 /// word: the filter's key for nearly every hash-length value, most of which stop there.
 /// Bytes that are not hex digits give some key (the caller checks them after the filter).
 #[inline(always)]
-fn hex_prefix(hex: &[u8]) -> u64 {
+pub(crate) fn hex_prefix(hex: &[u8]) -> u64 {
     fn four_bytes(word: u64) -> u64 {
         const LOW_NIBBLES: u64 = u64::from_ne_bytes([0x0f; 8]);
         const ONES: u64 = u64::from_ne_bytes([1; 8]);

@@ -207,6 +207,12 @@ pub(crate) trait Classify {
     fn byte_bits(&self, chunk: &[u8; 64], byte: u8) -> u64 {
         byte_bits(chunk, byte)
     }
+
+    /// [`hex_prefix`](crate::hunt::index::hex_prefix) of a value of 16 bytes or more.
+    #[inline(always)]
+    fn hex_prefix(&self, hex: &[u8]) -> u64 {
+        crate::hunt::index::hex_prefix(hex)
+    }
 }
 
 /// The classifier of baseline x86-64 code.

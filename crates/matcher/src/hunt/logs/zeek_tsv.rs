@@ -411,7 +411,8 @@ impl SpanMarks {
         match (self.dots, self.colons, self.others) {
             (DotCount::None, true, _) => Some(KnownShape::Colons),
             (_, true, _) => None,
-            (DotCount::None, false, _) => Some(KnownShape::Hash),
+            // The rule lets such a value through at a hash's length only (32 bytes or more).
+            (DotCount::None, false, _) => Some(KnownShape::Hash(classifier.hex_prefix(value))),
             (_, false, true) => Some(KnownShape::Domain(self.dot_bits)),
             (DotCount::Three, false, false) if self.dot_bits != 0 => Some(KnownShape::Ipv4(
                 classifier.ipv4_at_dots(value, self.dot_bits),
