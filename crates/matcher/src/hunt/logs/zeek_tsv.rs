@@ -196,8 +196,9 @@ const SHORTEST_UNMARKED: usize = 32;
 /// Cuts `line` at every `separator` (one byte, neither a dot, a colon nor a digit) and
 /// keeps in `kept`, in column order, the columns that may hold an IoC: those with a dot or
 /// a colon (every IoC shape but a hash has one), except those whose only byte besides
-/// digits is one dot, and those of [`SHORTEST_UNMARKED`] bytes or more. Returns the number
-/// of columns. `chunks` is scratch space.
+/// digits is one dot, and those of [`SHORTEST_UNMARKED`] bytes or more that are containers
+/// (by `containers`, whose elements may be hashes) or of a hash's length. Returns the
+/// number of columns. `chunks` is scratch space.
 ///
 /// Driven by the marks and the long runs without a separator, not by the separators: the
 /// bits of the whole line are computed first ([`line_bits`]), then only the columns around
@@ -209,6 +210,7 @@ fn sift_columns(
     classifier: &impl Classify,
     chunks: &mut Vec<ChunkBits>,
     kept: &mut Vec<SiftedColumn>,
+    containers: &[bool],
 ) -> usize {
     line_bits_with(classifier, line, chunks);
     let chunks = &chunks[..];
@@ -250,12 +252,18 @@ fn sift_columns(
             // Reached at a long run or at the neighbour of a dot: the column's marks may
             // lie anywhere in it.
             let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, start, end);
-            kept.push(SiftedColumn {
-                column,
-                start,
-                end,
-                marked,
-            });
+            // Without a mark, a value has a possible shape at a hash's length only.
+            if marked
+                || matches!(end - start, 32 | 40 | 64)
+                || containers.get(column) == Some(&true)
+            {
+                kept.push(SiftedColumn {
+                    column,
+                    start,
+                    end,
+                    marked,
+                });
+            }
             done = end + 1;
             interesting &= bits_from(done.saturating_sub(base));
         }
@@ -754,7 +762,13 @@ impl ZeekTsvParser {
             [byte] => Some(byte),
             _ => None,
         };
-        let columns = sift_columns(bytes, classifier, &mut this.chunks, &mut sifted);
+        let columns = sift_columns(
+            bytes,
+            classifier,
+            &mut this.chunks,
+            &mut sifted,
+            &this.containers,
+        );
         let outcome = if columns == this.fields.len() {
             for kept in &sifted {
                 this.sifted_column(line, kept, set_separator, classifier, sink);
@@ -1098,7 +1112,7 @@ mod tests {
             let marked = value.iter().any(|&byte| matches!(byte, b'.' | b':'));
             let non_digits = value.iter().filter(|byte| !byte.is_ascii_digit()).count();
             let lone_dot = !value.contains(&b':') && non_digits == 1;
-            if marked && !lone_dot || value.len() >= 32 {
+            if marked && !lone_dot || matches!(value.len(), 32 | 40 | 64) {
                 kept.push(super::SiftedColumn {
                     column,
                     start,
@@ -1115,7 +1129,7 @@ mod tests {
     fn sifted(line: &[u8], separator: u8) -> (usize, Vec<super::SiftedColumn>) {
         let mut kept = Vec::new();
         let classifier = super::Classifier::new(separator);
-        let columns = super::sift_columns(line, &classifier, &mut Vec::new(), &mut kept);
+        let columns = super::sift_columns(line, &classifier, &mut Vec::new(), &mut kept, &[]);
         (columns, kept)
     }
 
