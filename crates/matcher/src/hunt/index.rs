@@ -71,8 +71,9 @@ pub(crate) enum KnownShape {
     /// 32, 40 or 64 bytes without a dot or a colon: a hash or no shape; the
     /// [`hex_prefix`] of its first 16 bytes.
     Hash(u64),
-    /// A colon and no dot: an IPv6 address, a URL (then with a slash) or no shape.
-    Colons,
+    /// A colon and no dot: an IPv6 address, a URL (then with a slash) or no shape; whether
+    /// it holds a slash, when the caller knows.
+    Colons(Option<bool>),
 }
 
 /// An IoC a value matched, before its validity window is checked against the line's time.
@@ -372,8 +373,8 @@ impl IocIndex {
             KnownShape::Hash(prefix) => self.match_unchecked_hash(value, prefix, out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
-            KnownShape::Colons => {
-                if memchr::memchr(b'/', value).is_some() {
+            KnownShape::Colons(slash) => {
+                if slash.unwrap_or_else(|| memchr::memchr(b'/', value).is_some()) {
                     if let Ok(text) = std::str::from_utf8(value) {
                         self.match_plain(text, out);
                     }

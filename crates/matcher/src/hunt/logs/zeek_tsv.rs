@@ -413,11 +413,20 @@ impl SpanMarks {
 
     /// The one shape (or pair: colons) a value the rule lets through can still have; None
     /// when it may have several (a colon and a dot: URL or IPv6 with an IPv4 tail) or when
-    /// it is left to the general rule (digits and dots of a hash's length).
+    /// it is left to the general rule (digits and dots of a hash's length). `value` lies at
+    /// `start` of `line`.
     #[inline(always)]
-    fn known_shape(&self, value: &[u8], classifier: &impl Classify) -> Option<KnownShape> {
+    fn known_shape(
+        &self,
+        (line, start, value): (&[u8], usize, &[u8]),
+        classifier: &impl Classify,
+    ) -> Option<KnownShape> {
         match (self.dots, self.colons, self.others) {
-            (DotCount::None, true, _) => Some(KnownShape::Colons),
+            // A slash found with one comparison of the 64 bytes ending with the value, not
+            // a search called for each value.
+            (DotCount::None, true, _) => Some(KnownShape::Colons((self.length <= 64).then(|| {
+                span_byte_bits_with(classifier, line, start, start + self.length, b'/') != 0
+            }))),
             (_, true, _) => None,
             // The rule lets such a value through at a hash's length only (32 bytes or more).
             (DotCount::None, false, _) => Some(KnownShape::Hash(classifier.hex_prefix(value))),
@@ -893,7 +902,7 @@ impl ZeekTsvParser {
         {
             return;
         }
-        match marks.known_shape(value, classifier) {
+        match marks.known_shape((line.bytes, start, value), classifier) {
             Some(shape) => sink.known(field, ShapedValue::new(line, start, end), shape),
             None => {
                 if let Some(text) = line.text(start, end) {
@@ -1393,7 +1402,7 @@ mod tests {
 
     /// IoCs the values of the shape test below may match: one of each kind, a CIDR that
     /// holds every IPv4 address, and the hashes and names of [`COLUMN_VALUES`].
-    const SHAPE_IOCS: [&str; 11] = [
+    const SHAPE_IOCS: [&str; 13] = [
         "1.2.3.4",
         "0.0.0.0/0",
         "evil.com",
@@ -1405,10 +1414,14 @@ mod tests {
         "http://evil.com/x",
         "a-b_c.d0",
         "2001:db8:1::/48",
+        // URLs without a dot: values with colons, their slash found from the line's bytes
+        // (within 64 bytes) or searched for.
+        "http://localhost/x",
+        "http://localhost/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
     ];
 
     /// More values around the shapes a column's bits tell apart.
-    const SHAPE_VALUES: [&str; 25] = [
+    const SHAPE_VALUES: [&str; 28] = [
         "x.evil.com",
         "EVIL.COM.",
         "evil.com..",
@@ -1435,6 +1448,9 @@ mod tests {
         "evil.com:80",
         "http://[2001:db8::1]:80/",
         "ab:cd/ef",
+        "http://localhost/x",
+        "HTTP://LOCALHOST/x",
+        "http://localhost/yyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyyy",
     ];
 
     fn column_value() -> impl proptest::strategy::Strategy<Value = String> {
