@@ -185,7 +185,8 @@ struct SiftedColumn {
     column: usize,
     start: usize,
     end: usize,
-    /// Whether it holds a dot or a colon.
+    /// Whether it holds a dot or a colon; for a container (`sift_columns`'s `containers`)
+    /// reached at a long run, false (its elements' marks are read apart).
     marked: bool,
 }
 
@@ -251,7 +252,8 @@ fn sift_columns(
             let column = separators_before + count(bits.separators & !bits_from(offset));
             // Reached at a long run or at the neighbour of a dot: the column's marks may
             // lie anywhere in it.
-            let marked = bits.marks() & (1 << offset) != 0 || any_mark(chunks, start, end);
+            let marked = bits.marks() & (1 << offset) != 0
+                || containers.get(column) != Some(&true) && any_mark(chunks, start, end);
             // Without a mark, a value has a possible shape at a hash's length only.
             if marked
                 || matches!(end - start, 32 | 40 | 64)
