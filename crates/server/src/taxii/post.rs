@@ -477,7 +477,7 @@ async fn route_and_save(
             if !may_modify_event(call, &meta) {
                 fail_uuids(
                     outcomes,
-                    &by_uuid,
+                    by_uuid,
                     std::iter::once(event_uuid.as_str()),
                     "the event exists and you may not modify it",
                 );
@@ -511,7 +511,7 @@ async fn route_and_save(
         if !may_modify_event(call, &existing) {
             fail_uuids(
                 outcomes,
-                &by_uuid,
+                by_uuid,
                 item_uuids.iter().map(String::as_str),
                 "a newer version of an object stored in an event you may not modify",
             );
