@@ -432,12 +432,9 @@ async fn only_new_event(
     let stored = call
         .state
         .store
-        .stored_uuids(&[uuid.to_lowercase()])
+        .event_id_by_uuid(&uuid.to_lowercase())
         .await?;
-    if stored.iter().any(|item| item.kind == StoredKind::Event) {
-        return Ok(None);
-    }
-    Ok(events.pop())
+    Ok(if stored.is_some() { None } else { events.pop() })
 }
 
 /// Looks up every uuid the events name: objects stored in another event go to that event
