@@ -25,8 +25,7 @@
 
 use super::markings::{tag_for_marking, tag_for_marking_id};
 use super::pattern_parse::{
-    PathValue, attributes_from_facts, canonical_path, equality_groups, misp_hash_type,
-    parse_pattern,
+    PathValue, attributes_from_facts, canonical_path, misp_hash_type, pattern_equality_groups,
 };
 use crate::misp::FieldErrors;
 use crate::misp::build::{BuildContext, SPLIT_AT, in_halves, new_attribute};
@@ -691,10 +690,7 @@ impl<'b, 'a> Importer<'b, 'a> {
             };
         }
 
-        let groups = match parse_pattern(pattern)
-            .map_err(|error| format!("invalid pattern: {error}"))
-            .and_then(|expression| equality_groups(&expression))
-        {
+        let groups = match pattern_equality_groups(pattern) {
             Ok(groups) => groups,
             Err(reason) => {
                 rejected.push(Rejection::new(object.location(), pattern, reason));
