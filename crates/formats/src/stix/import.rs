@@ -150,6 +150,22 @@ fn object_position(location: &str) -> Option<usize> {
 // The bundle
 // ---------------------------------------------------------------------------------------
 
+/// The conversion's lookups are never iterated, so their hasher decides no order.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
+
+/// The property `key` of a STIX object. Objects have a dozen properties or so, and finding
+/// one by comparing names costs a fraction of hashing the name (serde_json's maps hash with
+/// SipHash); a conversion asks for twenty properties per object.
+fn property<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    const SCANNED_UP_TO: usize = 32;
+    if map.len() > SCANNED_UP_TO {
+        return map.get(key);
+    }
+    map.iter()
+        .find_map(|(name, value)| (name.as_str() == key).then_some(value))
+}
+
 struct StixObject<'a> {
     /// Position in the input's `objects` list.
     index: usize,
@@ -163,12 +179,16 @@ impl<'a> StixObject<'a> {
         format!("objects[{}] {}", self.index, self.id)
     }
 
+    fn get(&self, key: &str) -> Option<&'a Value> {
+        property(self.map, key)
+    }
+
     fn text(&self, key: &str) -> Option<&'a str> {
-        self.map.get(key).and_then(Value::as_str)
+        self.get(key).and_then(Value::as_str)
     }
 
     fn strings(&self, key: &str) -> Vec<&'a str> {
-        string_list(self.map.get(key))
+        string_list(self.get(key))
     }
 
     fn labels(&self) -> Vec<&'a str> {
@@ -228,7 +248,7 @@ fn uuid_of(id: &str) -> Option<String> {
 struct Bundle<'a> {
     /// The latest version of every object, in input order.
     objects: Vec<StixObject<'a>>,
-    by_id: HashMap<&'a str, usize>,
+    by_id: FastMap<&'a str, usize>,
     bundle_id: Option<&'a str>,
 }
 
@@ -273,13 +293,13 @@ impl<'a> Bundle<'a> {
         };
         let mut bundle = Bundle {
             objects: Vec::new(),
-            by_id: HashMap::new(),
+            by_id: FastMap::with_capacity_and_hasher(items.len(), Default::default()),
             bundle_id,
         };
         for (index, item) in items.into_iter().enumerate() {
             let parsed = item.as_object().and_then(|map| {
-                let kind = map.get("type")?.as_str()?;
-                let id = map.get("id")?.as_str()?;
+                let kind = property(map, "type")?.as_str()?;
+                let id = property(map, "id")?.as_str()?;
                 Some(StixObject {
                     index,
                     id,
@@ -544,7 +564,7 @@ impl<'b, 'a> Importer<'b, 'a> {
     /// Tags of the marking definitions an object refers to.
     fn marking_tags(&self, map: &Map<String, Value>) -> Vec<String> {
         let mut tags = Vec::new();
-        for reference in string_list(map.get("object_marking_refs")) {
+        for reference in string_list(property(map, "object_marking_refs")) {
             let tag = match self.bundle.get(reference) {
                 Some(definition) => tag_for_marking(&Value::Object(definition.map.clone())),
                 None => tag_for_marking_id(reference).map(str::to_string),
@@ -787,7 +807,7 @@ impl<'b, 'a> Importer<'b, 'a> {
         object: &StixObject<'a>,
         rejected: &mut Vec<Rejection>,
     ) -> Contribution {
-        let embedded = object.map.get("objects").and_then(Value::as_object);
+        let embedded = object.get("objects").and_then(Value::as_object);
         let scope = match embedded {
             Some(objects) => Scope::Embedded(objects),
             None => Scope::Bundle(self.bundle),
@@ -1046,7 +1066,7 @@ impl<'b, 'a> Importer<'b, 'a> {
             object
                 .text("x_misp_type")
                 .or_else(|| object.misp_label("type")),
-            object.map.get("x_misp_value").and_then(scalar_text),
+            object.get("x_misp_value").and_then(scalar_text),
         ) else {
             rejected.push(Rejection::new(
                 object.location(),
@@ -1066,7 +1086,7 @@ impl<'b, 'a> Importer<'b, 'a> {
                 .map(str::to_string)
                 .or_else(|| self.misp_category(object)),
             to_ids: object.misp_label("to_ids") == Some("True")
-                || object.map.get("x_misp_to_ids").and_then(Value::as_bool) == Some(true),
+                || object.get("x_misp_to_ids").and_then(Value::as_bool) == Some(true),
             comment: object.text("x_misp_comment").unwrap_or("").to_string(),
             data: object.text("x_misp_data").map(str::to_string),
             timestamp: object.modified_seconds(),
@@ -1336,7 +1356,7 @@ impl<'b, 'a> Importer<'b, 'a> {
             .filter(|index| !held.contains(index) && !contributions[*index].is_empty())
             .collect();
 
-        let mut member_count: HashMap<usize, usize> = HashMap::new();
+        let mut member_count: FastMap<usize, usize> = FastMap::default();
         for index in memberships.iter().flatten().chain(unheld.iter()) {
             *member_count.entry(*index).or_default() += 1;
         }
@@ -2127,16 +2147,12 @@ impl Template {
 // Assembling events
 // ---------------------------------------------------------------------------------------
 
-/// The assembler's lookups are never iterated, so their hasher decides no order.
-type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
-type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
-
 struct Assembler<'i, 'b, 'a> {
     importer: &'i Importer<'b, 'a>,
     /// Emptied as events take them (see `fill`).
     contributions: Vec<Contribution>,
     /// In how many events each object appears (ids of objects in several are derived).
-    member_count: HashMap<usize, usize>,
+    member_count: FastMap<usize, usize>,
     used_uuids: FastSet<String>,
     used_event_uuids: FastSet<String>,
 }
