@@ -112,7 +112,11 @@ pub async fn add_attributes_is_all_or_nothing(store: Store) {
     let last = many.len() - 1;
     many[last].uuid = existing.uuid.clone();
     let result = store.add_attributes(event_id, &many, T0 + 70, true).await;
-    assert!(matches!(result, Err(StoreError::Conflict(_))), "{result:?}");
+    // The clash is found inside a multi-row insert; the error still names the attribute.
+    assert!(
+        matches!(&result, Err(StoreError::Conflict(message)) if message.contains(&existing.uuid)),
+        "{result:?}"
+    );
     assert_eq!(support::count(&store, "attributes").await, 1);
     assert_eq!(support::count(&store, "tags").await, 0);
     assert_eq!(event_state(&store, event_id).await, (T0, true, T0, 1));
@@ -130,6 +134,23 @@ pub async fn add_attributes_is_all_or_nothing(store: Store) {
         assert_eq!(tag_names(&stored.tags), tag_names(&sent.tags));
     }
     assert!(added.windows(2).all(|pair| pair[0].id < pair[1].id));
+    // Each id handed back is the one stored under that attribute's uuid.
+    for stored in [
+        &added[0],
+        &added[31],
+        &added[32],
+        &added[2_047],
+        &added[2_048],
+    ]
+    .into_iter()
+    .chain(added.last())
+    {
+        let read = store
+            .attribute(&uuid_key(&stored.uuid), true)
+            .await
+            .unwrap();
+        assert_eq!(read.id, stored.id, "{}", stored.uuid);
+    }
     assert_eq!(
         event_state(&store, event_id).await,
         (T0 + 80, false, T0, 2_346)
