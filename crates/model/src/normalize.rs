@@ -16,7 +16,7 @@ use std::borrow::Cow;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use crate::attribute_types::{attribute_type, category, is_composite};
-use crate::refang::refang;
+use crate::refang::refang_cow;
 
 pub use crate::attribute_types::default_category;
 
@@ -69,7 +69,7 @@ pub fn normalize_value(type_name: &str, raw: &str) -> Result<NormalizedValue, Va
         )));
     }
     let value: Cow<'_, str> = if REFANGED_TYPES.contains(&type_name) {
-        Cow::Owned(refang(trimmed))
+        refang_cow(trimmed)
     } else {
         Cow::Borrowed(trimmed)
     };
@@ -680,7 +680,10 @@ pub fn format_ipv6(addr: &Ipv6Addr) -> String {
 /// zeros, IPv6 compressed and lower-case).
 fn normalize_ip(type_name: &str, value: &str) -> Result<String, ValueError> {
     match value.parse::<IpAddr>() {
-        Ok(IpAddr::V4(v4)) => Ok(v4.to_string()),
+        // The IPv4 parser takes only the dotted form it would print (no leading zeros, no
+        // blanks), so the text is already canonical; formatting it again cost more than the
+        // rest of an address's checks.
+        Ok(IpAddr::V4(_)) => Ok(value.to_string()),
         Ok(IpAddr::V6(v6)) => Ok(format_ipv6(&v6)),
         Err(_) => Err(invalid(type_name, "an IPv4 or IPv6 address")),
     }
@@ -2046,6 +2049,43 @@ mod tests {
             "email-subject",
             &[("Re: Invoice [#123]", "Re: Invoice [#123]")],
         );
+    }
+
+    #[test]
+    fn an_ipv4_address_that_parses_is_printed_as_written() {
+        let mut texts: Vec<String> = [
+            "0.0.0.0",
+            "255.255.255.255",
+            "1.2.3.4",
+            "01.2.3.4",
+            "1.2.3.04",
+            "1.2.3.00",
+            " 1.2.3.4",
+            "1.2.3.4 ",
+            "1.2.3",
+            "1.2.3.4.5",
+            "+1.2.3.4",
+            "1.2.3.256",
+            "1..3.4",
+            "1.2.3.4/32",
+            "0x1.2.3.4",
+            "١.2.3.4",
+        ]
+        .iter()
+        .map(|text| text.to_string())
+        .collect();
+        for a in [0, 1, 9, 10, 99, 100, 199, 255] {
+            for b in ["0", "00", "7", "07", "42", "042", "255"] {
+                texts.push(format!("{a}.{b}.{a}.{b}"));
+                texts.push(format!("{b}.{a}.{b}.{a}"));
+            }
+        }
+        for text in &texts {
+            if let Ok(IpAddr::V4(address)) = text.parse::<IpAddr>() {
+                assert_eq!(&address.to_string(), text);
+                assert_eq!(normalize_ip("ip-dst", text).unwrap(), *text);
+            }
+        }
     }
 
     #[test]

@@ -279,24 +279,34 @@ pub(crate) fn new_event_split(
             })
             .collect::<Vec<_>>()
     });
-    let mut seen_values: HashSet<(String, String, String, String)> = HashSet::new();
-    for (index, (built, item_errors)) in attributes.into_iter().flatten().enumerate() {
+    let attributes: Vec<(Option<Attribute>, FieldErrors)> =
+        attributes.into_iter().flatten().collect();
+    // A value given twice (same type, category and values) is kept once, the first time.
+    let keep: Vec<bool> = {
+        let mut seen_values: HashSet<(&str, &str, &str, &str), foldhash::fast::RandomState> =
+            HashSet::with_capacity_and_hasher(attributes.len(), Default::default());
+        attributes
+            .iter()
+            .map(|(built, _)| match built {
+                Some(attribute) if !attribute.deleted => seen_values.insert((
+                    &attribute.attr_type,
+                    &attribute.category,
+                    &attribute.value1,
+                    &attribute.value2,
+                )),
+                Some(_) => true,
+                None => false,
+            })
+            .collect()
+    };
+    event.attributes.reserve(attributes.len());
+    for (index, ((built, item_errors), keep)) in attributes.into_iter().zip(keep).enumerate() {
         if !item_errors.is_empty() {
             merge_prefixed(&mut errors, &format!("Attribute.{index}."), item_errors);
         }
-        let Some(attribute) = built else { continue };
-        if !attribute.deleted {
-            let key = (
-                attribute.attr_type.clone(),
-                attribute.category.clone(),
-                attribute.value1.clone(),
-                attribute.value2.clone(),
-            );
-            if !seen_values.insert(key) {
-                continue;
-            }
+        if let Some(attribute) = built.filter(|_| keep) {
+            event.attributes.push(attribute);
         }
-        event.attributes.push(attribute);
     }
 
     for (index, object_input) in input.objects.iter().enumerate() {
@@ -1045,6 +1055,10 @@ fn attached_tags(inputs: &[TagInput], prefix: &str, errors: &mut FieldErrors) ->
 
 fn galaxy_match(name: &str, custom: bool) -> bool {
     const PREFIX: &str = "misp-galaxy:";
+    // Most tags are not galaxy clusters; the prefix holds a colon, so no colon, no cluster.
+    if !name.as_bytes().contains(&b':') {
+        return false;
+    }
     let lower = name.to_ascii_lowercase();
     let stop = |c: char| matches!(c, ':' | '=' | '"');
     let mut from = 0;

@@ -340,7 +340,7 @@ fn any_datetime_micros(text: &str) -> Option<i64> {
 /// the fraction, ~1,900 instructions a timestamp, a sixth of a STIX import of indicators with
 /// their three timestamps each. Any other form, or an invalid value, is left to the general
 /// path, which reads this form the same way.
-fn utc_timestamp_micros(bytes: &[u8]) -> Option<i64> {
+pub fn utc_timestamp_micros(bytes: &[u8]) -> Option<i64> {
     let (&b'Z', bytes) = bytes.split_last()? else {
         return None;
     };

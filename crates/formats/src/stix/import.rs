@@ -27,6 +27,7 @@ use super::markings::{tag_for_marking, tag_for_marking_id};
 use super::pattern_parse::{
     PathValue, attributes_from_facts, canonical_path, misp_hash_type, pattern_equality_groups,
 };
+use super::property;
 use crate::misp::FieldErrors;
 use crate::misp::build::{BuildContext, SPLIT_AT, in_halves, new_attribute};
 use crate::misp::input::{
@@ -153,18 +154,6 @@ fn object_position(location: &str) -> Option<usize> {
 /// The conversion's lookups are never iterated, so their hasher decides no order.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 type FastSet<T> = HashSet<T, foldhash::fast::RandomState>;
-
-/// The property `key` of a STIX object. Objects have a dozen properties or so, and finding
-/// one by comparing names costs a fraction of hashing the name (serde_json's maps hash with
-/// SipHash); a conversion asks for twenty properties per object.
-fn property<'a>(map: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
-    const SCANNED_UP_TO: usize = 32;
-    if map.len() > SCANNED_UP_TO {
-        return map.get(key);
-    }
-    map.iter()
-        .find_map(|(name, value)| (name.as_str() == key).then_some(value))
-}
 
 struct StixObject<'a> {
     /// Position in the input's `objects` list.
@@ -1444,9 +1433,26 @@ fn same_instant(text: &str, micros: Option<i64>) -> bool {
     micros.is_some() && parse_datetime_micros(text) == micros
 }
 
+/// Drops repeated items, keeping the first of each. Lists are short (an object's tags), so
+/// each item is compared with those kept before it rather than hashed.
 fn dedup(items: &mut Vec<String>) {
-    let mut seen = HashSet::new();
-    items.retain(|item| seen.insert(item.clone()));
+    const COMPARED_UP_TO: usize = 16;
+    if items.len() <= 1 {
+        return;
+    }
+    if items.len() > COMPARED_UP_TO {
+        let mut seen = HashSet::new();
+        items.retain(|item| seen.insert(item.clone()));
+        return;
+    }
+    let mut kept = 0;
+    for index in 0..items.len() {
+        if !items[..kept].contains(&items[index]) {
+            items.swap(kept, index);
+            kept += 1;
+        }
+    }
+    items.truncate(kept);
 }
 
 /// misp-stix wraps non-STIX rules in one pair of brackets.

@@ -322,7 +322,17 @@ pub(crate) fn timestamp_text(micros: i64) -> String {
 }
 
 /// A STIX/TAXII timestamp (RFC 3339, any fraction) as microseconds since the epoch.
+/// `YYYY-MM-DDTHH:MM:SS.ffffffZ`
+const MAX_PLAIN_TIMESTAMP_BYTES: usize = 27;
+
 pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
+    // The form nearly every STIX timestamp has, `YYYY-MM-DDTHH:MM:SS[.ffffff]Z` (at most
+    // six fraction digits, so no rounding question), read without the general parser.
+    if text.len() <= MAX_PLAIN_TIMESTAMP_BYTES
+        && let Some(micros) = kizuna_formats::misp::input::utc_timestamp_micros(text.as_bytes())
+    {
+        return Some(micros);
+    }
     let moment =
         time::OffsetDateTime::parse(text.trim(), &time::format_description::well_known::Rfc3339)
             .ok()?;
@@ -332,6 +342,42 @@ pub(crate) fn parse_timestamp(text: &str) -> Option<i64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_read_the_same_with_or_without_the_fast_path() {
+        let general = |text: &str| {
+            let moment = time::OffsetDateTime::parse(
+                text.trim(),
+                &time::format_description::well_known::Rfc3339,
+            )
+            .ok()?;
+            i64::try_from(moment.unix_timestamp_nanos() / 1000).ok()
+        };
+        for text in [
+            "2026-01-05T08:00:50.000Z",
+            "2026-01-05T08:00:50Z",
+            "2026-01-05T08:00:50.1Z",
+            "2026-01-05T08:00:50.123456Z",
+            "2026-01-05T08:00:50.1234567Z",
+            "1969-12-31T23:59:59.5Z",
+            "0000-01-01T00:00:00Z",
+            "9999-12-31T23:59:59.999999Z",
+            "2024-02-29T12:00:00Z",
+            "2023-02-29T12:00:00Z",
+            "2026-13-01T00:00:00Z",
+            "2026-01-05T24:00:00Z",
+            "2026-01-05T23:60:00Z",
+            "2016-12-31T23:59:60Z",
+            "2026-01-05t08:00:50z",
+            "2026-01-05T08:00:50+00:00",
+            "2026-01-05T08:00:50.Z",
+            " 2026-01-05T08:00:50Z ",
+            "2026-01-05 08:00:50Z",
+            "+2026-01-05T08:00:50Z",
+        ] {
+            assert_eq!(parse_timestamp(text), general(text), "{text:?}");
+        }
+    }
 
     #[test]
     fn paths_name_resources_with_or_without_the_trailing_slash() {

@@ -31,6 +31,7 @@ use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, HashMap};
 
 use kizuna_formats::stix::OBSERVABLE_TYPES as SCO_TYPES;
+use kizuna_formats::stix::property;
 
 /// One object of the envelope that passed the checks.
 struct Posted {
@@ -38,6 +39,9 @@ struct Posted {
     /// The uuid part of the id, lower case.
     uuid: String,
 }
+
+/// The envelope positions of the objects posted with each uuid (lower case).
+type UuidPositions<'a> = HashMap<&'a str, Vec<usize>, foldhash::fast::RandomState>;
 
 /// Outcome of each posted object, by position in the envelope.
 struct Outcomes {
@@ -90,15 +94,15 @@ pub async fn add_objects(call: &TaxiiCall, id: &str, body: Body) -> Result<Respo
     let mut good = Vec::with_capacity(objects.len());
     let mut posted: Vec<(usize, Posted)> = Vec::with_capacity(objects.len());
     for (index, object) in objects.into_iter().enumerate() {
-        let id = object
-            .get("id")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        let version = object
-            .get("modified")
-            .or_else(|| object.get("created"))
-            .and_then(Value::as_str)
+        let text = |key: &str| {
+            object
+                .as_object()
+                .and_then(|map| property(map, key))
+                .and_then(Value::as_str)
+        };
+        let id = text("id").unwrap_or_default().to_string();
+        let version = text("modified")
+            .or_else(|| text("created"))
             .unwrap_or_default()
             .to_string();
         outcomes.ids.push((id.clone(), version.clone()));
@@ -195,12 +199,14 @@ fn objects_cut(bytes: &[u8]) -> Option<(usize, usize)> {
             b'"' => {
                 let start = at + 1;
                 at = start;
+                // Most of an envelope is string content: skipped to the next quote or
+                // backslash at once rather than byte by byte.
                 loop {
-                    match *bytes.get(at)? {
-                        b'"' => break,
-                        b'\\' => at += 2,
-                        _ => at += 1,
+                    at += memchr::memchr2(b'"', b'\\', bytes.get(at..)?)?;
+                    if bytes[at] == b'"' {
+                        break;
                     }
+                    at += 2;
                 }
                 key = (depth == 1).then_some((start, at));
             }
@@ -258,7 +264,8 @@ fn check_object(object: &Value) -> Result<String, String> {
     let Some(map) = object.as_object() else {
         return Err("not a STIX object: expected a JSON object".into());
     };
-    let text = |key: &str| map.get(key).and_then(Value::as_str);
+    let get = |key: &str| property(map, key);
+    let text = |key: &str| get(key).and_then(Value::as_str);
     let object_type = text("type").ok_or("the object has no \"type\"")?;
     let type_ok = (3..=250).contains(&object_type.len())
         && object_type
@@ -274,13 +281,13 @@ fn check_object(object: &Value) -> Result<String, String> {
             "id {id:?} does not start with the type {object_type:?}"
         ));
     }
-    match map.get("spec_version") {
+    match get("spec_version") {
         None => {}
         Some(Value::String(version)) if version == "2.1" || version == "2.0" => {}
         Some(other) => return Err(format!("spec_version {other} is not 2.1")),
     }
     let timestamp = |key: &str| -> Result<Option<i64>, String> {
-        match map.get(key) {
+        match get(key) {
             None => Ok(None),
             Some(Value::String(value)) => super::parse_timestamp(value)
                 .map(Some)
@@ -304,7 +311,7 @@ fn check_object(object: &Value) -> Result<String, String> {
         if text("pattern").is_none_or(|pattern| pattern.trim().is_empty()) {
             return Err("an indicator needs a \"pattern\"".into());
         }
-        if map.get("spec_version").is_some() && text("pattern_type").is_none() {
+        if get("spec_version").is_some() && text("pattern_type").is_none() {
             return Err("an indicator needs a \"pattern_type\"".into());
         }
         timestamp("valid_from")?;
@@ -346,14 +353,18 @@ async fn import(
     };
     let imported = bundle_to_event_inputs(&content, &options);
 
-    let mut by_uuid: HashMap<&str, Vec<usize>> = HashMap::new();
+    let mut by_uuid = UuidPositions::with_capacity_and_hasher(posted.len(), Default::default());
     for (index, item) in posted {
         by_uuid.entry(item.uuid.as_str()).or_default().push(*index);
     }
-    let by_id: HashMap<&str, usize> = posted
-        .iter()
-        .map(|(index, item)| (item.id.as_str(), *index))
-        .collect();
+    let by_id: HashMap<&str, usize> = if imported.rejected.is_empty() {
+        HashMap::new()
+    } else {
+        posted
+            .iter()
+            .map(|(index, item)| (item.id.as_str(), *index))
+            .collect()
+    };
     for rejection in &imported.rejected {
         // `objects[12] indicator--…`: the position is in the envelope without the failed
         // objects, the id names the object.
@@ -443,7 +454,7 @@ async fn route_and_save(
     call: &TaxiiCall,
     events: Vec<ParsedEvent>,
     settings: &ImportSettings,
-    by_uuid: &HashMap<&str, Vec<usize>>,
+    by_uuid: &UuidPositions<'_>,
     outcomes: &mut Outcomes,
 ) -> Result<(), TaxiiError> {
     let store = &call.state.store;
@@ -595,7 +606,7 @@ async fn save(
     call: &TaxiiCall,
     event: ParsedEvent,
     settings: &ImportSettings,
-    by_uuid: &HashMap<&str, Vec<usize>>,
+    by_uuid: &UuidPositions<'_>,
     outcomes: &mut Outcomes,
 ) -> Result<(), TaxiiError> {
     let document = &event.input;
@@ -637,7 +648,7 @@ enum Written {
     /// A uuid of the event is stored already; nothing was written.
     Conflict {
         message: String,
-        labels: HashMap<String, Vec<String>>,
+        labels: ItemLabels,
     },
 }
 
@@ -647,7 +658,7 @@ async fn write(
     call: &TaxiiCall,
     event: ParsedEvent,
     settings: &ImportSettings,
-    by_uuid: &HashMap<&str, Vec<usize>>,
+    by_uuid: &UuidPositions<'_>,
     outcomes: &mut Outcomes,
 ) -> Result<Written, TaxiiError> {
     let document = &event.input;
@@ -722,9 +733,9 @@ async fn audit_saved(
 /// A rejection of the import path names an item by its label (`type value`) or the event.
 fn reject(
     rejection: &Rejection,
-    labels: &HashMap<String, Vec<String>>,
+    labels: &ItemLabels,
     event_uuid: &str,
-    by_uuid: &HashMap<&str, Vec<usize>>,
+    by_uuid: &UuidPositions<'_>,
     outcomes: &mut Outcomes,
 ) {
     let uuids: Vec<&str> = match labels.get(&rejection.item) {
@@ -737,7 +748,7 @@ fn reject(
 
 fn fail_uuids<'a>(
     outcomes: &mut Outcomes,
-    by_uuid: &HashMap<&str, Vec<usize>>,
+    by_uuid: &UuidPositions<'_>,
     uuids: impl Iterator<Item = &'a str>,
     message: &str,
 ) {
@@ -750,8 +761,14 @@ fn fail_uuids<'a>(
 
 /// `type value` (the import path's label of an attribute) → attribute uuids, and object
 /// names → object uuids.
-fn item_labels(document: &EventInput) -> HashMap<String, Vec<String>> {
-    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
+/// The uuids of an event's items by the label the import names them with.
+type ItemLabels = HashMap<String, Vec<String>, foldhash::fast::RandomState>;
+
+fn item_labels(document: &EventInput) -> ItemLabels {
+    let mut labels = ItemLabels::with_capacity_and_hasher(
+        document.attributes.len() + document.objects.len(),
+        Default::default(),
+    );
     let mut add = |uuid: &Option<String>, label: String| {
         if let Some(uuid) = uuid {
             // Most labels have nothing to trim: kept as written rather than copied.
@@ -764,14 +781,13 @@ fn item_labels(document: &EventInput) -> HashMap<String, Vec<String>> {
         }
     };
     for attribute in &document.attributes {
-        add(
-            &attribute.uuid,
-            format!(
-                "{} {}",
-                attribute.attr_type.as_deref().unwrap_or_default(),
-                attribute.value.as_deref().unwrap_or_default()
-            ),
-        );
+        let attr_type = attribute.attr_type.as_deref().unwrap_or_default();
+        let value = attribute.value.as_deref().unwrap_or_default();
+        let mut label = String::with_capacity(attr_type.len() + 1 + value.len());
+        label.push_str(attr_type);
+        label.push(' ');
+        label.push_str(value);
+        add(&attribute.uuid, label);
     }
     for object in &document.objects {
         add(&object.uuid, object.name.clone().unwrap_or_default());
