@@ -392,12 +392,40 @@ pub fn utc_timestamp_micros(bytes: &[u8]) -> Option<i64> {
     if hour > 23 || minute > 59 || second > 59 {
         return None;
     }
-    let month = Month::try_from(u8::try_from(month).ok()?).ok()?;
-    let date =
-        Date::from_calendar_date(i32::try_from(year).ok()?, month, u8::try_from(day).ok()?).ok()?;
-    let days = i64::from(date.to_julian_day() - UNIX_EPOCH_JULIAN_DAY);
+    let days = days_since_epoch(year, month, day)?;
     let seconds = days * 86_400 + hour * 3600 + minute * 60 + second;
     Some(seconds * 1_000_000 + micros)
+}
+
+/// Days from 1970-01-01 to a proleptic Gregorian date of years 0–9999, `None` for a month
+/// or day that does not exist; the same as `time`'s `Date` gives, by arithmetic (the
+/// `Date` round trip was most of reading a timestamp).
+fn days_since_epoch(year: i64, month: i64, day: i64) -> Option<i64> {
+    if !(0..=9999).contains(&year) || !(1..=12).contains(&month) || day < 1 {
+        return None;
+    }
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let month_days = match month {
+        2 if leap => 29,
+        2 => 28,
+        4 | 6 | 9 | 11 => 30,
+        _ => 31,
+    };
+    if day > month_days {
+        return None;
+    }
+    // Counted from 1 March of year 0 (shifted so the leap day ends the year), then moved to
+    // the Unix epoch: 719,468 days separate the two.
+    let (year, month) = if month <= 2 {
+        (year - 1, month + 9)
+    } else {
+        (year, month - 3)
+    };
+    let era = year.div_euclid(400);
+    let year_of_era = year.rem_euclid(400);
+    let day_of_year = (153 * month + 2) / 5 + day - 1;
+    let day_of_era = year_of_era * 365 + year_of_era / 4 - year_of_era / 100 + day_of_year;
+    Some(era * 146_097 + day_of_era - 719_468)
 }
 
 /// An event `date`: `YYYY-MM-DD`, the date part of a date-time text, or an epoch number.
@@ -1332,6 +1360,32 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn days_since_epoch_is_what_time_counts() {
+        let years = (0..=3)
+            .chain(1596..=1604)
+            .chain(1890..=2110)
+            .chain(9996..=9999);
+        for year in years {
+            for month in 0..=13 {
+                for day in 0..=32 {
+                    let expected = u8::try_from(month)
+                        .ok()
+                        .and_then(|month| Month::try_from(month).ok())
+                        .and_then(|month| {
+                            Date::from_calendar_date(year as i32, month, day as u8).ok()
+                        })
+                        .map(|date| i64::from(date.to_julian_day() - UNIX_EPOCH_JULIAN_DAY));
+                    assert_eq!(
+                        days_since_epoch(year, month, day),
+                        expected,
+                        "{year}-{month}-{day}"
+                    );
+                }
+            }
+        }
+    }
     use serde_json::json;
 
     #[test]
