@@ -116,19 +116,12 @@ fn insert_attribute_rows(
     object_id: i64,
     ids: &mut Vec<i64>,
 ) -> Result<()> {
-    let object_of = |attribute: &Attribute| {
-        if object_id != 0 {
-            object_id
-        } else {
-            attribute.object_id
-        }
-    };
     for (position, attribute) in rows.iter().enumerate() {
         statement.bind_attribute(
             position * VALUES_PER_ATTRIBUTE,
             attribute,
             event_id,
-            object_of(attribute),
+            row_object_id(object_id, attribute),
         )?;
     }
     // RETURNING promises no order, so each id is matched to its row by uuid; rows come back
@@ -156,8 +149,17 @@ fn insert_attribute_rows(
             }
             ffi::SQLITE_DONE => break,
             _ => {
-                // SAFETY: as above; the reset clears the failed execution before the retry.
-                unsafe { ffi::sqlite3_reset(statement.raw.as_ptr()) };
+                // SAFETY: as above. The code is read before the reset clears it.
+                let (code, in_transaction) = unsafe {
+                    let code = ffi::sqlite3_extended_errcode(db.as_ptr());
+                    ffi::sqlite3_reset(statement.raw.as_ptr());
+                    (code, ffi::sqlite3_get_autocommit(db.as_ptr()) == 0)
+                };
+                // Only a constraint undoes just the statement; after anything else the
+                // transaction may be gone, and rows stepped now would be committed alone.
+                if code & 0xff != ffi::SQLITE_CONSTRAINT || !in_transaction {
+                    return Err(engine_error(db, "inserting attributes"));
+                }
                 ids.truncate(first);
                 return insert_attributes_one_by_one(db, rows, event_id, object_id, ids);
             }
@@ -189,6 +191,15 @@ fn insert_attribute_rows(
     Ok(())
 }
 
+/// The object an attribute row goes to: `object_id` when given (not 0), else its own.
+fn row_object_id(object_id: i64, attribute: &Attribute) -> i64 {
+    if object_id != 0 {
+        object_id
+    } else {
+        attribute.object_id
+    }
+}
+
 /// Inserts `rows` with a single-row statement each; the first that fails is the error.
 fn insert_attributes_one_by_one(
     db: NonNull<ffi::sqlite3>,
@@ -200,12 +211,7 @@ fn insert_attributes_one_by_one(
     let sql = attribute_insert_sql(1);
     let statement = Statement::prepare_sql(db, &sql, 0, "preparing the attribute insert")?;
     for attribute in rows {
-        let object = if object_id != 0 {
-            object_id
-        } else {
-            attribute.object_id
-        };
-        statement.bind_attribute(0, attribute, event_id, object)?;
+        statement.bind_attribute(0, attribute, event_id, row_object_id(object_id, attribute))?;
         // SAFETY: `statement` is a live statement of `db`, which this task holds exclusively.
         // The first step inserts the row and returns its id; the second ends the statement.
         let id = unsafe {
