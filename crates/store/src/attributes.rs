@@ -85,12 +85,25 @@ macro_rules! bind_rows {
     }};
 }
 
-fn duplicate_uuid(chunk: &[Attribute]) -> String {
-    match chunk.first() {
-        Some(first) if chunk.len() == 1 => {
-            format!("An attribute with uuid {} already exists.", first.uuid)
-        }
-        _ => "An attribute with one of these uuids already exists.".to_string(),
+/// The conflict message of a failed insert of `chunk`: the attribute PostgreSQL names in the
+/// violation's detail (`Key (uuid)=(…) already exists.`), as SQLite's path names it too.
+fn duplicate_uuid(error: &sqlx::Error, chunk: &[Attribute]) -> String {
+    let detail = match error {
+        sqlx::Error::Database(db_error) => db_error
+            .try_downcast_ref::<sqlx::postgres::PgDatabaseError>()
+            .and_then(|pg_error| pg_error.detail()),
+        _ => None,
+    };
+    let named = match (detail, chunk) {
+        (_, [only]) => Some(only),
+        (Some(detail), _) => chunk
+            .iter()
+            .find(|attribute| detail.contains(attribute.uuid.as_str())),
+        (None, _) => None,
+    };
+    match named {
+        Some(attribute) => format!("An attribute with uuid {} already exists.", attribute.uuid),
+        None => "An attribute with one of these uuids already exists.".to_string(),
     }
 }
 
@@ -122,7 +135,10 @@ async fn insert_attributes_postgres(
             );
             query.execute(&mut *conn).await.map(|_| Vec::new())
         }
-        .map_err(|e| conflict_on_unique(e, duplicate_uuid(chunk)))?;
+        .map_err(|error| {
+            let message = duplicate_uuid(&error, chunk);
+            conflict_on_unique(error, message)
+        })?;
         if needs_ids {
             let by_uuid: HashMap<String, i64> =
                 returned.into_iter().map(|(id, uuid)| (uuid, id)).collect();
