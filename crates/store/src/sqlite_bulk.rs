@@ -69,15 +69,19 @@ pub(crate) async fn insert_attributes(
 
 /// Statements of one shape for a number of rows, prepared when first needed: most calls
 /// want the full size and at most one shorter tail.
-struct SizedStatements<'d> {
+struct SizedStatements {
     db: NonNull<ffi::sqlite3>,
     sql_for_rows: fn(usize) -> CString,
-    doing: &'d str,
+    doing: &'static str,
     prepared: Vec<(usize, Statement)>,
 }
 
-impl<'d> SizedStatements<'d> {
-    fn new(db: NonNull<ffi::sqlite3>, sql_for_rows: fn(usize) -> CString, doing: &'d str) -> Self {
+impl SizedStatements {
+    fn new(
+        db: NonNull<ffi::sqlite3>,
+        sql_for_rows: fn(usize) -> CString,
+        doing: &'static str,
+    ) -> Self {
         Self {
             db,
             sql_for_rows,
