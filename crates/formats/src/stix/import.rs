@@ -438,6 +438,9 @@ fn validation_context() -> BuildContext {
 }
 
 /// Checks a seed the way `/events/add` will: MISP JSON through the API's parser and builder.
+/// The uuid a candidate attribute is checked with; the attribute written gets its own.
+const VALIDATION_UUID: &str = "00000000-0000-0000-0000-000000000000";
+
 fn validate(seed: Seed) -> Result<Candidate, String> {
     let Some(definition) = attribute_type(&seed.attr_type) else {
         return Err(format!("{} is not a MISP attribute type", seed.attr_type));
@@ -463,6 +466,9 @@ fn validate(seed: Seed) -> Result<Candidate, String> {
         last_seen: micros("last_seen", &seed.last_seen),
         valid_until: micros("valid_until", &seed.valid_until),
         data: trimmed_text(&seed.data),
+        // Only the built type and values are kept: without a uuid the build would draw a
+        // random one (a getrandom system call per attribute) to throw it away.
+        uuid: Some(VALIDATION_UUID.to_string()),
         ..AttributeInput::default()
     };
     if !errors.is_empty() {
