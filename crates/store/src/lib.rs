@@ -32,6 +32,7 @@ mod taxii;
 mod users;
 mod value_cache;
 mod wal_checkpoints;
+mod wal_gather;
 mod warninglists;
 
 pub use attributes::AttributePage;
@@ -213,7 +214,10 @@ impl Store {
     /// `sqlite://path/to/kizuna.db` or `postgres://user@host:port/db`.
     pub async fn connect(url: &str) -> Result<Store> {
         let store = if url.starts_with("sqlite:") {
+            wal_gather::register().map_err(StoreError::Engine)?;
             let options = SqliteConnectOptions::from_str(url)?
+                // Commits write their WAL frames in a few large writes (wal_gather.rs).
+                .vfs(wal_gather::VFS_NAME)
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
