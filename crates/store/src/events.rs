@@ -330,7 +330,7 @@ impl Store {
             .backend
         {
             crate::Backend::Sqlite(pool) => {
-                let mut conn = self.bulk_reader(pool).await?;
+                let mut conn = self.event_reader(pool).await?;
                 let binds = [crate::sql::Bind::Int(event_id)];
                 let attributes =
                     crate::sqlite_bulk::select_attribute_rows(&mut conn, &attribute_sql, &binds)
