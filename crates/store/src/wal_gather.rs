@@ -57,8 +57,8 @@ struct GatheringFile {
     base: ffi::sqlite3_file,
     inner: *mut ffi::sqlite3_file,
     wal: bool,
-    /// Length of the WAL file as far as this connection wrote or found it: writes ending
-    /// within it are gathered. Read and written only under [`GATHERED`]'s lock.
+    /// Length of the WAL file when this connection last began gathering or wrote past it:
+    /// writes ending within it are gathered. Read and written only under [`GATHERED`]'s lock.
     length: i64,
 }
 
@@ -441,6 +441,17 @@ unsafe extern "C" fn write(
             if code != ffi::SQLITE_OK {
                 return code;
             }
+        }
+        // The length is read again at the start of each gathering: another process may have
+        // truncated the WAL since this connection last wrote (then these bytes would extend
+        // the file, which is written straight through).
+        if let Some(size) = inner_methods(inner).xFileSize {
+            let mut length = 0;
+            (*shim).length = if size(inner, &mut length) == ffi::SQLITE_OK {
+                length
+            } else {
+                0
+            };
         }
         if end <= (*shim).length {
             let mut entry = Gathered {
