@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! cargo run --release -p kizuna-matcher --example hunt_scan_cpu -- IOCS.txt LOG… \
-//!     [--threads N] [--rounds N] [--limit-mib N]
+//!     [--threads N] [--rounds N] [--limit-mib N] [--block-kib N]
 //! ```
 //!
 //! builds the index from a plain IoC list (hunt-semantics §1.2), reads each log into memory
@@ -24,6 +24,7 @@ fn main() {
     let mut threads = 1;
     let mut rounds = 3;
     let mut limit_mib: Option<usize> = None;
+    let mut block_kib: Option<usize> = None;
     let mut arguments = std::env::args().skip(1);
     while let Some(argument) = arguments.next() {
         let mut number = |name: &str| -> usize {
@@ -36,11 +37,12 @@ fn main() {
             "--threads" => threads = number("--threads"),
             "--rounds" => rounds = number("--rounds").max(1),
             "--limit-mib" => limit_mib = Some(number("--limit-mib")),
+            "--block-kib" => block_kib = Some(number("--block-kib")),
             _ => paths.push(argument),
         }
     }
     let Some((iocs_path, logs)) = paths.split_first() else {
-        eprintln!("usage: hunt_scan_cpu IOCS.txt LOG… [--threads N] [--rounds N] [--limit-mib N]");
+        eprintln!("usage: hunt_scan_cpu IOCS.txt LOG… [--threads N] [--rounds N] [--limit-mib N] [--block-kib N]");
         std::process::exit(2);
     };
 
@@ -69,6 +71,7 @@ fn main() {
 
     let options = ScanOptions {
         threads: Some(threads),
+        block_size: block_kib.map(|kib| kib << 10),
         ..ScanOptions::default()
     };
     for log in logs {

@@ -18,11 +18,14 @@ use std::path::Path;
 use std::rc::Rc;
 use std::sync::{Mutex, mpsc};
 
-const DEFAULT_BLOCK_SIZE: usize = 8 << 20;
+/// A block the reader fills and a worker scans stays in the shared cache between the two
+/// with room to spare: with 8 MiB blocks, the blocks in flight and the IoC index's lookups
+/// pushed each other out, and one core scanned 5–15 % less a second.
+const DEFAULT_BLOCK_SIZE: usize = 2 << 20;
 /// Lines longer than this many blocks (at least [`MIN_LONGEST_LINE`]) are not parsed but
 /// skipped and counted as malformed: binary garbage without line ends must not be held in
 /// memory whole.
-const LONGEST_LINE_IN_BLOCKS: usize = 8;
+const LONGEST_LINE_IN_BLOCKS: usize = 32;
 const MIN_LONGEST_LINE: usize = 1 << 20;
 const MALFORMED_EXAMPLES: usize = 5;
 const EXAMPLE_CHARS: usize = 200;
