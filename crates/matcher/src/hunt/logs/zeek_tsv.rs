@@ -1052,11 +1052,12 @@ impl ZeekTsvParser {
             let end = memchr::memchr(b'\n', &block[start..]).map_or(block.len(), |end| start + end);
             self.apply_header(strip_line_end(&block[start..end]));
         };
-        if block.first() == Some(&b'#') {
-            apply_at(0);
-        }
-        for newline in memchr::memmem::find_iter(block, b"\n#") {
-            apply_at(newline + 1);
+        // A lone `#` is rarer in logs than any byte pair memmem would pick, and one-byte
+        // memchr is about twice as fast.
+        for hash in memchr::memchr_iter(b'#', block) {
+            if hash == 0 || block[hash - 1] == b'\n' {
+                apply_at(hash);
+            }
         }
     }
 }
