@@ -42,7 +42,9 @@ fn main() {
         }
     }
     let Some((iocs_path, logs)) = paths.split_first() else {
-        eprintln!("usage: hunt_scan_cpu IOCS.txt LOG… [--threads N] [--rounds N] [--limit-mib N] [--block-kib N]");
+        eprintln!(
+            "usage: hunt_scan_cpu IOCS.txt LOG… [--threads N] [--rounds N] [--limit-mib N] [--block-kib N]"
+        );
         std::process::exit(2);
     };
 

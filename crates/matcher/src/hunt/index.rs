@@ -205,7 +205,7 @@ impl IocIndexBuilder {
                 IocKey::Text => match kind {
                     IocKind::Domain => domain_suffixes(canonical, |labels, start, fingerprint| {
                         if labels == 2 {
-                            domain_tails.push(fingerprint);
+                            domain_tails.push(tail_key(canonical, start));
                         }
                         if start == 0 {
                             domains.push((fingerprint, id));
@@ -364,12 +364,21 @@ impl IocIndex {
     ///
     /// The value as bytes, not checked to be UTF-8: each shape's parser accepts ASCII bytes
     /// only, so a value that is not UTF-8 matches nothing here, as it would not as text.
+    ///
+    /// The value is `preceded[start..]`: the bytes before it on its line let a domain's
+    /// tail be read in whole words, whatever its labels' lengths.
     #[inline(always)]
-    pub(crate) fn match_known(&self, value: &[u8], shape: KnownShape, out: &mut Vec<Candidate>) {
+    pub(crate) fn match_known(
+        &self,
+        (preceded, start): (&[u8], usize),
+        shape: KnownShape,
+        out: &mut Vec<Candidate>,
+    ) {
+        let value = &preceded[start..];
         match shape {
             KnownShape::Ipv4(Some(ip)) => self.match_ipv4(ip, None, out),
             KnownShape::Ipv4(None) => {}
-            KnownShape::Domain(dots) => self.match_domain_here(value, dots, None, out),
+            KnownShape::Domain(dots) => self.match_domain_here((preceded, start), dots, None, out),
             KnownShape::Hash(prefix) => self.match_unchecked_hash(value, prefix, out),
             // What `match_plain` does with such a value, without its pass over the bytes:
             // an address parses only from hex digits and colons, which that pass allows.
@@ -679,16 +688,16 @@ impl IocIndex {
 
     /// §4.2: the name and each of its parents with two labels or more.
     fn match_domain(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
-        self.match_domain_here(value, 0, host, out);
+        self.match_domain_here((value, 0), 0, host, out);
     }
 
     /// [`IocIndex::match_domain`], compiled into [`IocIndex::match_known`] alone.
-    /// `dots`: where the value's dots are when the caller knows (see [`KnownShape::Domain`]),
-    /// else 0.
+    /// The value is `preceded[start..]` (see [`IocIndex::match_known`]). `dots`: where the
+    /// value's dots are when the caller knows (see [`KnownShape::Domain`]), else 0.
     #[inline(always)]
     fn match_domain_here(
         &self,
-        value: &[u8],
+        (preceded, start): (&[u8], usize),
         dots: u64,
         host: Option<(u32, u32)>,
         out: &mut Vec<Candidate>,
@@ -696,22 +705,19 @@ impl IocIndex {
         if self.lookup.domains.is_empty() {
             return;
         }
+        let value = &preceded[start..];
         let name = value.strip_suffix(b".").unwrap_or(value);
-        let tail_known = if dots != 0 {
-            tail_fingerprint_at_dots(name, dots)
-                .is_some_and(|fingerprint| self.lookup.domain_tails.contains(fingerprint))
+        let tail_start = if dots != 0 {
+            tail_start_at_dots(name, dots)
         } else {
-            let mut tail_known = false;
-            domain_suffixes(name, |labels, _, fingerprint| {
-                if labels < 2 {
-                    return true;
-                }
-                tail_known = self.lookup.domain_tails.contains(fingerprint);
-                false
-            });
-            tail_known
+            last_dot(name, name.len()).map(|dot| last_dot(name, dot).map_or(0, |dot| dot + 1))
         };
-        if !tail_known || domain_len_here(value).is_none() {
+        let Some(tail_start) = tail_start else {
+            return;
+        };
+        let name_end = start + name.len();
+        let tail = tail_key(&preceded[..name_end], start + tail_start);
+        if !self.lookup.domain_tails.contains(tail) || domain_len_here(value).is_none() {
             return;
         }
         domain_suffixes(name, |labels, start, fingerprint| {
@@ -1003,21 +1009,48 @@ fn domain_suffixes(name: &[u8], mut visit: impl FnMut(usize, usize, u64) -> bool
     }
 }
 
-/// The fingerprint [`domain_suffixes`] gives the name's last two labels, from where the
-/// name's dots are (bit `i` for byte `i`; bits past the name ignored); None for one label.
-/// The two dots are the highest bits: no search for them, whose length would vary with the
-/// labels' and mispredict.
+/// Where the name's last two labels start, from where its dots are (bit `i` for byte `i`;
+/// bits past the name ignored); None for one label. The two dots are the highest bits: no
+/// search for them, whose length would vary with the labels' and mispredict.
 #[inline(always)]
-fn tail_fingerprint_at_dots(name: &[u8], dots: u64) -> Option<u64> {
+fn tail_start_at_dots(name: &[u8], dots: u64) -> Option<usize> {
     let dots = dots & u64::MAX.checked_shr(64 - name.len() as u32).unwrap_or(0);
     if dots == 0 {
         return None;
     }
     let last = 63 - dots.leading_zeros() as usize;
     let before = dots ^ (1 << last);
-    let start = 64 - before.leading_zeros() as usize;
-    let hash = mix_word(SEED, label_hash(name, last + 1, name.len()));
-    Some(finish(mix_word(hash, label_hash(name, start, last))))
+    Some(64 - before.leading_zeros() as usize)
+}
+
+/// The key of the domain tail filter for the last two labels of a name, `bytes[start..]`
+/// (any case): its length and its last 16 bytes, case folded. A filter key only: tails
+/// alike in those are told apart by the lookups that follow. Read as two words ending with
+/// the name, the bytes before the tail masked off, so without a branch on the labels'
+/// lengths: they vary from name to name and mispredicted, and hashing label by label made
+/// one core scan a Zeek dns log about 7 % slower.
+#[inline(always)]
+fn tail_key(bytes: &[u8], start: usize) -> u64 {
+    let end = bytes.len();
+    let length = end - start;
+    let (low, high) = if end >= 16 {
+        (
+            super::logs::le_word(&bytes[end - 16..end - 8]),
+            super::logs::le_word(&bytes[end - 8..]),
+        )
+    } else {
+        // The start of a line: the bytes it lacks are masked off below anyway.
+        let mut padded = [0u8; 16];
+        padded[16 - end..].copy_from_slice(bytes);
+        (
+            super::logs::le_word(&padded[..8]),
+            super::logs::le_word(&padded[8..]),
+        )
+    };
+    let words = (u128::from(high) << 64 | u128::from(low)) | u128::from_ne_bytes([0x20; 16]);
+    let kept = words & u128::MAX.wrapping_shl(8 * (16 - length.min(16)) as u32);
+    let hash = mix_word(SEED ^ length as u64, kept as u64);
+    finish(mix_word(hash, (kept >> 64) as u64))
 }
 
 /// A key of a [`FlatMap`] with the hash that places it.
@@ -1321,8 +1354,37 @@ mod tests {
                 .enumerate()
                 .filter(|&(_, &byte)| byte == b'.')
                 .fold(1u64 << bytes.len(), |dots, (i, _)| dots | 1 << i);
-            let tail = suffixes.iter().find(|&&(labels, _, _)| labels == 2).map(|&(_, _, fingerprint)| fingerprint);
-            proptest::prop_assert_eq!(tail_fingerprint_at_dots(bytes, dots), tail);
+            let tail = suffixes.iter().find(|&&(labels, _, _)| labels == 2).map(|&(_, start, _)| start);
+            proptest::prop_assert_eq!(tail_start_at_dots(bytes, dots), tail);
+        }
+
+        #[test]
+        fn tail_keys_depend_on_the_tail_alone_in_any_case(
+            before in proptest::collection::vec(proptest::num::u8::ANY, 0..24),
+            tail in "[a-zA-Z0-9_-]{1,20}\\.[a-zA-Z0-9_-]{1,20}",
+        ) {
+            let mut line = before.clone();
+            line.extend_from_slice(tail.as_bytes());
+            let lower = tail.to_ascii_lowercase();
+            proptest::prop_assert_eq!(tail_key(&line, before.len()), tail_key(lower.as_bytes(), 0));
+        }
+    }
+
+    #[test]
+    fn tail_keys_tell_tails_apart() {
+        let keys: Vec<u64> = [
+            "evil.com",
+            "evil.co",
+            "vil.com",
+            "a-very-long-label.com",
+            "very-long-label.com",
+            "x.org",
+        ]
+        .iter()
+        .map(|tail| tail_key(tail.as_bytes(), 0))
+        .collect();
+        for (i, key) in keys.iter().enumerate() {
+            assert!(!keys[..i].contains(key), "{i}");
         }
     }
 

@@ -372,7 +372,7 @@ impl ValueSink for MatchingSink<'_> {
     fn known(&mut self, field: &str, value: ShapedValue<'_>, shape: KnownShape) {
         self.candidates.clear();
         self.index
-            .match_known(value.bytes(), shape, self.candidates);
+            .match_known(value.preceded(), shape, self.candidates);
         if !self.candidates.is_empty()
             && let Some(text) = value.text()
         {

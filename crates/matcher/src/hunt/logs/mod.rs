@@ -268,9 +268,10 @@ impl<'a> ShapedValue<'a> {
         ShapedValue { line, start, end }
     }
 
+    /// The line up to the value's end, and where the value starts in it.
     #[inline(always)]
-    pub(crate) fn bytes(&self) -> &'a [u8] {
-        &self.line.bytes[self.start..self.end]
+    pub(crate) fn preceded(&self) -> (&'a [u8], usize) {
+        (&self.line.bytes[..self.end], self.start)
     }
 
     /// The value as text; None when it is not valid UTF-8 (it then matches nothing).

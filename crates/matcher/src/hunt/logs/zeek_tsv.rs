@@ -1504,7 +1504,7 @@ mod tests {
         ) {
             let mut candidates = Vec::new();
             self.index
-                .match_known(value.bytes(), shape, &mut candidates);
+                .match_known(value.preceded(), shape, &mut candidates);
             let value = value.text().expect("the test's lines are text");
             let found: Vec<u32> = candidates.iter().map(|candidate| candidate.ioc.0).collect();
             assert_eq!(found, self.matches(value), "{value} as {shape:?}");
