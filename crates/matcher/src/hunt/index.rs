@@ -1175,7 +1175,9 @@ impl<K: FlatKey> FlatMap<K> {
 }
 
 /// A one-probe bit filter over fingerprints: "certainly absent" or "maybe present", with
-/// 16 bits per entry (about 6 % false positives).
+/// 16 bits per entry and two bits of one word per fingerprint (about 1.5 % false positives,
+/// against 6 % with one bit: each false positive is a probe of a large table that misses
+/// the caches).
 #[derive(Default)]
 struct BitFilter {
     words: Vec<u64>,
@@ -1197,10 +1199,15 @@ impl BitFilter {
         filter
     }
 
+    /// The word and its two bits: the fingerprint's low bits choose them, its high bits
+    /// choose the slots of the tables the filter stands before.
     #[inline(always)]
     fn position(&self, fingerprint: u64) -> (usize, u64) {
-        let word = (fingerprint >> 6) as usize & (self.words.len() - 1);
-        (word, 1 << (fingerprint & 63))
+        let word = (fingerprint >> 12) as usize & (self.words.len() - 1);
+        (
+            word,
+            1 << (fingerprint & 63) | 1 << ((fingerprint >> 6) & 63),
+        )
     }
 
     #[inline(always)]
@@ -1208,8 +1215,8 @@ impl BitFilter {
         if self.words.is_empty() {
             return false;
         }
-        let (word, bit) = self.position(fingerprint);
-        self.words[word] & bit != 0
+        let (word, bits) = self.position(fingerprint);
+        self.words[word] & bits == bits
     }
 }
 
