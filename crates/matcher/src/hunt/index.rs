@@ -528,7 +528,7 @@ impl IocIndex {
             return;
         }
         if seen & !(DIGIT | HEX_LETTER | OTHER_LETTER | DOT | DASH) == 0 && seen & DOT != 0 {
-            self.match_domain(bytes, None, out);
+            self.match_domain((bytes, 0), None, out);
         }
     }
 
@@ -572,7 +572,7 @@ impl IocIndex {
         match host_kind {
             UrlHost::Ipv4(ip) => self.match_ipv4(ip, host, out),
             UrlHost::Ipv6(ip) => self.match_ipv6(ip, host, out),
-            UrlHost::Name => self.match_domain(&value.as_bytes()[start..end], host, out),
+            UrlHost::Name => self.match_domain((&value.as_bytes()[..end], start), host, out),
         }
     }
 
@@ -686,9 +686,15 @@ impl IocIndex {
         }
     }
 
-    /// §4.2: the name and each of its parents with two labels or more.
-    fn match_domain(&self, value: &[u8], host: Option<(u32, u32)>, out: &mut Vec<Candidate>) {
-        self.match_domain_here((value, 0), 0, host, out);
+    /// §4.2: the name and each of its parents with two labels or more. The name is
+    /// `preceded[start..]` (see [`IocIndex::match_known`]).
+    fn match_domain(
+        &self,
+        preceded: (&[u8], usize),
+        host: Option<(u32, u32)>,
+        out: &mut Vec<Candidate>,
+    ) {
+        self.match_domain_here(preceded, 0, host, out);
     }
 
     /// [`IocIndex::match_domain`], compiled into [`IocIndex::match_known`] alone.
